@@ -1,0 +1,1 @@
+"""The domain: canonical models, lifecycle, matching, storage and sync."""
