@@ -44,7 +44,12 @@ def _register() -> None:
 
 
 # One line per command module; keep sorted.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = [
+    "db",
+    "init",
+    "leads",
+    "partners",
+]
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from leadbridge.core.countries import normalise_country
 
 def new_id(prefix: str) -> str:
     """Return a new opaque id like ``L-3f9c…``; the prefix says what kind of thing it names."""
-    return f"{prefix}-{uuid.uuid4().hex[:20]}"
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
 
 
 def utcnow() -> datetime:

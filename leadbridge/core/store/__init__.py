@@ -1,1 +1,1 @@
-"""leadbridge.core.store."""
+"""Persistence: SQLAlchemy 2 tables, engine/session handling and Alembic migrations."""

@@ -1,0 +1,162 @@
+"""``leadbridge leads``: import, list and inspect leads with their event timeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import or_, select
+
+from leadbridge.cli.context import console, fail, print_json
+from leadbridge.cli.output import progress_bar, report_import
+from leadbridge.cli.partners import JsonOption, open_database
+from leadbridge.connectors.csvfile import CsvFileError, validate_leads
+from leadbridge.core.errors import NotFound
+from leadbridge.core.importing import import_leads
+from leadbridge.core.leads import LeadService, lead_from_row
+from leadbridge.core.offers import OfferService
+from leadbridge.core.store.tables import LeadRow
+
+leads_app = typer.Typer(help="Import, list and inspect leads.", no_args_is_help=True)
+
+
+@leads_app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="leads CSV (see docs for the columns)")],
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="import the valid rows of a file with errors")
+    ] = False,
+    connection: Annotated[str, typer.Option(help="source connection name recorded on each lead")] = "csv",
+    encoding: Annotated[str, typer.Option(help="file encoding")] = "utf-8-sig",
+    as_json: JsonOption = False,
+) -> None:
+    """Validate every row, then take the leads in (re-importing the same file creates nothing)."""
+    database = open_database()
+    try:
+        report = validate_leads(file, connection, encoding)
+    except CsvFileError as error:
+        raise fail(str(error)) from None
+    with progress_bar("importing leads", len(report.valid), enabled=not as_json) as advance:
+        summary = import_leads(database, report, skip_invalid=skip_invalid, progress=advance)
+    report_import(summary, as_json=as_json, what="leads")
+
+
+@leads_app.command("list")
+def list_command(
+    state: Annotated[
+        list[str] | None, typer.Option("--state", help="only leads in this state (repeatable)")
+    ] = None,
+    partner: Annotated[str | None, typer.Option(help="only leads held by this partner id")] = None,
+    search: Annotated[str | None, typer.Option(help="e-mail or company contains")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many")] = 200,
+    as_json: JsonOption = False,
+) -> None:
+    """List leads, newest first, with state and holding partner."""
+    query = select(LeadRow).order_by(LeadRow.created_at.desc(), LeadRow.id).limit(limit)
+    if state:
+        query = query.where(LeadRow.state.in_(state))
+    if partner:
+        query = query.where(LeadRow.partner_id == partner)
+    if search:
+        pattern = f"%{search.lower()}%"
+        query = query.where(or_(LeadRow.email.ilike(pattern), LeadRow.company.ilike(pattern)))
+    with open_database().transaction() as session:
+        rows = list(session.execute(query).scalars())
+    if as_json:
+        print_json(
+            [
+                {
+                    "id": r.id,
+                    "external_id": r.external_id,
+                    "source": r.source_connection,
+                    "state": r.state,
+                    "partner_id": r.partner_id,
+                    "email": r.email,
+                    "company": r.company,
+                    "country": r.country,
+                    "postal_code": r.postal_code,
+                    "campaign": r.campaign,
+                    "created_at": r.created_at.isoformat(),
+                }
+                for r in rows
+            ]
+        )
+        return
+    table = Table("id", "state", "company", "e-mail", "where", "partner", "campaign")
+    for r in rows:
+        table.add_row(
+            r.id,
+            r.state,
+            r.company or "",
+            r.email or "",
+            f"{r.country or ''} {r.postal_code or ''}",
+            r.partner_id or "",
+            r.campaign or "",
+        )
+    console.print(table)
+    console.print(f"{len(rows)} lead(s)")
+
+
+@leads_app.command("show")
+def show_command(
+    lead_id: Annotated[str, typer.Argument(help="leadbridge lead id (L-…)")], as_json: JsonOption = False
+) -> None:
+    """Show one lead, its offers and its event timeline."""
+    with open_database().transaction() as session:
+        service = LeadService(session)
+        try:
+            row = service.get_row(lead_id)
+        except NotFound as error:
+            raise fail(str(error)) from None
+        lead, events = lead_from_row(row), service.events(lead_id)
+        offers = OfferService(session).for_lead(lead_id)
+    if as_json:
+        print_json(
+            {
+                "lead": lead.model_dump(mode="json"),
+                "state": row.state,
+                "partner_id": row.partner_id,
+                "offers": [o.model_dump(mode="json", exclude={"decision"}) for o in offers],
+                "events": [e.model_dump(mode="json") for e in events],
+            }
+        )
+        return
+    console.print(f"[bold]{lead.id}[/]  {lead.full_name} · {lead.company or '-'} · {lead.email or '-'}")
+    console.print(
+        f"state [bold]{row.state}[/], partner {row.partner_id or '-'}, source "
+        f"{lead.source_connection}/{lead.external_id}, stage {lead.stage.value}, score {lead.score}"
+    )
+    if offers:
+        offer_table = Table(
+            "offer", "partner", "round", "mode", "status", "offered", "deadline", title="offers"
+        )
+        for o in offers:
+            offer_table.add_row(
+                o.id,
+                o.partner_id,
+                str(o.round),
+                o.mode,
+                o.status.value,
+                o.offered_at.strftime("%Y-%m-%d %H:%M"),
+                o.deadline.strftime("%Y-%m-%d %H:%M") if o.deadline else "",
+            )
+        console.print(offer_table)
+    timeline = Table("#", "time (UTC)", "event", "state", "actor", "source", "details", title="timeline")
+    for number, event in enumerate(events, 1):
+        details = ", ".join(f"{k}={v}" for k, v in event.payload.items() if v not in (None, "", [], {}))
+        timeline.add_row(
+            str(number),
+            event.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
+            event.kind,
+            f"{event.from_state or '∅'} → {event.to_state}",
+            event.actor,
+            event.source_system,
+            details[:80],
+        )
+    console.print(timeline)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(leads_app, name="leads")

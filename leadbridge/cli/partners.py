@@ -1,0 +1,75 @@
+"""``leadbridge partners``: import and list channel partners."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from leadbridge.cli.context import console, fail, print_json, settings
+from leadbridge.cli.output import progress_bar, report_import
+from leadbridge.connectors.csvfile import CsvFileError, validate_partners
+from leadbridge.core.importing import import_partners
+from leadbridge.core.partners import PartnerRepository
+from leadbridge.core.store.database import Database
+
+partners_app = typer.Typer(help="Import and list channel partners.", no_args_is_help=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+
+
+def open_database() -> Database:
+    """The configured database, refusing to run on a schema that is not current."""
+    database = Database(settings().sqlalchemy_url)
+    database.require_current()
+    return database
+
+
+@partners_app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="partners CSV (see docs for the columns)")],
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="import the valid rows of a file with errors")
+    ] = False,
+    encoding: Annotated[str, typer.Option(help="file encoding")] = "utf-8-sig",
+    as_json: JsonOption = False,
+) -> None:
+    """Validate every row, then create or update partners by external id (re-running is safe)."""
+    database = open_database()
+    try:
+        report = validate_partners(file, encoding)
+    except CsvFileError as error:
+        raise fail(str(error)) from None
+    with progress_bar("importing partners", len(report.valid), enabled=not as_json) as advance:
+        summary = import_partners(database, report, skip_invalid=skip_invalid, progress=advance)
+    report_import(summary, as_json=as_json, what="partners")
+
+
+@partners_app.command("list")
+def list_command(as_json: JsonOption = False) -> None:
+    """List every partner with its territory, product lines, tier and connection."""
+    with open_database().transaction() as session:
+        partners = PartnerRepository(session).all()
+    if as_json:
+        print_json([partner.model_dump(mode="json") for partner in partners])
+        return
+    table = Table("id", "external id", "name", "tier", "countries", "product lines", "connection", "active")
+    for partner in partners:
+        table.add_row(
+            partner.id,
+            partner.external_id or "",
+            partner.name,
+            partner.tier.value,
+            ",".join(partner.territory.countries),
+            ",".join(partner.product_lines),
+            partner.connection,
+            "yes" if partner.active else "no",
+        )
+    console.print(table)
+    console.print(f"{len(partners)} partner(s)")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(partners_app, name="partners")

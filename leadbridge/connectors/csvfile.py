@@ -1,0 +1,340 @@
+"""CSV files of leads and partners: read, validate every row, report bad rows by line number.
+
+Rules:
+- the file is UTF-8 (a BOM is fine) unless ``encoding`` says otherwise; undecodable bytes are an
+  error naming the line, never silently replaced;
+- the delimiter is sniffed (``,`` or ``;`` — Excel in German locales writes ``;``);
+- every row is validated before anything is imported; a row repeating an earlier row's key
+  (external id, else e-mail for leads / name for partners) is reported as a duplicate of that line;
+- list cells use ``;`` or ``|`` between items (``heat_pumps;solar``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from leadbridge.core.model import Address, Consent, Lead
+from leadbridge.core.partner import (
+    Capacity,
+    Certification,
+    Partner,
+    PartnerContact,
+    PostalRange,
+    Radius,
+    Territory,
+)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+LEAD_COLUMNS = (
+    "external_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "title",
+    "company",
+    "website",
+    "industry",
+    "employees",
+    "annual_revenue",
+    "street",
+    "postal_code",
+    "city",
+    "state",
+    "country",
+    "latitude",
+    "longitude",
+    "product_interests",
+    "language",
+    "score",
+    "stage",
+    "campaign",
+    "source",
+    "consent_share",
+    "consent_marketing",
+)
+PARTNER_COLUMNS = (
+    "external_id",
+    "name",
+    "active",
+    "connection",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "languages",
+    "countries",
+    "postal_prefixes",
+    "postal_ranges",
+    "radius",
+    "latitude",
+    "longitude",
+    "product_lines",
+    "products_in_stock",
+    "certifications",
+    "tier",
+    "employees",
+    "revenue_band",
+    "industries",
+    "segments",
+    "max_open",
+    "per_day",
+    "per_week",
+    "per_month",
+    "paused_until",
+)
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    message: str
+
+
+@dataclass
+class FileReport(Generic[ModelT]):
+    """The outcome of validating a file: good rows with their line numbers, and every bad row."""
+
+    path: Path
+    valid: list[tuple[int, ModelT]] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return len(self.valid) + len({e.line for e in self.errors})
+
+
+class CsvFileError(ValueError):
+    """The file as a whole cannot be read (missing, wrong encoding, no header)."""
+
+
+def _split(value: str | None) -> list[str]:
+    if not value:
+        return []
+    return [part.strip() for part in value.replace("|", ";").split(";") if part.strip()]
+
+
+def _blank_to_none(row: dict[str, Any]) -> dict[str, str | None]:
+    return {
+        key.strip().lower(): (value.strip() or None) if isinstance(value, str) else None
+        for key, value in row.items()
+        if key is not None
+    }
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "y", "ja", "x"}:
+        return True
+    if lowered in {"0", "false", "no", "n", "nein", ""}:
+        return False
+    raise ValueError(f"expected yes/no, got {value!r}")
+
+
+def read_rows(path: Path, encoding: str = "utf-8-sig") -> Iterator[tuple[int, dict[str, str | None]]]:
+    """Yield ``(line number, row)`` for every data row; the header is line 1."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CsvFileError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise CsvFileError(
+            f"{path}:{line}: not valid {encoding.replace('-sig', '').upper()} (byte 0x{raw[exc.start]:02x}); "
+            "save the file as UTF-8 or pass --encoding (e.g. cp1252)"
+        ) from None
+    sample = text[:4096]
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
+    if not reader.fieldnames:
+        raise CsvFileError(f"{path}: empty file, expected a header line")
+    start = 2
+    for row in reader:
+        yield start, _blank_to_none(row)
+        start = reader.line_num + 1
+
+
+def lead_from_csv(row: dict[str, str | None], connection: str) -> Lead:
+    """Build a canonical lead from one CSV row (columns in ``LEAD_COLUMNS``); e-mail is required."""
+    if not row.get("email"):
+        raise ValueError("email is required")
+    known = {key: row.get(key) for key in LEAD_COLUMNS}
+    address = Address.model_validate(
+        {
+            key: known[key]
+            for key in ("street", "postal_code", "city", "state", "country", "latitude", "longitude")
+        }
+    )
+    custom = {key: value for key, value in row.items() if key not in LEAD_COLUMNS and value is not None}
+    return Lead.model_validate(
+        {
+            "source_connection": connection,
+            "external_id": known["external_id"] or known["email"],
+            "first_name": known["first_name"],
+            "last_name": known["last_name"],
+            "email": known["email"],
+            "phone": known["phone"],
+            "title": known["title"],
+            "company": known["company"],
+            "website": known["website"],
+            "industry": known["industry"],
+            "employees": known["employees"],
+            "annual_revenue": known["annual_revenue"],
+            "address": address,
+            "product_interests": _split(known["product_interests"]),
+            "language": known["language"],
+            "score": known["score"],
+            "stage": (known["stage"] or "mql").lower(),
+            "campaign": known["campaign"],
+            "source": known["source"],
+            "consent": Consent(
+                share_with_partners=_bool(known["consent_share"]), marketing=_bool(known["consent_marketing"])
+            ),
+            "custom": custom,
+        }
+    )
+
+
+def _postal_ranges(value: str | None) -> list[PostalRange]:
+    ranges = []
+    for part in _split(value):
+        start, sep, end = part.partition("-")
+        if not sep:
+            raise ValueError(f"postal range {part!r} must look like 80000-81999")
+        ranges.append(PostalRange(start=start.strip(), end=end.strip()))
+    return ranges
+
+
+def _radii(value: str | None) -> list[Radius]:
+    radii = []
+    for part in _split(value):
+        pieces = [p.strip() for p in part.split(",")]
+        if len(pieces) != 3:
+            raise ValueError(f"radius {part!r} must look like 48.14,11.58,50 (lat,lon,km)")
+        radii.append(Radius(latitude=float(pieces[0]), longitude=float(pieces[1]), km=float(pieces[2])))
+    return radii
+
+
+def _certifications(value: str | None) -> list[Certification]:
+    certs = []
+    for part in _split(value):
+        name, _, rest = part.partition(":")
+        level, _, expires = rest.partition(":")
+        certs.append(
+            Certification.model_validate(
+                {"name": name.strip(), "level": int(level or 1), "expires": expires or None}
+            )
+        )
+    return certs
+
+
+def partner_from_csv(row: dict[str, str | None]) -> Partner:
+    """Build a partner profile from one CSV row (columns in ``PARTNER_COLUMNS``)."""
+    if not row.get("name"):
+        raise ValueError("name is required")
+    contacts = []
+    if row.get("contact_email"):
+        contacts.append(
+            PartnerContact.model_validate(
+                {
+                    "name": row.get("contact_name"),
+                    "email": row["contact_email"],
+                    "phone": row.get("contact_phone"),
+                    "language": (_split(row.get("languages")) or ["en"])[0],
+                }
+            )
+        )
+    return Partner.model_validate(
+        {
+            "external_id": row.get("external_id") or row["name"],
+            "name": row["name"],
+            "active": _bool(row.get("active"), default=True),
+            "connection": row.get("connection") or "inbox",
+            "contacts": contacts,
+            "territory": Territory(
+                countries=_split(row.get("countries")),
+                postal_prefixes=_split(row.get("postal_prefixes")),
+                postal_ranges=_postal_ranges(row.get("postal_ranges")),
+                radii=_radii(row.get("radius")),
+            ),
+            "location_latitude": row.get("latitude"),
+            "location_longitude": row.get("longitude"),
+            "product_lines": _split(row.get("product_lines")),
+            "products_in_stock": _split(row.get("products_in_stock")),
+            "certifications": _certifications(row.get("certifications")),
+            "tier": (row.get("tier") or "registered").lower(),
+            "employees": row.get("employees"),
+            "revenue_band": row.get("revenue_band"),
+            "industries": _split(row.get("industries")),
+            "segments": [s.lower() for s in _split(row.get("segments"))],
+            "languages": _split(row.get("languages")) or ["en"],
+            "capacity": Capacity.model_validate(
+                {key: row.get(key) for key in ("max_open", "per_day", "per_week", "per_month")}
+            ),
+            "availability": {"paused_until": row.get("paused_until")},
+        }
+    )
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        parts = []
+        for item in error.errors():
+            where = ".".join(str(p) for p in item["loc"] if p != "__root__")
+            message = str(item["msg"]).removeprefix("Value error, ")
+            parts.append(f"{where}: {message}" if where else message)
+        return "; ".join(parts)
+    return str(error)
+
+
+def validate_file(
+    path: Path,
+    build: Callable[[dict[str, str | None]], ModelT],
+    key: Callable[[ModelT], str],
+    encoding: str = "utf-8-sig",
+) -> FileReport[ModelT]:
+    """Validate every row of ``path`` with ``build``; duplicates by ``key`` are errors."""
+    report: FileReport[ModelT] = FileReport(path)
+    first_seen: dict[str, int] = {}
+    for line, row in read_rows(path, encoding):
+        try:
+            model = build(row)
+        except (ValidationError, ValueError, TypeError) as error:
+            report.errors.append(RowError(line, _describe(error)))
+            continue
+        model_key = key(model)
+        if model_key in first_seen:
+            report.errors.append(RowError(line, f"duplicate of line {first_seen[model_key]} ({model_key})"))
+            continue
+        first_seen[model_key] = line
+        report.valid.append((line, model))
+    return report
+
+
+def validate_leads(path: Path, connection: str = "csv", encoding: str = "utf-8-sig") -> FileReport[Lead]:
+    return validate_file(
+        path,
+        lambda row: lead_from_csv(row, connection),
+        lambda lead: (lead.external_id or "").lower(),
+        encoding,
+    )
+
+
+def validate_partners(path: Path, encoding: str = "utf-8-sig") -> FileReport[Partner]:
+    return validate_file(
+        path, partner_from_csv, lambda partner: (partner.external_id or "").lower(), encoding
+    )

@@ -1,0 +1,1 @@
+"""Alembic migrations for leadbridge's database (run with ``leadbridge db upgrade``)."""
