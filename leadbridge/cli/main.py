@@ -46,6 +46,7 @@ def _register() -> None:
 # One line per command module; keep sorted.
 COMMAND_MODULES: list[str] = [
     "db",
+    "demo",
     "init",
     "leads",
     "partners",
