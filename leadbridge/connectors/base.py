@@ -1,0 +1,184 @@
+"""The connector interface every external system implements, and the vendor error table.
+
+A connector has five verbs: ``check`` (an actionable message, never a traceback), ``discover``
+(what objects and fields exist), ``read_changes`` (records changed since a keyset checkpoint),
+``write_batch`` (idempotent writes, one result per item) and ``parse_webhook``. Business code talks
+to these verbs only; the vendor client stays inside the connector.
+
+Rules:
+- a checkpoint is a keyset ``(stamp, id)``; reads use ``>=`` on the stamp and drop records at or
+  before the checkpoint's keyset, so rows sharing a stamp are neither lost nor read twice;
+- every vendor failure goes through an ``ErrorTable`` that maps ``(status, code)`` to one of
+  retry / refresh session / stop for quota / skip the record / fatal, with a message for the admin;
+- a write never raises for one bad record: its ``WriteResult`` carries the error and the action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+from leadbridge.core.errors import (
+    FatalConnectorError,
+    LeadbridgeError,
+    QuotaExhausted,
+    RetriableError,
+    SessionExpired,
+    SkipRecord,
+)
+
+
+class Action(StrEnum):
+    """What the caller does next with a failure."""
+
+    RETRY = "retry"
+    REFRESH_SESSION = "refresh_session"
+    STOP_QUOTA = "stop_quota"
+    SKIP = "skip"
+    FATAL = "fatal"
+
+
+@dataclass(frozen=True)
+class ErrorRule:
+    """One row of a vendor error table: ``status``/``code`` ``None`` match anything."""
+
+    status: int | None
+    code: str | None
+    action: Action
+    message: str
+
+
+@dataclass(frozen=True)
+class ErrorTable:
+    """``(status, code) → action``: the first rule matching both wins; unknown 5xx retry, 4xx skip."""
+
+    vendor: str
+    rules: tuple[ErrorRule, ...]
+
+    def classify(self, status: int | None, code: str | None) -> ErrorRule:
+        for rule in self.rules:
+            if (rule.status is None or rule.status == status) and (rule.code is None or rule.code == code):
+                return rule
+        if status is None or status >= 500 or status == 429:
+            return ErrorRule(status, code, Action.RETRY, f"{self.vendor} had a transient failure")
+        return ErrorRule(status, code, Action.SKIP, f"{self.vendor} refused the record")
+
+    def error_for(
+        self, status: int | None, code: str | None, detail: str, retry_after: float | None = None
+    ) -> LeadbridgeError:
+        """The leadbridge exception that tells the caller what to do with this failure."""
+        rule = self.classify(status, code)
+        text = f"{self.vendor} {status or ''} {code or ''}: {rule.message} ({detail})".replace("  ", " ")
+        match rule.action:
+            case Action.RETRY:
+                return RetriableError(text, retry_after=retry_after)
+            case Action.REFRESH_SESSION:
+                return SessionExpired(text)
+            case Action.STOP_QUOTA:
+                return QuotaExhausted(text)
+            case Action.SKIP:
+                return SkipRecord(text)
+        return FatalConnectorError(text)
+
+
+@dataclass(frozen=True, order=True)
+class Checkpoint:
+    """How far a stream has been read: the last ``(stamp, id)`` keyset taken in.
+
+    Stamps are ISO-8601 UTC strings of one fixed format per vendor, so string order is time order.
+    """
+
+    stamp: str
+    id: str
+
+    def is_before(self, stamp: str, record_id: str) -> bool:
+        """True when ``(stamp, record_id)`` comes after this checkpoint (i.e. not yet read)."""
+        return (stamp, record_id) > (self.stamp, self.id)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One record version read from a stream (``deleted`` for a deletion)."""
+
+    stream: str
+    external_id: str
+    stamp: str
+    record: Mapping[str, Any]
+    deleted: bool = False
+
+    @property
+    def keyset(self) -> Checkpoint:
+        return Checkpoint(self.stamp, self.external_id)
+
+
+@dataclass(frozen=True)
+class WriteItem:
+    """One record to write: ``key`` identifies it to the caller (e.g. the outbox row's coalesce key)."""
+
+    key: str
+    fields: Mapping[str, Any]
+    external_id: str | None = None  # the remote record id, when updating by id
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    key: str
+    ok: bool
+    remote_id: str | None = None
+    created: bool = False
+    error: str | None = None
+    action: Action | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """An object a connector can read/write, declared as small data."""
+
+    name: str
+    primary_key: str
+    cursor_field: str
+    fields: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """The verbs every connector offers (module docstring)."""
+
+    name: str
+
+    def check(self) -> CheckResult: ...
+
+    def discover(self) -> list[StreamInfo]: ...
+
+    def read_changes(self, stream: str, since: Checkpoint | None) -> Iterator[list[Change]]:
+        """Pages of changes in keyset order strictly after ``since``."""
+        ...
+
+    def write_batch(self, stream: str, items: Sequence[WriteItem]) -> list[WriteResult]: ...
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Change]: ...
+
+
+def after_checkpoint(changes: Sequence[Change], since: Checkpoint | None) -> list[Change]:
+    """Keep the changes strictly after ``since`` and each keyset once, in keyset order.
+
+    This is the de-duplication that makes ``>=`` reads with a lookback safe.
+    """
+    seen: set[tuple[str, str]] = set()
+    kept: list[Change] = []
+    for change in sorted(changes, key=lambda c: (c.stamp, c.external_id)):
+        key = (change.stamp, change.external_id)
+        if key in seen or (since is not None and not since.is_before(*key)):
+            continue
+        seen.add(key)
+        kept.append(change)
+    return kept

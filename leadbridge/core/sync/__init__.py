@@ -1,0 +1,1 @@
+"""The sync engine: checkpoints, the outbox and its projection, echo suppression, the cycle."""

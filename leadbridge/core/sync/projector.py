@@ -1,0 +1,126 @@
+"""Events → outbox rows, in the same flush (hence the same transaction) as the event itself.
+
+Whoever appends a lead event — the router, the offer service, the web inbox, the sync engine — the
+write it implies is queued by a ``before_flush`` hook on the session, so no writer can forget it
+and an event never commits without its outbox row (or the other way round).
+
+Rules:
+- an event on a lead whose source connection is a registered *manufacturer* target queues a
+  ``lead_status`` write-back for that connection (kinds in ``WRITEBACK_KINDS``), plus a ``task``
+  row when that connection wants a Task per status change (kinds in ``TASK_KINDS``);
+- an offer, accept, withdraw or expire event for a partner whose connection is a registered
+  *partner* target queues a ``partner_lead`` write for that connection;
+- the row's idempotency key is ``target:kind:event id``: one row per event and target.
+Nothing is queued for connections that are not registered (CSV, API, the inbox).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from leadbridge.core.lifecycle import EventKind
+from leadbridge.core.settings import Settings
+from leadbridge.core.store.tables import LeadEventRow, LeadRow, OutboxRow, PartnerRow
+
+WRITEBACK = "lead_status"
+PARTNER_LEAD = "partner_lead"
+TASK = "task"
+
+E = EventKind
+WRITEBACK_KINDS = frozenset(
+    {E.ROUTE, E.DIRECT, E.OFFER, E.ACCEPT, E.DECLINE, E.EXPIRE, E.WITHDRAW, E.REROUTE, E.STATUS}
+    | {E.WIN, E.LOSE, E.RETURN, E.NURTURE, E.CLOSE, E.REOPEN, E.CONFLICT}
+)
+TASK_KINDS = frozenset({E.ACCEPT, E.STATUS, E.WIN, E.LOSE, E.RETURN})
+PARTNER_KINDS = frozenset({E.OFFER, E.ACCEPT, E.WITHDRAW, E.EXPIRE})
+
+
+@dataclass(frozen=True)
+class SyncTargets:
+    """Which connections get outbox rows (see the module rules)."""
+
+    manufacturer: frozenset[str] = frozenset()
+    partner: frozenset[str] = frozenset()
+    tasks: frozenset[str] = frozenset()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SyncTargets:
+        """Salesforce/HubSpot connections are targets; ``create_tasks: true`` adds Task rows."""
+        synced = {name: c for name, c in settings.connections.items() if c.kind in ("salesforce", "hubspot")}
+        return cls(
+            manufacturer=frozenset(n for n, c in synced.items() if c.role == "manufacturer"),
+            partner=frozenset(n for n, c in synced.items() if c.role == "partner"),
+            tasks=frozenset(n for n, c in synced.items() if getattr(c, "create_tasks", False)),
+        )
+
+
+_targets = SyncTargets()
+
+
+def install(targets: SyncTargets) -> None:
+    """Register the targets for this process (the CLI, the demo, workers and the web app call it)."""
+    global _targets
+    _targets = targets
+    if not event.contains(Session, "before_flush", _project):
+        event.listen(Session, "before_flush", _project)
+
+
+def uninstall() -> None:
+    global _targets
+    _targets = SyncTargets()
+    if event.contains(Session, "before_flush", _project):
+        event.remove(Session, "before_flush", _project)
+
+
+def current() -> SyncTargets:
+    return _targets
+
+
+def rows_for(session: Session, row: LeadEventRow, targets: SyncTargets) -> list[OutboxRow]:
+    """The outbox rows one new event needs (module rules)."""
+    kind = EventKind(row.kind)
+    found: list[OutboxRow] = []
+    lead = session.get(LeadRow, row.lead_id)
+    base = {"event_id": row.id, "event": row.kind, "partner_id": row.partner_id, "offer_id": row.offer_id}
+    if lead is not None and lead.source_connection in targets.manufacturer:
+        if kind in WRITEBACK_KINDS:
+            found.append(_row(lead.source_connection, WRITEBACK, row, {**base, "partner_id": None}))
+        if kind in TASK_KINDS and lead.source_connection in targets.tasks:
+            found.append(_row(lead.source_connection, TASK, row, {**base, "payload": row.payload}))
+    if kind in PARTNER_KINDS and row.partner_id:
+        partner = session.get(PartnerRow, row.partner_id)
+        if partner is not None and partner.connection in targets.partner:
+            found.append(_row(partner.connection, PARTNER_LEAD, row, base))
+    return found
+
+
+def _row(target: str, kind: str, event_row: LeadEventRow, payload: dict[str, Any]) -> OutboxRow:
+    return OutboxRow(
+        target=target,
+        kind=kind,
+        lead_id=event_row.lead_id,
+        idempotency_key=f"{target}:{kind}:{event_row.id}",
+        payload=payload,
+        status="pending",
+        attempts=0,
+        next_attempt_at=event_row.occurred_at,
+        created_at=event_row.occurred_at,
+    )
+
+
+def _project(session: Session, _context: Any, _instances: Any) -> None:
+    targets = _targets
+    if not (targets.manufacturer or targets.partner):
+        return
+    new_events = [obj for obj in session.new if isinstance(obj, LeadEventRow)]
+    if not new_events:
+        return
+    with session.no_autoflush:
+        for event_row in new_events:
+            for outbox_row in rows_for(session, event_row, targets):
+                session.add(outbox_row)
