@@ -1,0 +1,101 @@
+"""Run one step the same way everywhere (Celery task, embedded scheduler, CLI), then publish its follow-ups.
+
+Rules:
+- the step runs with its log context bound (step, and the lead / connection / target it is about)
+  and its wall time observed in ``leadbridge_task_seconds{step, outcome}``;
+- follow-ups are published only after the step returned, i.e. after its transactions committed;
+- errors propagate unchanged: what to retry is the caller's policy (``RETRIABLE``), decided once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import time
+from collections.abc import Sequence
+
+from sqlalchemy.exc import OperationalError
+
+from leadbridge.core.errors import RetriableError, SessionExpired
+from leadbridge.core.settings import Settings
+from leadbridge.core.store.database import Database
+from leadbridge.jobs import dispatch, steps
+from leadbridge.jobs.steps import Followup, JobContext
+from leadbridge.ops.logs import log_context
+from leadbridge.ops.metrics import TASK_SECONDS
+
+log = logging.getLogger(__name__)
+
+# Errors worth another try later: transient remote failures, an expired session (refreshed on the
+# next try), and database hiccups (a lost connection, a deadlock victim). Never a 4xx-like error.
+RETRIABLE: tuple[type[BaseException], ...] = (
+    RetriableError,
+    SessionExpired,
+    ConnectionError,
+    TimeoutError,
+    OperationalError,
+)
+
+# Bounded retries (the same policy for Celery and the embedded scheduler): exponential backoff with
+# full jitter, at least a remote's Retry-After, capped well below the broker's visibility timeout
+# (a delayed message is held unacknowledged; a delay past the timeout would be redelivered).
+MAX_RETRIES = 5
+RETRY_BASE_S = 1.0
+RETRY_CAP_S = 30.0
+
+# Which argument names what, for the log context.
+_SUBJECT = {
+    steps.ROUTE_LEAD: "lead_id",
+    steps.DELIVER_OFFERS: "lead_id",
+    steps.POLL_SOURCE: "connection",
+    steps.POLL_PARTNER: "connection",
+    steps.FLUSH_OUTBOX: "target",
+}
+
+
+def retry_delay(
+    attempt: int, error: BaseException | None = None, *, rng: random.Random | None = None
+) -> float:
+    """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 0), per the policy above."""
+    backoff = min(RETRY_CAP_S, RETRY_BASE_S * 2**attempt)
+    delay = (rng or random).uniform(backoff / 2, backoff)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after:
+        delay = max(delay, float(retry_after))
+    return min(delay, RETRY_CAP_S)
+
+
+def worker_id() -> str:
+    """This process's name in claims and leases: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def make_context(settings: Settings, *, database: Database | None = None) -> JobContext:
+    database = database or Database(settings.sqlalchemy_url)
+    return JobContext(settings=settings, database=database, worker_id=worker_id())
+
+
+def run_step(ctx: JobContext, name: str, args: Sequence[str]) -> list[Followup]:
+    """Run step ``name`` with ``args`` per the module rules; returns its follow-ups (unpublished)."""
+    step = steps.resolve(name)
+    subject = {_SUBJECT[name]: args[0]} if name in _SUBJECT and args else {}
+    started = time.perf_counter()
+    outcome = "error"
+    with log_context(step=name, **subject):
+        try:
+            followups = list(step(ctx, *args) or ())
+            outcome = "ok"
+            return followups
+        finally:
+            elapsed = time.perf_counter() - started
+            TASK_SECONDS.labels(name, outcome).observe(elapsed)
+            log.debug("step %s finished: %s in %.3fs", name, outcome, elapsed)
+
+
+def execute(ctx: JobContext, name: str, args: Sequence[str]) -> list[Followup]:
+    """Run the step and publish its follow-ups through the process's dispatcher."""
+    followups = run_step(ctx, name, args)
+    dispatch.dispatch_all(followups)
+    return followups

@@ -1,0 +1,69 @@
+"""The periodic schedule, derived from the configuration; used by Celery beat and the embedded scheduler.
+
+Rules:
+- each manufacturer CRM connection (Salesforce, HubSpot) is polled for leads every
+  ``poll_seconds``; each partner CRM connection is polled for claims, status and outcomes every
+  ``poll_seconds``; CSV, API, webhook and inbox connections push, so they are not polled;
+- the SLA tick runs every ``SLA_TICK_S`` (offer deadlines fire within that), partner statistics
+  refresh every ``STATS_REFRESH_S``, and the sweeper every ``SWEEP_S`` (re-publishing due outbox
+  work and stranded leads, see ``jobs/sweeper.py``);
+- a periodic message expires after one interval: if workers are behind, the next tick replaces it
+  instead of queueing up behind it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from leadbridge.core.settings import Settings
+from leadbridge.jobs import steps
+
+SLA_TICK_S = 30.0
+STATS_REFRESH_S = 900.0
+SWEEP_S = 10.0
+POLLED_KINDS = frozenset({"salesforce", "hubspot"})
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Run ``step(*args)`` every ``every_s`` seconds; ``name`` is unique in the schedule."""
+
+    name: str
+    step: str
+    args: tuple[str, ...]
+    every_s: float
+
+
+def schedule(settings: Settings) -> list[Entry]:
+    """Every periodic job for ``settings``, per the module rules."""
+    entries: list[Entry] = []
+    for name, connection in sorted(settings.connections.items()):
+        if connection.kind not in POLLED_KINDS:
+            continue
+        step = steps.POLL_SOURCE if connection.role == "manufacturer" else steps.POLL_PARTNER
+        entries.append(Entry(f"{step}:{name}", step, (name,), float(connection.poll_seconds)))
+    entries += [
+        Entry(steps.SLA_TICK, steps.SLA_TICK, (), SLA_TICK_S),
+        Entry(steps.REFRESH_PARTNER_STATS, steps.REFRESH_PARTNER_STATS, (), STATS_REFRESH_S),
+        Entry(steps.SWEEP, steps.SWEEP, (), SWEEP_S),
+    ]
+    return entries
+
+
+def task_name(step: str) -> str:
+    """The Celery task name of a step."""
+    return f"leadbridge.{step}"
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The schedule in Celery beat's format."""
+    return {
+        entry.name: {
+            "task": task_name(entry.step),
+            "schedule": entry.every_s,
+            "args": list(entry.args),
+            "options": {"expires": entry.every_s},
+        }
+        for entry in schedule(settings)
+    }

@@ -1,0 +1,87 @@
+"""Celery tasks: one thin task per step, taking ids only (``jobs/steps.py`` names them).
+
+Rules:
+- a task reloads everything from the database by id and runs its step through ``runner.execute``
+  (the same path the embedded scheduler takes), so it is idempotent by construction;
+- transient failures (``runner.RETRIABLE``) are retried at most ``MAX_RETRIES`` times with the
+  shared backoff; anything else (configuration, a 4xx-like rejection, an illegal transition) is
+  not retried. Giving up loses nothing: the work is still due in the database and the sweeper
+  publishes it again;
+- a step that is not wired yet is logged and dropped, never retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from celery import Task
+from celery.signals import worker_init, worker_process_init
+
+from leadbridge.jobs import dispatch
+from leadbridge.jobs.app import CeleryDispatcher, app, current_settings
+from leadbridge.jobs.runner import MAX_RETRIES, RETRIABLE, execute, make_context, retry_delay
+from leadbridge.jobs.schedule import task_name
+from leadbridge.jobs.steps import STEP_NAMES, JobContext, StepNotWired
+from leadbridge.ops.logs import log_context
+
+log = logging.getLogger(__name__)
+
+_ctx_lock = threading.Lock()
+_ctx: JobContext | None = None
+
+
+def worker_context() -> JobContext:
+    """This worker process's job context (settings and database), made once."""
+    global _ctx
+    with _ctx_lock:
+        if _ctx is None:
+            _ctx = make_context(current_settings())
+        return _ctx
+
+
+@worker_init.connect
+@worker_process_init.connect
+def _install_dispatcher(**_: Any) -> None:
+    """Inside a worker, follow-up work goes back to the broker."""
+    global _ctx
+    _ctx = None  # a forked child must not share its parent's database connections
+    if current_settings().broker_url:
+        dispatch.install(CeleryDispatcher(current_settings()))
+
+
+def _run(task: Task, step: str, args: tuple[str, ...]) -> None:
+    current = dispatch.current()
+    if isinstance(current, CeleryDispatcher):
+        current.started(step, args)
+    with log_context(task_id=task.request.id, attempt=task.request.retries):
+        try:
+            execute(worker_context(), step, args)
+        except StepNotWired as error:
+            log.error("%s", error)
+        except RETRIABLE as error:
+            if task.request.retries >= MAX_RETRIES:
+                log.warning(
+                    "step %s gave up after %d tries (%s); the sweeper will republish it",
+                    step,
+                    MAX_RETRIES + 1,
+                    type(error).__name__,
+                )
+                raise
+            delay = retry_delay(task.request.retries, error)
+            log.info("step %s failed (%s); retry in %.1fs", step, type(error).__name__, delay)
+            raise task.retry(exc=error, countdown=delay, max_retries=MAX_RETRIES) from error
+
+
+def define_task(step: str) -> Task:
+    """Register the Celery task that runs ``step``."""
+
+    @app.task(name=task_name(step), bind=True, max_retries=MAX_RETRIES, acks_late=True)
+    def run_step(self: Task, *args: str) -> None:
+        _run(self, step, tuple(args))
+
+    return run_step
+
+
+TASKS: dict[str, Task] = {step: define_task(step) for step in STEP_NAMES}

@@ -1,0 +1,174 @@
+"""The embedded scheduler: periodic entries, immediate kicks, de-duplication, bounded retries."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from leadbridge.core.errors import ConfigError, RetriableError
+from leadbridge.core.settings import Settings
+from leadbridge.core.store.database import Database
+from leadbridge.jobs import dispatch, runner, steps
+from leadbridge.jobs.embedded import EmbeddedScheduler, running_scheduler
+from leadbridge.jobs.schedule import Entry
+from leadbridge.jobs.steps import Followup, JobContext
+
+
+class Calls:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.items: list[tuple[str, tuple[str, ...]]] = []
+
+    def add(self, step: str, *args: str) -> None:
+        with self.lock:
+            self.items.append((step, args))
+
+    def of(self, step: str) -> list[tuple[str, ...]]:
+        with self.lock:
+            return [args for name, args in self.items if name == step]
+
+
+@pytest.fixture
+def calls() -> Iterator[Calls]:
+    found = Calls()
+    names = ["t_tick", "t_route", "t_deliver", "t_flaky", "t_broken", "t_slow"]
+    failures = {"t_flaky": 2}
+
+    def make(name: str):  # type: ignore[no-untyped-def]
+        def step(ctx: JobContext, *args: str) -> list[Followup]:
+            found.add(name, *args)
+            if name == "t_route":
+                return [Followup("t_deliver", args)]
+            if name == "t_flaky" and failures["t_flaky"] > 0:
+                failures["t_flaky"] -= 1
+                raise RetriableError("429", retry_after=0.01)
+            if name == "t_broken":
+                raise ConfigError("bad mapping")
+            if name == "t_slow":
+                time.sleep(0.3)
+            return []
+
+        return step
+
+    for name in names:
+        steps.register(name, make(name))
+    yield found
+    for name in names:
+        steps.unregister(name)
+
+
+def wait_for(predicate, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
+
+
+@pytest.fixture
+def scheduler(
+    settings: Settings, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[EmbeddedScheduler]:
+    monkeypatch.setattr(runner, "RETRY_BASE_S", 0.01)
+    sched = EmbeddedScheduler(
+        settings, database=database, workers=2, entries=[Entry("tick", "t_tick", ("x",), 0.2)]
+    )
+    yield sched
+    sched.stop(timeout=5)
+
+
+def test_given_a_schedule_entry_then_it_runs_at_start_and_again_every_interval(
+    scheduler: EmbeddedScheduler, calls: Calls
+) -> None:
+    scheduler.start()
+    assert wait_for(lambda: len(calls.of("t_tick")) >= 3, timeout=3)
+    assert calls.of("t_tick")[0] == ("x",)
+
+
+def test_given_a_running_scheduler_when_a_kick_is_sent_then_the_step_and_its_followups_run_at_once(
+    scheduler: EmbeddedScheduler, calls: Calls
+) -> None:
+    scheduler.start()
+    assert dispatch.current() is scheduler and running_scheduler() is scheduler
+    started = time.monotonic()
+    dispatch.dispatch("t_route", "L-1")
+    assert wait_for(lambda: calls.of("t_deliver") == [("L-1",)])
+    assert time.monotonic() - started < 1.0
+
+
+def test_given_the_same_work_waiting_when_it_is_sent_again_then_it_runs_once(
+    settings: Settings, database: Database, calls: Calls
+) -> None:
+    sched = EmbeddedScheduler(settings, database=database, workers=1, entries=[])
+    sched.start()
+    try:
+        dispatch.dispatch("t_slow", "a")  # occupies the only worker
+        assert wait_for(lambda: calls.of("t_slow") == [("a",)])
+        for _ in range(5):
+            dispatch.dispatch("t_route", "L-2")
+        assert sched.wait_idle(5)
+        assert calls.of("t_route") == [("L-2",)]
+    finally:
+        sched.stop(5)
+
+
+def test_given_a_retriable_failure_then_the_step_is_retried_until_it_succeeds(
+    scheduler: EmbeddedScheduler, calls: Calls
+) -> None:
+    scheduler.start()
+    dispatch.dispatch("t_flaky", "c")
+    assert wait_for(lambda: len(calls.of("t_flaky")) == 3)
+    assert scheduler.wait_idle(5)
+    assert len(calls.of("t_flaky")) == 3
+
+
+def test_given_a_step_that_always_fails_retriably_then_tries_are_bounded(
+    scheduler: EmbeddedScheduler, calls: Calls
+) -> None:
+    def always(ctx: JobContext, *args: str) -> None:
+        calls.add("t_always", *args)
+        raise RetriableError("503")
+
+    steps.register("t_always", always)
+    try:
+        scheduler.start()
+        dispatch.dispatch("t_always")
+        assert wait_for(lambda: len(calls.of("t_always")) >= runner.MAX_RETRIES + 1)
+        assert scheduler.wait_idle(5)
+        assert len(calls.of("t_always")) == runner.MAX_RETRIES + 1
+    finally:
+        steps.unregister("t_always")
+
+
+def test_given_a_non_retriable_error_then_the_step_is_not_retried_and_the_scheduler_lives_on(
+    scheduler: EmbeddedScheduler, calls: Calls
+) -> None:
+    scheduler.start()
+    dispatch.dispatch("t_broken")
+    assert wait_for(lambda: len(calls.of("t_broken")) == 1)
+    assert scheduler.wait_idle(5)
+    time.sleep(0.1)
+    assert len(calls.of("t_broken")) == 1
+    assert scheduler.alive
+
+
+def test_given_an_unwired_step_then_it_is_reported_not_run(scheduler: EmbeddedScheduler) -> None:
+    with pytest.raises(steps.StepNotWired, match="not_a_step"):
+        steps.resolve("not_a_step")
+    scheduler.start()
+    dispatch.dispatch("not_a_step")
+    assert scheduler.wait_idle(5)
+    assert scheduler.alive
+
+
+def test_when_stopped_then_the_previous_dispatcher_is_back(scheduler: EmbeddedScheduler) -> None:
+    before = dispatch.current()
+    scheduler.start()
+    scheduler.stop(5)
+    assert dispatch.current() is before
+    assert not scheduler.alive
+    assert running_scheduler() is None
