@@ -48,6 +48,7 @@ COMMAND_MODULES: list[str] = [
     "db",
     "demo",
     "init",
+    "jobs",
     "leads",
     "partners",
 ]
