@@ -45,6 +45,7 @@ class Request:
     body: bytes
     client: tuple[str, int] = ("127.0.0.1", 0)
     params: dict[str, str] = field(default_factory=dict)  # named groups of the matched route
+    context: dict[str, Any] = field(default_factory=dict)  # what the service learned (e.g. the user)
 
     def param(self, name: str, default: str | None = None) -> str | None:
         """The first value of query parameter ``name`` (or ``default``)."""

@@ -1,0 +1,1 @@
+"""The Salesforce stand-in (see service.py)."""
