@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from leadbridge.core.settings import Settings
-from leadbridge.jobs import dispatch
+from leadbridge.jobs import dispatch, kicks
 
 
 def start_background(settings: Settings, *, workers: int = 2) -> Callable[[], None]:
     """Start background work per the module rule; returns the function that stops it."""
+    kicks.install()
     if settings.broker_url:
         from leadbridge.jobs.app import CeleryDispatcher, configure
 

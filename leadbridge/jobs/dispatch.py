@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from leadbridge.jobs.steps import Followup
 
@@ -64,17 +64,31 @@ def dispatch_all(followups: Iterable[Followup]) -> None:
         _current.send(followup.step, followup.args)
 
 
+_AFTER_COMMIT = "leadbridge_after_commit"
+_LISTENING = "leadbridge_after_commit_listening"
+
+
 def dispatch_after_commit(session: Session, step: str, *args: str) -> None:
-    """Queue ``step(*args)`` once ``session``'s transaction commits; nothing if it rolls back.
+    """Queue ``step(*args)`` once ``session``'s outermost transaction commits; never if it rolls back.
 
     This is the "kick": a lead created through the API or a webhook is routed at once instead of
-    waiting for the next poll.
+    waiting for the next poll. Savepoints (``begin_nested``) committing do not count.
     """
-    frozen = tuple(args)
+    if not session.info.get(_LISTENING):
+        session.info[_LISTENING] = True
+        event.listen(session, "after_commit", _publish_waiting)
+        event.listen(session, "after_transaction_end", _forget_waiting)
+    waiting: dict[tuple[str, tuple[str, ...]], None] = session.info.setdefault(_AFTER_COMMIT, {})
+    waiting[(step, tuple(args))] = None  # a dict: ordered, and the same work only once
 
-    def _after_commit(_session: Session) -> None:
-        _current.send(step, frozen)
 
-    # A rolled-back transaction never commits, so the listener never fires; sessions are closed
-    # after their one unit of work (``session_scope``), so it cannot fire for a later one either.
-    event.listen(session, "after_commit", _after_commit, once=True)
+def _publish_waiting(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint: the outer transaction may still roll back
+    for step, args in session.info.pop(_AFTER_COMMIT, None) or ():
+        _current.send(step, args)
+
+
+def _forget_waiting(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost transaction ended: committed (sent) or rolled back
+        session.info.pop(_AFTER_COMMIT, None)

@@ -1,0 +1,72 @@
+"""Kicks: work made due by a transaction is published the moment that transaction commits.
+
+Rules (active only in processes that run or publish background work — ``leadbridge run``, workers):
+- a lead that becomes ``qualified`` (API, webhook, import, poll) gets ``route_lead(lead)``;
+- an outbox row inserted for a target gets ``flush_outbox(target)`` (offers reach partners and
+  write-backs reach the home CRM within a second, not at the next sweep);
+- kicks ride on ``dispatch_after_commit``: nothing is published for a transaction that rolls back,
+  and nothing before the rows are visible to other connections.
+No caller has to remember to kick: the rules watch the session's flushes.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
+
+from leadbridge.core.lifecycle import LeadState
+from leadbridge.core.store.tables import LeadRow, OutboxRow
+from leadbridge.jobs.dispatch import dispatch_after_commit
+from leadbridge.jobs.steps import FLUSH_OUTBOX, ROUTE_LEAD
+
+_lock = threading.Lock()
+_installed = False
+_PENDING_KEY = "leadbridge_kicks"
+
+
+def _collect(session: Session, _context: Any) -> None:
+    """After each flush: remember what this transaction made due (published after commit)."""
+    pending: set[tuple[str, str]] = session.info.setdefault(_PENDING_KEY, set())
+    fresh: set[tuple[str, str]] = set()
+    for obj in (*session.new, *session.dirty):
+        if isinstance(obj, LeadRow) and obj.state == LeadState.QUALIFIED.value:
+            fresh.add((ROUTE_LEAD, obj.id))
+    for obj in session.new:  # a retried row (dirty, due later) is the sweeper's business
+        if isinstance(obj, OutboxRow) and obj.status == "pending":
+            fresh.add((FLUSH_OUTBOX, obj.target))
+    for step, arg in fresh - pending:
+        pending.add((step, arg))
+        dispatch_after_commit(session, step, arg)
+
+
+def _reset(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost transaction ended (savepoints do not count)
+        session.info.pop(_PENDING_KEY, None)
+
+
+def install() -> None:
+    """Turn kicks on for every session in this process (idempotent)."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        event.listen(Session, "before_flush", _before_flush)
+        event.listen(Session, "after_transaction_end", _reset)
+        _installed = True
+
+
+def uninstall() -> None:
+    global _installed
+    with _lock:
+        if not _installed:
+            return
+        event.remove(Session, "before_flush", _before_flush)
+        event.remove(Session, "after_transaction_end", _reset)
+        _installed = False
+
+
+def _before_flush(session: Session, context: Any, _instances: Any) -> None:
+    _collect(session, context)
