@@ -50,6 +50,7 @@ COMMAND_MODULES: list[str] = [
     "init",
     "jobs",
     "leads",
+    "mappings",
     "partners",
 ]
 

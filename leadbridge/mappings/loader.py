@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from leadbridge.core.errors import ConfigError
+from leadbridge.core.settings import ConnectionConfig
 from leadbridge.mappings.canonical import Owner, lookup, suggest
 from leadbridge.mappings.schema import IN, OUT, EntryModel, FieldMapping, FileModel, Mapping, Side, Step
 from leadbridge.mappings.transforms import REGISTRY
@@ -260,3 +261,22 @@ def default_mapping_path(system: str, obj: str, role: str) -> Path:
 def default_mapping_paths() -> list[Path]:
     """Every shipped default mapping."""
     return sorted(DEFAULTS_DIR.glob("*.yaml"))
+
+
+DEFAULT_OBJECTS = {"salesforce": "Lead", "hubspot": "contacts"}
+
+
+def mapping_for(config: ConnectionConfig, path: Path | None = None) -> Mapping:
+    """The mapping a connection uses: its ``mapping`` file (``path``, already resolved against the
+    configuration's directory) or the shipped default for its system, object and role."""
+    if path is not None:
+        return load_mapping(path)
+    if config.kind not in DEFAULT_OBJECTS:
+        raise ConfigError(f"connection {config.name} is a {config.kind} connection: it has no field mapping")
+    obj = config.object or DEFAULT_OBJECTS[config.kind]
+    default = default_mapping_path(config.kind, obj, config.role)
+    if not default.exists():
+        raise ConfigError(
+            f"connection {config.name}: no default mapping for {config.kind} {obj}; set 'mapping'"
+        )
+    return load_mapping(default)
