@@ -53,7 +53,7 @@ def install() -> None:
     with _lock:
         if _installed:
             return
-        event.listen(Session, "before_flush", _before_flush)
+        event.listen(Session, "after_flush", _after_flush)
         event.listen(Session, "after_transaction_end", _reset)
         _installed = True
 
@@ -63,10 +63,12 @@ def uninstall() -> None:
     with _lock:
         if not _installed:
             return
-        event.remove(Session, "before_flush", _before_flush)
+        event.remove(Session, "after_flush", _after_flush)
         event.remove(Session, "after_transaction_end", _reset)
         _installed = False
 
 
-def _before_flush(session: Session, context: Any, _instances: Any) -> None:
+def _after_flush(session: Session, context: Any) -> None:
+    # after_flush, not before_flush: rows other before_flush hooks add (the event→outbox projector)
+    # are part of this flush and still listed in ``session.new`` here.
     _collect(session, context)
