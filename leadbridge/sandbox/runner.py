@@ -20,6 +20,7 @@ from leadbridge.sandbox.registry import OrgSpec, RunningService, plan_orgs, serv
 from leadbridge.sandbox.tls import SandboxTLS
 
 if TYPE_CHECKING:
+    from leadbridge.sandbox.hubspot.service import HubSpotService
     from leadbridge.sandbox.salesforce.service import SalesforceService
 
 
@@ -104,6 +105,11 @@ class Sandbox:
     def salesforce(self) -> SalesforceService:
         """The Salesforce stand-in (typed)."""
         return cast("SalesforceService", self["salesforce"])
+
+    @property
+    def hubspot(self) -> HubSpotService:
+        """The HubSpot stand-in (typed); added by the HubSpot stand-in's author."""
+        return cast("HubSpotService", self["hubspot"])
 
     def describe(self) -> dict[str, Any]:
         """``{"ca_file": …, "<kind>": [org entries…], …}``; every known kind is present (maybe empty)."""
