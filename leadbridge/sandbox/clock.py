@@ -54,6 +54,12 @@ class Clock:
                 self._offset = self._frozen - datetime.now(UTC)
                 self._frozen = None
 
+    def reset(self) -> None:
+        """Back to real time: no freeze, no offset (time may jump backwards)."""
+        with self._lock:
+            self._frozen = None
+            self._offset = timedelta(0)
+
     @property
     def frozen(self) -> bool:
         return self._frozen is not None

@@ -28,7 +28,7 @@ def sf_org(sf_sandbox: Sandbox) -> Iterator[SalesforceOrg]:
     org.faults.clear()
     org.faults.reseed(org.spec.seed)
     org.faults.quota.set(DEFAULT_DAILY_QUOTA, used=0)
-    org.clock.unfreeze()
+    org.clock.reset()
     org.upsert_update_status = None
 
 

@@ -27,22 +27,36 @@ def _session(org, box):
 
 def test_given_password_without_security_token_when_soap_login_then_invalid_login(sf_org, sf_sandbox):
     with pytest.raises(SalesforceAuthenticationFailed) as failure:
-        Salesforce(username=sf_org.username, password=sf_org.password, security_token="wrong",
-                   session=_session(sf_org, sf_sandbox))  # fmt: skip
+        Salesforce(
+            username=sf_org.username,
+            password=sf_org.password,
+            security_token="wrong",
+            session=_session(sf_org, sf_sandbox),
+        )
     assert failure.value.code == "INVALID_LOGIN"
 
 
 def test_given_wrong_consumer_secret_when_oauth_password_then_invalid_client(sf_org, sf_sandbox):
     with pytest.raises(SalesforceAuthenticationFailed) as failure:
-        Salesforce(username=sf_org.username, password=sf_org.password, consumer_key=sf_org.consumer_key,
-                   consumer_secret="nope", session=_session(sf_org, sf_sandbox))  # fmt: skip
+        Salesforce(
+            username=sf_org.username,
+            password=sf_org.password,
+            consumer_key=sf_org.consumer_key,
+            consumer_secret="nope",
+            session=_session(sf_org, sf_sandbox),
+        )
     assert failure.value.code == "invalid_client"
 
 
 def test_given_wrong_password_when_oauth_password_then_invalid_grant(sf_org, sf_sandbox):
     with pytest.raises(SalesforceAuthenticationFailed) as failure:
-        Salesforce(username=sf_org.username, password="bad", consumer_key=sf_org.consumer_key,
-                   consumer_secret=sf_org.consumer_secret, session=_session(sf_org, sf_sandbox))  # fmt: skip
+        Salesforce(
+            username=sf_org.username,
+            password="bad",
+            consumer_key=sf_org.consumer_key,
+            consumer_secret=sf_org.consumer_secret,
+            session=_session(sf_org, sf_sandbox),
+        )
     assert (failure.value.code, failure.value.auth_message) == ("invalid_grant", "authentication failure")
 
 
@@ -52,8 +66,12 @@ def test_given_jwt_signed_by_an_unknown_key_when_logging_in_then_invalid_asserti
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     with pytest.raises(SalesforceAuthenticationFailed) as failure:
-        Salesforce(username=sf_org.username, consumer_key=sf_org.consumer_key, privatekey=foreign.decode(),
-                   session=_session(sf_org, sf_sandbox))  # fmt: skip
+        Salesforce(
+            username=sf_org.username,
+            consumer_key=sf_org.consumer_key,
+            privatekey=foreign.decode(),
+            session=_session(sf_org, sf_sandbox),
+        )
     assert (failure.value.code, failure.value.auth_message) == ("invalid_grant", "invalid assertion")
 
 
@@ -63,15 +81,23 @@ def test_given_jwt_for_another_user_when_logging_in_then_refused(sf_org, sf_sand
         pytest.raises(SalesforceAuthenticationFailed) as failure,
         pytest.warns(UserWarning, match="authorize"),
     ):
-        Salesforce(username="someone@else.example", consumer_key=sf_org.consumer_key,
-                   privatekey=sf_org.jwt_private_key_pem, session=_session(sf_org, sf_sandbox))  # fmt: skip
+        Salesforce(
+            username="someone@else.example",
+            consumer_key=sf_org.consumer_key,
+            privatekey=sf_org.jwt_private_key_pem,
+            session=_session(sf_org, sf_sandbox),
+        )
     assert failure.value.code == "invalid_grant"
 
 
 def test_given_bad_client_secret_when_client_credentials_then_invalid_client(sf_org, sf_sandbox):
     with pytest.raises(SalesforceAuthenticationFailed) as failure:
-        Salesforce(consumer_key=sf_org.consumer_key, consumer_secret="bad", domain="acme.my",
-                   session=_session(sf_org, sf_sandbox))  # fmt: skip
+        Salesforce(
+            consumer_key=sf_org.consumer_key,
+            consumer_secret="bad",
+            domain="acme.my",
+            session=_session(sf_org, sf_sandbox),
+        )
     assert failure.value.code == "invalid_client"
 
 
@@ -107,6 +133,7 @@ def test_given_session_id_client_when_session_expires_then_expired_session_error
 def test_given_no_token_when_calling_the_api_then_401_list_body(sf_org, sf_sandbox):
     response = _session(sf_org, sf_sandbox).get(f"{sf_org.instance_url}/services/data/v59.0/limits/")
     assert response.status_code == 401
-    assert response.json() == [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID",
-                                "fields": []}]  # fmt: skip
+    assert response.json() == [
+        {"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID", "fields": []}
+    ]
     assert response.headers["Sforce-Limit-Info"].startswith("api-usage=")

@@ -169,6 +169,9 @@ def test_given_frozen_clock_when_reading_then_stamp_is_shared_until_advanced():
     assert clock.advance(1.5) == datetime(2026, 3, 1, 12, 0, 1, 623000, tzinfo=UTC)
     clock.unfreeze()
     assert clock.now() >= moment and not clock.frozen
+    assert clock.now() < datetime(2026, 3, 2, tzinfo=UTC)  # continues from the frozen moment
+    clock.reset()
+    assert abs((clock.now() - datetime.now(UTC)).total_seconds()) < 1
 
 
 def test_given_seed_when_generating_leads_then_deterministic_and_realistic():

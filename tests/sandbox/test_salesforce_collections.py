@@ -1,0 +1,124 @@
+"""Salesforce stand-in: sObject Collections create/update/upsert/delete/retrieve via ``sf.restful``."""
+
+from __future__ import annotations
+
+import pytest
+from simple_salesforce.exceptions import SalesforceMalformedRequest
+
+
+def _lead(name: str, **extra: object) -> dict[str, object]:
+    return {"attributes": {"type": "Lead"}, "LastName": name, "Company": "Collections GmbH", **extra}
+
+
+def _create(sf, records, all_or_none=False):
+    return sf.restful(
+        "composite/sobjects", method="POST", json={"allOrNone": all_or_none, "records": records}
+    )
+
+
+def test_given_200_records_when_created_then_200_results_in_order(sf, sf_org):
+    results = _create(sf, [_lead(f"C{i}") for i in range(200)])
+    assert len(results) == 200 and all(r["success"] and r["errors"] == [] for r in results)
+    names = {
+        r["Id"]: r["LastName"]
+        for r in sf.query_all("SELECT Id, LastName FROM Lead WHERE LastName LIKE 'C%'")["records"]
+    }
+    assert [names[r["id"]] for r in results] == [f"C{i}" for i in range(200)]
+    assert sf_org.counters["collections.create"] == 1
+
+
+def test_given_201_records_when_created_then_refused_whole(sf, sf_org):
+    before = len(sf_org.records("Lead"))
+    with pytest.raises(SalesforceMalformedRequest) as failure:
+        _create(sf, [_lead(f"X{i}") for i in range(201)])
+    assert failure.value.content[0]["errorCode"] == "EXCEEDED_ID_LIMIT"
+    assert len(sf_org.records("Lead")) == before
+
+
+def test_given_one_invalid_record_when_not_all_or_none_then_partial_success_with_status_codes(sf):
+    results = _create(
+        sf, [_lead("Good1"), {"attributes": {"type": "Lead"}, "Company": "No Name"}, _lead("Good2")]
+    )
+    assert [r["success"] for r in results] == [True, False, True]
+    assert results[1]["errors"][0]["statusCode"] == "REQUIRED_FIELD_MISSING"
+    assert results[1]["errors"][0]["fields"] == ["LastName"]
+
+
+def test_given_one_invalid_record_when_all_or_none_then_everything_rolled_back(sf, sf_org):
+    before = len(sf_org.records("Lead"))
+    results = _create(sf, [_lead("Keep?"), _lead("Bad", Email="nope")], all_or_none=True)
+    assert [r["success"] for r in results] == [False, False]
+    assert results[0]["errors"][0]["statusCode"] == "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+    assert results[1]["errors"][0]["statusCode"] == "INVALID_EMAIL_ADDRESS"
+    assert len(sf_org.records("Lead")) == before
+
+
+def test_given_existing_records_when_collection_update_then_per_record_results(sf, sf_org):
+    ids = [r["id"] for r in _create(sf, [_lead("U1"), _lead("U2")])]
+    payload = {
+        "allOrNone": False,
+        "records": [
+            {"attributes": {"type": "Lead"}, "id": ids[0], "Rating": "Hot"},
+            {"attributes": {"type": "Lead"}, "id": ids[1], "Rating": "Hot", "NumberOfEmployees": "lots"},
+            {"attributes": {"type": "Lead"}, "Rating": "Hot"},
+        ],
+    }
+    results = sf.restful("composite/sobjects", method="PATCH", json=payload)
+    assert [r["success"] for r in results] == [True, False, False]
+    assert results[2]["errors"][0]["statusCode"] == "MISSING_ARGUMENT"
+    assert sf.Lead.get(ids[0])["Rating"] == "Hot" and sf.Lead.get(ids[1])["Rating"] is None
+
+
+def test_given_external_ids_when_collection_upsert_then_created_flags(sf):
+    path = "composite/sobjects/Lead/LeadBridge_Id__c"
+    first = sf.restful(
+        path,
+        method="PATCH",
+        json={
+            "allOrNone": False,
+            "records": [_lead("Up1", LeadBridge_Id__c="L-c1"), _lead("Up2", LeadBridge_Id__c="L-c2")],
+        },
+    )
+    assert [r["created"] for r in first] == [True, True]
+    second = sf.restful(
+        path,
+        method="PATCH",
+        json={
+            "allOrNone": False,
+            "records": [
+                _lead("Up1b", LeadBridge_Id__c="L-c1"),
+                _lead("Up3", LeadBridge_Id__c="L-c3"),
+                _lead("Dup", LeadBridge_Id__c="L-c4"),
+                _lead("Dup", LeadBridge_Id__c="l-C4"),
+                _lead("NoKey"),
+            ],
+        },
+    )
+    assert [(r["success"], r.get("created")) for r in second[:2]] == [(True, False), (True, True)]
+    assert second[0]["id"] == first[0]["id"]
+    assert [r["errors"][0]["statusCode"] for r in second[2:]] == [
+        "DUPLICATE_EXTERNAL_ID",
+        "DUPLICATE_EXTERNAL_ID",
+        "MISSING_ARGUMENT",
+    ]
+    assert sf.Lead.get_by_custom_id("LeadBridge_Id__c", "L-c1")["LastName"] == "Up1b"
+
+
+def test_given_ids_when_collection_delete_and_retrieve_then_results_per_id(sf):
+    ids = [r["id"] for r in _create(sf, [_lead("D1"), _lead("D2")])]
+    fetched = sf.restful("composite/sobjects/Lead", params={"ids": ",".join(ids), "fields": "LastName"})
+    assert [r["LastName"] for r in fetched] == ["D1", "D2"] and set(fetched[0]) == {"attributes", "LastName"}
+    results = sf.restful(
+        "composite/sobjects", method="DELETE", params={"ids": ",".join([*ids, ids[0]]), "allOrNone": "false"}
+    )
+    assert [r["success"] for r in results] == [True, True, False]
+    assert results[2]["errors"][0]["statusCode"] == "ENTITY_IS_DELETED" and results[2]["id"] == ids[0]
+    assert sf.restful("composite/sobjects/Lead", params={"ids": ids[0], "fields": "Id"}) == [None]
+
+
+def test_given_record_level_lock_faults_when_creating_then_some_items_fail_transiently(sf, sf_org):
+    sf_org.faults.set("collections.record", error_rate=0.5, error="lock")
+    results = _create(sf, [_lead(f"L{i}") for i in range(40)])
+    failed = [r for r in results if not r["success"]]
+    assert 5 < len(failed) < 35
+    assert {r["errors"][0]["statusCode"] for r in failed} == {"UNABLE_TO_LOCK_ROW"}
