@@ -52,6 +52,8 @@ COMMAND_MODULES: list[str] = [
     "leads",
     "mappings",
     "partners",
+    "sandbox",
+    "sync",
 ]
 
 
