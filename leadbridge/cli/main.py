@@ -53,7 +53,6 @@ COMMAND_MODULES: list[str] = [
     "mappings",
     "partners",
     "sandbox",
-    "sync",
 ]
 
 
