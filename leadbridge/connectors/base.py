@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -83,19 +84,40 @@ class ErrorTable:
         return FatalConnectorError(text)
 
 
+STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # trimmed to milliseconds by ``format_stamp``
+
+
+def format_stamp(moment: datetime) -> str:
+    """The one stamp format checkpoints use (UTC, milliseconds), so string order is time order."""
+    return moment.astimezone(UTC).strftime(STAMP_FORMAT)[:-4] + "Z"
+
+
+def parse_stamp(stamp: str) -> datetime:
+    text = stamp.replace("Z", "+00:00")
+    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":  # +0000 → +00:00
+        text = text[:-2] + ":" + text[-2:]
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
 @dataclass(frozen=True, order=True)
 class Checkpoint:
     """How far a stream has been read: the last ``(stamp, id)`` keyset taken in.
 
-    Stamps are ISO-8601 UTC strings of one fixed format per vendor, so string order is time order.
+    ``recent`` lists the keysets already taken in within the lookback window before ``stamp``: a
+    re-read of that window (for rows committed late with an older stamp) skips exactly those.
     """
 
     stamp: str
     id: str
+    recent: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     def is_before(self, stamp: str, record_id: str) -> bool:
         """True when ``(stamp, record_id)`` comes after this checkpoint (i.e. not yet read)."""
         return (stamp, record_id) > (self.stamp, self.id)
+
+    def read_from(self, lookback: timedelta) -> str:
+        """The stamp a ``>=`` read starts at: the checkpoint minus the lookback."""
+        return format_stamp(parse_stamp(self.stamp) - lookback)
 
 
 @dataclass(frozen=True)
@@ -168,17 +190,38 @@ class Connector(Protocol):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Change]: ...
 
 
-def after_checkpoint(changes: Sequence[Change], since: Checkpoint | None) -> list[Change]:
-    """Keep the changes strictly after ``since`` and each keyset once, in keyset order.
+def after_checkpoint(
+    changes: Sequence[Change], since: Checkpoint | None, lookback_from: str | None = None
+) -> list[Change]:
+    """The changes not yet taken in, each keyset once, in keyset order.
 
-    This is the de-duplication that makes ``>=`` reads with a lookback safe.
+    Kept: keysets after the checkpoint, and keysets inside the lookback window (stamp ≥
+    ``lookback_from``) that the checkpoint's ``recent`` does not list — rows committed late with an
+    older stamp. This is the de-duplication that makes ``>=`` reads with a lookback safe.
     """
+    recent = set(since.recent) if since else set()
     seen: set[tuple[str, str]] = set()
     kept: list[Change] = []
     for change in sorted(changes, key=lambda c: (c.stamp, c.external_id)):
         key = (change.stamp, change.external_id)
-        if key in seen or (since is not None and not since.is_before(*key)):
+        if key in seen or key in recent:
+            continue
+        late = lookback_from is not None and change.stamp >= lookback_from
+        if since is not None and not since.is_before(*key) and not late:
             continue
         seen.add(key)
         kept.append(change)
     return kept
+
+
+def advance(since: Checkpoint | None, taken: Sequence[Change], lookback: timedelta) -> Checkpoint | None:
+    """The checkpoint after taking in ``taken``: the highest keyset, and the window's keysets."""
+    keys = [(c.stamp, c.external_id) for c in taken]
+    if since is not None:
+        keys += [(since.stamp, since.id), *since.recent]
+    if not keys:
+        return since
+    top = max(keys)
+    floor = format_stamp(parse_stamp(top[0]) - lookback)
+    recent = tuple(sorted({key for key in keys if key[0] >= floor}))
+    return Checkpoint(top[0], top[1], recent)

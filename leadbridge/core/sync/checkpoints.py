@@ -19,7 +19,8 @@ def load(session: Session, connection: str, stream: str) -> Checkpoint | None:
     row = session.get(CheckpointRow, (connection, stream))
     if row is None or row.cursor_stamp is None or row.cursor_id is None:
         return None
-    return Checkpoint(row.cursor_stamp, row.cursor_id)
+    recent = tuple((str(stamp), str(key)) for stamp, key in (row.state or {}).get("recent", []))
+    return Checkpoint(row.cursor_stamp, row.cursor_id, recent)
 
 
 def save(session: Session, connection: str, stream: str, checkpoint: Checkpoint, *, now: datetime) -> None:
@@ -32,7 +33,7 @@ def save(session: Session, connection: str, stream: str, checkpoint: Checkpoint,
                 stream=stream,
                 cursor_stamp=checkpoint.stamp,
                 cursor_id=checkpoint.id,
-                state={},
+                state={"recent": [list(key) for key in checkpoint.recent]},
                 updated_at=now,
             )
         )
@@ -41,6 +42,7 @@ def save(session: Session, connection: str, stream: str, checkpoint: Checkpoint,
     if current is not None and checkpoint <= current:
         return
     row.cursor_stamp, row.cursor_id, row.updated_at = checkpoint.stamp, checkpoint.id, now
+    row.state = {**(row.state or {}), "recent": [list(key) for key in checkpoint.recent]}
 
 
 def reset(session: Session, connection: str, stream: str) -> None:

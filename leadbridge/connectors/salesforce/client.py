@@ -1,0 +1,242 @@
+"""simple-salesforce behind typed methods: authentication, retries, the error table, the quota guard.
+
+Rules:
+- every call goes through ``_call``: the quota guard first (stop before the configured share of the
+  daily allocation is used — ``Sforce-Limit-Info`` of the previous answer tells us), then the one
+  retry policy, with each Salesforce error translated by the error table (``errors.py``);
+- an expired session is refreshed by logging in again and the call is tried once more; a client
+  built from a bare session id cannot log in, so expiry is fatal for it with a message saying so;
+- only ``Salesforce.*`` methods are used (``restful``, ``query``): ``SFType`` calls re-login without
+  bound on a 401 (see BEHAVIOR.md);
+- every HTTP request (logins included) is counted in ``calls``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
+
+from leadbridge.connectors.salesforce.errors import SALESFORCE_ERRORS, error_code, translate
+from leadbridge.core.errors import (
+    ConfigError,
+    FatalConnectorError,
+    QuotaExhausted,
+    RetriableError,
+    SessionExpired,
+)
+from leadbridge.core.retry import RetryPolicy
+from leadbridge.core.settings import ConnectionConfig
+from leadbridge.ops.metrics import record_api_call
+
+log = logging.getLogger("leadbridge.salesforce")
+T = TypeVar("T")
+API_VERSION = "59.0"
+LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com")
+
+
+class _RouteTo(HTTPAdapter):
+    """Send requests for a login host to ``login_url`` instead (keeps path and query)."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__()
+        self.target = target.rstrip("/")
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        parts = urlsplit(request.url or "")
+        request.url = self.target + parts.path + (f"?{parts.query}" if parts.query else "")
+        return super().send(request, *args, **kwargs)
+
+
+def http_session(config: ConnectionConfig) -> requests.Session:
+    """A requests session that trusts only the configured CA and routes logins per ``login_url``."""
+    session = requests.Session()
+    session.trust_env = False  # else REQUESTS_CA_BUNDLE would replace ``verify`` (BEHAVIOR.md)
+    if config.ca_file:
+        session.verify = config.ca_file
+    login_url = getattr(config, "login_url", None)
+    if login_url:
+        hosts = [*LOGIN_HOSTS, f"{config.domain}.salesforce.com" if config.domain else None]
+        for host in filter(None, hosts):
+            session.mount(f"https://{host}/", _RouteTo(login_url))
+    return session
+
+
+def _host(instance_url: str | None) -> str | None:
+    if not instance_url:
+        return None
+    return instance_url.split("://", 1)[-1].rstrip("/")
+
+
+def login(config: ConnectionConfig, session: requests.Session) -> Salesforce:
+    """Build a client for the configured auth kind (password, jwt, client_credentials, session)."""
+    common: dict[str, Any] = {"session": session, "version": API_VERSION}
+    domain = config.domain or "login"
+    auth = config.auth or "password"
+    try:
+        if auth == "session":
+            token = config.secret("access_token")
+            if not token or not config.instance_url:
+                raise ConfigError(
+                    f"connection {config.name}: auth 'session' needs access_token and instance_url"
+                )
+            return Salesforce(session_id=token, instance_url=config.instance_url, **common)
+        if auth == "jwt":
+            return Salesforce(
+                username=config.username,
+                consumer_key=config.consumer_key,
+                privatekey=config.secret("private_key"),
+                domain=domain,
+                **common,
+            )
+        if auth == "client_credentials":
+            return Salesforce(
+                consumer_key=config.consumer_key,
+                consumer_secret=config.secret("consumer_secret"),
+                domain=domain,
+                **common,
+            )
+        if config.consumer_key:  # OAuth username-password flow
+            return Salesforce(
+                username=config.username,
+                password=config.secret("password"),
+                consumer_key=config.consumer_key,
+                consumer_secret=config.secret("consumer_secret"),
+                domain=domain,
+                **common,
+            )
+        return Salesforce(
+            username=config.username,
+            password=config.secret("password"),
+            security_token=config.secret("security_token") or "",
+            domain=domain,
+            **common,
+        )
+    except SalesforceAuthenticationFailed as error:
+        raise FatalConnectorError(
+            f"connection {config.name}: Salesforce refused the login ({error.code}: {error.message}); "
+            "check the username, password + security token, consumer key, or the user's API permission"
+        ) from None
+    except requests.RequestException as error:
+        raise RetriableError(f"connection {config.name}: login failed to connect: {error}") from None
+
+
+class SalesforceClient:
+    """One org, reached through simple-salesforce under the module rules."""
+
+    def __init__(
+        self,
+        config: ConnectionConfig,
+        *,
+        retry: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+        client_factory: Callable[[ConnectionConfig, requests.Session], Salesforce] = login,
+    ) -> None:
+        self.config = config
+        self.retry = retry or RetryPolicy()
+        self.session = session or http_session(config)
+        self.session.hooks["response"].append(self._count)
+        self._factory = client_factory
+        self._sf: Salesforce | None = None
+        self.calls = 0
+        self.usage: tuple[int, int] | None = None  # (used, total) from Sforce-Limit-Info
+
+    def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.calls += 1
+        record_api_call(self.config.name, None if response.status_code < 300 else str(response.status_code))
+
+    @property
+    def sf(self) -> Salesforce:
+        if self._sf is None:
+            self._sf = self.retry.call(lambda: self._factory(self.config, self.session), what="login")
+        return self._sf
+
+    def refresh(self) -> None:
+        """Log in again (a new session)."""
+        if (self.config.auth or "password") == "session":
+            raise FatalConnectorError(
+                f"connection {self.config.name}: the session expired and a bare session id cannot be "
+                "renewed; configure password, jwt or client_credentials auth"
+            )
+        self._sf = None
+        _ = self.sf
+
+    # -- the guarded call ------------------------------------------------------------------
+    def quota_left(self) -> bool:
+        if self.usage is None:
+            return True
+        used, total = self.usage
+        return total <= 0 or used / total < self.config.quota_stop_share
+
+    def _guard(self) -> None:
+        if not self.quota_left():
+            used, total = self.usage or (0, 0)
+            raise QuotaExhausted(
+                f"connection {self.config.name}: {used}/{total} daily API requests used, at or past the "
+                f"configured stop share {self.config.quota_stop_share:.0%}; resuming after the quota resets"
+            )
+
+    def _remember_usage(self, sf: Salesforce) -> None:
+        usage = sf.api_usage.get("api-usage")
+        if usage is not None:
+            self.usage = (int(usage.used), int(usage.total))
+
+    def call(self, what: str, fn: Callable[[Salesforce], T]) -> T:
+        """Run ``fn(sf)`` under the guard, the retry policy, the error table and one session refresh."""
+        refreshed = False
+
+        def attempt() -> T:
+            self._guard()
+            sf = self.sf
+            try:
+                result = fn(sf)
+            except SalesforceError as error:
+                raise translate(error, what) from None
+            except requests.RequestException as error:
+                raise RetriableError(f"{what}: connection failed: {error}") from None
+            self._remember_usage(sf)
+            return result
+
+        while True:
+            try:
+                return self.retry.call(attempt, what=f"{self.config.name} {what}")
+            except SessionExpired:
+                if refreshed:
+                    raise
+                log.info("%s: session expired during %s; logging in again", self.config.name, what)
+                refreshed = True
+                self.refresh()
+
+    # -- typed methods ---------------------------------------------------------------------
+    def query_pages(self, soql: str, *, include_deleted: bool = False, batch_size: int = 2000) -> Any:
+        """Yield each page's records of ``soql`` (``queryAll`` with ``include_deleted``)."""
+        headers = {"Sforce-Query-Options": f"batchSize={batch_size}"}
+        page = self.call("query", lambda sf: sf.query(soql, include_deleted=include_deleted, headers=headers))
+        while True:
+            yield list(page.get("records", []))
+            next_url = page.get("nextRecordsUrl")
+            if page.get("done", True) or not next_url:
+                return
+            page = self.call("query_more", _more(next_url, headers))
+
+    def restful(self, what: str, path: str, *, method: str = "GET", **kwargs: Any) -> Any:
+        return self.call(what, lambda sf: sf.restful(path, method=method, **kwargs))
+
+    def limits(self) -> dict[str, Any]:
+        return dict(self.call("limits", lambda sf: sf.limits()) or {})
+
+    def describe(self, sobject: str) -> dict[str, Any]:
+        return dict(self.restful("describe", f"sobjects/{sobject}/describe") or {})
+
+
+def _more(url: str, headers: dict[str, str]) -> Callable[[Salesforce], Any]:
+    return lambda sf: sf.query_more(url, identifier_is_url=True, headers=headers)
+
+
+__all__ = ["SALESFORCE_ERRORS", "SalesforceClient", "error_code", "http_session", "login"]

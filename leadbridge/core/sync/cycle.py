@@ -1,0 +1,142 @@
+"""One sync cycle: pull leads, pull partner updates, route, deliver to partners, write back.
+
+Order matters: partner updates are pulled *before* anything is pushed to partners, so a push never
+overwrites a status the partner set since the last cycle; routing runs after both pulls, so new
+leads and re-routed ones (declined, returned) are offered in the same cycle; the write-back runs
+last and carries every change of the cycle in as few calls as the batch limits allow.
+
+A step that stops (quota, an unreachable CRM) does not stop the others: each connection keeps its
+own checkpoint and outbox, and the next cycle resumes where each one ended.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from leadbridge.core.errors import LeadbridgeError
+from leadbridge.core.leads import Clock
+from leadbridge.core.model import utcnow
+from leadbridge.core.settings import ConnectionConfig, Settings
+from leadbridge.core.store.database import Database
+from leadbridge.core.sync import projector
+from leadbridge.core.sync.deliver import FlushStats, flush
+from leadbridge.core.sync.outbox import OutboxSettings
+from leadbridge.core.sync.projector import SyncTargets
+from leadbridge.core.sync.pull import PullStats, pull_manufacturer, pull_partner
+from leadbridge.core.sync.routing import Router, route_pending
+from leadbridge.core.sync.writers import HomeWriter, PartnerWriter
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class CycleReport:
+    pulled: list[PullStats] = field(default_factory=list)
+    partner_updates: list[PullStats] = field(default_factory=list)
+    routed: int = 0
+    delivered: list[FlushStats] = field(default_factory=list)
+    written_back: list[FlushStats] = field(default_factory=list)
+    api_calls: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def stopped(self) -> list[str]:
+        pulls = [(s.connection, s.stopped) for s in [*self.pulled, *self.partner_updates]]
+        flushes = [(s.target, s.stopped) for s in [*self.delivered, *self.written_back]]
+        return [f"{name}: {why}" for name, why in [*pulls, *flushes] if why]
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["stopped"] = self.stopped
+        return data
+
+
+class SyncEngine:
+    """Runs cycles over the configured connections (module docstring for the order)."""
+
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        connectors: dict[str, Any],
+        *,
+        router: Router = route_pending,
+        clock: Clock = utcnow,
+        worker: str = "sync",
+        outbox_settings: OutboxSettings | None = None,
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.connectors = connectors
+        self.router = router
+        self.clock = clock
+        self.worker = worker
+        self.outbox_settings = outbox_settings or OutboxSettings()
+        projector.install(SyncTargets.from_settings(settings))
+
+    def _config(self, name: str) -> ConnectionConfig:
+        return self.settings.connection(name)
+
+    def _by_role(self, role: str, only: str | None) -> list[str]:
+        return [
+            name
+            for name in self.connectors
+            if self._config(name).role == role and (only is None or only == name)
+        ]
+
+    def run(self, only: str | None = None, progress: Progress | None = None) -> CycleReport:
+        """One cycle over every connection (or only ``only``) — see the module docstring."""
+        say: Progress = progress or (lambda _message: None)
+        started = time.monotonic()
+        before = {name: self._calls(name) for name in self.connectors}
+        report = CycleReport()
+        for name in self._by_role("manufacturer", only):
+            say(f"pulling leads from {name}")
+            report.pulled.append(self._guard(report, name, self._pull_leads))
+        for name in self._by_role("partner", only):
+            say(f"pulling partner updates from {name}")
+            report.partner_updates.append(self._guard(report, name, self._pull_partner))
+        say("routing")
+        try:
+            report.routed = self.router(self.database)
+        except LeadbridgeError as error:
+            report.errors.append(f"routing: {error}")
+        for name in self._by_role("partner", only):
+            say(f"delivering offers to {name}")
+            report.delivered.append(self._flush(name, PartnerWriter(self.connectors[name])))
+        for name in self._by_role("manufacturer", only):
+            say(f"writing back to {name}")
+            report.written_back.append(self._flush(name, HomeWriter(self.connectors[name])))
+        report.api_calls = {name: self._calls(name) - before[name] for name in self.connectors}
+        report.seconds = round(time.monotonic() - started, 3)
+        return report
+
+    def _flush(self, name: str, writer: Any) -> FlushStats:
+        return flush(
+            self.database, name, writer, worker=self.worker, clock=self.clock, settings=self.outbox_settings
+        )
+
+    def _pull_leads(self, name: str) -> PullStats:
+        return pull_manufacturer(self.database, self.connectors[name], clock=self.clock)
+
+    def _pull_partner(self, name: str) -> PullStats:
+        partner = self._config(name).partner_id
+        return pull_partner(
+            self.database, self.connectors[name], partner_external_id=partner, clock=self.clock
+        )
+
+    @staticmethod
+    def _guard(report: CycleReport, name: str, step: Callable[[str], PullStats]) -> PullStats:
+        try:
+            return step(name)
+        except LeadbridgeError as error:  # an unreachable or misconfigured CRM: the others go on
+            report.errors.append(f"{name}: {error}")
+            return PullStats(name, stopped="error", errors=[str(error)])
+
+    def _calls(self, name: str) -> int:
+        client = getattr(self.connectors[name], "client", None)
+        return int(getattr(client, "calls", 0))

@@ -1,0 +1,226 @@
+"""A partner's status in its own CRM → offer and lead events.
+
+Rules (``Status`` of the partner's copy of the lead, case-insensitive):
+- ``Accepted`` / ``Working…`` / ``Qualified`` claim the lead (accept the pending offer); a
+  ``Working…`` status on a claimed lead is a ``status`` event;
+- ``Declined`` declines the pending offer (reason from the reason field, else ``no_fit``);
+- ``Returned`` gives a claimed lead back; the reason's ``on_return`` decides what follows
+  (re-route, nurture or close);
+- ``Closed - Converted`` / ``Won`` is a win (amount, close date); ``Closed - Not Converted`` /
+  ``Lost`` a loss (reason) — claiming first when the partner skipped the accept step;
+- anything else (``Open - Not Contacted``…) changes nothing.
+Each event's idempotency key derives from ``(connection, record id, SystemModstamp, step)``, so
+reading the same version again is a no-op. A status that contradicts the lead's facts (the offer
+was withdrawn, another partner holds the lead) is recorded as a ``conflict`` event — leadbridge's
+state wins and the withdrawal is pushed to the partner again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadbridge.core.errors import ConflictError, IllegalTransition
+from leadbridge.core.leads import LeadService
+from leadbridge.core.lifecycle import CLAIMED_STATES, EventKind, LeadState
+from leadbridge.core.model import OfferStatus
+from leadbridge.core.offers import OfferService
+from leadbridge.core.reasons import ReasonCatalog, ReasonKind, ReturnAction
+from leadbridge.core.store.tables import OfferRow
+
+E = EventKind
+CLAIM = ("accepted", "qualified", "claimed")
+WON = ("closed - converted", "won", "closed won")
+LOST = ("closed - not converted", "lost", "closed lost")
+
+
+@dataclass(frozen=True)
+class PartnerStatus:
+    """The partner-owned facts read from its CRM."""
+
+    lead_id: str
+    status: str | None
+    meaning: str | None = None  # the mapping's reading of the status (won, lost, contacted…), if any
+    reason: str | None = None
+    amount: str | None = None
+    close_date: str | None = None
+    next_follow_up: str | None = None
+
+
+def _classify(status: str) -> str:
+    text = status.strip().lower()
+    if text in WON:
+        return "won"
+    if text in LOST:
+        return "lost"
+    if text == "declined":
+        return "declined"
+    if text == "returned":
+        return "returned"
+    if text.startswith(("working", "contacted", "meeting", "proposal")):
+        return "working"
+    if text in CLAIM:
+        return "accepted"
+    return "none"
+
+
+def apply_partner_status(
+    session: Session,
+    update: PartnerStatus,
+    *,
+    partner_id: str,
+    key: str,
+    source: str,
+    reasons: ReasonCatalog | None = None,
+) -> list[str]:
+    """Apply one partner status per the module rules; returns the event kinds newly appended."""
+    if not update.status:
+        return []
+    meaning = _classify(update.meaning or "")
+    if meaning == "none":
+        meaning = _classify(update.status)
+    if meaning == "none":
+        return []
+    offers, leads = OfferService(session), LeadService(session)
+    done: list[str] = []
+    actor = f"partner:{partner_id}"
+    try:
+        lead = leads.get_row(update.lead_id)
+        if meaning == "declined":
+            offer = _pending_offer(session, update.lead_id, partner_id)
+            if offer is None:
+                raise ConflictError(f"partner {partner_id} declined, but it has no pending offer")
+            applied = offers.decline(
+                offer.id,
+                reason_code=_reason(reasons, update.reason, ReasonKind.DECLINE, "no_fit"),
+                actor=actor,
+                source_system=source,
+                idempotency_key=f"{key}:decline",
+            )
+            return [E.DECLINE.value] if applied.created else []
+        if lead.partner_id != partner_id and LeadState(lead.state) not in CLAIMED_STATES:
+            offer = _pending_offer(session, update.lead_id, partner_id)
+            if offer is None:
+                raise ConflictError(
+                    f"partner {partner_id} set {update.status!r}, but its offer is not pending"
+                )
+            if offers.accept(
+                offer.id, actor=actor, source_system=source, idempotency_key=f"{key}:accept"
+            ).created:
+                done.append(E.ACCEPT.value)
+        elif lead.partner_id != partner_id:
+            raise ConflictError(f"lead {lead.id} is held by another partner")
+        done += _after_claim(
+            session, update, meaning, partner_id=partner_id, key=key, source=source, reasons=reasons
+        )
+    except (ConflictError, IllegalTransition) as error:
+        applied = leads.apply(
+            update.lead_id,
+            E.CONFLICT,
+            actor=actor,
+            source_system=source,
+            idempotency_key=f"{key}:conflict",
+            partner_id=partner_id,
+            payload={"field": "Status", "theirs": update.status, "winner": "leadbridge", "why": str(error)},
+        )
+        return [E.CONFLICT.value] if applied.created else []
+    return done
+
+
+def _after_claim(
+    session: Session,
+    update: PartnerStatus,
+    meaning: str,
+    *,
+    partner_id: str,
+    key: str,
+    source: str,
+    reasons: ReasonCatalog | None,
+) -> list[str]:
+    leads = LeadService(session)
+    actor = f"partner:{partner_id}"
+    state = LeadState(leads.get_row(update.lead_id).state)
+
+    def apply(kind: EventKind, step: str, payload: dict[str, str | None]) -> list[str]:
+        applied = leads.apply(
+            update.lead_id,
+            kind,
+            actor=actor,
+            source_system=source,
+            partner_id=partner_id,
+            idempotency_key=f"{key}:{step}",
+            payload=payload,
+        )
+        return [kind.value] if applied.created else []
+
+    claimed = state in (LeadState.ACCEPTED, LeadState.WORKING)
+    if meaning == "working" and claimed:
+        return apply(E.STATUS, "status", {"status": update.status, "next_follow_up": update.next_follow_up})
+    if meaning == "won" and claimed:
+        return apply(E.WIN, "win", {"amount": update.amount, "close_date": update.close_date})
+    if meaning == "lost" and claimed:
+        reason = _reason(reasons, update.reason, ReasonKind.LOST, "lost_to_competitor")
+        return apply(E.LOSE, "lose", {"reason_code": reason, "close_date": update.close_date})
+    if meaning == "returned" and claimed:
+        return _return(session, update, partner_id=partner_id, key=key, source=source, reasons=reasons)
+    return []
+
+
+def _return(
+    session: Session,
+    update: PartnerStatus,
+    *,
+    partner_id: str,
+    key: str,
+    source: str,
+    reasons: ReasonCatalog | None,
+) -> list[str]:
+    catalog = reasons or ReasonCatalog()
+    code = _reason(catalog, update.reason, ReasonKind.RETURN, "no_fit")
+    applied = OfferService(session).return_lead(
+        update.lead_id,
+        partner_id=partner_id,
+        reason_code=code,
+        actor=f"partner:{partner_id}",
+        source_system=source,
+        idempotency_key=f"{key}:return",
+    )
+    if not applied.created:
+        return []
+    follow = {
+        ReturnAction.REROUTE: E.REROUTE,
+        ReturnAction.NURTURE: E.NURTURE,
+        ReturnAction.CLOSE: E.CLOSE,
+    }[catalog.get(code, ReasonKind.RETURN).on_return]
+    LeadService(session).apply(
+        update.lead_id,
+        follow,
+        actor="leadbridge",
+        idempotency_key=f"{key}:{follow.value}",
+        payload={"reason": code},
+    )
+    return [E.RETURN.value, follow.value]
+
+
+def _reason(catalog: ReasonCatalog | None, given: str | None, kind: ReasonKind, default: str) -> str:
+    codes = (catalog or ReasonCatalog()).codes(kind)
+    text = (given or "").strip().lower().replace(" ", "_")
+    return text if text in codes else default
+
+
+def _pending_offer(session: Session, lead_id: str, partner_id: str) -> OfferRow | None:
+    return (
+        session.execute(
+            select(OfferRow)
+            .where(
+                OfferRow.lead_id == lead_id,
+                OfferRow.partner_id == partner_id,
+                OfferRow.status == OfferStatus.PENDING.value,
+            )
+            .order_by(OfferRow.offered_at.desc())
+        )
+        .scalars()
+        .first()
+    )

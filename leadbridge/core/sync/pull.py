@@ -1,0 +1,268 @@
+"""Pulling changes: leads from a manufacturer CRM, statuses from a partner CRM.
+
+Rules:
+- each page of changes is taken in and the checkpoint advanced in ONE transaction, so an
+  interrupted pull resumes after the last committed page, losing and doubling nothing;
+- manufacturer records go through intake (dedup by connection, external id and stamp); a record
+  that cannot be mapped is quarantined with its reason, never dropped; a deleted record withdraws
+  the lead's pending offers and leaves a note on its timeline;
+- a pulled record whose leadbridge-owned fields equal what leadbridge last wrote and whose data did
+  not change is an *echo* of our own write-back and changes nothing; a leadbridge-owned field that
+  someone else changed is a *conflict*: recorded on the lead's timeline, and leadbridge's value is
+  written back again (the ``conflict`` event queues the write-back);
+- partner records whose partner-owned fields equal what we last saw are echoes; others become
+  offer/lead events (``partner_status``);
+- a quota stop ends the pull with the checkpoint of the last committed page saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadbridge.connectors.base import Change, Checkpoint, advance
+from leadbridge.core.errors import NotFound, QuotaExhausted
+from leadbridge.core.intake import IntakeResult, take_in
+from leadbridge.core.leads import Clock, LeadService
+from leadbridge.core.lifecycle import EventKind, LeadState
+from leadbridge.core.model import Lead, utcnow
+from leadbridge.core.offers import OfferService
+from leadbridge.core.store.database import Database
+from leadbridge.core.store.tables import PartnerRow, QuarantineRow
+from leadbridge.core.sync import checkpoints, links
+from leadbridge.core.sync.partner_status import PartnerStatus, apply_partner_status
+
+STREAM = "Lead"
+
+
+class PullConnector(Protocol):
+    name: str
+    lookback: Any
+    writeback_owned: tuple[str, ...]
+
+    def read_changes(self, stream: str, since: Checkpoint | None) -> Iterable[list[Change]]: ...
+
+    def lead_from(self, change: Change) -> Lead: ...
+
+    def partner_status(self, change: Change) -> PartnerStatus: ...
+
+    def partner_owned(self, change: Change) -> dict[str, Any]: ...
+
+
+@dataclass
+class PullStats:
+    connection: str
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    echoes: int = 0
+    conflicts: int = 0
+    deleted: int = 0
+    quarantined: int = 0
+    events: int = 0
+    stopped: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def _pages(database: Database, connector: PullConnector, stats: PullStats, handle: Any, clock: Clock) -> None:
+    with database.transaction() as session:
+        since = checkpoints.load(session, connector.name, STREAM)
+    try:
+        for page in connector.read_changes(STREAM, since):
+            with database.transaction() as session:
+                for change in page:
+                    stats.read += 1
+                    handle(session, change)
+                since = advance(since, page, connector.lookback)
+                if since is not None:
+                    checkpoints.save(session, connector.name, STREAM, since, now=clock())
+    except QuotaExhausted as error:
+        stats.stopped = "quota"
+        stats.errors.append(str(error))
+
+
+def pull_manufacturer(database: Database, connector: PullConnector, *, clock: Clock = utcnow) -> PullStats:
+    """Take in new and changed leads from a manufacturer CRM (module rules)."""
+    stats = PullStats(connector.name)
+
+    def handle(session: Session, change: Change) -> None:
+        if change.deleted:
+            _deleted(session, connector.name, change, stats)
+            return
+        try:
+            lead = connector.lead_from(change)
+        except ValueError as error:
+            _quarantine(session, connector.name, change, str(error), clock)
+            stats.quarantined += 1
+            return
+        link = links.get(session, connector.name, change.external_id)
+        conflict = False
+        if link is not None and link.written:
+            current = {name: change.record.get(name) for name in connector.writeback_owned}
+            changed = links.differences(current, link.written, connector.writeback_owned)
+            if changed:
+                conflict = True
+                stats.conflicts += 1
+                LeadService(session, clock).apply(
+                    link.lead_id,
+                    EventKind.CONFLICT,
+                    actor=f"sync:{connector.name}",
+                    source_system=connector.name,
+                    idempotency_key=f"conflict:{connector.name}:{change.external_id}:{change.stamp}",
+                    payload={
+                        "fields": {
+                            name: {"ours": ours, "theirs": theirs} for name, (ours, theirs) in changed.items()
+                        },
+                        "owner": "leadbridge",
+                        "winner": "leadbridge",
+                    },
+                )
+        intake = take_in(session, lead, stamp=change.stamp, actor=f"sync:{connector.name}", clock=clock)
+        if intake.result is IntakeResult.CREATED:
+            stats.created += 1
+        elif intake.result is IntakeResult.UPDATED:
+            stats.updated += 1
+        elif link is not None and not conflict:
+            stats.echoes += 1
+        else:
+            stats.unchanged += 1
+
+    _pages(database, connector, stats, handle, clock)
+    return stats
+
+
+def pull_partner(
+    database: Database, connector: PullConnector, *, partner_external_id: str | None, clock: Clock = utcnow
+) -> PullStats:
+    """Take in a partner's status changes from its CRM (module rules)."""
+    stats = PullStats(connector.name)
+
+    def handle(session: Session, change: Change) -> None:
+        if change.deleted:
+            stats.deleted += 1
+            return
+        update = connector.partner_status(change)
+        owned = connector.partner_owned(change)
+        link = links.get(session, connector.name, change.external_id)
+        if link is not None and not links.differences(owned, link.seen, tuple(owned)):
+            stats.echoes += 1
+            return
+        partner_id = link.partner_id if link is not None else _partner_id(session, partner_external_id)
+        if not update.lead_id or partner_id is None:
+            stats.unchanged += 1
+            return
+        try:
+            done = apply_partner_status(
+                session,
+                update,
+                partner_id=partner_id,
+                key=f"{connector.name}:{change.external_id}:{change.stamp}",
+                source=connector.name,
+            )
+        except NotFound as error:
+            stats.errors.append(str(error))
+            return
+        stats.events += len(done)
+        stats.conflicts += done.count(EventKind.CONFLICT.value)
+        links.remember(
+            session,
+            connector.name,
+            change.external_id,
+            update.lead_id,
+            now=clock(),
+            partner_id=partner_id,
+            seen=owned,
+        )
+
+    _pages(database, connector, stats, handle, clock)
+    return stats
+
+
+def _partner_id(session: Session, external_id: str | None) -> str | None:
+    if external_id is None:
+        return None
+    return session.execute(
+        select(PartnerRow.id).where((PartnerRow.external_id == external_id) | (PartnerRow.id == external_id))
+    ).scalar_one_or_none()
+
+
+# How a lead whose source record was deleted leaves the pipeline, by its state: it must not be
+# routed again, and a partner's offer for it is withdrawn. A lead a partner already holds stays
+# with the partner (the deal may be real); only the note is added.
+_RETIRE: dict[LeadState, tuple[EventKind, ...]] = {
+    LeadState.RECEIVED: (EventKind.REJECT, EventKind.CLOSE),
+    LeadState.QUALIFIED: (EventKind.REJECT, EventKind.CLOSE),
+    LeadState.ROUTING: (EventKind.NURTURE, EventKind.CLOSE),
+    LeadState.OFFERED: (EventKind.REROUTE, EventKind.NURTURE, EventKind.CLOSE),
+    LeadState.RETURNED: (EventKind.CLOSE,),
+    LeadState.NURTURE: (EventKind.CLOSE,),
+}
+
+
+def _deleted(session: Session, connection: str, change: Change, stats: PullStats) -> None:
+    service = LeadService(session)
+    row = service.find_by_external(connection, change.external_id)
+    if row is None:
+        return
+    stats.deleted += 1
+    key = f"deleted:{connection}:{change.external_id}:{change.stamp}"
+    actor, why = f"sync:{connection}", "deleted in the source CRM"
+    applied = service.apply(
+        row.id,
+        EventKind.NOTE,
+        actor=actor,
+        source_system=connection,
+        idempotency_key=key,
+        payload={"note": why},
+    )
+    if not applied.created:
+        return
+    offers = OfferService(session)
+    for offer in offers.pending_for_lead(row.id):
+        offers.withdraw(offer.id, actor=actor, reason=why)
+    for kind in _RETIRE.get(LeadState(row.state), ()):
+        service.apply(
+            row.id,
+            kind,
+            actor=actor,
+            source_system=connection,
+            idempotency_key=f"{key}:{kind.value}",
+            payload={"reason": "deleted_in_source"},
+        )
+
+
+def _quarantine(session: Session, connection: str, change: Change, reason: str, clock: Clock) -> None:
+    row = session.execute(
+        select(QuarantineRow).where(
+            QuarantineRow.connection == connection, QuarantineRow.external_id == change.external_id
+        )
+    ).scalar_one_or_none()
+    now = clock()
+    record = {key: (value if isinstance(value, str | int | float | bool) or value is None else str(value))
+              for key, value in change.record.items()}  # fmt: skip
+    if row is None:
+        session.add(
+            QuarantineRow(
+                connection=connection,
+                external_id=change.external_id,
+                reason=reason[:2000],
+                record=record,
+                attempts=1,
+                created_at=now,
+                updated_at=now,
+                resolved_at=None,
+            )
+        )
+        return
+    row.reason, row.record, row.attempts, row.updated_at, row.resolved_at = (
+        reason[:2000],
+        record,
+        row.attempts + 1,
+        now,
+        None,
+    )

@@ -1,0 +1,168 @@
+"""What each kind of outbox row becomes: write-back to the home CRM, a Task, or the partner's copy.
+
+Rules:
+- ``lead_status``: the lead's current ``LeadStatusRecord`` written onto its home record (by id);
+- ``task``: one completed Task on the home record per status change (when configured);
+- ``partner_lead``: the partner's copy of the lead, upserted on our lead id — blind while the offer
+  is pending, full once this partner accepted, marked withdrawn when its offer is withdrawn or
+  expired; the partner-owned ``Status`` is only set on the first push;
+- after a successful write the link remembers what we wrote (echo suppression, conflicts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadbridge.connectors.base import Change, WriteItem, WriteResult
+from leadbridge.core.leads import lead_from_row
+from leadbridge.core.model import Lead, OfferStatus
+from leadbridge.core.store.tables import LeadRow, OfferRow, OutboxRow
+from leadbridge.core.sync import links
+from leadbridge.core.sync.deliver import GroupKey, Planned
+from leadbridge.core.sync.projector import PARTNER_LEAD, TASK, WRITEBACK
+from leadbridge.core.sync.status import status_records
+from leadbridge.mappings.writeback import LeadStatusRecord
+
+
+class SyncConnector(Protocol):
+    """The mapping side of a CRM connector that the writers and pulls use."""
+
+    name: str
+    update_stream: str
+    upsert_stream: str
+    task_stream: str
+    writeback_owned: tuple[str, ...]
+
+    def write_batch(self, stream: str, items: Sequence[WriteItem]) -> list[WriteResult]: ...
+
+    def writeback_fields(self, lead: Lead, status: LeadStatusRecord) -> dict[str, Any]: ...
+
+    def partner_fields(
+        self, lead: Lead, status: LeadStatusRecord, *, accepted: bool, withdrawn: bool, first_push: bool
+    ) -> dict[str, Any]: ...
+
+    def partner_owned(self, change: Change) -> dict[str, Any]: ...
+
+    def task_fields(self, remote_id: str, subject: str, description: str) -> dict[str, Any]: ...
+
+
+def _lead_rows(session: Session, lead_ids: list[str]) -> dict[str, LeadRow]:
+    rows = session.execute(select(LeadRow).where(LeadRow.id.in_(lead_ids))).scalars()
+    return {row.id: row for row in rows}
+
+
+def _key(group: GroupKey) -> str:
+    return "|".join(group)
+
+
+class HomeWriter:
+    """Write-back (and Tasks) to the manufacturer CRM a lead came from."""
+
+    def __init__(self, connector: SyncConnector) -> None:
+        self.connector = connector
+
+    def build(self, session: Session, groups: dict[GroupKey, list[OutboxRow]]) -> list[Planned]:
+        lead_ids = [group[0] for group in groups]
+        statuses = status_records(session, lead_ids)
+        rows_by_id = _lead_rows(session, lead_ids)
+        planned: list[Planned] = []
+        for group, rows in groups.items():
+            lead_id, kind, _ = group
+            lead, status = rows_by_id.get(lead_id), statuses.get(lead_id)
+            record_id = lead.external_id if lead is not None else None
+            if lead is None or record_id is None or status is None:
+                continue
+            if kind == WRITEBACK:
+                fields = self.connector.writeback_fields(lead_from_row(lead), status)
+                item = WriteItem(_key(group), fields, record_id)
+                planned.append(Planned(group, self.connector.update_stream, item))
+            elif kind == TASK:
+                events = ", ".join(str(row.payload.get("event")) for row in rows)
+                subject = f"leadbridge: {events} ({status.partner_name or 'no partner'})"
+                description = f"Lead {lead_id} is now {status.state}; partner status {status.partner_status}."
+                fields = self.connector.task_fields(record_id, subject, description)
+                planned.append(Planned(group, self.connector.task_stream, WriteItem(_key(group), fields)))
+        return planned
+
+    def send(self, stream: str, items: Sequence[WriteItem]) -> list[WriteResult]:
+        return self.connector.write_batch(stream, items)
+
+    def record(self, session: Session, planned: Planned, result: WriteResult, now: datetime) -> None:
+        if planned.stream != self.connector.update_stream or planned.item.external_id is None:
+            return
+        owned = {name: planned.item.fields.get(name) for name in self.connector.writeback_owned}
+        links.remember(
+            session, self.connector.name, planned.item.external_id, planned.group[0], now=now, written=owned
+        )
+
+
+class PartnerWriter:
+    """The partner's copy of each lead offered to it, in the partner's own CRM."""
+
+    def __init__(self, connector: SyncConnector) -> None:
+        self.connector = connector
+
+    def build(self, session: Session, groups: dict[GroupKey, list[OutboxRow]]) -> list[Planned]:
+        lead_ids = [group[0] for group in groups]
+        leads = _lead_rows(session, lead_ids)
+        statuses = status_records(session, lead_ids)
+        known = links.for_leads(session, self.connector.name, lead_ids)
+        planned: list[Planned] = []
+        for group in groups:
+            lead_id, kind, partner_id = group
+            lead = leads.get(lead_id)
+            if kind != PARTNER_LEAD or lead is None or not partner_id:
+                continue
+            offer = (
+                session.execute(
+                    select(OfferRow)
+                    .where(OfferRow.lead_id == lead_id, OfferRow.partner_id == partner_id)
+                    .order_by(OfferRow.offered_at.desc(), OfferRow.id.desc())
+                )
+                .scalars()
+                .first()
+            )
+            if offer is None:
+                continue
+            accepted = lead.partner_id == partner_id
+            withdrawn = not accepted and offer.status in (
+                OfferStatus.WITHDRAWN.value,
+                OfferStatus.EXPIRED.value,
+            )
+            fields = self.connector.partner_fields(
+                lead_from_row(lead),
+                statuses[lead_id],
+                accepted=accepted,
+                withdrawn=withdrawn,
+                first_push=lead_id not in known,
+            )
+            planned.append(Planned(group, self.connector.upsert_stream, WriteItem(_key(group), fields)))
+        return planned
+
+    def send(self, stream: str, items: Sequence[WriteItem]) -> list[WriteResult]:
+        return self.connector.write_batch(stream, items)
+
+    def record(self, session: Session, planned: Planned, result: WriteResult, now: datetime) -> None:
+        if result.remote_id is None:
+            return
+        lead_id, _, partner_id = planned.group
+        existing = links.get(session, self.connector.name, result.remote_id)
+        seen = None
+        if existing is None:  # first push: the Status we set is what we will read back
+            change = Change(self.connector.upsert_stream, result.remote_id, "", planned.item.fields)
+            seen = self.connector.partner_owned(change)
+        links.remember(
+            session,
+            self.connector.name,
+            result.remote_id,
+            lead_id,
+            now=now,
+            partner_id=partner_id,
+            written=dict(planned.item.fields),
+            seen=seen,
+        )
