@@ -53,6 +53,7 @@ COMMAND_MODULES: list[str] = [
     "mappings",
     "partners",
     "sandbox",
+    "sync",
 ]
 
 
