@@ -302,3 +302,12 @@ class HTTPSServer:
             self._thread.join(timeout=5)
         self._server.server_close()
         self._server.close_all()
+
+
+def stop_all(servers: Iterable[HTTPSServer]) -> None:
+    """Stop several servers at once (each stop waits up to one poll interval; in parallel, once)."""
+    threads = [threading.Thread(target=server.stop, daemon=True) for server in servers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)

@@ -162,3 +162,19 @@ def test_given_calls_when_reading_limits_then_usage_header_and_limits_agree(sf, 
     assert sf.api_usage["api-usage"].used == 101 and sf.api_usage["api-usage"].total == 15000
     limits = sf.limits()
     assert limits["DailyApiRequests"] == {"Max": 15000, "Remaining": 15000 - 102}
+
+
+def test_given_duplicate_rule_when_saving_a_matching_lead_then_duplicates_detected(fresh_sf_org):
+    box, org = fresh_sf_org
+    org.enable_duplicate_rule("Lead", "Email")
+    sf = salesforce_client(org, box.ca_file)
+    first = sf.Lead.create({"LastName": "Erste", "Company": "Dup AG", "Email": "info@dup.example"})["id"]
+    with pytest.raises(SalesforceMalformedRequest) as failure:
+        sf.Lead.create({"LastName": "Zweite", "Company": "Dup AG", "Email": "INFO@dup.example"})
+    error = failure.value.content[0]
+    assert error["errorCode"] == "DUPLICATES_DETECTED"
+    assert error["duplicateResut"]["matchResults"][0]["matchRecords"][0]["record"]["Id"] == first
+    other = sf.Lead.create({"LastName": "Dritte", "Company": "Dup AG", "Email": "other@dup.example"})["id"]
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.Lead.update(other, {"Email": "info@dup.example"})
+    assert sf.Lead.update(other, {"Title": "unrelated edit"}) == 204

@@ -195,3 +195,25 @@ def test_given_partners_when_planning_then_manufacturer_everywhere_partners_roun
     assert [o.name for o in plan["salesforce"]] == ["manufacturer", "partner-01", "partner-03"]
     assert [o.name for o in plan["hubspot"]] == ["manufacturer", "partner-02"]
     assert plan["salesforce"][0].leads == 50 and plan["salesforce"][1].seed == 10
+
+
+def test_given_every_stand_in_when_sandbox_runs_then_describe_lists_each_org_and_stop_closes_ports():
+    from leadbridge.sandbox import Sandbox
+    from leadbridge.sandbox.registry import service_starters
+
+    kinds = list(service_starters())
+    assert kinds[0] == "salesforce"
+    with Sandbox.plan(partners=3, leads=5, seed=1) as box:
+        info = box.describe()
+        assert set(info) >= {"ca_file", "salesforce", "hubspot"}
+        partners = sorted(
+            entry["name"] for kind in kinds for entry in info[kind] if entry["name"] != "manufacturer"
+        )
+        assert partners == ["partner-01", "partner-02", "partner-03"]
+        assert all(any(e["name"] == "manufacturer" for e in info[kind]) for kind in kinds)
+        url = info["salesforce"][0]["instance_url"]
+        session = requests.Session()
+        session.trust_env = False
+        assert session.get(f"{url}/services/data/", verify=info["ca_file"]).status_code == 200
+    with pytest.raises(requests.exceptions.ConnectionError):
+        session.get(f"{url}/services/data/", verify=False)

@@ -9,20 +9,28 @@ from typing import Any
 class SalesforceApiError(Exception):
     """An error answer: HTTP status, ``errorCode``, message and (optionally) the fields involved."""
 
-    def __init__(self, status: int, code: str, message: str, fields: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        fields: Sequence[str] = (),
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.fields = list(fields)
+        self.extra = extra or {}  # additional keys, e.g. the duplicate-rule result
 
     def body(self) -> list[dict[str, Any]]:
         """The REST error body: ``[{"message", "errorCode", "fields"}]``."""
-        return [{"message": self.message, "errorCode": self.code, "fields": self.fields}]
+        return [{**self.extra, "message": self.message, "errorCode": self.code, "fields": self.fields}]
 
     def item_error(self) -> dict[str, Any]:
         """The error inside a collection result item (which says ``statusCode``, not ``errorCode``)."""
-        return {"statusCode": self.code, "message": self.message, "fields": self.fields}
+        return {**self.extra, "statusCode": self.code, "message": self.message, "fields": self.fields}
 
 
 def malformed_query(message: str) -> SalesforceApiError:

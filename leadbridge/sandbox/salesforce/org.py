@@ -116,6 +116,13 @@ class SalesforceOrg:
     def add_picklist_values(self, object_name: str, field_name: str, *values: str) -> FieldDef:
         return self.schema.add_picklist_values(object_name, field_name, *values)
 
+    def enable_duplicate_rule(self, object_name: str, field_name: str) -> None:
+        """Refuse saves whose ``field_name`` equals a live record's (``DUPLICATES_DETECTED``)."""
+        obj = self.store.object(object_name)
+        if obj.field(field_name) is None:
+            raise KeyError(f"{object_name} has no field {field_name!r}")
+        self.store.duplicate_rules[obj.name.lower()] = field_name
+
     def create(self, object_name: str, data: dict[str, Any]) -> str:
         """Create a record directly (no HTTP, not counted) as the integration user."""
         return self.store.create(self.store.object(object_name), data, user_id=self.integration_user_id)

@@ -46,6 +46,8 @@ class RecordStore:
         self.deleted_at: dict[str, datetime] = {}
         self._indexes: dict[tuple[str, str], dict[str, set[str]]] = {}
         self._undo: list[tuple[str, str, Record | None, datetime | None]] | None = None
+        # Object (lower case) → field whose equal value (case-insensitive) blocks a save.
+        self.duplicate_rules: dict[str, str] = {}
 
     # -- lookup -----------------------------------------------------------------------------
     def object(self, name: str) -> ObjectDef:
@@ -118,6 +120,7 @@ class RecordStore:
                 LastModifiedById=user_id,
             )
             self._check_unique(obj, record, record_id)
+            self._check_duplicates(obj, record, record_id)
             self._put(obj, record_id, self._derive(obj, record))
             return record_id
 
@@ -145,6 +148,8 @@ class RecordStore:
                 "LastModifiedById": user_id,
             }
             self._check_unique(obj, record, current["Id"])
+            if any(name.lower() == self.duplicate_rules.get(obj.name.lower(), "").lower() for name in values):
+                self._check_duplicates(obj, record, current["Id"])
             self._put(obj, current["Id"], self._derive(obj, record))
             return str(current["Id"])
 
@@ -265,6 +270,49 @@ class RecordStore:
                     f"duplicate value found: {field.name} duplicates value on record with id: {others[0]}",
                     [field.name],
                 )
+
+    def _check_duplicates(self, obj: ObjectDef, record: Record, record_id: str) -> None:
+        """An active duplicate rule (``duplicate_rules``) answers DUPLICATES_DETECTED, as Salesforce's
+        standard rules do, with the match result under the key real captures spell ``duplicateResut``."""
+        field = obj.field(self.duplicate_rules.get(obj.name.lower(), ""))
+        value = record.get(field.name) if field is not None else None
+        if field is None or value is None:
+            return
+        matches = [i for i in self.find(obj, field, value) if i != record_id]
+        if not matches:
+            return
+        match_records = [
+            {
+                "additionalInformation": [],
+                "fieldDiffs": [],
+                "matchConfidence": 100.0,
+                "record": {
+                    "attributes": {"type": obj.name, "url": f"/services/data/v59.0/sobjects/{obj.name}/{i}"},
+                    "Id": i,
+                },
+            }
+            for i in matches
+        ]
+        result = {
+            "allowSave": False,
+            "duplicateRule": f"Standard_{obj.name}_Duplicate_Rule",
+            "duplicateRuleEntityType": obj.name,
+            "errorMessage": "Use one of these records?",
+            "matchResults": [
+                {
+                    "entityType": obj.name,
+                    "errors": [],
+                    "matchEngine": "FuzzyMatchEngine",
+                    "matchRecords": match_records,
+                    "rule": f"Standard_{obj.name}_Match_Rule_v1_0",
+                    "size": len(matches),
+                    "success": True,
+                }
+            ],
+        }
+        raise SalesforceApiError(
+            400, "DUPLICATES_DETECTED", "Use one of these records?", [], extra={"duplicateResut": result}
+        )
 
     def _derive(self, obj: ObjectDef, record: Record) -> Record:
         if obj.name.lower() in _NAME_OBJECTS:

@@ -24,7 +24,7 @@ from leadbridge.sandbox.salesforce.errors import INVALID_SESSION, REQUEST_LIMIT,
 from leadbridge.sandbox.salesforce.org import SalesforceOrg
 from leadbridge.sandbox.salesforce.rest import SalesforceRest
 from leadbridge.sandbox.salesforce.seeding import seed_org
-from leadbridge.sandbox.server import App, HTTPSServer, NoRoute, Request, Response, json_response
+from leadbridge.sandbox.server import App, HTTPSServer, NoRoute, Request, Response, json_response, stop_all
 from leadbridge.sandbox.tls import SandboxTLS
 
 KIND = "salesforce"
@@ -140,8 +140,7 @@ class SalesforceService:
         return [org.describe() for org in self.orgs.values()]
 
     def stop(self) -> None:
-        for server in self._servers:
-            server.stop()
+        stop_all(self._servers)
         self._servers.clear()
 
 
