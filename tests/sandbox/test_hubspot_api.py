@@ -12,6 +12,8 @@ from itertools import count
 
 import pytest
 from hubspot import HubSpot
+from hubspot.crm.companies import ApiException as CompaniesApiException
+from hubspot.crm.companies import PublicObjectSearchRequest as CompaniesSearch
 from hubspot.crm.contacts import (
     ApiException,
     BatchInputSimplePublicObjectBatchInput,
@@ -305,9 +307,6 @@ def test_given_more_than_10000_matches_when_paging_past_cap_then_400(hs, service
         for number in range(10_050 - sum(1 for _ in store.live())):
             store.create({"name": f"Bulk {number}"}, portal.clock.now())
     search = hs.crm.companies.search_api
-    from hubspot.crm.companies import ApiException as CompaniesApiException
-    from hubspot.crm.companies import PublicObjectSearchRequest as CompaniesSearch
-
     last = search.do_search(CompaniesSearch(limit=200, after="9800"))
     assert last.total >= 10_050 and len(last.results) == 200
     assert last.paging.next.after == "10000"
