@@ -1,7 +1,8 @@
 """Kicks: work made due by a transaction is published the moment that transaction commits.
 
 Rules (active only in processes that run or publish background work — ``leadbridge run``, workers):
-- a lead that becomes ``qualified`` (API, webhook, import, poll) gets ``route_lead(lead)``;
+- a lead that becomes ``qualified`` (API, webhook, import, poll) gets routed: ``route_lead(ROUTE_ALL)``,
+  as the router takes every waiting lead at once (a thousand new leads: one routing task);
 - an outbox row inserted for a target gets ``flush_outbox(target)`` (offers reach partners and
   write-backs reach the home CRM within a second, not at the next sweep);
 - kicks ride on ``dispatch_after_commit``: nothing is published for a transaction that rolls back,
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from leadbridge.core.lifecycle import LeadState
 from leadbridge.core.store.tables import LeadRow, OutboxRow
 from leadbridge.jobs.dispatch import dispatch_after_commit
-from leadbridge.jobs.steps import FLUSH_OUTBOX, ROUTE_LEAD
+from leadbridge.jobs.steps import FLUSH_OUTBOX, ROUTE_ALL, ROUTE_LEAD
 
 _lock = threading.Lock()
 _installed = False
@@ -33,7 +34,7 @@ def _collect(session: Session, _context: Any) -> None:
     fresh: set[tuple[str, str]] = set()
     for obj in (*session.new, *session.dirty):
         if isinstance(obj, LeadRow) and obj.state == LeadState.QUALIFIED.value:
-            fresh.add((ROUTE_LEAD, obj.id))
+            fresh.add((ROUTE_LEAD, ROUTE_ALL))
     for obj in session.new:  # a retried row (dirty, due later) is the sweeper's business
         if isinstance(obj, OutboxRow) and obj.status == "pending":
             fresh.add((FLUSH_OUTBOX, obj.target))

@@ -36,6 +36,10 @@ SLA_TICK = "sla_tick"  # () expire offers, send reminders, escalate
 REFRESH_PARTNER_STATS = "refresh_partner_stats"  # () recompute win/accept rates for matching
 SWEEP = "sweep"  # () re-publish due work the database holds (the outbox is the source of truth)
 
+# The router routes every waiting lead at once: kicks name this instead of one lead, so any
+# number of new leads collapse into one queued routing task.
+ROUTE_ALL = "*"
+
 STEP_NAMES: tuple[str, ...] = (
     POLL_SOURCE,
     ROUTE_LEAD,
@@ -76,8 +80,13 @@ _REGISTRY: dict[str, Step] = {}
 
 
 def register(name: str, step: Step) -> None:
-    """Wire ``name`` to ``step`` (the one line per engine function that connects it to jobs)."""
+    """Wire ``name`` to ``step``; an explicit registration wins over leadbridge's built-in wiring."""
     _REGISTRY[name] = step
+
+
+def register_default(name: str, step: Step) -> None:
+    """Wire ``name`` to ``step`` unless something else was registered for it already."""
+    _REGISTRY.setdefault(name, step)
 
 
 def unregister(name: str) -> None:
@@ -129,6 +138,7 @@ def _wire_builtin() -> None:
     if _BUILTIN_WIRED:
         return
     _BUILTIN_WIRED = True
-    from leadbridge.jobs import sweeper
+    from leadbridge.jobs import engine, sweeper
 
-    _REGISTRY.setdefault(SWEEP, sweeper.sweep)
+    register_default(SWEEP, sweeper.sweep)
+    engine.wire()

@@ -3,8 +3,8 @@
 Rules (run every few seconds by beat / the embedded scheduler):
 - every outbox target with a row that is due (``pending`` and ``next_attempt_at`` reached) or whose
   claim is older than ``CLAIM_LEASE`` (its worker died or hung) gets a ``flush_outbox(target)``;
-- every lead still ``qualified`` ``ROUTE_GRACE`` after its last change (its after-commit kick was
-  lost with a crashed process) gets a ``route_lead(lead)``, oldest first, at most ``ROUTE_BATCH``;
+- if any lead is still ``qualified`` ``ROUTE_GRACE`` after its last change (its after-commit kick
+  was lost with a crashed process), routing runs (``route_lead(ROUTE_ALL)`` takes every waiting lead);
 - the sweeper only reads and publishes; it never sends or changes a row itself. Claiming stays
   with the outbox's claim function, so "who sends a row" is decided in exactly one place.
 """
@@ -18,13 +18,12 @@ from sqlalchemy import and_, or_, select
 from leadbridge.core.lifecycle import LeadState
 from leadbridge.core.model import utcnow
 from leadbridge.core.store.tables import LeadRow, OutboxRow
-from leadbridge.jobs.steps import FLUSH_OUTBOX, ROUTE_LEAD, Followup, JobContext
+from leadbridge.jobs.steps import FLUSH_OUTBOX, ROUTE_ALL, ROUTE_LEAD, Followup, JobContext
 
 # A claim older than this belongs to a dead or hung worker and may be taken over. Longer than a
 # flush of one batch can take (bounded by the connectors' retry budget), well under 120 s.
 CLAIM_LEASE = timedelta(seconds=60)
 ROUTE_GRACE = timedelta(seconds=5)
-ROUTE_BATCH = 500
 
 
 def due_work(ctx: JobContext, *, now: datetime | None = None) -> list[Followup]:
@@ -45,10 +44,10 @@ def due_work(ctx: JobContext, *, now: datetime | None = None) -> list[Followup]:
         stranded = session.execute(
             select(LeadRow.id)
             .where(LeadRow.state == LeadState.QUALIFIED.value, LeadRow.updated_at < now - ROUTE_GRACE)
-            .order_by(LeadRow.updated_at)
-            .limit(ROUTE_BATCH)
-        ).scalars()
-        work += [Followup(ROUTE_LEAD, (lead_id,)) for lead_id in stranded]
+            .limit(1)
+        ).first()
+        if stranded is not None:
+            work.append(Followup(ROUTE_LEAD, (ROUTE_ALL,)))
     return work
 
 

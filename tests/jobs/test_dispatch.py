@@ -13,7 +13,7 @@ from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import LeadRow
 from leadbridge.core.sync import outbox
 from leadbridge.jobs import dispatch, kicks
-from leadbridge.jobs.steps import FLUSH_OUTBOX, ROUTE_LEAD
+from leadbridge.jobs.steps import FLUSH_OUTBOX, ROUTE_ALL, ROUTE_LEAD
 from tests.builders import a_lead
 
 
@@ -73,7 +73,7 @@ def test_given_kicks_when_a_lead_is_qualified_then_it_is_routed_right_after_the_
         take_in(session, lead)
         session.flush()
         assert kicked.sent == []
-    assert kicked.sent == [(ROUTE_LEAD, (lead.id,))]
+    assert kicked.sent == [(ROUTE_LEAD, (ROUTE_ALL,))]
 
 
 def test_given_kicks_when_outbox_rows_are_queued_then_their_target_is_flushed_once_after_commit(

@@ -7,14 +7,19 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import select
 
 from leadbridge.core.errors import ConfigError, RetriableError
+from leadbridge.core.intake import take_in
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
-from leadbridge.jobs import dispatch, runner, steps
+from leadbridge.core.store.tables import LeadRow
+from leadbridge.jobs import dispatch, kicks, runner, steps
+from leadbridge.jobs.background import start_background
 from leadbridge.jobs.embedded import EmbeddedScheduler, running_scheduler
 from leadbridge.jobs.schedule import Entry
 from leadbridge.jobs.steps import Followup, JobContext
+from tests.builders import a_lead
 
 
 class Calls:
@@ -172,3 +177,29 @@ def test_when_stopped_then_the_previous_dispatcher_is_back(scheduler: EmbeddedSc
     assert dispatch.current() is before
     assert not scheduler.alive
     assert running_scheduler() is None
+
+
+def test_given_embedded_mode_when_a_lead_is_taken_in_then_routing_runs_within_a_second(
+    settings: Settings, database: Database
+) -> None:
+    routed: dict[str, float] = {}
+
+    def route(ctx: JobContext, which: str) -> list[Followup]:
+        with ctx.database.transaction() as session:  # the step sees the committed lead
+            for row in session.execute(select(LeadRow).where(LeadRow.state == "qualified")).scalars():
+                routed[row.id] = time.monotonic()
+        return []
+
+    steps.register(steps.ROUTE_LEAD, route)
+    stop = start_background(settings)
+    try:
+        lead = a_lead()
+        started = time.monotonic()
+        with database.transaction() as session:
+            take_in(session, lead)
+        assert wait_for(lambda: lead.id in routed, timeout=5)
+        assert 0 <= routed[lead.id] - started < 1.0
+    finally:
+        stop()
+        kicks.uninstall()
+        steps.unregister(steps.ROUTE_LEAD)

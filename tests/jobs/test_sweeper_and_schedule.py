@@ -13,7 +13,7 @@ from leadbridge.core.store.tables import LeadRow
 from leadbridge.core.sync import outbox
 from leadbridge.jobs import steps
 from leadbridge.jobs.schedule import beat_schedule, schedule
-from leadbridge.jobs.steps import FLUSH_OUTBOX, ROUTE_LEAD, Followup, JobContext
+from leadbridge.jobs.steps import FLUSH_OUTBOX, ROUTE_ALL, ROUTE_LEAD, Followup, JobContext
 from leadbridge.jobs.sweeper import CLAIM_LEASE, due_work
 from tests.builders import a_lead
 
@@ -50,17 +50,18 @@ def test_given_due_future_and_stale_outbox_rows_then_only_due_and_stale_targets_
     ]
 
 
-def test_given_a_lead_left_qualified_then_it_is_routed_after_the_grace_period(
+def test_given_a_lead_left_qualified_then_routing_runs_after_the_grace_period(
     ctx: JobContext, database: Database
 ) -> None:
-    stranded, fresh = a_lead(), a_lead()
+    lead = a_lead()
     with database.transaction() as session:
         service = LeadService(session)
-        for lead in (stranded, fresh):
-            service.receive(lead, actor="t", source_system="t", idempotency_key=f"r:{lead.id}")
-            service.apply(lead.id, EventKind.QUALIFY, actor="t", idempotency_key=f"q:{lead.id}")
-        session.get_one(LeadRow, stranded.id).updated_at = utcnow() - timedelta(minutes=1)
-    assert [f for f in due_work(ctx) if f.step == ROUTE_LEAD] == [Followup(ROUTE_LEAD, (stranded.id,))]
+        service.receive(lead, actor="t", source_system="t", idempotency_key=f"r:{lead.id}")
+        service.apply(lead.id, EventKind.QUALIFY, actor="t", idempotency_key=f"q:{lead.id}")
+    assert [f for f in due_work(ctx) if f.step == ROUTE_LEAD] == []  # its kick is still on the way
+    with database.transaction() as session:
+        session.get_one(LeadRow, lead.id).updated_at = utcnow() - timedelta(minutes=1)
+    assert [f for f in due_work(ctx) if f.step == ROUTE_LEAD] == [Followup(ROUTE_LEAD, (ROUTE_ALL,))]
 
 
 def test_the_sweep_step_is_wired_and_returns_the_due_work(ctx: JobContext, database: Database) -> None:

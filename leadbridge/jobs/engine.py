@@ -1,0 +1,179 @@
+"""The engine's functions as background steps: reload by name or id, call one engine function.
+
+Rules:
+- connectors are built from the configuration once per worker thread and reused (a login per
+  task would cost a CRM call each time); the event→outbox projector is installed for the
+  process's settings before any step runs, so events appended by workers queue their writes;
+- a flush claims with ``CLAIM_LEASE`` as its stale-claim limit, so a dead worker's rows are taken
+  over as soon as the sweeper notices (well under 120 s), not after the outbox's 5-minute default;
+- a flush that stopped on an error has already recorded the failed try and its backoff in the
+  outbox; the step does not retry on top of that (the sweeper re-publishes it when it is due);
+- speed-to-lead (intake → offer delivered to the partner) is observed for each delivered offer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from leadbridge.core.errors import RetriableError
+from leadbridge.core.model import utcnow
+from leadbridge.core.settings import Settings
+from leadbridge.core.store.database import Database
+from leadbridge.core.store.tables import LeadEventRow, OutboxRow
+from leadbridge.jobs import steps
+from leadbridge.jobs.leases import lease
+from leadbridge.jobs.steps import Followup, JobContext
+from leadbridge.jobs.sweeper import CLAIM_LEASE
+from leadbridge.ops.metrics import SPEED_TO_LEAD
+
+log = logging.getLogger(__name__)
+
+ROUTE_BUSY_RETRY_S = 1.0
+_local = threading.local()
+_projector_lock = threading.Lock()
+_projected_for: int | None = None
+
+
+def _prepare(settings: Settings) -> None:
+    """Install the event→outbox projector for ``settings`` once per process."""
+    global _projected_for
+    with _projector_lock:
+        if _projected_for == id(settings):
+            return
+        from leadbridge.core.sync import projector
+        from leadbridge.core.sync.projector import SyncTargets
+
+        projector.install(SyncTargets.from_settings(settings))
+        _projected_for = id(settings)
+
+
+def connector(ctx: JobContext, name: str) -> Any:
+    """This thread's connector for connection ``name`` (built on first use)."""
+    from leadbridge.core.sync.connections import connector_for
+
+    cache: dict[tuple[int, str], Any] = getattr(_local, "connectors", None) or {}
+    _local.connectors = cache
+    key = (id(ctx.settings), name)
+    if key not in cache:
+        built = connector_for(ctx.settings, name)
+        if built is None:
+            raise steps.StepNotWired(
+                f"connection {name!r} ({ctx.settings.connection(name).kind}) is not synced"
+            )
+        cache[key] = built
+    return cache[key]
+
+
+def poll_source(ctx: JobContext, connection: str) -> list[Followup]:
+    """Pull leads from a manufacturer CRM; new qualified leads are kicked to routing on commit."""
+    from leadbridge.core.sync.pull import pull_manufacturer
+
+    _prepare(ctx.settings)
+    stats = pull_manufacturer(ctx.database, connector(ctx, connection))
+    log.info("pulled %d records from %s (%d new)", stats.read, connection, stats.created)
+    return []
+
+
+def poll_partner(ctx: JobContext, connection: str) -> list[Followup]:
+    """Pull claims, statuses and outcomes from a partner CRM."""
+    from leadbridge.core.sync.pull import pull_partner
+
+    _prepare(ctx.settings)
+    config = ctx.settings.connection(connection)
+    stats = pull_partner(ctx.database, connector(ctx, connection), partner_external_id=config.partner_id)
+    log.info("pulled %d partner records from %s", stats.read, connection)
+    # declines, expiries and returns leave leads waiting for their next round
+    return [Followup(steps.ROUTE_LEAD, (steps.ROUTE_ALL,))] if stats.events else []
+
+
+def _default_router(database: Database) -> int:
+    from leadbridge.core.sync.routing import route_pending
+
+    return route_pending(database)
+
+
+_router: Callable[[Database], int] = _default_router
+
+
+def use_router(router: Callable[[Database], int]) -> None:
+    """Route with ``router`` (``route_pending(database) -> routed``) in this process."""
+    global _router
+    _router = router
+
+
+def route(ctx: JobContext, lead_id: str) -> list[Followup]:
+    """Route every waiting lead, ``lead_id`` included; one router at a time over the database.
+
+    The router works on all waiting leads at once, so kicks carry ``ROUTE_ALL`` and collapse into
+    one queued task. Two routers at once would race for the same leads: the second waits for the
+    lease by retrying shortly (bounded; a lead left over is the sweeper's).
+    """
+    _prepare(ctx.settings)
+    with lease(ctx.database, "route") as held:
+        if not held:
+            raise RetriableError("another worker is routing", retry_after=ROUTE_BUSY_RETRY_S)
+        routed = _router(ctx.database)
+    if routed:
+        log.info("routed %d leads", routed)
+    return []
+
+
+def flush_outbox(ctx: JobContext, target: str) -> list[Followup]:
+    """Send the due outbox rows of one target (module rules)."""
+    from leadbridge.core.sync.deliver import flush
+    from leadbridge.core.sync.outbox import OutboxSettings
+    from leadbridge.core.sync.writers import HomeWriter, PartnerWriter
+
+    _prepare(ctx.settings)
+    config = ctx.settings.connection(target)
+    conn = connector(ctx, target)
+    writer = PartnerWriter(conn) if config.role == "partner" else HomeWriter(conn)
+    started = utcnow()
+    stats = flush(
+        ctx.database,
+        target,
+        writer,
+        worker=ctx.worker_id,
+        clock=utcnow,
+        settings=OutboxSettings(stale_after=CLAIM_LEASE),
+    )
+    if config.role == "partner" and stats.written:
+        _observe_speed_to_lead(ctx, target, started)
+    if stats.stopped:
+        log.warning("flush of %s stopped (%s): %s", target, stats.stopped, "; ".join(stats.errors)[:500])
+    return []
+
+
+def _observe_speed_to_lead(ctx: JobContext, target: str, since: datetime) -> None:
+    with ctx.database.transaction() as session:
+        delivered = session.execute(
+            select(OutboxRow.lead_id, OutboxRow.sent_at).where(
+                OutboxRow.target == target, OutboxRow.status == "sent", OutboxRow.sent_at >= since
+            )
+        ).all()
+        lead_ids = {lead_id for lead_id, _ in delivered if lead_id}
+        received: dict[str, datetime] = {
+            lead_id: at
+            for lead_id, at in session.execute(
+                select(LeadEventRow.lead_id, LeadEventRow.occurred_at).where(
+                    LeadEventRow.lead_id.in_(lead_ids), LeadEventRow.seq == 1
+                )
+            )
+        }
+    for lead_id, sent_at in delivered:
+        if lead_id in received and sent_at is not None:
+            SPEED_TO_LEAD.observe(max(0.0, (sent_at - received[lead_id]).total_seconds()))
+
+
+def wire() -> None:
+    """Register the engine's steps (``steps.resolve`` calls this once)."""
+    steps.register_default(steps.POLL_SOURCE, steps.exclusive_poll(poll_source))
+    steps.register_default(steps.POLL_PARTNER, steps.exclusive_poll(poll_partner))
+    steps.register_default(steps.ROUTE_LEAD, route)
+    steps.register_default(steps.FLUSH_OUTBOX, flush_outbox)

@@ -1,0 +1,52 @@
+"""The engine's steps run by the embedded scheduler against sandbox orgs: leads flow without a cycle call."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from leadbridge.core.store.database import Database
+from leadbridge.jobs import engine, kicks
+from leadbridge.jobs.embedded import EmbeddedScheduler
+from leadbridge.ops.snapshot import take_snapshot
+from tests.connectors.sandbox_salesforce import add_leads
+from tests.sync.routers import round_robin_router
+from tests.sync.world import World, a_world
+
+
+def by_lead_id(org) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+    return {r["LeadBridge_Id__c"]: r for r in org.records("Lead") if r.get("LeadBridge_Id__c")}
+
+
+@pytest.fixture
+def world(database: Database) -> Iterator[World]:
+    engine.use_router(round_robin_router)
+    with a_world(database) as found:
+        yield found
+    engine.use_router(engine._default_router)
+
+
+def test_given_the_embedded_scheduler_then_new_leads_reach_partners_and_home_shows_them(
+    world: World, database: Database
+) -> None:
+    ids = add_leads(world.home, 12, same_stamp=True)
+    kicks.install()
+    scheduler = EmbeddedScheduler(world.settings, database=database, workers=2).start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            copies = {**by_lead_id(world.partner_orgs["p1"]), **by_lead_id(world.partner_orgs["p2"])}
+            home = [r for r in world.home.records("Lead") if r["Id"] in ids]
+            if len(copies) == 12 and all(r.get("LeadBridge_Status__c") == "Offered" for r in home):
+                break
+            time.sleep(0.2)
+        assert len(copies) == 12
+        assert all(r.get("LeadBridge_Status__c") == "Offered" for r in home)
+        snap = take_snapshot(database)
+        assert snap.leads_by_state == {"offered": 12}
+        assert "home" in snap.last_sync and "p1" in snap.last_sync
+    finally:
+        scheduler.stop(10)
+        kicks.uninstall()
