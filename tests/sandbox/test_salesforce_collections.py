@@ -122,3 +122,81 @@ def test_given_record_level_lock_faults_when_creating_then_some_items_fail_trans
     failed = [r for r in results if not r["success"]]
     assert 5 < len(failed) < 35
     assert {r["errors"][0]["statusCode"] for r in failed} == {"UNABLE_TO_LOCK_ROW"}
+
+
+def test_given_composite_with_references_when_posted_then_one_call_and_chained_results(sf, sf_org):
+    base = "/services/data/v59.0"
+    payload = {
+        "allOrNone": False,
+        "compositeRequest": [
+            {
+                "method": "POST",
+                "url": f"{base}/sobjects/Account",
+                "referenceId": "acct",
+                "body": {"Name": "Composite Solar GmbH"},
+            },
+            {
+                "method": "POST",
+                "url": f"{base}/sobjects/Contact",
+                "referenceId": "person",
+                "body": {"LastName": "Kern", "AccountId": "@{acct.id}"},
+            },
+            {
+                "method": "GET",
+                "url": f"{base}/sobjects/Contact/@{{person.id}}?fields=AccountId",
+                "referenceId": "read",
+            },
+            {
+                "method": "POST",
+                "url": f"{base}/sobjects/Lead",
+                "referenceId": "bad",
+                "body": {"Company": "x"},
+            },
+        ],
+    }
+    answers = sf.restful("composite", method="POST", json=payload)["compositeResponse"]
+    assert [a["httpStatusCode"] for a in answers] == [201, 201, 200, 400]
+    assert answers[2]["body"]["AccountId"] == answers[0]["body"]["id"]
+    assert answers[3]["body"][0]["errorCode"] == "REQUIRED_FIELD_MISSING"
+    assert sf_org.counters.snapshot() == {"composite": 1}
+
+
+def test_given_composite_all_or_none_when_one_fails_then_rolled_back_and_halted(sf, sf_org):
+    before = len(sf_org.records("Account"))
+    payload = {
+        "allOrNone": True,
+        "compositeRequest": [
+            {
+                "method": "POST",
+                "url": "/services/data/v59.0/sobjects/Account",
+                "referenceId": "a",
+                "body": {"Name": "A"},
+            },
+            {
+                "method": "POST",
+                "url": "/services/data/v59.0/sobjects/Account",
+                "referenceId": "b",
+                "body": {},
+            },
+            {
+                "method": "POST",
+                "url": "/services/data/v59.0/sobjects/Account",
+                "referenceId": "c",
+                "body": {"Name": "C"},
+            },
+        ],
+    }
+    answers = sf.restful("composite", method="POST", json=payload)["compositeResponse"]
+    assert [a["body"][0]["errorCode"] for a in answers] == [
+        "PROCESSING_HALTED",
+        "REQUIRED_FIELD_MISSING",
+        "PROCESSING_HALTED",
+    ]
+    assert len(sf_org.records("Account")) == before
+    too_many = {
+        "compositeRequest": [
+            {"method": "GET", "url": "/services/data/v59.0/limits", "referenceId": f"r{i}"} for i in range(26)
+        ]
+    }
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.restful("composite", method="POST", json=too_many)

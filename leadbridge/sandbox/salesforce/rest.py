@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 from leadbridge.sandbox.salesforce import collections
 from leadbridge.sandbox.salesforce.auth import oauth_token, soap_login
+from leadbridge.sandbox.salesforce.composite import composite_handler
 from leadbridge.sandbox.salesforce.errors import SalesforceApiError, not_found
 from leadbridge.sandbox.salesforce.org import SalesforceOrg
 from leadbridge.sandbox.salesforce.query import batch_size
@@ -74,6 +75,7 @@ class SalesforceRest:
         add("GET", ext, "sobject.get_by_external_id", self.get_by_external_id)
         add("PATCH", ext, "sobject.upsert", self.upsert)
         add("DELETE", ext, "sobject.delete_by_external_id", self.delete_by_external_id)
+        add("POST", B + r"/composite/?", "composite", composite_handler(org, self.router))
 
     # -- helpers ------------------------------------------------------------------------------
     def _obj(self, request: Request) -> ObjectDef:
