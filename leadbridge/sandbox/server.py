@@ -229,6 +229,7 @@ class _ThreadingServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    request_queue_size = 128  # the stdlib's 5 makes bursts of new connections wait for SYN retries
 
     def __init__(self, app: App, context: ssl.SSLContext | None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest
+
+from leadbridge.sandbox.clients import salesforce_client
 
 
 def _lead(name: str, **extra: object) -> dict[str, object]:
@@ -200,3 +204,28 @@ def test_given_composite_all_or_none_when_one_fails_then_rolled_back_and_halted(
     }
     with pytest.raises(SalesforceMalformedRequest):
         sf.restful("composite", method="POST", json=too_many)
+
+
+def test_given_concurrent_clients_when_upserting_then_every_record_lands_once(sf_org, sf_sandbox):
+    def worker(number: int) -> list[bool]:
+        client = salesforce_client(sf_org, sf_sandbox.ca_file)
+        outcomes = []
+        for batch in range(4):
+            records = [
+                _lead(f"T{number}-{batch}-{i}", LeadBridge_Id__c=f"L-t{number}-{i}") for i in range(50)
+            ]
+            results = client.restful(
+                "composite/sobjects/Lead/LeadBridge_Id__c",
+                method="PATCH",
+                json={"allOrNone": False, "records": records},
+            )
+            outcomes += [r["success"] for r in results]
+        return outcomes
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = [ok for result in pool.map(worker, range(6)) for ok in result]
+    assert len(outcomes) == 6 * 4 * 50 and all(outcomes)
+    rows = [r for r in sf_org.records("Lead") if (r["LeadBridge_Id__c"] or "").startswith("L-t")]
+    assert len(rows) == 6 * 50  # later batches updated the same external ids instead of duplicating
+    assert {r["LastName"].rsplit("-", 2)[1] for r in rows} == {"3"}
+    assert sf_org.counters["collections.upsert"] == 24
