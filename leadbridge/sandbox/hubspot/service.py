@@ -40,6 +40,7 @@ class HubSpotService:
         self.tls = tls
         self.portals: dict[str, Portal] = {}
         self.servers: dict[str, HTTPSServer] = {}
+        self.specs: dict[str, OrgSpec] = {}
 
     @property
     def ca_file(self) -> Path:
@@ -54,6 +55,7 @@ class HubSpotService:
             seed_portal(portal, spec.leads)
         server = HTTPSServer(make_app(portal), self.tls.server_context(), name=f"hubspot-{spec.name}")
         self.portals[spec.name] = portal
+        self.specs[spec.name] = spec
         self.servers[spec.name] = server.start()
         return portal
 
@@ -77,8 +79,11 @@ class HubSpotService:
         )
 
     def describe(self) -> list[dict[str, Any]]:
-        """One entry per portal: name, base_url, access_token, portal_id, app_id."""
-        return [portal.describe(self.servers[name].url) for name, portal in self.portals.items()]
+        """One entry per portal: name, role, base_url, access_token, portal_id, app_id."""
+        return [
+            {**portal.describe(self.servers[name].url), "role": self.specs[name].role}
+            for name, portal in self.portals.items()
+        ]
 
     def stop(self) -> None:
         for portal in self.portals.values():
