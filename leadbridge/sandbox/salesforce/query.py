@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from leadbridge.sandbox.salesforce.evaluate import Getter, compile_where, sort_r
 from leadbridge.sandbox.salesforce.records import Record, RecordStore
 from leadbridge.sandbox.salesforce.schema import ObjectDef
 from leadbridge.sandbox.salesforce.shapes import attributes
-from leadbridge.sandbox.salesforce.soql import Query, parse
+from leadbridge.sandbox.salesforce.soql import parse
 from leadbridge.sandbox.salesforce.values import to_json
 
 DEFAULT_BATCH = 2000
@@ -31,10 +32,33 @@ MIN_BATCH, MAX_BATCH = 200, 2000
 MAX_CURSORS = 500  # older locators answer INVALID_QUERY_LOCATOR, like expired ones
 
 
+@dataclass(frozen=True)
+class Column:
+    """One selected or filtered path: a field of the record, or of its parent (``Owner.Name``)."""
+
+    type: str  # the field's type, for literal checks and comparisons
+    field: str  # canonical field name, on the record or on the parent
+    reference: str | None = None  # the record's reference field (``OwnerId``) for a parent path
+    relationship: str | None = None  # the relationship name in JSON (``Owner``)
+    parents: tuple[dict[str, Record], ...] = ()  # the tables the parent may live in
+
+    def parent(self, record: Record) -> Record | None:
+        parent_id = record.get(self.reference) if self.reference else None
+        if parent_id is None:
+            return None
+        return next((table[parent_id] for table in self.parents if parent_id in table), None)
+
+    def get(self, record: Record) -> Any:
+        if self.reference is None:
+            return record.get(self.field)
+        parent = self.parent(record)
+        return None if parent is None else parent.get(self.field)
+
+
 @dataclass
 class _Cursor:
     obj: ObjectDef
-    query: Query
+    columns: list[Column]
     records: list[Record]
     batch: int
 
@@ -59,46 +83,38 @@ class QueryEngine:
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()
 
-    def resolver(self, obj: ObjectDef) -> Any:
-        """``path -> (field type, getter)`` for a field or a one-level relationship (``Owner.Name``)."""
+    def column(self, obj: ObjectDef, path: str) -> Column:
+        """Resolve a field or one-level relationship path; INVALID_FIELD when it does not exist."""
+        head, _, tail = path.partition(".")
+        if not tail:
+            definition = obj.field(path)
+            if definition is None:
+                raise no_such_column(path, obj.name)
+            return Column(definition.type, definition.name)
+        if "." in tail:
+            raise malformed_query(f"relationship paths deeper than one level are not supported: {path}")
+        reference = obj.relationship(head)
+        if reference is None or reference.relationship_name is None:
+            raise invalid_field(
+                f"Didn't understand relationship '{head}' in field path. If you are attempting to use a "
+                "custom relationship, be sure to append the '__r' after the custom relationship name.",
+                [path],
+            )
+        targets = [self.store.object(t) for t in reference.reference_to]
+        definition = targets[0].field(tail)
+        if definition is None:
+            raise no_such_column(tail, targets[0].name)
+        tables = tuple(self.store.tables[t.name.lower()] for t in targets)
+        return Column(definition.type, definition.name, reference.name, reference.relationship_name, tables)
+
+    def resolver(self, obj: ObjectDef) -> Callable[[str], tuple[str, Getter]]:
+        """``path -> (field type, getter)`` as the WHERE/ORDER BY compiler wants it."""
 
         def resolve(path: str) -> tuple[str, Getter]:
-            head, _, tail = path.partition(".")
-            if not tail:
-                definition = obj.field(path)
-                if definition is None:
-                    raise no_such_column(path, obj.name)
-                name = definition.name
-                return definition.type, lambda r: r.get(name)
-            if "." in tail:
-                raise malformed_query(f"relationship paths deeper than one level are not supported: {path}")
-            reference = obj.relationship(head)
-            if reference is None:
-                raise invalid_field(
-                    f"Didn't understand relationship '{head}' in field path. If you are attempting to use a "
-                    "custom relationship, be sure to append the '__r' after the custom relationship name.",
-                    [path],
-                )
-            targets = [self.store.object(t) for t in reference.reference_to]
-            definition = targets[0].field(tail)
-            if definition is None:
-                raise no_such_column(tail, targets[0].name)
-            ref_name, sub = reference.name, definition.name
-            tables = [self.store.tables[t.name.lower()] for t in targets]
-
-            def get(r: Record) -> Any:
-                parent = self._parent(tables, r.get(ref_name))
-                return None if parent is None else parent.get(sub)
-
-            return definition.type, get
+            column = self.column(obj, path)
+            return column.type, column.get
 
         return resolve
-
-    @staticmethod
-    def _parent(tables: list[dict[str, Record]], parent_id: Any) -> Record | None:
-        if parent_id is None:
-            return None
-        return next((t[parent_id] for t in tables if parent_id in t), None)
 
     def execute(self, soql: str, *, include_deleted: bool, batch: int, version: str) -> dict[str, Any]:
         """Run a query and return its first page."""
@@ -107,9 +123,10 @@ class QueryEngine:
         query = parse(soql)
         with self.store.lock:
             obj = self.store.object(query.object_name)
+            columns = [
+                self.column(obj, path) for path in query.fields
+            ]  # unknown columns fail even with no rows
             resolve = self.resolver(obj)
-            for path in query.fields:
-                resolve(path)  # unknown columns fail even when no row matches
             predicate = compile_where(query.where, resolve) if query.where is not None else None
             rows = [
                 r
@@ -125,7 +142,7 @@ class QueryEngine:
             return {"totalSize": len(rows), "done": True, "records": []}
         with self._lock:
             locator = f"01g5{next(self._numbers):011d}AAA"
-            self._cursors[locator] = _Cursor(obj, query, rows, batch)
+            self._cursors[locator] = _Cursor(obj, columns, rows, batch)
             while len(self._cursors) > MAX_CURSORS:
                 self._cursors.popitem(last=False)
         return self._page(locator, 0, version)
@@ -144,36 +161,23 @@ class QueryEngine:
         page: dict[str, Any] = {"totalSize": len(cursor.records), "done": end >= len(cursor.records)}
         if not page["done"]:
             page["nextRecordsUrl"] = f"/services/data/v{version}/query/{locator}-{end}"
-        resolve = self.resolver(cursor.obj)
-        page["records"] = [self._shape(cursor.obj, cursor.query.fields, r, resolve, version) for r in chunk]
+        page["records"] = [self._shape(cursor, record, version) for record in chunk]
         return page
 
-    def _shape(
-        self, obj: ObjectDef, paths: list[str], record: Record, resolve: Any, version: str
-    ) -> dict[str, Any]:
-        row: dict[str, Any] = {"attributes": attributes(obj.name, record["Id"], version)}
-        for path in paths:
-            head, _, tail = path.partition(".")
-            if not tail:
-                definition = obj.field(path)
-                assert definition is not None  # checked when the query ran
-                row[definition.name] = to_json(record.get(definition.name))
+    def _shape(self, cursor: _Cursor, record: Record, version: str) -> dict[str, Any]:
+        """A record as query results carry it; parent fields nest under the relationship name."""
+        row: dict[str, Any] = {"attributes": attributes(cursor.obj.name, record["Id"], version)}
+        for column in cursor.columns:
+            if column.relationship is None:
+                row[column.field] = to_json(record.get(column.field))
                 continue
-            reference = obj.relationship(head)
-            assert reference is not None and reference.relationship_name is not None
-            parent_id = record.get(reference.name)
-            tables = [self.store.tables[t.lower()] for t in reference.reference_to]
-            parent = self._parent(tables, parent_id)
+            parent = column.parent(record)
             if parent is None:
-                row[reference.relationship_name] = None
+                row[column.relationship] = None
                 continue
             parent_obj = self.store.schema.by_prefix(parent["Id"])
-            assert parent_obj is not None
-            nested = row.get(reference.relationship_name) or {
-                "attributes": attributes(parent_obj.name, parent["Id"], version)
-            }
-            sub = parent_obj.field(tail)
-            assert sub is not None
-            nested[sub.name] = to_json(parent.get(sub.name))
-            row[reference.relationship_name] = nested
+            name = parent_obj.name if parent_obj is not None else column.relationship
+            nested = row.get(column.relationship) or {"attributes": attributes(name, parent["Id"], version)}
+            nested[column.field] = to_json(parent.get(column.field))
+            row[column.relationship] = nested
         return row
