@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, Literal
 
 import phonenumbers
@@ -77,6 +78,12 @@ class Phone(Transform[PhoneArgs]):
 _CODES = frozenset(country.alpha_2 for country in pycountry.countries)
 
 
+@lru_cache(maxsize=4096)
+def _code_for(text: str) -> str:
+    # A CRM holds a few dozen distinct spellings; folding and looking each up once is enough.
+    return normalise_country(text)
+
+
 class CountryArgs(Args):
     remote: Literal["code", "name"] = "code"
     language: Literal["en", "de"] = "en"
@@ -96,7 +103,7 @@ class Country(Transform[CountryArgs]):
         if value.__class__ is str and value in _CODES:
             return value
         try:
-            return normalise_country(str(value))
+            return _code_for(str(value))
         except ValueError as error:
             raise ValueProblem(str(error)) from None
 

@@ -51,6 +51,7 @@ class ValueMap(Transform[ValueMapArgs]):
 
     def __init__(self, args: ValueMapArgs) -> None:
         super().__init__(args)
+        self.ignore_case = args.ignore_case
         self.fold = str.casefold if args.ignore_case else str
         self.forward = {self.fold(k): v for k, v in args.values.items()}
         backward: dict[str, Any] = {}
@@ -71,6 +72,8 @@ class ValueMap(Transform[ValueMapArgs]):
 
     def inbound(self, value: Any, source: Mapping[str, Any], target: Mapping[str, Any]) -> Any:
         try:
+            if value.__class__ is str:  # picklist values are text: skip the key normalisation
+                return self.forward[value.casefold() if self.ignore_case else value]
             return self.forward[self.fold(_key(value))]
         except KeyError:
             return self._unknown(value, self.args.default, list(self.args.values))
@@ -172,13 +175,23 @@ class Number(Transform[NumberArgs]):
         except InvalidOperation:
             raise ValueProblem(f"{value!r} is not a number") from None
 
-    def inbound(self, value: Any, source: Mapping[str, Any], target: Mapping[str, Any]) -> Any:
-        kind = self.args.type
+    def __init__(self, args: NumberArgs) -> None:
+        super().__init__(args)
+        self.kind = args.type
         # Fast paths for what Salesforce JSON already carries (numbers), the bulk of a pull.
-        if value.__class__ is int and kind == "integer":
-            return value
-        if kind == "float" and value.__class__ in (int, float) and self.args.places is None:
-            return float(value)
+        self.as_is: tuple[type, ...] = ()
+        if args.type == "integer":
+            self.as_is = (int,)
+        elif args.type == "float" and args.places is None:
+            self.as_is = (int, float)
+        self.quantum = None if args.places is None else Decimal(1).scaleb(-args.places)
+
+    def inbound(self, value: Any, source: Mapping[str, Any], target: Mapping[str, Any]) -> Any:
+        if type(value) in self.as_is:
+            return value * 1.0 if self.kind == "float" else value
+        kind = self.kind
+        if kind == "decimal" and type(value) is int:  # whole amounts need no rounding
+            return Decimal(value)
         number = self._parse(value)
         if not number.is_finite():
             raise ValueProblem(f"{value!r} is not a finite number")
@@ -186,8 +199,8 @@ class Number(Transform[NumberArgs]):
             if number != number.to_integral_value():
                 raise ValueProblem(f"{value!r} is not a whole number")
             return int(number)
-        if self.args.places is not None:
-            number = number.quantize(Decimal(1).scaleb(-self.args.places))
+        if self.quantum is not None:
+            number = number.quantize(self.quantum)
         return float(number) if kind == "float" else number
 
     def outbound(self, value: Any, source: Mapping[str, Any], target: Mapping[str, Any]) -> Any:
