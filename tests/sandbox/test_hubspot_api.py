@@ -313,3 +313,61 @@ def test_given_more_than_10000_matches_when_paging_past_cap_then_400(hs, service
     with pytest.raises(CompaniesApiException) as caught:
         search.do_search(CompaniesSearch(limit=200, after=last.paging.next.after))
     assert caught.value.status == 400 and "10000" in caught.value.body
+
+
+def test_given_email_upsert_with_traces_and_one_bad_then_207_new_flags_and_error(hs):
+    existing = hs.crm.contacts.basic_api.create(
+        SimplePublicObjectInputForCreate(properties={"email": _email()})
+    )
+    fresh = _email()
+    answer = hs.crm.contacts.batch_api.upsert(
+        BatchInputSimplePublicObjectBatchInputUpsert(
+            inputs=[
+                {
+                    "id": existing.properties["email"],
+                    "idProperty": "email",
+                    "properties": {"firstname": "Old"},
+                    "objectWriteTraceId": "t1",
+                },
+                {
+                    "id": fresh,
+                    "idProperty": "email",
+                    "properties": {"firstname": "New"},
+                    "objectWriteTraceId": "t2",
+                },
+                {
+                    "id": _email(),
+                    "idProperty": "email",
+                    "properties": {"lifecyclestage": "nope"},
+                    "objectWriteTraceId": "t3",
+                },
+            ]
+        )
+    )
+    assert answer.num_errors == 1 and answer.errors[0].context["objectWriteTraceId"] == ["t3"]
+    assert "INVALID_OPTION" in answer.errors[0].message
+    flags = {r.properties["email"]: r.new for r in answer.results}
+    assert flags == {existing.properties["email"]: False, fresh: True}
+
+
+def test_given_company_update_then_hs_lastmodifieddate_and_updated_at_move_createdate_stays(hs, service):
+    companies = hs.crm.companies.basic_api
+    made = companies.create({"properties": {"name": "Zeitstempel KG", "numberofemployees": 12}})
+    service.portal().clock.advance(2)
+    changed = companies.update(made.id, {"properties": {"numberofemployees": 13}})
+    assert changed.properties["numberofemployees"] == "13"
+    assert changed.properties["hs_lastmodifieddate"] > made.properties["hs_lastmodifieddate"]
+    assert changed.properties["createdate"] == made.properties["createdate"]
+    assert changed.updated_at > made.updated_at and changed.created_at == made.created_at
+
+
+def test_given_gt_filter_on_date_given_as_epoch_ms_when_searching_then_later_records_only(hs, service):
+    live = list(service.portal().store("contacts").live())
+    pivot = sorted(r.created_at for r in live)[len(live) // 2]
+    millis = str(int(pivot.timestamp() * 1000))
+    answer = _search(
+        hs,
+        filter_groups=[{"filters": [{"propertyName": "createdate", "operator": "GT", "value": millis}]}],
+        limit=200,
+    )
+    assert {r.id for r in answer.results} == {r.id for r in live if r.created_at > pivot}

@@ -173,3 +173,23 @@ def test_given_forged_request_when_receiver_checks_then_rejected_and_real_one_ac
             headers={"X-HubSpot-Signature-v3": signature, "X-HubSpot-Request-Timestamp": stamp},
         )
     assert [post["valid"] for post in receiver.received] == [False, True]
+
+
+def test_given_company_and_deal_subscriptions_when_created_then_their_creation_events(
+    portal_and_client, receiver
+):
+    portal, hs = portal_and_client
+    portal.webhooks.subscribe("company.creation")
+    portal.webhooks.subscribe("deal.creation")
+    portal.webhooks.subscribe("deal.propertyChange", "dealstage")
+    company = hs.crm.companies.basic_api.create({"properties": {"name": "Ereignis GmbH"}})
+    deal = hs.crm.deals.basic_api.create({"properties": {"dealname": "Solar", "dealstage": "qualifiedtobuy"}})
+    hs.crm.deals.basic_api.update(deal.id, {"properties": {"dealstage": "closedwon"}})
+    assert portal.webhooks.flush(5)
+    seen = [(e["subscriptionType"], e["objectId"]) for e in receiver.events()]
+    assert seen == [
+        ("company.creation", int(company.id)),
+        ("deal.creation", int(deal.id)),
+        ("deal.propertyChange", int(deal.id)),
+    ]
+    assert all(post["valid"] for post in receiver.received)
