@@ -158,4 +158,5 @@ def seed_command(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``sandbox`` command group to the root app."""
     app.add_typer(sandbox_app, name="sandbox")

@@ -25,6 +25,7 @@ class Clock:
             self.freeze(frozen_at)
 
     def now(self) -> datetime:
+        """The current (or frozen) time: aware UTC, millisecond precision."""
         with self._lock:
             if self._frozen is not None:
                 return self._frozen
@@ -62,4 +63,5 @@ class Clock:
 
     @property
     def frozen(self) -> bool:
+        """True while time is frozen."""
         return self._frozen is not None

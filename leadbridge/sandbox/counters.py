@@ -14,6 +14,7 @@ class Counters:
         self._lock = threading.Lock()
 
     def increment(self, endpoint: str, by: int = 1) -> None:
+        """Count ``by`` more requests to ``endpoint``."""
         with self._lock:
             self._counts[endpoint] += by
 

@@ -93,6 +93,7 @@ class Quota:
 
     @property
     def remaining(self) -> int | None:
+        """Requests left today (None when unlimited)."""
         return None if self.limit is None else max(0, self.limit - self.used)
 
     def set(self, limit: int | None, used: int | None = None) -> None:
@@ -155,6 +156,7 @@ class Faults:
 
     # -- per request -----------------------------------------------------------------------
     def rule_for(self, endpoint: str) -> FaultRule | None:
+        """The endpoint's own rule, else the ``*`` rule, else None."""
         return self._rules.get(endpoint) or self._rules.get(ANY_ENDPOINT)
 
     def decide(self, endpoint: str) -> FaultDecision:

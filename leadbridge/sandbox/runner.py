@@ -86,6 +86,7 @@ class Sandbox:
     # -- access -----------------------------------------------------------------------------
     @property
     def tls(self) -> SandboxTLS:
+        """This run's CA and server certificate (only while running)."""
         if self._tls is None:
             raise RuntimeError("the sandbox is not running; call start() or use it as a context manager")
         return self._tls

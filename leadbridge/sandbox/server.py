@@ -280,10 +280,12 @@ class HTTPSServer:
 
     @property
     def port(self) -> int:
+        """The listening port (ephemeral, chosen at bind time)."""
         return int(self._server.server_address[1])
 
     @property
     def netloc(self) -> str:
+        """``127.0.0.1:PORT``."""
         return f"127.0.0.1:{self.port}"
 
     @property

@@ -14,6 +14,7 @@ from leadbridge.sandbox.salesforce.schema import FieldDef, ObjectDef, Schema
 
 
 def text(name: str, length: int = 255, **kw: Any) -> FieldDef:
+    """A string field of ``length`` characters."""
     return FieldDef(name, "string", length=length, **kw)
 
 
@@ -42,15 +43,18 @@ def pick(name: str, values: str, *, default: str | None = None, multi: bool = Fa
 
 
 def ref(name: str, *to: str, relationship: str | None = None, **kw: Any) -> FieldDef:
+    """A lookup to ``to`` objects; the relationship name drops ``Id`` (``OwnerId`` → ``Owner``)."""
     rel = relationship or (name[:-2] if name.endswith("Id") else name.replace("__c", "__r"))
     return FieldDef(name, "reference", length=18, reference_to=to, relationship_name=rel, **kw)
 
 
 def flag(name: str, default: bool = False, **kw: Any) -> FieldDef:
+    """A checkbox: never null, ``default`` when absent."""
     return FieldDef(name, "boolean", nillable=False, default=default, **kw)
 
 
 def readonly(definition: FieldDef) -> FieldDef:
+    """The same field, neither createable nor updateable (system and formula-like fields)."""
     return replace(definition, createable=False, updateable=False)
 
 
@@ -110,6 +114,7 @@ _OWNER = ref("OwnerId", "User", nillable=False, defaulted=True, relationship="Ow
 
 
 def standard_objects() -> dict[str, tuple[str, list[FieldDef]]]:
+    """Object name → (key prefix, fields) of the standard catalogue."""
     name_parts = [
         pick("Salutation", "Mr.|Ms.|Mrs.|Dr.|Prof."),
         text("FirstName", 40),
@@ -232,6 +237,7 @@ def standard_objects() -> dict[str, tuple[str, list[FieldDef]]]:
 
 
 def system_fields(prefix_object: str) -> list[FieldDef]:
+    """The audit fields every object has (Id, IsDeleted, CreatedDate, …, SystemModstamp)."""
     return [
         readonly(FieldDef("Id", "id", length=18, nillable=False, label=f"{prefix_object} ID")),
         readonly(flag("IsDeleted")),

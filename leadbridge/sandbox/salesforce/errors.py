@@ -34,14 +34,17 @@ class SalesforceApiError(Exception):
 
 
 def malformed_query(message: str) -> SalesforceApiError:
+    """400 MALFORMED_QUERY: the query is outside the supported SOQL subset or not SOQL."""
     return SalesforceApiError(400, "MALFORMED_QUERY", message)
 
 
 def invalid_field(message: str, fields: Sequence[str] = ()) -> SalesforceApiError:
+    """400 INVALID_FIELD: a field or literal that does not fit the object."""
     return SalesforceApiError(400, "INVALID_FIELD", message, fields)
 
 
 def no_such_column(field: str, obj: str) -> SalesforceApiError:
+    """400 INVALID_FIELD with Salesforce's wording for an unknown column."""
     return invalid_field(
         f"No such column '{field}' on entity '{obj}'. If you are attempting to use a custom field, be sure "
         "to append the '__c' after the custom field name. Please reference your WSDL or the describe call "
@@ -51,6 +54,7 @@ def no_such_column(field: str, obj: str) -> SalesforceApiError:
 
 
 def invalid_type(obj: str) -> SalesforceApiError:
+    """400 INVALID_TYPE: the org has no such sObject."""
     return SalesforceApiError(
         400,
         "INVALID_TYPE",
@@ -61,6 +65,7 @@ def invalid_type(obj: str) -> SalesforceApiError:
 
 
 def not_found() -> SalesforceApiError:
+    """404 NOT_FOUND: no record with that id (or external id)."""
     return SalesforceApiError(404, "NOT_FOUND", "The requested resource does not exist")
 
 

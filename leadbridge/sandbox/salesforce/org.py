@@ -79,10 +79,12 @@ class SalesforceOrg:
         return token
 
     def user_for(self, token: str) -> str | None:
+        """The user a session token belongs to, or None if unknown or expired."""
         with self._lock:
             return self._sessions.get(token)
 
     def revoke(self, token: str) -> None:
+        """Invalidate a session token (the expiry fault uses this)."""
         with self._lock:
             self._sessions.pop(token, None)
 
@@ -114,6 +116,7 @@ class SalesforceOrg:
         return self.schema.add_field(object_name, definition)
 
     def add_picklist_values(self, object_name: str, field_name: str, *values: str) -> FieldDef:
+        """Append values to a picklist of this org only."""
         return self.schema.add_picklist_values(object_name, field_name, *values)
 
     def enable_duplicate_rule(self, object_name: str, field_name: str) -> None:

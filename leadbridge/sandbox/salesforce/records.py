@@ -51,12 +51,14 @@ class RecordStore:
 
     # -- lookup -----------------------------------------------------------------------------
     def object(self, name: str) -> ObjectDef:
+        """The sObject type by name (case-insensitive); INVALID_TYPE if the org has no such object."""
         obj = self.schema.get(name)
         if obj is None:
             raise invalid_type(name)
         return obj
 
     def new_id(self, obj: ObjectDef) -> str:
+        """A fresh 18-character id with the object's key prefix; ids sort in creation order."""
         return id18(f"{obj.key_prefix}5{self._org_char}{_base62(next(self._counter), 10)}")
 
     def get(self, obj: ObjectDef, record_id: str, *, include_deleted: bool = False) -> Record:
@@ -189,6 +191,7 @@ class RecordStore:
             return self.create(obj, {**body, field.name: value}, user_id=user_id), True
 
     def external_id_field(self, obj: ObjectDef, name: str) -> FieldDef:
+        """The field an upsert/lookup keys on: an external-id field or Id, else 404 NOT_FOUND."""
         field = obj.field(name)
         if field is None or not (field.external_id or field.name == "Id"):
             raise SalesforceApiError(

@@ -87,16 +87,19 @@ class SalesforceRest:
 
     # -- org-level ----------------------------------------------------------------------------
     def versions(self, request: Request) -> Response:
+        """``GET /services/data/``: the API versions offered (no session needed)."""
         return json_response(
             [{"label": f"v{v}", "url": f"/services/data/v{v}", "version": v} for v in VERSIONS]
         )
 
     def resources(self, request: Request) -> Response:
+        """``GET {B}``: the resource directory of one version."""
         base = f"/services/data/v{request.params['version']}"
         names = ("sobjects", "query", "queryAll", "limits", "composite")
         return json_response({name: f"{base}/{name}" for name in names})
 
     def limits(self, request: Request) -> Response:
+        """``GET {B}/limits/``: DailyApiRequests from the org's quota, other limits static."""
         quota = self.org.faults.quota
         limit = quota.limit if quota.limit is not None else 5_000_000
         fixed = {
@@ -112,12 +115,14 @@ class SalesforceRest:
         return json_response(data)
 
     def describe_global(self, request: Request) -> Response:
+        """``GET {B}/sobjects``: every object, without fields."""
         version = request.params["version"]
         sobjects = [describe_object(o, version, with_fields=False) for o in self.org.schema.objects.values()]
         return json_response({"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": sobjects})
 
     # -- query ----------------------------------------------------------------------------------
     def query(self, request: Request, *, include_deleted: bool) -> Response:
+        """``GET {B}/query|queryAll?q=``: the first page (``Sforce-Query-Options: batchSize``)."""
         page = self.org.queries.execute(
             request.param("q") or "",
             include_deleted=include_deleted,
@@ -127,12 +132,14 @@ class SalesforceRest:
         return json_response(page)
 
     def query_more(self, request: Request) -> Response:
+        """``GET {B}/query/<locator>-<offset>``: a later page of a query."""
         return json_response(
             self.org.queries.more(request.params["locator"], version=request.params["version"])
         )
 
     # -- sObjects -------------------------------------------------------------------------------
     def metadata(self, request: Request) -> Response:
+        """``GET …/sobjects/{Obj}/``: the short describe and recent items."""
         obj, version = self._obj(request), request.params["version"]
         recent = self.org.records(obj.name)[-3:]
         return json_response(
@@ -145,13 +152,16 @@ class SalesforceRest:
         )
 
     def describe(self, request: Request) -> Response:
+        """``GET …/sobjects/{Obj}/describe``: the full describe with fields."""
         return json_response(describe_object(self._obj(request), request.params["version"]))
 
     def create(self, request: Request) -> Response:
+        """``POST …/sobjects/{Obj}/``: 201 ``{id, success, errors}``."""
         record_id = self.org.store.create(self._obj(request), body_dict(request), user_id=self._user(request))
         return json_response({"id": record_id, "success": True, "errors": []}, 201)
 
     def get(self, request: Request) -> Response:
+        """``GET …/sobjects/{Obj}/{id}``: every field (or ``?fields=``), nulls included."""
         obj = self._obj(request)
         record = self.org.store.get(obj, request.params["record_id"])
         wanted = request.param("fields")
@@ -159,12 +169,14 @@ class SalesforceRest:
         return json_response(record_json(obj, record, request.params["version"], fields))
 
     def update(self, request: Request) -> Response:
+        """``PATCH …/sobjects/{Obj}/{id}``: 204."""
         self.org.store.update(
             self._obj(request), request.params["record_id"], body_dict(request), user_id=self._user(request)
         )
         return empty_response(204)
 
     def delete(self, request: Request) -> Response:
+        """``DELETE …/sobjects/{Obj}/{id}``: 204; the record stays for queryAll/getDeleted."""
         self.org.store.delete(self._obj(request), request.params["record_id"])
         return empty_response(204)
 
@@ -179,10 +191,12 @@ class SalesforceRest:
         return obj, self.org.store.get(obj, matches[0])
 
     def get_by_external_id(self, request: Request) -> Response:
+        """``GET …/sobjects/{Obj}/{Field}/{value}``: 200, 404, or 300 when ambiguous."""
         obj, record = self._by_external_id(request)
         return json_response(record_json(obj, record, request.params["version"]))
 
     def delete_by_external_id(self, request: Request) -> Response:
+        """``DELETE …/sobjects/{Obj}/{Field}/{value}``: 204."""
         obj, record = self._by_external_id(request)
         self.org.store.delete(obj, record["Id"])
         return empty_response(204)
@@ -236,6 +250,7 @@ class SalesforceRest:
         return start, end
 
     def updated(self, request: Request) -> Response:
+        """``GET …/{Obj}/updated/?start&end``: ids whose SystemModstamp is in the window (≤ 30 days)."""
         obj = self._obj(request)
         start, end = self._window(request, UPDATED_WINDOW)
         ids = [r["Id"] for r in self.org.records(obj.name) if start <= r["SystemModstamp"] <= end]
@@ -243,6 +258,7 @@ class SalesforceRest:
         return json_response({"ids": ids, "latestDateCovered": format_datetime(covered)})
 
     def deleted(self, request: Request) -> Response:
+        """``GET …/{Obj}/deleted/?start&end``: records deleted in the window (≤ 15 days)."""
         obj = self._obj(request)
         start, end = self._window(request, DELETED_WINDOW)
         deleted_at = self.org.store.deleted_at

@@ -59,6 +59,7 @@ class FieldDef:
 
     @property
     def custom(self) -> bool:
+        """Custom fields end in ``__c``."""
         return self.name.endswith("__c")
 
     @property
@@ -130,12 +131,15 @@ class ObjectDef:
     fields: dict[str, FieldDef] = field(default_factory=dict)
 
     def field(self, name: str) -> FieldDef | None:
+        """A field by name, case-insensitively (None if absent)."""
         return self.fields.get(name.lower())
 
     def add(self, definition: FieldDef) -> None:
+        """Add or replace a field definition."""
         self.fields[definition.name.lower()] = definition
 
     def external_ids(self) -> list[FieldDef]:
+        """The fields upserts may key on."""
         return [f for f in self.fields.values() if f.external_id]
 
     def relationship(self, name: str) -> FieldDef | None:
@@ -154,9 +158,11 @@ class Schema:
         self.objects: dict[str, ObjectDef] = {obj.name.lower(): obj for obj in objects}
 
     def get(self, name: str) -> ObjectDef | None:
+        """An object by name, case-insensitively (None if absent)."""
         return self.objects.get(name.lower())
 
     def by_prefix(self, record_id: str) -> ObjectDef | None:
+        """The object whose key prefix starts ``record_id`` (ids carry their type)."""
         return next((o for o in self.objects.values() if record_id.startswith(o.key_prefix)), None)
 
     def add_field(self, object_name: str, definition: FieldDef) -> FieldDef:

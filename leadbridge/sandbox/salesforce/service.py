@@ -131,15 +131,18 @@ class SalesforceService:
             raise
 
     def org(self, name: str) -> SalesforceOrg:
+        """The org called ``name`` (KeyError listing the orgs otherwise)."""
         try:
             return self.orgs[name]
         except KeyError:
             raise KeyError(f"no Salesforce org {name!r}; orgs: {sorted(self.orgs)}") from None
 
     def describe(self) -> list[dict[str, Any]]:
+        """One ``sandbox serve --json`` entry per org."""
         return [org.describe() for org in self.orgs.values()]
 
     def stop(self) -> None:
+        """Stop every org's server (in parallel)."""
         stop_all(self._servers)
         self._servers.clear()
 

@@ -26,6 +26,7 @@ def record_json(
 
 
 def describe_object(obj: ObjectDef, version: str, *, with_fields: bool = True) -> dict[str, Any]:
+    """An object's describe (``with_fields=False``: the short form of describe global)."""
     base = f"/services/data/v{version}/sobjects/{obj.name}"
     data: dict[str, Any] = {
         "name": obj.name,

@@ -126,6 +126,7 @@ def _unescape(raw: str) -> str:
 
 
 def tokenize(text: str) -> list[Token]:
+    """Split SOQL into tokens; an unknown character is MALFORMED_QUERY (``unexpected token``)."""
     tokens = []
     for match in _TOKEN.finditer(text):
         kind, raw = match.lastgroup or "other", match.group()

@@ -33,6 +33,7 @@ def id18(record_id: str) -> str:
 
 
 def looks_like_id(value: str) -> bool:
+    """True for a 15- or 18-character alphanumeric string (Salesforce id syntax)."""
     return bool(_ID.match(value))
 
 
