@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from itertools import count
 
 import pytest
+import requests
 from hubspot import HubSpot
 from hubspot.crm.companies import ApiException as CompaniesApiException
 from hubspot.crm.companies import PublicObjectSearchRequest as CompaniesSearch
@@ -371,3 +372,29 @@ def test_given_gt_filter_on_date_given_as_epoch_ms_when_searching_then_later_rec
         limit=200,
     )
     assert {r.id for r in answer.results} == {r.id for r in live if r.created_at > pivot}
+
+
+def test_given_malformed_bodies_when_posting_then_400_not_a_dropped_connection(service):
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(service.ca_file)
+    session.headers["Authorization"] = f"Bearer {service.portal().access_token}"
+    base = service.base_url()
+    for path, payload in [
+        ("/crm/v3/objects/contacts", {"properties": ["not", "a", "map"]}),
+        ("/crm/v3/objects/contacts/batch/create", [1, 2]),
+        (
+            "/crm/v3/properties/contacts",
+            {
+                "name": "broken",
+                "type": "enumeration",
+                "fieldType": "select",
+                "groupName": "contactinformation",
+                "options": [{"label": "no value"}],
+            },
+        ),
+    ]:
+        answer = session.post(base + path, json=payload)
+        assert answer.status_code == 400, path
+        assert answer.json()["category"] == "VALIDATION_ERROR"
+    assert session.post(base + "/crm/v3/objects/contacts", data=b"{not json").status_code == 400

@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from leadbridge.sandbox.faults import apply_transport_faults
 from leadbridge.sandbox.hubspot import routes_associations, routes_objects, routes_schema
-from leadbridge.sandbox.hubspot.errors import HubSpotError, correlation_id, rate_limited, unauthorized
+from leadbridge.sandbox.hubspot.errors import (
+    HubSpotError,
+    correlation_id,
+    rate_limited,
+    unauthorized,
+    validation_error,
+)
 from leadbridge.sandbox.hubspot.portal import Portal
 from leadbridge.sandbox.server import App, NoRoute, Request, Response, Router, json_response
 
@@ -80,6 +86,11 @@ def make_app(portal: Portal) -> App:
             response = match.handler(request)
         except HubSpotError as error:
             response = json_response(error.body(), error.status)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            # A body of the wrong shape (a list where an object belongs, "abc" as a type id…):
+            # HubSpot answers 400 for those, and a dropped connection would hide the cause.
+            message = f"Invalid input: {type(error).__name__}: {error}"
+            response = json_response(validation_error(message).body(), 400)
         response.headers += verdict.headers
         return response
 
