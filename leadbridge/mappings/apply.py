@@ -228,9 +228,12 @@ class Plan:
         """Map every record; bad ones come back as failures with their reason, never as exceptions."""
         mapped: list[Mapped] = []
         failures: list[MappingFailure] = []
-        for record in records:
+        records = list(records)
+        for record, result in zip(records, self.to_canonical_batch(records), strict=True):
             try:
-                mapped.append(self.map_record(record, connection))
+                if isinstance(result, RecordError):
+                    raise result
+                mapped.append(self.build(result, self.external_id(record), connection))
             except RecordError as error:
                 failures.append(MappingFailure(error.external_id, str(error), dict(record)))
         return mapped, failures
