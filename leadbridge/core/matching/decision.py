@@ -1,0 +1,96 @@
+"""The Decision: what ``match`` returned for one lead, serialisable to JSON for the offer's audit."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Channel(StrEnum):
+    PARTNER = "partner"
+    DIRECT_SALES = "direct_sales"
+    NO_PARTNER = "no_partner"
+
+
+@dataclass(slots=True)  # not frozen: frozen __init__ is measurably slower in the hot path
+class Candidate:
+    """A partner that passed every filter, with its score and each scorer's contribution."""
+
+    partner_id: str
+    score: float
+    contributions: dict[str, float]
+    performance_tier: str
+    distance_km: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Excluded:
+    """A partner a hard filter excluded, with the filter's name and why."""
+
+    partner_id: str
+    filter: str
+    detail: str
+
+
+@dataclass
+class Decision:
+    """One lead's routing decision.
+
+    ``candidates`` are ranked best first; ``chosen`` is what the distribution mode picked from them
+    (one partner, the top N, the cascade order, the open pool); ``excluded`` is filled when the
+    decision was made with ``explain=True`` (otherwise only ``excluded_total`` is known).
+    """
+
+    lead_id: str
+    policy_name: str
+    policy_version: int
+    mode: str
+    channel: Channel
+    reason: str
+    decided_at: datetime
+    round: int = 1
+    candidates: list[Candidate] = field(default_factory=list)
+    chosen: list[str] = field(default_factory=list)
+    excluded: list[Excluded] = field(default_factory=list)
+    excluded_total: int = 0
+    explained: bool = False
+
+    @property
+    def best(self) -> str | None:
+        return self.chosen[0] if self.chosen else None
+
+    def candidate(self, partner_id: str) -> Candidate | None:
+        return next((c for c in self.candidates if c.partner_id == partner_id), None)
+
+    def excluded_by_filter(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for item in self.excluded:
+            counts[item.filter] = counts.get(item.filter, 0) + 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data (stored with each offer)."""
+        data = asdict(self)
+        data["channel"] = self.channel.value
+        data["decided_at"] = self.decided_at.isoformat()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Decision:
+        return cls(
+            lead_id=data["lead_id"],
+            policy_name=data["policy_name"],
+            policy_version=data["policy_version"],
+            mode=data["mode"],
+            channel=Channel(data["channel"]),
+            reason=data["reason"],
+            decided_at=datetime.fromisoformat(data["decided_at"]),
+            round=data.get("round", 1),
+            candidates=[Candidate(**c) for c in data.get("candidates", [])],
+            chosen=list(data.get("chosen", [])),
+            excluded=[Excluded(**e) for e in data.get("excluded", [])],
+            excluded_total=data.get("excluded_total", 0),
+            explained=data.get("explained", False),
+        )

@@ -1,0 +1,177 @@
+"""Past performance of each partner, from its offers and the lead event log.
+
+Rules:
+- Rates are Bayesian-smoothed toward the policy's priors with ``prior_strength`` pseudo-observations:
+  ``(successes + prior × k) / (trials + k)``. A new partner therefore scores the prior — it is
+  neither starved (rate 0) nor flooded (rate 1) — and its own record takes over as it grows.
+- acceptance rate = accepted / (accepted + declined + expired); win rate = won / (won + lost);
+  speed = median hours from offer to accept, smoothed toward ``prior_accept_hours``.
+- Load and caps: ``open_leads`` are accepted leads without an outcome or return; ``today``,
+  ``this_week`` and ``this_month`` count offers that reached the partner (pending or accepted) in
+  the current UTC day / ISO week / month — what capacity caps are checked against;
+  ``round_robin_count`` counts this month's round-robin offers (the weighted round robin's state).
+- Performance tier: ``weak`` at or below ``weak_max_win_rate``, ``high`` at or above
+  ``high_min_win_rate``, else ``moderate``; partners with fewer than ``min_offers_for_tier``
+  offers are ``moderate`` (not enough evidence).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from leadbridge.core.lifecycle import EventKind
+from leadbridge.core.model import LeadEvent, Offer, OfferStatus
+from leadbridge.core.policy import Performance, PerformanceTierName
+
+
+@dataclass(frozen=True)
+class PartnerStats:
+    """Counts and smoothed rates for one partner (see the module rules)."""
+
+    partner_id: str
+    offers: int = 0
+    accepted: int = 0
+    declined: int = 0
+    expired: int = 0
+    returned: int = 0
+    won: int = 0
+    lost: int = 0
+    median_accept_hours: float | None = None
+    open_leads: int = 0
+    today: int = 0
+    this_week: int = 0
+    this_month: int = 0
+    round_robin_count: int = 0
+    returns_by_reason: dict[str, int] = field(default_factory=dict)
+    win_rate: float = 0.0
+    acceptance_rate: float = 0.0
+    accept_hours: float = 0.0
+    tier: PerformanceTierName = PerformanceTierName.MODERATE
+
+    def with_assignment(self) -> PartnerStats:
+        """These stats after one more lead reached the partner (used by simulation and round robin)."""
+        return replace(
+            self,
+            open_leads=self.open_leads + 1,
+            today=self.today + 1,
+            this_week=self.this_week + 1,
+            this_month=self.this_month + 1,
+            round_robin_count=self.round_robin_count + 1,
+        )
+
+
+def smooth(successes: float, trials: float, prior: float, strength: float) -> float:
+    """Bayesian (beta-prior) mean: ``(successes + prior × strength) / (trials + strength)``."""
+    return (successes + prior * strength) / (trials + strength)
+
+
+def finish(stats: PartnerStats, config: Performance) -> PartnerStats:
+    """Fill the smoothed rates and the performance tier from the raw counts."""
+    k = config.prior_strength
+    win_rate = smooth(stats.won, stats.won + stats.lost, config.prior_win_rate, k)
+    decided = stats.accepted + stats.declined + stats.expired
+    acceptance = smooth(stats.accepted, decided, config.prior_acceptance_rate, k)
+    if stats.median_accept_hours is None:
+        hours = config.prior_accept_hours
+    else:
+        hours = smooth(
+            stats.median_accept_hours * stats.accepted, stats.accepted, config.prior_accept_hours, k
+        )
+    if stats.offers < config.min_offers_for_tier:
+        tier = PerformanceTierName.MODERATE
+    elif win_rate >= config.high_min_win_rate:
+        tier = PerformanceTierName.HIGH
+    elif win_rate <= config.weak_max_win_rate:
+        tier = PerformanceTierName.WEAK
+    else:
+        tier = PerformanceTierName.MODERATE
+    return replace(stats, win_rate=win_rate, acceptance_rate=acceptance, accept_hours=hours, tier=tier)
+
+
+def prior_stats(partner_id: str, config: Performance) -> PartnerStats:
+    """Stats for a partner with no history: the priors."""
+    return finish(PartnerStats(partner_id), config)
+
+
+def _same_week(a: datetime, b: datetime) -> bool:
+    return a.isocalendar()[:2] == b.isocalendar()[:2]
+
+
+def compute_stats(
+    offers: Iterable[Offer], events: Iterable[LeadEvent], config: Performance, *, now: datetime
+) -> dict[str, PartnerStats]:
+    """Per-partner stats from all offers and the lead events (win/lose/return) — pure."""
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    accept_hours: dict[str, list[float]] = defaultdict(list)
+    holding: dict[str, set[str]] = defaultdict(set)
+    for offer in offers:
+        c = counts[offer.partner_id]
+        c["offers"] += 1
+        status = offer.status
+        if status in (OfferStatus.ACCEPTED, OfferStatus.RETURNED):
+            c["accepted"] += 1
+            if offer.decided_at is not None:
+                accept_hours[offer.partner_id].append(
+                    (offer.decided_at - offer.offered_at).total_seconds() / 3600
+                )
+            if status is OfferStatus.ACCEPTED:
+                holding[offer.partner_id].add(offer.lead_id)
+        elif status is OfferStatus.DECLINED:
+            c["declined"] += 1
+        elif status is OfferStatus.EXPIRED:
+            c["expired"] += 1
+        if status in (OfferStatus.PENDING, OfferStatus.ACCEPTED, OfferStatus.RETURNED):
+            at = offer.offered_at
+            c["today"] += at.date() == now.date()
+            c["this_week"] += _same_week(at, now)
+            c["this_month"] += (at.year, at.month) == (now.year, now.month)
+        if offer.mode == "round_robin" and (offer.offered_at.year, offer.offered_at.month) == (
+            now.year,
+            now.month,
+        ):
+            c["round_robin"] += 1
+    returns: dict[str, Counter[str]] = defaultdict(Counter)
+    for event in events:
+        if event.partner_id is None:
+            continue
+        if event.kind == EventKind.WIN:
+            counts[event.partner_id]["won"] += 1
+            holding[event.partner_id].discard(event.lead_id)
+        elif event.kind == EventKind.LOSE:
+            counts[event.partner_id]["lost"] += 1
+            holding[event.partner_id].discard(event.lead_id)
+        elif event.kind == EventKind.RETURN:
+            counts[event.partner_id]["returned"] += 1
+            returns[event.partner_id][str(event.payload.get("reason_code") or "unknown")] += 1
+    result: dict[str, PartnerStats] = {}
+    for partner_id, c in counts.items():
+        hours = accept_hours.get(partner_id)
+        raw = PartnerStats(
+            partner_id=partner_id,
+            offers=c["offers"],
+            accepted=c["accepted"],
+            declined=c["declined"],
+            expired=c["expired"],
+            returned=c["returned"],
+            won=c["won"],
+            lost=c["lost"],
+            median_accept_hours=statistics.median(hours) if hours else None,
+            open_leads=len(holding.get(partner_id, ())),
+            today=c["today"],
+            this_week=c["this_week"],
+            this_month=c["this_month"],
+            round_robin_count=c["round_robin"],
+            returns_by_reason=dict(returns.get(partner_id, {})),
+        )
+        result[partner_id] = finish(raw, config)
+    return result
+
+
+def stats_for(stats: Mapping[str, PartnerStats], partner_id: str, config: Performance) -> PartnerStats:
+    """The partner's stats, or the priors when it has none yet."""
+    found = stats.get(partner_id)
+    return found if found is not None else prior_stats(partner_id, config)

@@ -1,0 +1,254 @@
+"""The routing policy: a versioned YAML file validated with pydantic (unknown keys are errors).
+
+One policy says, for every qualified lead: when it goes to direct sales instead of the partner
+channel, which hard filters a partner must pass, how the remaining partners are scored, how the
+lead is distributed (mode), the SLA timers, how many rounds are tried and what happens after the
+last one. Every section has defaults, so ``version: 1`` alone is a working policy.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from leadbridge.core.errors import ConfigError
+from leadbridge.core.reasons import ReturnAction
+
+POLICY_VERSION = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChannelRules(_Strict):
+    """When a lead bypasses partners and goes to the manufacturer's direct sales team."""
+
+    direct_sales_min_revenue: Decimal | None = Field(default=None, ge=0)
+    named_accounts: list[str] = Field(default_factory=list)
+    direct_if_owner: bool = False
+
+    @field_validator("named_accounts")
+    @classmethod
+    def _fold(cls, values: list[str]) -> list[str]:
+        return [value.strip().casefold() for value in values if value.strip()]
+
+
+class Switch(_Strict):
+    """A filter that is on or off; YAML may say just ``true``/``false``."""
+
+    enabled: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_bool(cls, data: Any) -> Any:
+        return {"enabled": data} if isinstance(data, bool) else data
+
+
+class ProductFilter(Switch):
+    require: Literal["all", "any"] = "all"
+
+
+class CertificationFilter(Switch):
+    min_level: int = Field(default=1, ge=0)
+
+
+class Filters(_Strict):
+    """Hard filters, applied in this order; the first a partner fails is reported."""
+
+    availability: Switch = Field(default_factory=Switch)
+    history: Switch = Field(default_factory=Switch)
+    territory: Switch = Field(default_factory=Switch)
+    consent: Switch = Field(default_factory=Switch)
+    product_line: ProductFilter = Field(default_factory=ProductFilter)
+    certification: CertificationFilter = Field(default_factory=CertificationFilter)
+    segment: Switch = Field(default_factory=Switch)
+    language: Switch = Field(default_factory=lambda: Switch(enabled=False))
+    capacity: Switch = Field(default_factory=Switch)
+    account_owner: Switch = Field(default_factory=Switch)
+
+
+class Weights(_Strict):
+    """Scorer weights: each scorer yields 0..1, its contribution is value × weight."""
+
+    distance: float = Field(default=3.0, ge=0)
+    tier: float = Field(default=1.0, ge=0)
+    certification: float = Field(default=1.0, ge=0)
+    industry: float = Field(default=1.0, ge=0)
+    size: float = Field(default=1.0, ge=0)
+    win_rate: float = Field(default=2.0, ge=0)
+    acceptance: float = Field(default=1.0, ge=0)
+    speed: float = Field(default=0.5, ge=0)
+    load: float = Field(default=1.0, ge=0)
+
+
+class Scoring(_Strict):
+    weights: Weights = Field(default_factory=Weights)
+    distance_max_km: float = Field(default=300.0, gt=0)
+    max_certification_level: int = Field(default=3, ge=1)
+    speed_target_hours: float = Field(default=4.0, gt=0)
+    load_scale: int = Field(default=10, ge=1)
+
+
+class PerformanceTierName(StrEnum):
+    HIGH = "high"
+    MODERATE = "moderate"
+    WEAK = "weak"
+
+
+class TierRule(_Strict):
+    """How a performance tier changes scoring and caps (multipliers; 1.0 = unchanged)."""
+
+    weight_multipliers: dict[str, float] = Field(default_factory=dict)
+    capacity_multiplier: float = Field(default=1.0, gt=0)
+
+    @field_validator("weight_multipliers")
+    @classmethod
+    def _known(cls, values: dict[str, float]) -> dict[str, float]:
+        unknown = set(values) - set(Weights.model_fields)
+        if unknown:
+            raise ValueError(
+                f"unknown scorer(s) {sorted(unknown)}; scorers are {', '.join(Weights.model_fields)}"
+            )
+        return values
+
+
+class Performance(_Strict):
+    """Bayesian priors for past performance and the thresholds of the performance tiers."""
+
+    prior_strength: float = Field(default=10.0, gt=0)
+    prior_win_rate: float = Field(default=0.2, ge=0, le=1)
+    prior_acceptance_rate: float = Field(default=0.7, ge=0, le=1)
+    prior_accept_hours: float = Field(default=8.0, gt=0)
+    min_offers_for_tier: int = Field(default=10, ge=0)
+    high_min_win_rate: float = Field(default=0.35, ge=0, le=1)
+    weak_max_win_rate: float = Field(default=0.1, ge=0, le=1)
+    tiers: dict[PerformanceTierName, TierRule] = Field(default_factory=dict)
+
+
+class Mode(StrEnum):
+    ASSIGN = "assign"
+    OFFER_N = "offer_n"
+    CASCADE = "cascade"
+    OPEN_POOL = "open_pool"
+    ROUND_ROBIN = "round_robin"
+    DIRECT = "direct"
+
+
+class Distribution(_Strict):
+    mode: Mode = Mode.ASSIGN
+    offer_n: int = Field(default=3, ge=1)
+    pool_size: int = Field(default=20, ge=1)
+    cascade_length: int = Field(default=5, ge=1)
+    tie_margin: float = Field(default=0.25, ge=0)
+    auto_accept: bool = False
+    round_robin_weights: dict[str, float] = Field(
+        default_factory=lambda: {"platinum": 4.0, "gold": 3.0, "silver": 2.0, "registered": 1.0}
+    )
+    partner_weights: dict[str, float] = Field(default_factory=dict)
+
+
+Escalation = Literal["expired", "first_contact_overdue", "stalled", "fallback"]
+DEFAULT_ESCALATIONS: tuple[Escalation, ...] = ("first_contact_overdue", "stalled", "fallback")
+
+
+class Sla(_Strict):
+    """SLA timers; ``accept_hours`` counts the partner's business hours when it has them."""
+
+    accept_hours: float = Field(default=8.0, gt=0)
+    reminders_before_hours: list[float] = Field(default_factory=lambda: [2.0])
+    first_contact_hours: float = Field(default=24.0, gt=0)
+    stall_days: float = Field(default=14.0, gt=0)
+    escalate_on: list[Escalation] = Field(default_factory=lambda: list(DEFAULT_ESCALATIONS))
+    use_business_hours: bool = True
+
+
+class Fallback(StrEnum):
+    DIRECT_SALES = "direct_sales"
+    NURTURE = "nurture"
+
+
+class Material(_Strict):
+    title: str
+    url: str
+
+
+class Geo(_Strict):
+    gazetteer_files: list[str] = Field(default_factory=list)
+
+
+class Policy(_Strict):
+    """The whole routing policy (see the module docstring)."""
+
+    version: int
+    name: str = "default"
+    channel: ChannelRules = Field(default_factory=ChannelRules)
+    filters: Filters = Field(default_factory=Filters)
+    scoring: Scoring = Field(default_factory=Scoring)
+    performance: Performance = Field(default_factory=Performance)
+    distribution: Distribution = Field(default_factory=Distribution)
+    sla: Sla = Field(default_factory=Sla)
+    max_rounds: int = Field(default=3, ge=1)
+    fallback: Fallback = Fallback.DIRECT_SALES
+    returns: dict[str, ReturnAction] = Field(default_factory=dict)
+    materials: dict[str, list[Material]] = Field(default_factory=dict)
+    geo: Geo = Field(default_factory=Geo)
+
+    @field_validator("version")
+    @classmethod
+    def _supported(cls, value: int) -> int:
+        if value != POLICY_VERSION:
+            raise ValueError(
+                f"policy version {value} is not supported (this leadbridge reads {POLICY_VERSION})"
+            )
+        return value
+
+    def weight_for(self, scorer: str, tier: PerformanceTierName) -> float:
+        """The weight of ``scorer`` for a partner in performance ``tier`` (base × tier multiplier)."""
+        base: float = getattr(self.scoring.weights, scorer)
+        rule = self.performance.tiers.get(tier)
+        return base * rule.weight_multipliers.get(scorer, 1.0) if rule else base
+
+    def capacity_multiplier(self, tier: PerformanceTierName) -> float:
+        rule = self.performance.tiers.get(tier)
+        return rule.capacity_multiplier if rule else 1.0
+
+
+def _format_errors(error: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid routing policy"]
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        lines.append(f"  {where}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def parse_policy(data: Any, source: str = "policy") -> Policy:
+    """Validate a policy mapping; raise ``ConfigError`` listing every bad key with its path."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: a routing policy must be a YAML mapping with at least `version: 1`")
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_format_errors(error, source)) from None
+
+
+def load_policy(path: Path) -> Policy:
+    """Read and validate a policy YAML file (relative gazetteer paths are made absolute)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"cannot read policy {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    policy = parse_policy(data, str(path))
+    files = [str((path.parent / name).resolve()) for name in policy.geo.gazetteer_files]
+    return policy.model_copy(update={"geo": Geo(gazetteer_files=files)})
+
+
+def default_policy() -> Policy:
+    return Policy(version=POLICY_VERSION)

@@ -1,0 +1,204 @@
+"""Every hard filter, table-driven: the excluding filter is reported, and the partner passes otherwise."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from leadbridge.core.matching import History, match
+from leadbridge.core.performance import PartnerStats, finish
+from leadbridge.core.policy import Performance
+from tests.matching.helpers import NOW, lead, partner, policy, rng
+
+# (case, partner overrides, lead overrides, history, stats, expected filter or None, detail part)
+CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, str], dict[str, Any], str | None, str]] = [
+    ("active partner passes", {}, {}, {}, {}, None, ""),
+    ("inactive", {"active": False}, {}, {}, {}, "availability", "inactive"),
+    (
+        "paused",
+        {"availability": {"paused_until": NOW + timedelta(days=1)}},
+        {},
+        {},
+        {},
+        "availability",
+        "paused",
+    ),
+    ("pause over", {"availability": {"paused_until": NOW - timedelta(hours=1)}}, {}, {}, {}, None, ""),
+    ("holiday", {"availability": {"holidays": [NOW.date()]}}, {}, {}, {}, "availability", "holiday"),
+    ("declined before", {"id": "P-x"}, {}, {"P-x": "declined"}, {}, "history", "already declined"),
+    ("returned before", {"id": "P-x"}, {}, {"P-x": "returned"}, {}, "history", "already returned"),
+    ("other country", {"territory": {"countries": ["AT"]}}, {}, {}, {}, "territory", "country DE"),
+    ("prefix match", {"territory": {"countries": ["DE"], "postal_prefixes": ["80"]}}, {}, {}, {}, None, ""),
+    (
+        "prefix miss",
+        {"territory": {"countries": ["DE"], "postal_prefixes": ["81", "9"]}},
+        {},
+        {},
+        {},
+        "territory",
+        "postal code 80331",
+    ),
+    (
+        "range hit",
+        {"territory": {"countries": ["DE"], "postal_ranges": [{"start": "80000", "end": "80999"}]}},
+        {},
+        {},
+        {},
+        None,
+        "",
+    ),
+    (
+        "range miss",
+        {"territory": {"countries": ["DE"], "postal_ranges": [{"start": "81000", "end": "81999"}]}},
+        {},
+        {},
+        {},
+        "territory",
+        "outside",
+    ),
+    (
+        "radius hit (Augsburg, 60 km)",
+        {"territory": {"radii": [{"latitude": 48.37, "longitude": 10.9, "km": 60}]}},
+        {},
+        {},
+        {},
+        None,
+        "",
+    ),
+    (
+        "radius miss (Augsburg, 40 km)",
+        {"territory": {"radii": [{"latitude": 48.37, "longitude": 10.9, "km": 40}]}},
+        {},
+        {},
+        {},
+        "territory",
+        "",
+    ),
+    ("no consent", {}, {"consent": {"share_with_partners": False}}, {}, {}, "consent", "consented"),
+    ("product missing", {"product_lines": ["boilers"]}, {}, {}, {}, "product_line", "heat_pumps"),
+    (
+        "one of two products",
+        {"product_lines": ["heat_pumps"]},
+        {"product_interests": ["heat_pumps", "batteries"]},
+        {},
+        {},
+        "product_line",
+        "batteries",
+    ),
+    ("certification too low", {"certifications": []}, {}, {}, {}, "certification", "level 0 < 1"),
+    (
+        "certification expired",
+        {"certifications": [{"name": "heat_pumps", "level": 3, "expires": date(2026, 1, 1)}]},
+        {},
+        {},
+        {},
+        "certification",
+        "level 0",
+    ),
+    ("segment mismatch", {"segments": ["enterprise"]}, {"employees": 40}, {}, {}, "segment", "smb"),
+    ("segment open", {"segments": []}, {"employees": 4000}, {}, {}, None, ""),
+    (
+        "open leads at cap",
+        {"capacity": {"max_open": 2}},
+        {},
+        {},
+        {"open_leads": 2},
+        "capacity",
+        "open leads 2/2",
+    ),
+    ("daily cap", {"capacity": {"per_day": 3}}, {}, {}, {"today": 3}, "capacity", "leads today 3/3"),
+    ("weekly cap", {"capacity": {"per_week": 5}}, {}, {}, {"this_week": 5}, "capacity", "this week"),
+    ("monthly cap", {"capacity": {"per_month": 9}}, {}, {}, {"this_month": 9}, "capacity", "this month"),
+    ("under cap", {"capacity": {"max_open": 3}}, {}, {}, {"open_leads": 2}, None, ""),
+    (
+        "account of another partner",
+        {},
+        {"account_id": "ACC-1"},
+        {},
+        {},
+        "account_owner",
+        "owned by P-owner",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("p_over", "l_over", "barred", "counts", "expected", "detail"),
+    [case[1:] for case in CASES],
+    ids=[case[0] for case in CASES],
+)
+def test_given_a_partner_when_matched_then_the_right_filter_decides(
+    p_over: dict, l_over: dict, barred: dict, counts: dict, expected: str | None, detail: str
+) -> None:
+    candidate = partner(**{"id": "P-x", **p_over})
+    owner = partner("P-owner", owned_accounts=["ACC-1"], territory={"countries": ["AT"]})
+    stats = {"P-x": finish(PartnerStats("P-x", **counts), Performance())}
+    decision = match(
+        lead(**l_over),
+        [candidate, owner],
+        policy(),
+        stats,
+        now=NOW,
+        rng=rng(),
+        history=History(barred=barred),
+        explain=True,
+    )
+    excluded = {e.partner_id: e for e in decision.excluded}
+    if expected is None:
+        assert decision.best == "P-x"
+        assert "P-x" not in excluded
+    else:
+        assert decision.candidate("P-x") is None
+        assert excluded["P-x"].filter == expected
+        assert detail in excluded["P-x"].detail
+        # the fast path must agree with the explained one
+        fast = match(
+            lead(**l_over), [candidate, owner], policy(), stats, now=NOW, rng=rng(), history=History(barred)
+        )
+        assert fast.candidate("P-x") is None
+
+
+def test_given_the_language_filter_on_when_partner_lacks_the_language_then_excluded() -> None:
+    decision = match(
+        lead(language="fr"),
+        [partner("P-x")],
+        policy(filters={"language": True}),
+        {},
+        now=NOW,
+        rng=rng(),
+        explain=True,
+    )
+    assert [(e.filter, e.detail) for e in decision.excluded] == [("language", "does not speak fr")]
+    off = match(lead(language="fr"), [partner("P-x")], policy(), {}, now=NOW, rng=rng())
+    assert off.best == "P-x"
+
+
+def test_given_any_product_policy_when_one_product_carried_then_passes() -> None:
+    both = lead(product_interests=["heat_pumps", "batteries"])
+    strict = match(both, [partner("P-x")], policy(), {}, now=NOW, rng=rng())
+    lenient = match(
+        both, [partner("P-x")], policy(filters={"product_line": {"require": "any"}}), {}, now=NOW, rng=rng()
+    )
+    assert strict.best is None and lenient.best == "P-x"
+
+
+def test_given_a_filter_switched_off_when_matched_then_it_excludes_nobody() -> None:
+    no_consent = lead(consent={"share_with_partners": False})
+    assert match(no_consent, [partner("P-x")], policy(), {}, now=NOW, rng=rng()).best is None
+    assert (
+        match(no_consent, [partner("P-x")], policy(filters={"consent": False}), {}, now=NOW, rng=rng()).best
+        == "P-x"
+    )
+
+
+def test_given_a_weak_tier_capacity_multiplier_when_matched_then_the_cap_shrinks() -> None:
+    weak = finish(PartnerStats("P-x", offers=20, won=0, lost=20, open_leads=5), Performance())
+    assert weak.tier == "weak"
+    p = partner("P-x", capacity={"max_open": 10})
+    base = policy()
+    halved = policy(performance={"tiers": {"weak": {"capacity_multiplier": 0.5}}})
+    assert match(lead(), [p], base, {"P-x": weak}, now=NOW, rng=rng()).best == "P-x"
+    decision = match(lead(), [p], halved, {"P-x": weak}, now=NOW, rng=rng(), explain=True)
+    assert decision.excluded[0].detail == "open leads 5/5"
