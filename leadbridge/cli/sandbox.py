@@ -22,7 +22,9 @@ from rich.table import Table
 
 from leadbridge.cli.context import console, err_console, fail, print_json
 from leadbridge.sandbox import Sandbox
+from leadbridge.sandbox.clients import salesforce_client_from_info
 from leadbridge.sandbox.registry import service_starters
+from leadbridge.sandbox.salesforce.seeding import push_leads
 from leadbridge.sandbox.seed import SeedLead, generate_leads
 
 sandbox_app = typer.Typer(help="Local HTTPS stand-ins for Salesforce and HubSpot.", no_args_is_help=True)
@@ -135,10 +137,22 @@ def seed_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="JSON instead of CSV (a summary when --out is set)")
     ] = False,
+    into: Annotated[
+        Path | None,
+        typer.Option(help="a running sandbox's `serve --info-file`: create the leads there instead"),
+    ] = None,
+    org: Annotated[
+        str, typer.Option(help="with --into: the Salesforce org to create them in")
+    ] = "manufacturer",
 ) -> None:
-    """Generate realistic European leads in leadbridge's lead-CSV import format (deterministic by seed)."""
+    """Generate realistic European leads (deterministic by seed): as lead-import CSV, or — with
+    ``--into`` — created through the API of a running sandbox's Salesforce org (new leads arriving)."""
+    generated = generate_leads(seed, leads, now=datetime.now(UTC))
+    if into is not None:
+        _push(generated, into, org, as_json=as_json)
+        return
     columns = lead_csv_columns()
-    rows = [_csv_row(lead, seed, columns) for lead in generate_leads(seed, leads, now=datetime.now(UTC))]
+    rows = [_csv_row(lead, seed, columns) for lead in generated]
     if as_json and out is None:
         print_json(rows)
         return
@@ -155,6 +169,19 @@ def seed_command(
             print_json({"file": str(out), "leads": len(rows), "seed": seed})
         else:
             console.print(f"[green]{len(rows)} leads written to {out}[/]")
+
+
+def _push(generated: list[SeedLead], info_file: Path, org: str, *, as_json: bool) -> None:
+    info = json.loads(info_file.read_text(encoding="utf-8"))
+    entry = next((e for e in info.get("salesforce", []) if e["name"] == org), None)
+    if entry is None:
+        names = [e["name"] for e in info.get("salesforce", [])]
+        raise fail(f"no Salesforce org {org!r} in {info_file}; orgs: {names}")
+    ids = push_leads(salesforce_client_from_info(entry, info["ca_file"]), generated)
+    if as_json:
+        print_json({"org": org, "created": len(ids), "ids": ids})
+    else:
+        console.print(f"[green]{len(ids)} leads created in {org} ({entry['instance_url']})[/]")
 
 
 def register(app: typer.Typer) -> None:

@@ -78,3 +78,13 @@ def salesforce_client(
         return Salesforce(consumer_key=org.consumer_key, consumer_secret=org.consumer_secret,
                           domain="leadbridge-sandbox.my", **common)  # fmt: skip
     raise ValueError(f"unknown login flow {flow!r}")
+
+
+def salesforce_client_from_info(
+    entry: dict[str, Any], ca_file: str | Path, *, version: str = "59.0"
+) -> Salesforce:
+    """A client for one ``salesforce`` entry of ``sandbox serve --json`` (its pre-issued session)."""
+    session = sandbox_session(entry["instance_url"], ca_file)
+    return Salesforce(
+        session_id=entry["session_id"], instance_url=entry["instance_url"], session=session, version=version
+    )

@@ -8,6 +8,8 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
+from simple_salesforce import Salesforce
+
 from leadbridge.core.countries import country_name
 from leadbridge.sandbox.salesforce.org import SalesforceOrg
 from leadbridge.sandbox.seed import SeedLead, ascii_slug, generate_leads, generate_people
@@ -30,7 +32,7 @@ STAGE_LABELS = {"lead": "Lead", "mql": "MQL", "sql": "SQL"}
 SALES_USERS = 4
 
 
-def lead_fields(lead: SeedLead, owner_id: str) -> dict[str, Any]:
+def lead_fields(lead: SeedLead, owner_id: str | None = None) -> dict[str, Any]:
     """A generated lead as Salesforce Lead fields (standard plus the org's marketing custom fields)."""
     return {
         "FirstName": lead.first_name,
@@ -53,7 +55,7 @@ def lead_fields(lead: SeedLead, owner_id: str) -> dict[str, Any]:
         "LeadSource": lead.source,
         "Status": "Working - Contacted" if lead.stage == "sql" else "Open - Not Contacted",
         "Rating": "Hot" if lead.score >= 80 else "Warm" if lead.score >= 50 else "Cold",
-        "OwnerId": owner_id,
+        "OwnerId": owner_id,  # None: the creating user
         "HasOptedOutOfEmail": not lead.consent_marketing,
         "Lifecycle_Stage__c": STAGE_LABELS[lead.stage],
         "Product_Interest__c": ";".join(lead.product_interests),
@@ -132,3 +134,25 @@ def seed_org(org: SalesforceOrg, *, now: datetime | None = None) -> None:
                 user_id=owner,
                 stamp=lead.created_at,
             )
+
+
+def push_leads(sf: Salesforce, leads: list[SeedLead], *, chunk: int = 200) -> list[str]:
+    """Create generated leads in a running org through its API (collections of ``chunk`` ≤ 200).
+
+    Raises ``RuntimeError`` naming the first refused record; the ids of created leads otherwise.
+    """
+    created: list[str] = []
+    for start in range(0, len(leads), chunk):
+        records = [
+            {"attributes": {"type": "Lead"}, **lead_fields(lead)} for lead in leads[start : start + chunk]
+        ]
+        results = sf.restful(
+            "composite/sobjects", method="POST", json={"allOrNone": False, "records": records}
+        )
+        if not isinstance(results, list):
+            raise RuntimeError(f"unexpected collection answer: {results!r}")
+        for lead, result in zip(leads[start : start + chunk], results, strict=True):
+            if not result["success"]:
+                raise RuntimeError(f"lead {lead.number} refused: {result['errors']}")
+            created.append(result["id"])
+    return created
