@@ -15,8 +15,16 @@ import pytest
 import requests
 from hubspot import HubSpot
 from hubspot.crm.contacts import SimplePublicObjectInput, SimplePublicObjectInputForCreate
+from hubspot.webhooks import ApiException as WebhooksApiException
+from hubspot.webhooks import (
+    SettingsChangeRequest,
+    SubscriptionCreateRequest,
+    SubscriptionPatchRequest,
+    ThrottlingSettings,
+)
 
 from leadbridge.sandbox import Sandbox
+from leadbridge.sandbox.hubspot.client import hubspot_client
 from leadbridge.sandbox.hubspot.portal import Portal
 from leadbridge.sandbox.hubspot.service import HubSpotService
 from leadbridge.sandbox.hubspot.signature import sign_v3, verify_v3
@@ -193,3 +201,54 @@ def test_given_company_and_deal_subscriptions_when_created_then_their_creation_e
         ("deal.propertyChange", int(deal.id)),
     ]
     assert all(post["valid"] for post in receiver.received)
+
+
+def test_given_webhooks_api_when_configured_with_real_client_then_deliveries_follow(service, receiver):
+    name = f"hooks-api-{next(_names)}"
+    portal = service.add_portal(OrgSpec(name, "partner", 300 + next(_names), 0), seed_data=False)
+    hs = service.client(name)
+    settings, subscriptions = hs.webhooks.settings_api, hs.webhooks.subscriptions_api
+    configured = settings.configure(
+        portal.app_id,
+        SettingsChangeRequest(
+            target_url=receiver.url, throttling=ThrottlingSettings(max_concurrent_requests=5)
+        ),
+    )
+    assert (
+        configured.target_url == receiver.url and settings.get_all(portal.app_id).target_url == receiver.url
+    )
+    created = subscriptions.create(portal.app_id, SubscriptionCreateRequest(event_type="contact.creation"))
+    paused = subscriptions.create(
+        portal.app_id,
+        SubscriptionCreateRequest(
+            event_type="contact.propertyChange", property_name="firstname", active=True
+        ),
+    )
+    assert (
+        subscriptions.update(paused.id, portal.app_id, SubscriptionPatchRequest(active=False)).active is False
+    )
+    assert {s.id for s in subscriptions.get_all(portal.app_id).results} == {created.id, paused.id}
+    assert subscriptions.get_by_id(created.id, portal.app_id).event_type == "contact.creation"
+
+    contact_id = _create(hs, firstname="Ignored change")
+    hs.crm.contacts.basic_api.update(contact_id, SimplePublicObjectInput(properties={"firstname": "Paused"}))
+    assert portal.webhooks.flush(5)
+    assert [e["subscriptionType"] for e in receiver.events()] == ["contact.creation"]
+    assert verify_v3(
+        portal.client_secret,
+        "POST",
+        receiver.url,
+        json.dumps(receiver.received[0]["events"], separators=(",", ":")),
+        receiver.received[0]["headers"],
+    ), "deliveries are signed with the portal's client secret (listed by describe())"
+    assert subscriptions.archive(created.id, portal.app_id) is None
+    assert settings.clear(portal.app_id) is None
+    with pytest.raises(WebhooksApiException) as caught:
+        settings.get_all(portal.app_id)
+    assert caught.value.status == 404
+    wrong_key = hubspot_client(
+        service.base_url(name), portal.access_token, service.ca_file, developer_api_key="x"
+    )
+    with pytest.raises(WebhooksApiException) as refused:
+        wrong_key.webhooks.settings_api.get_all(portal.app_id)
+    assert refused.value.status == 401

@@ -10,7 +10,7 @@ anything can refuse it, so benchmarks see retries and refusals too. Injected err
 from __future__ import annotations
 
 from leadbridge.sandbox.faults import apply_transport_faults
-from leadbridge.sandbox.hubspot import routes_associations, routes_objects, routes_schema
+from leadbridge.sandbox.hubspot import routes_associations, routes_objects, routes_schema, routes_webhooks
 from leadbridge.sandbox.hubspot.errors import (
     HubSpotError,
     correlation_id,
@@ -37,6 +37,7 @@ def build_router(portal: Portal) -> Router:
     routes_objects.add_routes(router, portal)
     routes_schema.add_routes(router, portal)
     routes_associations.add_routes(router, portal)
+    routes_webhooks.add_routes(router, portal)
     return router
 
 
@@ -69,7 +70,11 @@ def make_app(portal: Portal) -> App:
                     "correlationId": correlation_id(), "category": "OBJECT_NOT_FOUND"}  # fmt: skip
             return json_response(body, status)
         portal.counters.increment(match.endpoint)
-        if request.header("Authorization") != expected:
+        if match.endpoint.startswith("webhooks."):  # app management: the developer API key
+            authorized = request.param("hapikey") == portal.developer_api_key
+        else:
+            authorized = request.header("Authorization") == expected
+        if not authorized:
             return json_response(unauthorized(), 401)
         decision = portal.faults.decide(match.endpoint)
         apply_transport_faults(decision)

@@ -27,14 +27,19 @@ def hubspot_client(
     retry: Retry | None = None,
     validate: bool = True,
     pool_maxsize: int = 4,
+    developer_api_key: str | None = None,
 ) -> HubSpot:
     """A ``HubSpot`` client for one portal. ``retry=None`` means no retries (see ``no_retry``).
+
+    ``developer_api_key`` is sent as ``?hapikey=`` by the ``hs.webhooks`` APIs only (the CRM APIs
+    use the token), so passing both is safe.
 
     Cache the sub-APIs you use (``contacts = hs.crm.contacts.basic_api``): every attribute access
     on ``hs.crm.…`` builds a new ApiClient and connection pool.
     """
     return HubSpot(
         access_token=access_token,
+        api_key=developer_api_key,
         host=base_url,
         base_url=base_url,
         ssl_ca_cert=str(ca_file),

@@ -8,7 +8,9 @@ mutating methods here get it taken for them.
 
 from __future__ import annotations
 
+import random
 import threading
+import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -40,6 +42,10 @@ class Portal:
         self.portal_id = portal_id
         self.app_id = 50_000 + portal_id % 10_000
         self.access_token = access_token
+        # The app's client secret signs webhooks; the developer API key (?hapikey=) manages them.
+        secrets = random.Random(f"hubspot-app|{seed}|{name}")
+        self.client_secret = str(uuid.UUID(int=secrets.getrandbits(128), version=4))
+        self.developer_api_key = str(uuid.UUID(int=secrets.getrandbits(128), version=4))
         self.seed = seed
         self.lock = threading.RLock()
         self.clock = Clock()
@@ -167,6 +173,8 @@ class Portal:
             "access_token": self.access_token,
             "portal_id": self.portal_id,
             "app_id": self.app_id,
+            "client_secret": self.client_secret,
+            "developer_api_key": self.developer_api_key,
         }
 
 

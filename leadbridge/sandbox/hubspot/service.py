@@ -75,7 +75,12 @@ class HubSpotService:
         """The real ``hubspot.HubSpot`` client for a portal (no retries unless ``retry`` is given)."""
         portal = self.portal(name)
         return hubspot_client(
-            self.base_url(name), portal.access_token, self.ca_file, retry=retry, validate=validate
+            self.base_url(name),
+            portal.access_token,
+            self.ca_file,
+            retry=retry,
+            validate=validate,
+            developer_api_key=portal.developer_api_key,
         )
 
     def describe(self) -> list[dict[str, Any]]:

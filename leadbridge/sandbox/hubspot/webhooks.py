@@ -49,6 +49,7 @@ class Subscription:
     object_type: str  # singular: contact, company, deal
     kind: str
     property_name: str | None = None
+    active: bool = True
 
     @property
     def event_type(self) -> str:
@@ -113,7 +114,28 @@ class Webhooks:
                 raise RuntimeError("configure() the webhook target first")
             self.settings = replace(self.settings, **options)
 
-    def subscribe(self, event_type: str, property_name: str | None = None) -> Subscription:
+    def clear_target(self) -> None:
+        """Forget the target URL: nothing is delivered (or queued) until ``configure`` again."""
+        with self._cond:
+            self.settings = None
+
+    def set_active(self, subscription_id: int, active: bool) -> Subscription:
+        """Pause or resume one subscription; KeyError when there is no such subscription."""
+        with self._cond:
+            for index, sub in enumerate(self.subscriptions):
+                if sub.id == subscription_id:
+                    self.subscriptions[index] = replace(sub, active=active)
+                    return self.subscriptions[index]
+        raise KeyError(subscription_id)
+
+    def unsubscribe(self, subscription_id: int) -> None:
+        """Remove one subscription (unknown ids are ignored)."""
+        with self._cond:
+            self.subscriptions = [s for s in self.subscriptions if s.id != subscription_id]
+
+    def subscribe(
+        self, event_type: str, property_name: str | None = None, *, active: bool = True
+    ) -> Subscription:
         """Subscribe to ``<object>.<kind>`` (``propertyChange`` needs ``property_name``)."""
         object_type, _, kind = event_type.partition(".")
         if object_type not in ("contact", "company", "deal") or kind not in EVENT_KINDS:
@@ -121,7 +143,8 @@ class Webhooks:
         if kind == "propertyChange" and not property_name:
             raise ValueError("a propertyChange subscription names its property")
         with self._cond:
-            subscription = Subscription(len(self.subscriptions) + 1, object_type, kind, property_name)
+            number = max((s.id for s in self.subscriptions), default=0) + 1
+            subscription = Subscription(number, object_type, kind, property_name, active)
             self.subscriptions.append(subscription)
         return subscription
 
@@ -146,7 +169,7 @@ class Webhooks:
     def _matching(self, object_type: str, kind: str) -> list[Subscription]:
         if self.settings is None:
             return []
-        return [s for s in self.subscriptions if s.object_type == object_type and s.kind == kind]
+        return [s for s in self.subscriptions if s.active and s.object_type == object_type and s.kind == kind]
 
     def _enqueue(
         self, sub: Subscription, object_id: str, source: str, source_id: str, extra: dict[str, Any]
