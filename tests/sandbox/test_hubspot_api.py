@@ -398,3 +398,17 @@ def test_given_malformed_bodies_when_posting_then_400_not_a_dropped_connection(s
         assert answer.status_code == 400, path
         assert answer.json()["category"] == "VALIDATION_ERROR"
     assert session.post(base + "/crm/v3/objects/contacts", data=b"{not json").status_code == 400
+
+
+def test_given_value_changes_when_reading_with_history_then_newest_first_with_sources(hs, service):
+    contacts = hs.crm.contacts.basic_api
+    made = contacts.create(SimplePublicObjectInputForCreate(properties={"hs_lead_status": "NEW"}))
+    contacts.update(made.id, SimplePublicObjectInput(properties={"hs_lead_status": "OPEN"}))
+    service.portal().edit_as_user("contacts", made.id, {"hs_lead_status": "CONNECTED"})
+    read = contacts.get_by_id(made.id, properties_with_history=["hs_lead_status"])
+    history = read.properties_with_history["hs_lead_status"]
+    assert [(h.value, h.source_type) for h in history] == [
+        ("CONNECTED", "CRM_UI"),
+        ("OPEN", "API"),
+        ("NEW", "API"),
+    ]
