@@ -412,3 +412,17 @@ def test_given_value_changes_when_reading_with_history_then_newest_first_with_so
         ("OPEN", "API"),
         ("NEW", "API"),
     ]
+
+
+def test_given_search_lag_when_record_just_written_then_searchable_only_later(hs, service):
+    portal = service.portal()
+    email = _email()
+    request = {"filter_groups": [{"filters": [{"propertyName": "email", "operator": "EQ", "value": email}]}]}
+    portal.search_lag_seconds = 5
+    try:
+        hs.crm.contacts.basic_api.create(SimplePublicObjectInputForCreate(properties={"email": email}))
+        assert _search(hs, **request).total == 0
+        portal.clock.advance(5)
+        assert _search(hs, **request).total == 1
+    finally:
+        portal.search_lag_seconds = 0

@@ -11,8 +11,8 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from leadbridge.sandbox.clock import Clock
@@ -53,6 +53,8 @@ class Portal:
         self.faults = Faults(seed, daily_quota=DAILY_LIMIT)
         self.limits = RateLimits(self.faults.quota, ten_secondly=TEN_SECONDLY_LIMIT)
         self.search_limits = SearchLimits()
+        # HubSpot's search index lags a few seconds behind writes; 0 = immediately consistent.
+        self.search_lag_seconds = 0.0
         now = self.clock.now()
         self.catalogue = Catalogue(now)
         self.stores = {
@@ -71,6 +73,18 @@ class Portal:
         """Ids of ``to_obj`` records associated with one record (for ``associations.*`` filters)."""
         target = object_type(to_obj)
         return set() if target is None else self.associations.ids(obj, object_id, target.name)
+
+    def searchable(self, obj: str) -> Iterator[Record]:
+        """Live records the search index has caught up with (written ≥ ``search_lag_seconds`` ago).
+
+        A record changed within the lag is left out entirely (HubSpot would still show its old
+        values): either way an incremental sync must not assume a write is searchable at once.
+        """
+        records = self.store(obj).live()
+        if self.search_lag_seconds <= 0:
+            return records
+        horizon = self.clock.now() - timedelta(seconds=self.search_lag_seconds)
+        return (record for record in records if record.updated_at <= horizon)
 
     def associations_json(self, obj: str, record: Record, to_objects: Iterable[str]) -> dict[str, Any]:
         """The v3 ``associations`` block of an object read (``?associations=companies``)."""

@@ -80,7 +80,7 @@ def _add_object_routes(router: Router, portal: Portal, obj: str) -> None:
         parsed = search.parse_request(request.body, portal.search_limits)
         with portal.lock:
             total, page, following = search.run(
-                store.live(),
+                portal.searchable(obj),
                 parsed,
                 portal.catalogue,
                 kind,
