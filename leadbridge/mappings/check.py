@@ -154,6 +154,17 @@ def value_family(entry: FieldMapping, side: Side) -> str:
     return _KIND_FAMILIES.get(canonical.kind, TEXT) if canonical else TEXT
 
 
+def _fits(remote_family: str, family: str, direction: str, system: str) -> bool:
+    """Whether values of ``remote_family`` and the mapping's ``family`` go together that way.
+
+    Inbound, text parses into anything, and HubSpot sends every value as text, so anything reads
+    into a text field there; Salesforce sends typed JSON, which a text field would refuse.
+    """
+    if remote_family in _COMPATIBLE[family]:
+        return True
+    return direction == IN and (remote_family == TEXT or (system == "hubspot" and family == TEXT))
+
+
 def _value_map(side: Side) -> ValueMap | None:
     return next((s.transform for s in side.steps if isinstance(s.transform, ValueMap)), None)
 
@@ -174,7 +185,7 @@ def _check_side(entry: FieldMapping, side: Side, remote: RemoteObject) -> list[F
     findings: list[Finding] = []
     if side.direction == OUT and not found.writable:
         findings.append(Finding("error", "read_only", name, f"{name} is read-only", side.line, OUT))
-    if found.family not in _COMPATIBLE[family] and not (side.direction == IN and found.family == TEXT):
+    if not _fits(found.family, family, side.direction, remote.system):
         findings.append(
             Finding(
                 "error",

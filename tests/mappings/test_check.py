@@ -138,7 +138,7 @@ def test_hubspot_fix_bodies_have_the_right_types() -> None:
     )
     assert bodies["leadbridge_close_date"]["type"] == "date"
     assert bodies["leadbridge_expected_revenue"]["type"] == "number"
-    assert bodies["partner_consent"]["type"] == "bool" and len(bodies["partner_consent"]["options"]) == 2
+    assert bodies["consent_marketing"]["type"] == "bool" and len(bodies["consent_marketing"]["options"]) == 2
     assert bodies["product_interest"]["fieldType"] == "checkbox"
     assert bodies["leadbridge_id"]["hasUniqueValue"] is True
     assert all(b["groupName"] == "contactinformation" for b in bodies.values())

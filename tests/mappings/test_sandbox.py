@@ -1,0 +1,99 @@
+"""The shipped defaults against the sandbox's Salesforce org and HubSpot portal: check on a
+customised org, --fix on a portal, and every seeded record mapping cleanly."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from leadbridge.cli.main import _register, app
+from leadbridge.mappings.apply import Plan
+from leadbridge.mappings.check import check_mapping
+from leadbridge.mappings.loader import default_mapping_path, load_mapping
+from leadbridge.mappings.remote import HubSpotSource, SalesforceSource
+from leadbridge.sandbox import Sandbox
+from leadbridge.sandbox.clients import salesforce_client
+from leadbridge.sandbox.salesforce.catalogue import pick
+
+SF_MAPPING = load_mapping(default_mapping_path("salesforce", "Lead", "manufacturer"))
+HS_MAPPING = load_mapping(default_mapping_path("hubspot", "contacts", "manufacturer"))
+
+
+@pytest.fixture(scope="module")
+def box() -> Iterator[Sandbox]:
+    with Sandbox.plan(services=["salesforce", "hubspot"], leads=40, seed=7) as sandbox:
+        yield sandbox
+
+
+def test_salesforce_default_matches_the_org_and_maps_every_seeded_lead(box: Sandbox) -> None:
+    sf = salesforce_client(box.salesforce.org("manufacturer"), box.ca_file)
+    assert check_mapping(SF_MAPPING, SalesforceSource(sf, "Lead").describe()) == []
+    fields = ", ".join(SF_MAPPING.remote_fields("in"))
+    records = sf.query_all(f"SELECT {fields} FROM Lead")["records"]
+    mapped, failures = Plan(SF_MAPPING).map_batch(records, "home")
+    assert len(records) == 40 and failures == []
+    assert all(m.lead.address.country and m.lead.email for m in mapped)
+
+
+def test_check_on_a_customised_salesforce_org(box: Sandbox) -> None:
+    org = box.salesforce.org("manufacturer")
+    org.add_field("Lead", pick("Heat_Source__c", "Gas|Oil|District Heating"))  # extra: harmless
+    org.add_picklist_values("Lead", "Lifecycle_Stage__c", "PQL")  # not in the value map
+    source = SalesforceSource(salesforce_client(org, box.ca_file), "Lead")
+    findings = check_mapping(SF_MAPPING, source.describe())
+    assert [(f.kind, f.field, f.severity) for f in findings] == [("picklist", "Lifecycle_Stage__c", "error")]
+    assert "'PQL'" in findings[0].message and findings[0].line > 1
+    record = source.record(org_lead_id(source), SF_MAPPING.remote_fields("in"))
+    assert Plan(SF_MAPPING).map_record(record, "home").lead.external_id == record["Id"]
+
+
+def org_lead_id(source: SalesforceSource) -> str:
+    return str(source.sf.query("SELECT Id FROM Lead LIMIT 1")["records"][0]["Id"])
+
+
+def test_hubspot_check_fix_creates_the_missing_properties_through_the_cli(
+    box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not any(group.name == "mappings" for group in app.registered_groups):
+        _register()
+    portal = box.hubspot.describe()[0]
+    (tmp_path / "leadbridge.yaml").write_text(
+        "connections:\n  home:\n    kind: hubspot\n    role: manufacturer\n"
+        f"    base_url: {portal['base_url']}\n    access_token: {portal['access_token']}\n"
+        f"    ca_file: {box.ca_file}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    before = runner.invoke(app, ["mappings", "check", "home", "--json"])
+    assert before.exit_code == 1, before.output
+    missing = {f["field"] for f in json.loads(before.stdout)["findings"] if f["kind"] == "missing"}
+    assert {"leadbridge_partner", "leadbridge_offered_at", "leadbridge_close_date"} <= missing
+    assert "leadbridge_id" not in missing  # the portal has it already
+
+    fixed = runner.invoke(app, ["mappings", "check", "home", "--fix", "--json"])
+    report = json.loads(fixed.stdout)
+    assert set(report["created"]) == missing
+    assert [f for f in report["findings"] if f["severity"] == "error"] == [], report["findings"]
+    assert fixed.exit_code == 0
+
+    source = HubSpotSource(box.hubspot.client("manufacturer"), "contacts")
+    described = source.describe()
+    assert described.fields["leadbridge_offered_at"].family == "datetime"
+    assert described.fields["leadbridge_expected_revenue"].family == "number"
+
+
+def test_every_seeded_hubspot_contact_maps_and_previews(box: Sandbox) -> None:
+    client = box.hubspot.client("manufacturer")
+    fields = HS_MAPPING.remote_fields("in")
+    page = client.crm.contacts.basic_api.get_page(limit=100, properties=fields)
+    records = [{"hs_object_id": item.id, **item.properties} for item in page.results]
+    mapped, failures = Plan(HS_MAPPING).map_batch(records, "home-hs")
+    assert len(records) == 40 and failures == []
+    assert all(m.lead.stage in ("lead", "mql", "sql") and m.lead.address.country for m in mapped)
+    one = HubSpotSource(client, "contacts").record(records[0]["hs_object_id"], fields)
+    assert Plan(HS_MAPPING).map_record(one, "home-hs").lead.email == mapped[0].lead.email
