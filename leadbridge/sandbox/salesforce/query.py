@@ -24,7 +24,7 @@ from leadbridge.sandbox.salesforce.evaluate import Getter, compile_where, sort_r
 from leadbridge.sandbox.salesforce.records import Record, RecordStore
 from leadbridge.sandbox.salesforce.schema import ObjectDef
 from leadbridge.sandbox.salesforce.shapes import attributes
-from leadbridge.sandbox.salesforce.soql import parse
+from leadbridge.sandbox.salesforce.soql import Query, parse
 from leadbridge.sandbox.salesforce.values import to_json
 
 DEFAULT_BATCH = 2000
@@ -116,8 +116,10 @@ class QueryEngine:
 
         return resolve
 
-    def execute(self, soql: str, *, include_deleted: bool, batch: int, version: str) -> dict[str, Any]:
-        """Run a query and return its first page."""
+    def select(
+        self, soql: str, *, include_deleted: bool
+    ) -> tuple[ObjectDef, list[Column], list[Record], Query]:
+        """Parse and evaluate a query: its object, selected columns and matching rows (a snapshot)."""
         if not soql or not soql.strip():
             raise malformed_query("unexpected token: <EOF>")
         query = parse(soql)
@@ -138,6 +140,11 @@ class QueryEngine:
         rows = rows[query.offset :]
         if query.limit is not None:
             rows = rows[: query.limit]
+        return obj, columns, rows, query
+
+    def execute(self, soql: str, *, include_deleted: bool, batch: int, version: str) -> dict[str, Any]:
+        """Run a query and return its first page."""
+        obj, columns, rows, query = self.select(soql, include_deleted=include_deleted)
         if query.count_only:
             return {"totalSize": len(rows), "done": True, "records": []}
         with self._lock:

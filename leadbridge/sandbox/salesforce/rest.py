@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 from leadbridge.sandbox.salesforce import collections
 from leadbridge.sandbox.salesforce.auth import oauth_token, soap_login
+from leadbridge.sandbox.salesforce.bulk2 import Bulk2
 from leadbridge.sandbox.salesforce.composite import composite_handler
 from leadbridge.sandbox.salesforce.errors import SalesforceApiError, not_found
 from leadbridge.sandbox.salesforce.org import SalesforceOrg
@@ -76,6 +77,7 @@ class SalesforceRest:
         add("PATCH", ext, "sobject.upsert", self.upsert)
         add("DELETE", ext, "sobject.delete_by_external_id", self.delete_by_external_id)
         add("POST", B + r"/composite/?", "composite", composite_handler(org, self.router))
+        Bulk2(org).register(self.router, B)
 
     # -- helpers ------------------------------------------------------------------------------
     def _obj(self, request: Request) -> ObjectDef:

@@ -13,6 +13,7 @@ Injected error kinds (``org.faults.set(endpoint, error_rate=…, error=KIND)``):
 
 from __future__ import annotations
 
+import json
 import sys
 import traceback
 from collections.abc import Sequence
@@ -81,6 +82,8 @@ def org_app(org: SalesforceOrg) -> App:
             response = match.handler(request)
         except SalesforceApiError as error:
             response = json_response(error.body(), error.status)
+        except json.JSONDecodeError as error:  # a body that is not JSON where JSON is expected
+            response = json_response([{"errorCode": "JSON_PARSER_ERROR", "message": str(error)}], 400)
         except Exception as error:  # a sandbox bug: answer like Salesforce, but say it loudly
             traceback.print_exc(file=sys.stderr)
             response = json_response([{"errorCode": "UNKNOWN_EXCEPTION", "message": repr(error)}], 500)
