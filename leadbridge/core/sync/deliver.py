@@ -47,7 +47,9 @@ class Writer(Protocol):
 
     def send(self, stream: str, items: Sequence[WriteItem]) -> list[WriteResult]: ...
 
-    def record(self, session: Session, planned: Planned, result: WriteResult, now: datetime) -> None: ...
+    def record(self, session: Session, written: list[tuple[Planned, WriteResult]], now: datetime) -> None:
+        """Remember what each successful write put there (one call per batch)."""
+        ...
 
 
 @dataclass
@@ -141,6 +143,8 @@ def _record(
     now = clock()
     by_group = {plan.group: plan for plan in planned}
     with database.transaction() as session:
+        succeeded = [(by_group[g], r) for g, r in results.items() if r.ok and g in by_group]
+        writer.record(session, succeeded, now)
         for group, rows in groups.items():
             ids = [row.id for row in rows]
             plan, result = by_group.get(group), results.get(group)
@@ -149,7 +153,6 @@ def _record(
                 continue
             stats.writes += 1
             if result.ok:
-                writer.record(session, plan, result, now)
                 outbox.mark_sent(session, ids, worker=worker, now=now)
                 stats.written += 1
                 continue

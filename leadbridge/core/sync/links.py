@@ -23,6 +23,14 @@ def get(session: Session, connection: str, remote_id: str) -> SyncLinkRow | None
     ).scalar_one_or_none()
 
 
+def by_remote(session: Session, connection: str, remote_ids: list[str]) -> dict[str, SyncLinkRow]:
+    """The links of these remote records, by remote id (one query for a page)."""
+    rows = session.execute(
+        select(SyncLinkRow).where(SyncLinkRow.connection == connection, SyncLinkRow.remote_id.in_(remote_ids))
+    ).scalars()
+    return {row.remote_id: row for row in rows}
+
+
 def for_lead(session: Session, connection: str, lead_id: str) -> SyncLinkRow | None:
     return session.execute(
         select(SyncLinkRow).where(SyncLinkRow.connection == connection, SyncLinkRow.lead_id == lead_id)
@@ -46,9 +54,11 @@ def remember(
     partner_id: str | None = None,
     written: Mapping[str, Any] | None = None,
     seen: Mapping[str, Any] | None = None,
+    existing: SyncLinkRow | None = None,
 ) -> SyncLinkRow:
-    """Create or update the link; ``written``/``seen`` replace the stored values when given."""
-    row = get(session, connection, remote_id)
+    """Create or update the link (``existing`` if the caller already loaded it); ``written``/``seen``
+    replace the stored values when given."""
+    row = existing or get(session, connection, remote_id)
     if row is None:
         row = SyncLinkRow(
             connection=connection,

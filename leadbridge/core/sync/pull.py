@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadbridge.connectors.base import Change, Checkpoint, advance
-from leadbridge.core.errors import NotFound, QuotaExhausted
+from leadbridge.core.errors import NotFound, QuotaExhausted, SkipRecord
 from leadbridge.core.intake import IntakeResult, take_in
 from leadbridge.core.leads import Clock, LeadService
 from leadbridge.core.lifecycle import EventKind, LeadState
@@ -35,6 +35,7 @@ from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import PartnerRow, QuarantineRow
 from leadbridge.core.sync import checkpoints, links
 from leadbridge.core.sync.partner_status import PartnerStatus, apply_partner_status
+from leadbridge.core.sync.tables import SyncLinkRow
 
 STREAM = "Lead"
 
@@ -75,9 +76,10 @@ def _pages(database: Database, connector: PullConnector, stats: PullStats, handl
     try:
         for page in connector.read_changes(STREAM, since):
             with database.transaction() as session:
+                known = links.by_remote(session, connector.name, [change.external_id for change in page])
                 for change in page:
                     stats.read += 1
-                    handle(session, change)
+                    handle(session, change, known.get(change.external_id))
                 since = advance(since, page, connector.lookback)
                 if since is not None:
                     checkpoints.save(session, connector.name, STREAM, since, now=clock())
@@ -90,17 +92,16 @@ def pull_manufacturer(database: Database, connector: PullConnector, *, clock: Cl
     """Take in new and changed leads from a manufacturer CRM (module rules)."""
     stats = PullStats(connector.name)
 
-    def handle(session: Session, change: Change) -> None:
+    def handle(session: Session, change: Change, link: SyncLinkRow | None) -> None:
         if change.deleted:
             _deleted(session, connector.name, change, stats)
             return
         try:
             lead = connector.lead_from(change)
-        except ValueError as error:
+        except (ValueError, SkipRecord) as error:
             _quarantine(session, connector.name, change, str(error), clock)
             stats.quarantined += 1
             return
-        link = links.get(session, connector.name, change.external_id)
         conflict = False
         if link is not None and link.written:
             current = {name: change.record.get(name) for name in connector.writeback_owned}
@@ -142,15 +143,19 @@ def pull_partner(
     """Take in a partner's status changes from its CRM (module rules)."""
     stats = PullStats(connector.name)
 
-    def handle(session: Session, change: Change) -> None:
+    def handle(session: Session, change: Change, link: SyncLinkRow | None) -> None:
         if change.deleted:
             stats.deleted += 1
             return
-        update = connector.partner_status(change)
         owned = connector.partner_owned(change)
-        link = links.get(session, connector.name, change.external_id)
         if link is not None and not links.differences(owned, link.seen, tuple(owned)):
             stats.echoes += 1
+            return
+        try:
+            update = connector.partner_status(change)
+        except SkipRecord as error:
+            _quarantine(session, connector.name, change, str(error), clock)
+            stats.quarantined += 1
             return
         partner_id = link.partner_id if link is not None else _partner_id(session, partner_external_id)
         if not update.lead_id or partner_id is None:
@@ -177,6 +182,7 @@ def pull_partner(
             now=clock(),
             partner_id=partner_id,
             seen=owned,
+            existing=link,
         )
 
     _pages(database, connector, stats, handle, clock)

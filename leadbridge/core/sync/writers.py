@@ -92,13 +92,21 @@ class HomeWriter:
     def send(self, stream: str, items: Sequence[WriteItem]) -> list[WriteResult]:
         return self.connector.write_batch(stream, items)
 
-    def record(self, session: Session, planned: Planned, result: WriteResult, now: datetime) -> None:
-        if planned.stream != self.connector.update_stream or planned.item.external_id is None:
-            return
-        owned = {name: planned.item.fields.get(name) for name in self.connector.writeback_owned}
-        links.remember(
-            session, self.connector.name, planned.item.external_id, planned.group[0], now=now, written=owned
-        )
+    def record(self, session: Session, written: list[tuple[Planned, WriteResult]], now: datetime) -> None:
+        updates = [p for p, _ in written if p.stream == self.connector.update_stream and p.item.external_id]
+        known = links.by_remote(session, self.connector.name, [p.item.external_id or "" for p in updates])
+        for planned in updates:
+            record_id = planned.item.external_id or ""
+            owned = {name: planned.item.fields.get(name) for name in self.connector.writeback_owned}
+            links.remember(
+                session,
+                self.connector.name,
+                record_id,
+                planned.group[0],
+                now=now,
+                written=owned,
+                existing=known.get(record_id),
+            )
 
 
 class PartnerWriter:
@@ -147,22 +155,27 @@ class PartnerWriter:
     def send(self, stream: str, items: Sequence[WriteItem]) -> list[WriteResult]:
         return self.connector.write_batch(stream, items)
 
-    def record(self, session: Session, planned: Planned, result: WriteResult, now: datetime) -> None:
-        if result.remote_id is None:
-            return
-        lead_id, _, partner_id = planned.group
-        existing = links.get(session, self.connector.name, result.remote_id)
-        seen = None
-        if existing is None:  # first push: the Status we set is what we will read back
-            change = Change(self.connector.upsert_stream, result.remote_id, "", planned.item.fields)
-            seen = self.connector.partner_owned(change)
-        links.remember(
-            session,
-            self.connector.name,
-            result.remote_id,
-            lead_id,
-            now=now,
-            partner_id=partner_id,
-            written=dict(planned.item.fields),
-            seen=seen,
+    def record(self, session: Session, written: list[tuple[Planned, WriteResult]], now: datetime) -> None:
+        pushed = [(p, r.remote_id) for p, r in written if r.remote_id]
+        known = links.by_remote(
+            session, self.connector.name, [remote_id for _, remote_id in pushed if remote_id]
         )
+        for planned, remote_id in pushed:
+            assert remote_id is not None
+            lead_id, _, partner_id = planned.group
+            existing = known.get(remote_id)
+            seen = None
+            if existing is None:  # first push: the Status we set is what we will read back
+                change = Change(self.connector.upsert_stream, remote_id, "", planned.item.fields)
+                seen = self.connector.partner_owned(change)
+            links.remember(
+                session,
+                self.connector.name,
+                remote_id,
+                lead_id,
+                now=now,
+                partner_id=partner_id,
+                written=dict(planned.item.fields),
+                seen=seen,
+                existing=existing,
+            )

@@ -1,0 +1,164 @@
+"""Partner actions on offers and held leads; each is one transaction: event + write-back row.
+
+Rules:
+- every action is scoped to one partner (``scope.py``): another partner's offer or lead is
+  ``NotFound``;
+- accept/claim and decline need a pending offer whose deadline has not passed (else
+  ``ConflictError``); the first accept wins and withdraws the others (``OfferService``);
+- work on a lead (status, contact attempt, note, win, loss, return, rating) needs the partner to
+  hold it; the lifecycle decides which are legal in the lead's state;
+- reason codes are checked against the reason catalog for their kind;
+- a return whose reason says ``nurture`` or ``close`` moves the lead there at once (a lead that is
+  "not a lead" is never offered again); ``reroute`` reasons leave it ``returned`` for the router;
+- ``request_id`` makes an action idempotent: the same id again replays the first result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from leadbridge.connectors.inbox.inputs import (
+    ContactInput,
+    DeclineInput,
+    LoseInput,
+    NoteInput,
+    RatingInput,
+    ReturnInput,
+    StatusInput,
+    WinInput,
+)
+from leadbridge.connectors.inbox.scope import held_lead, scoped_offer
+from leadbridge.core.errors import ConflictError
+from leadbridge.core.leads import Applied, Clock, LeadService
+from leadbridge.core.lifecycle import EventKind
+from leadbridge.core.model import LeadEvent, new_id, utcnow
+from leadbridge.core.offers import OfferService
+from leadbridge.core.reasons import ReasonCatalog, ReasonKind, ReturnAction
+from leadbridge.core.writeback import enqueue_writeback
+
+INBOX_SYSTEM = "inbox"
+
+
+class PartnerInbox:
+    """The actions of one partner, acting as ``actor``, inside the caller's transaction."""
+
+    def __init__(
+        self,
+        session: Session,
+        partner_id: str,
+        actor: str,
+        *,
+        reasons: ReasonCatalog | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.session = session
+        self.partner_id = partner_id
+        self.actor = actor
+        self.reasons = reasons or ReasonCatalog()
+        self.clock = clock
+        self.offers = OfferService(session, clock)
+        self.leads = LeadService(session, clock)
+
+    # -- offers ----------------------------------------------------------------------------
+    def accept(self, offer_id: str) -> LeadEvent:
+        """Accept (or, for an open-pool offer, claim) a pending offer."""
+        self._open_offer(offer_id)
+        applied = self.offers.accept(
+            offer_id, actor=self.actor, source_system=INBOX_SYSTEM, partner_id=self.partner_id
+        )
+        return self._queued(applied)
+
+    def decline(self, offer_id: str, data: DeclineInput) -> LeadEvent:
+        self.reasons.get(data.reason_code, ReasonKind.DECLINE)
+        self._open_offer(offer_id)
+        applied = self.offers.decline(
+            offer_id,
+            reason_code=data.reason_code,
+            comment=data.comment,
+            actor=self.actor,
+            source_system=INBOX_SYSTEM,
+            partner_id=self.partner_id,
+        )
+        return self._queued(applied)
+
+    def _open_offer(self, offer_id: str) -> None:
+        row = scoped_offer(self.session, offer_id, self.partner_id, self.actor)
+        if row.status == "pending" and row.deadline is not None and row.deadline <= self.clock():
+            raise ConflictError(f"offer {offer_id} expired at {row.deadline:%Y-%m-%d %H:%M} UTC")
+
+    # -- work on a held lead ---------------------------------------------------------------
+    def update_status(self, lead_id: str, data: StatusInput, request_id: str | None = None) -> LeadEvent:
+        return self._lead_event(lead_id, EventKind.STATUS, data.model_dump(mode="json"), request_id)
+
+    def log_contact(self, lead_id: str, data: ContactInput, request_id: str | None = None) -> LeadEvent:
+        payload = {"type": "contact_attempt", **data.model_dump(mode="json")}
+        return self._lead_event(lead_id, EventKind.NOTE, payload, request_id)
+
+    def add_note(self, lead_id: str, data: NoteInput, request_id: str | None = None) -> LeadEvent:
+        return self._lead_event(lead_id, EventKind.NOTE, {"type": "note", "text": data.text}, request_id)
+
+    def rate(self, lead_id: str, data: RatingInput, request_id: str | None = None) -> LeadEvent:
+        payload = {"type": "rating", **data.model_dump(mode="json")}
+        return self._lead_event(lead_id, EventKind.NOTE, payload, request_id)
+
+    def win(self, lead_id: str, data: WinInput, request_id: str | None = None) -> LeadEvent:
+        payload = {"result": "won", **data.model_dump(mode="json")}
+        return self._lead_event(lead_id, EventKind.WIN, payload, request_id)
+
+    def lose(self, lead_id: str, data: LoseInput, request_id: str | None = None) -> LeadEvent:
+        self.reasons.get(data.reason_code, ReasonKind.LOST)
+        payload = {"result": "lost", **data.model_dump(mode="json")}
+        return self._lead_event(lead_id, EventKind.LOSE, payload, request_id)
+
+    def return_lead(self, lead_id: str, data: ReturnInput, request_id: str | None = None) -> LeadEvent:
+        reason = self.reasons.get(data.reason_code, ReasonKind.RETURN)
+        held_lead(self.session, lead_id, self.partner_id, self.actor)
+        applied = self.offers.return_lead(
+            lead_id,
+            partner_id=self.partner_id,
+            reason_code=data.reason_code,
+            comment=data.comment,
+            actor=self.actor,
+            source_system=INBOX_SYSTEM,
+            idempotency_key=self._key(request_id),
+        )
+        event = self._queued(applied)
+        follow_up = {ReturnAction.NURTURE: EventKind.NURTURE, ReturnAction.CLOSE: EventKind.CLOSE}.get(
+            reason.on_return
+        )
+        if applied.created and follow_up is not None:
+            self._queued(
+                self.leads.apply(
+                    lead_id,
+                    follow_up,
+                    actor=self.actor,
+                    idempotency_key=f"{follow_up.value}:after:{event.id}",
+                    payload={"reason_code": data.reason_code},
+                )
+            )
+        return event
+
+    def _lead_event(
+        self, lead_id: str, kind: EventKind, payload: dict[str, Any], request_id: str | None
+    ) -> LeadEvent:
+        held_lead(self.session, lead_id, self.partner_id, self.actor)
+        applied = self.leads.apply(
+            lead_id,
+            kind,
+            actor=self.actor,
+            source_system=INBOX_SYSTEM,
+            idempotency_key=self._key(request_id),
+            partner_id=self.partner_id,
+            payload=payload,
+        )
+        return self._queued(applied)
+
+    def _key(self, request_id: str | None) -> str:
+        return f"inbox:{self.partner_id}:{request_id or new_id('R')}"
+
+    def _queued(self, applied: Applied) -> LeadEvent:
+        if applied.created:
+            enqueue_writeback(self.session, applied.event.lead_id, applied.event)
+        return applied.event

@@ -1,0 +1,71 @@
+"""What a partner reads in its inbox: open offers (blind), one offer, its leads, one lead in full."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadbridge.connectors.inbox.preview import BlindPreview, blind_preview
+from leadbridge.connectors.inbox.scope import held_lead, scoped_offer
+from leadbridge.core.leads import LeadService, lead_from_row
+from leadbridge.core.model import Lead, LeadEvent, OfferStatus
+from leadbridge.core.store.tables import LeadRow, OfferRow
+
+
+@dataclass(frozen=True)
+class HeldLead:
+    """A lead the partner holds: everything about it, and the history the partner may see."""
+
+    lead: Lead
+    state: str
+    events: list[LeadEvent]
+    offer_id: str | None
+
+    @property
+    def latest_status(self) -> dict[str, object]:
+        """The most recent status payload (expected revenue, close date, next follow-up…)."""
+        for event in reversed(self.events):
+            if event.kind == "status":
+                return event.payload
+        return {}
+
+
+def open_offers(session: Session, partner_id: str) -> list[BlindPreview]:
+    """Pending offers of the partner, soonest deadline first, as blind previews."""
+    rows = session.execute(
+        select(OfferRow, LeadRow)
+        .join(LeadRow, LeadRow.id == OfferRow.lead_id)
+        .where(OfferRow.partner_id == partner_id, OfferRow.status == OfferStatus.PENDING.value)
+        .order_by(OfferRow.deadline.is_(None), OfferRow.deadline, OfferRow.offered_at)
+    ).all()
+    return [blind_preview(offer, lead_from_row(lead)) for offer, lead in rows]
+
+
+def offer_preview(session: Session, offer_id: str, partner_id: str, actor: str) -> BlindPreview:
+    offer = scoped_offer(session, offer_id, partner_id, actor)
+    lead = session.get(LeadRow, offer.lead_id)
+    assert lead is not None  # offers.lead_id is a foreign key
+    return blind_preview(offer, lead_from_row(lead))
+
+
+def held_leads(session: Session, partner_id: str) -> list[tuple[LeadRow, Lead]]:
+    rows = session.execute(
+        select(LeadRow).where(LeadRow.partner_id == partner_id).order_by(LeadRow.updated_at.desc())
+    ).scalars()
+    return [(row, lead_from_row(row)) for row in rows]
+
+
+def held_lead_detail(session: Session, lead_id: str, partner_id: str, actor: str) -> HeldLead:
+    row = held_lead(session, lead_id, partner_id, actor)
+    # Other partners' offers and declines are not this partner's business.
+    events = [e for e in LeadService(session).events(lead_id) if e.partner_id in (None, partner_id)]
+    offer_id = session.execute(
+        select(OfferRow.id).where(
+            OfferRow.lead_id == lead_id,
+            OfferRow.partner_id == partner_id,
+            OfferRow.status == OfferStatus.ACCEPTED.value,
+        )
+    ).scalar_one_or_none()
+    return HeldLead(lead=lead_from_row(row), state=row.state, events=events, offer_id=offer_id)

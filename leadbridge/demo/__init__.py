@@ -1,0 +1,1 @@
+"""``leadbridge demo``: a whole run over sandbox CRMs — world, simulated partners, summary."""

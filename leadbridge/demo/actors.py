@@ -1,0 +1,135 @@
+"""Simulated partners: they claim, decline, work, win, lose and return the leads offered to them.
+
+Partners with their own Salesforce org act there, through a real simple-salesforce client (a query,
+then sObject Collections updates of the Lead's ``Status``, reason and amount) — exactly what leadbridge
+later reads back. Inbox partners act through the same partner-status rules the inbox uses.
+
+Each step is decided by a seeded roll per (lead, partner, step), so a run is reproducible and a lead
+declined by one partner is not automatically declined by the next.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import select
+
+from leadbridge.core.lifecycle import LeadState
+from leadbridge.core.model import OfferStatus
+from leadbridge.core.store.database import Database
+from leadbridge.core.store.tables import LeadRow, OfferRow, PartnerRow
+from leadbridge.core.sync.partner_status import PartnerStatus, apply_partner_status
+from leadbridge.demo.world import INBOX, DemoWorld
+from leadbridge.sandbox.clients import salesforce_client
+
+NEW = "Open - Not Contacted"
+ACCEPTED, WORKING, DECLINED, RETURNED = "Accepted", "Working - Contacted", "Declined", "Returned"
+WON, LOST = "Closed - Converted", "Closed - Not Converted"
+
+
+def next_step(seed: int, lead_id: str, partner: str, status: str | None) -> dict[str, Any] | None:
+    """What the partner does next with a lead whose status in its CRM is ``status`` (None: nothing)."""
+    rng = random.Random(f"{seed}|{lead_id}|{partner}|{status}")
+    roll = rng.random()
+    if status == NEW:
+        return (
+            {"Status": DECLINED, "LeadBridge_Reason__c": "no_capacity"}
+            if roll < 0.15
+            else {"Status": ACCEPTED}
+        )
+    if status == ACCEPTED:
+        if roll < 0.08:
+            return {"Status": RETURNED, "LeadBridge_Reason__c": "no_fit"}
+        if roll < 0.45:
+            return {"Status": WON, "LeadBridge_Expected_Revenue__c": float(rng.randrange(4_000, 60_000, 500))}
+        if roll < 0.62:
+            return {"Status": LOST, "LeadBridge_Reason__c": "lost_to_competitor"}
+        return {"Status": WORKING}
+    if status == WORKING and roll < 0.5:
+        return {"Status": WON, "LeadBridge_Expected_Revenue__c": float(rng.randrange(4_000, 60_000, 500))}
+    return None
+
+
+class Partners:
+    """All simulated partners of the demo world."""
+
+    def __init__(self, world: DemoWorld, database: Database, seed: int) -> None:
+        self.world, self.database, self.seed = world, database, seed
+        self.api_calls = 0
+
+    def act(self) -> Counter[str]:
+        """One round: every partner takes the next step on each lead it has (returns the statuses set)."""
+        done: Counter[str] = Counter()
+        for connection, org in self.world.partner_orgs.items():
+            done += self._act_in_org(connection, org)
+        done += self._act_in_inbox()
+        return done
+
+    def _act_in_org(self, connection: str, org: Any) -> Counter[str]:
+        sf = salesforce_client(org, self.world.box.ca_file, flow="soap")
+        soql = (
+            "SELECT Id, LeadBridge_Id__c, Status, LeadBridge_Status__c FROM Lead "
+            "WHERE LeadBridge_Id__c != null"
+        )
+        records = sf.query_all(soql)["records"]
+        updates = []
+        for record in records:
+            if record["LeadBridge_Status__c"] == "Withdrawn":
+                continue
+            step = next_step(self.seed, record["LeadBridge_Id__c"], connection, record["Status"])
+            if step:
+                updates.append({"attributes": {"type": "Lead"}, "id": record["Id"], **step})
+        for start in range(0, len(updates), 200):
+            sf.restful(
+                "composite/sobjects",
+                method="PATCH",
+                json={"allOrNone": False, "records": updates[start : start + 200]},
+            )
+        self.api_calls += 2 + len(updates) // 200
+        return Counter(update["Status"] for update in updates)
+
+    def _act_in_inbox(self) -> Counter[str]:
+        done: Counter[str] = Counter()
+        with self.database.transaction() as session:
+            inbox = set(
+                session.execute(select(PartnerRow.id).where(PartnerRow.connection == INBOX)).scalars()
+            )
+            work: list[tuple[str, str, str]] = []
+            for offer in session.execute(
+                select(OfferRow).where(OfferRow.status == OfferStatus.PENDING, OfferRow.partner_id.in_(inbox))
+            ).scalars():
+                work.append((offer.lead_id, offer.partner_id, NEW))
+            for lead in session.execute(
+                select(LeadRow).where(
+                    LeadRow.partner_id.in_(inbox), LeadRow.state.in_([LeadState.ACCEPTED, LeadState.WORKING])
+                )
+            ).scalars():
+                work.append(
+                    (
+                        lead.id,
+                        lead.partner_id or "",
+                        ACCEPTED if lead.state == LeadState.ACCEPTED else WORKING,
+                    )
+                )
+            for lead_id, partner_id, status in sorted(work):
+                step = next_step(self.seed, lead_id, partner_id, status)
+                if step is None:
+                    continue
+                amount = step.get("LeadBridge_Expected_Revenue__c")
+                update = PartnerStatus(
+                    lead_id=lead_id,
+                    status=step["Status"],
+                    reason=step.get("LeadBridge_Reason__c"),
+                    amount=str(amount) if amount is not None else None,
+                )
+                apply_partner_status(
+                    session,
+                    update,
+                    partner_id=partner_id,
+                    key=f"inbox:{lead_id}:{partner_id}:{status}",
+                    source=INBOX,
+                )
+                done[step["Status"]] += 1
+        return done

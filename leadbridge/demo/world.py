@@ -1,0 +1,137 @@
+"""The demo's world: a sandbox with a manufacturer org and partner orgs, a few dozen partners, and
+the settings that connect them — the same configuration a real installation writes by hand.
+
+Rules: everything is seeded (same seed → same partners, leads and decisions); partners cover every
+country the sandbox generates leads for, so routing has a real choice everywhere; the first
+``partner_orgs`` partners of the busiest country work in their own Salesforce org, the rest in the
+hosted inbox.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from leadbridge.core.partner import Partner
+from leadbridge.core.partners import PartnerRepository
+from leadbridge.core.settings import ConnectionConfig, Settings
+from leadbridge.core.store.database import Database
+from leadbridge.sandbox import Sandbox
+from leadbridge.sandbox.salesforce.org import SalesforceOrg
+from leadbridge.sandbox.seed import PRODUCT_LINES, cities
+
+HOME = "home"
+INBOX = "inbox"
+# Partners per country, roughly following where the sandbox's leads come from.
+PARTNERS_PER_COUNTRY = {"DE": 14, "AT": 3, "CH": 3, "NL": 3, "FR": 3, "BE": 2, "LU": 1, "IT": 2}
+PARTNERS_PER_COUNTRY |= {"PL": 1, "DK": 1, "CZ": 1}
+NAMES = ("Haustechnik", "Energietechnik", "Solar", "Wärme", "Klima", "Elektro", "Gebäudetechnik", "Energie")
+FORMS = ("GmbH", "KG", "AG", "e.K.", "GmbH & Co. KG")
+TIERS = ("registered", "silver", "gold", "platinum")
+
+
+@dataclass
+class DemoWorld:
+    """The running sandbox, the partners and the settings connecting them."""
+
+    box: Sandbox
+    settings: Settings
+    partner_orgs: dict[str, SalesforceOrg] = field(default_factory=dict)  # connection → org
+    partners: list[Partner] = field(default_factory=list)
+
+    @property
+    def home(self) -> SalesforceOrg:
+        return self.box.salesforce.org("manufacturer")
+
+
+def connection_for(
+    org: SalesforceOrg, ca_file: Any, *, name: str, role: str, **extra: Any
+) -> ConnectionConfig:
+    """A connection as a user would configure it: password + security token, the org's own URLs."""
+    return ConnectionConfig.model_validate(
+        {
+            "name": name,
+            "kind": "salesforce",
+            "role": role,
+            "auth": "password",
+            "username": org.username,
+            "password": org.password,
+            "security_token": org.security_token,
+            "instance_url": org.instance_url,
+            "login_url": org.instance_url,
+            "ca_file": str(ca_file),
+            **extra,
+        }
+    )
+
+
+def demo_partners(seed: int, partner_orgs: int) -> list[Partner]:
+    """A few dozen partners covering every lead country, each with certified product lines."""
+    rng = random.Random(f"demo-partners|{seed}")
+    by_country: dict[str, list[Any]] = {}
+    for city in cities():
+        by_country.setdefault(city.country, []).append(city)
+    partners: list[Partner] = []
+    number = 0
+    for country, count in PARTNERS_PER_COUNTRY.items():
+        for index in range(count):
+            number += 1
+            city = by_country[country][index % len(by_country[country])]
+            lines = list(PRODUCT_LINES) if index == 0 else rng.sample(PRODUCT_LINES, rng.randint(2, 4))
+            connection = f"p{number}" if country == "DE" and number <= partner_orgs else INBOX
+            partners.append(
+                Partner.model_validate(
+                    {
+                        "external_id": f"PD-{number:03d}",
+                        "name": f"{city.city} {rng.choice(NAMES)} {rng.choice(FORMS)}",
+                        "connection": connection,
+                        "contacts": [
+                            {"email": f"vertrieb{number}@partner{number}.example", "language": city.language}
+                        ],
+                        "territory": {"countries": [country, "LU"] if country == "BE" else [country]},
+                        "location_latitude": city.latitude,
+                        "location_longitude": city.longitude,
+                        "product_lines": lines,
+                        "certifications": [
+                            {"name": line, "level": rng.randint(1, 3), "expires": date(2030, 12, 31)}
+                            for line in lines
+                        ],
+                        "tier": rng.choice(TIERS),
+                        "employees": rng.randint(5, 250),
+                        "languages": sorted({city.language, "en"}),
+                        "capacity": {"max_open": 400},
+                    }
+                )
+            )
+    return partners
+
+
+def start_world(database: Database, base: Settings, *, leads: int, partner_orgs: int, seed: int) -> DemoWorld:
+    """Start the sandbox, store the partners, and return settings naming every connection."""
+    box = Sandbox.plan(partners=partner_orgs, leads=leads, seed=seed, services=["salesforce"]).start()
+    try:
+        home = box.salesforce.org("manufacturer")
+        connections: dict[str, ConnectionConfig] = {
+            HOME: connection_for(home, box.ca_file, name=HOME, role="manufacturer"),
+            INBOX: ConnectionConfig(name=INBOX, kind="inbox", role="partner"),
+        }
+        partners = demo_partners(seed, partner_orgs)
+        world = DemoWorld(box, base)
+        for partner in partners:
+            if partner.connection == INBOX:
+                continue
+            org = box.salesforce.org(f"partner-{int(partner.connection[1:]):02d}")
+            connections[partner.connection] = connection_for(
+                org, box.ca_file, name=partner.connection, role="partner", partner_id=partner.external_id
+            )
+            world.partner_orgs[partner.connection] = org
+        with database.transaction() as session:
+            repo = PartnerRepository(session)
+            world.partners = [repo.upsert(partner)[0] for partner in partners]
+        world.settings = base.model_copy(update={"connections": connections})
+        return world
+    except BaseException:
+        box.stop()
+        raise
