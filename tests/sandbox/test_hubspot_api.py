@@ -29,6 +29,7 @@ from hubspot.crm.contacts import (
 from hubspot.crm.contacts.exceptions import NotFoundException
 
 from leadbridge.sandbox import Sandbox
+from leadbridge.sandbox.hubspot.client import hubspot_client_from_info
 from leadbridge.sandbox.hubspot.service import HubSpotService
 
 _unique = count(1)
@@ -426,3 +427,10 @@ def test_given_search_lag_when_record_just_written_then_searchable_only_later(hs
         assert _search(hs, **request).total == 1
     finally:
         portal.search_lag_seconds = 0
+
+
+def test_given_serve_json_entry_when_building_client_then_it_reaches_that_portal(service):
+    entry = next(item for item in service.describe() if item["name"] == "manufacturer")
+    assert {"base_url", "access_token", "portal_id", "app_id", "client_secret", "role"} <= set(entry)
+    hs = hubspot_client_from_info(entry, service.ca_file)
+    assert hs.crm.contacts.basic_api.get_page(limit=1).results

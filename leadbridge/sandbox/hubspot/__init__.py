@@ -5,7 +5,7 @@ Start it through ``leadbridge.sandbox.Sandbox`` (``box.hubspot``); build clients
 ``leadbridge/sandbox/README.md`` (section HubSpot) for usage and the known differences.
 """
 
-from leadbridge.sandbox.hubspot.client import hubspot_client
+from leadbridge.sandbox.hubspot.client import hubspot_client, hubspot_client_from_info
 from leadbridge.sandbox.hubspot.signature import sign_v3, verify_v3
 
-__all__ = ["hubspot_client", "sign_v3", "verify_v3"]
+__all__ = ["hubspot_client", "hubspot_client_from_info", "sign_v3", "verify_v3"]

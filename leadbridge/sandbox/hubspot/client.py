@@ -8,7 +8,9 @@ that every answer has the shape HubSpot's models require.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from hubspot import HubSpot
 from urllib3.util.retry import Retry
@@ -46,4 +48,18 @@ def hubspot_client(
         client_side_validation=validate,
         retry=retry or no_retry(),
         connection_pool_maxsize=pool_maxsize,
+    )
+
+
+def hubspot_client_from_info(info: Mapping[str, Any], ca_file: str | Path, **options: Any) -> HubSpot:
+    """A client from one ``"hubspot"`` entry of ``leadbridge sandbox serve --json`` (or ``describe()``).
+
+    ``options`` are passed on to ``hubspot_client`` (``retry``, ``validate``, ``pool_maxsize``).
+    """
+    return hubspot_client(
+        str(info["base_url"]),
+        str(info["access_token"]),
+        ca_file,
+        developer_api_key=info.get("developer_api_key"),
+        **options,
     )
