@@ -41,6 +41,7 @@ def a_partner(session: Session, **overrides: Any) -> Partner:
         "external_id": f"PA-{number}",
         "territory": {"countries": ["DE"]},
         "product_lines": ["heat_pumps"],
+        "certifications": [{"name": "heat_pumps", "level": 2}],
     }
     data.update(overrides)
     partner, _ = PartnerRepository(session).upsert(Partner.model_validate(data))

@@ -1,0 +1,280 @@
+"""The routing executor: carry out what ``match`` decides and the mode planners plan, in the database.
+
+Rules (each lead in its own transaction, with its row locked, so two workers never route one lead twice):
+- a ``qualified`` lead starts round 1 (``route``); a lead in ``routing`` (after a re-route) is matched
+  for its current round. Partners that declined, let expire or returned it are barred (``History``);
+- the decision is stored with every offer it creates (audit), and the plan is executed: offers
+  created (auto-accepted when the policy says), or the lead handed to direct sales, or the fallback;
+- leads whose every offer of the round was refused (declined/expired, none pending, none accepted)
+  are handed to ``on_refusal``: wait, cascade to the next partner, re-route, or fall back;
+- ``returned`` leads follow their return reason (``on_return``): re-route, nurture or close;
+- ``route_pending`` sweeps all of the above, so whichever path refused or returned a lead — inbox,
+  partner CRM, SLA expiry — the next pass moves it on; running it twice changes nothing more.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from leadbridge.core.errors import ConflictError, IllegalTransition, NotFound
+from leadbridge.core.leads import LeadService, event_from_row, lead_from_row
+from leadbridge.core.lifecycle import EventKind, LeadState
+from leadbridge.core.matching import Decision, PartnerIndex, build_index, history_from_offers, match
+from leadbridge.core.matching.modes import Action, Plan, on_refusal, on_return, plan_round
+from leadbridge.core.model import Lead, Offer, OfferStatus, utcnow
+from leadbridge.core.offers import OfferService, offer_from_row
+from leadbridge.core.partner import Partner
+from leadbridge.core.partners import PartnerRepository
+from leadbridge.core.performance import PartnerStats, compute_stats
+from leadbridge.core.policy import Policy, default_policy, load_policy
+from leadbridge.core.settings import Settings
+from leadbridge.core.store.database import Database
+from leadbridge.core.store.tables import LeadEventRow, LeadRow, OfferRow
+
+log = logging.getLogger(__name__)
+ACTOR = "router"
+Clock = Callable[[], datetime]
+
+
+def policy_from_settings(settings: Settings) -> Policy:
+    """The configured policy file, or the built-in default when none is configured or present."""
+    path = settings.resolve(settings.policy)
+    if path is None or not Path(path).exists():
+        return default_policy()
+    return load_policy(Path(path))
+
+
+@dataclass
+class RouteSummary:
+    """What one pass did; ``routed`` counts leads that got offers or a channel this pass."""
+
+    routed: int = 0
+    offers: int = 0
+    direct: int = 0
+    nurtured: int = 0
+    closed: int = 0
+    waiting: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RoutingContext:
+    """What every lead of one pass shares: policy, partners (indexed), performance stats, clock, rng."""
+
+    policy: Policy
+    partners: dict[str, Partner]
+    index: PartnerIndex
+    stats: Mapping[str, PartnerStats]
+    now: datetime
+    rng: random.Random
+
+    @classmethod
+    def load(cls, session: Session, policy: Policy, *, now: datetime, rng: random.Random) -> RoutingContext:
+        partners = PartnerRepository(session).all(active_only=True)
+        offers = [offer_from_row(row) for row in session.execute(select(OfferRow)).scalars()]
+        outcome_rows = session.execute(
+            select(LeadEventRow).where(LeadEventRow.kind.in_(["win", "lose", "return"]))
+        ).scalars()
+        stats = compute_stats(offers, [event_from_row(r) for r in outcome_rows], policy.performance, now=now)
+        return cls(policy, {p.id: p for p in partners}, build_index(partners, policy, now), stats, now, rng)
+
+
+class Router:
+    """Routes leads per the module rules; one instance per pass (it caches partners and stats)."""
+
+    def __init__(self, session: Session, context: RoutingContext, clock: Clock = utcnow) -> None:
+        self.session = session
+        self.ctx = context
+        self.leads = LeadService(session, clock)
+        self.offers = OfferService(session, clock)
+
+    # -- entry points ----------------------------------------------------------------------
+    def advance(self, lead_id: str, summary: RouteSummary) -> None:
+        """Move one lead on from wherever it waits (no-op when it waits for nobody)."""
+        row = self.leads.get_row(lead_id, for_update=True)
+        state = LeadState(row.state)
+        if state in (LeadState.QUALIFIED, LeadState.ROUTING):
+            self.route(row, summary)
+        elif state is LeadState.RETURNED:
+            self._after_return(row, summary)
+        elif state is LeadState.OFFERED:
+            self._after_refusal(row, summary)
+
+    def route(self, row: LeadRow, summary: RouteSummary) -> Decision:
+        """Match the lead for its next round and execute the round's plan."""
+        if row.state == LeadState.QUALIFIED.value:
+            self.leads.apply(row.id, EventKind.ROUTE, actor=ACTOR, idempotency_key=f"route:{row.id}", row=row)
+        lead = lead_from_row(row)
+        offers = self.offers.for_lead(row.id)
+        history = history_from_offers(offers)
+        decision = match(
+            lead,
+            self.ctx.index,
+            self.ctx.policy,
+            self.ctx.stats,
+            now=self.ctx.now,
+            rng=self.ctx.rng,
+            history=history,
+            explain=True,
+        )
+        plan = plan_round(decision, lead, self.ctx.policy, self.ctx.partners, now=self.ctx.now)
+        self._execute(row, lead, decision, plan, summary)
+        return decision
+
+    # -- after partners answered ------------------------------------------------------------
+    def _after_refusal(self, row: LeadRow, summary: RouteSummary) -> None:
+        offers = self.offers.for_lead(row.id)
+        if not offers or any(o.status in (OfferStatus.PENDING, OfferStatus.ACCEPTED) for o in offers):
+            summary.waiting += 1
+            return
+        decision = _latest_decision(offers)
+        lead = lead_from_row(row)
+        plan = on_refusal(decision, offers, lead, self.ctx.policy, self.ctx.partners, now=self.ctx.now)
+        self._execute(row, lead, decision, plan, summary)
+
+    def _after_return(self, row: LeadRow, summary: RouteSummary) -> None:
+        last_return = next(
+            (e for e in reversed(self.leads.events(row.id)) if e.kind == EventKind.RETURN), None
+        )
+        reason = str((last_return.payload if last_return else {}).get("reason_code") or "no_fit")
+        plan = on_return(reason, row.round or 1, self.ctx.policy)
+        self._execute(row, lead_from_row(row), None, plan, summary)
+
+    # -- executing a plan -------------------------------------------------------------------
+    def _execute(
+        self, row: LeadRow, lead: Lead, decision: Decision | None, plan: Plan, summary: RouteSummary
+    ) -> None:
+        key = f"{row.id}:r{row.round}"
+        if plan.escalate:
+            self.leads.apply(
+                row.id,
+                EventKind.ESCALATE,
+                actor=ACTOR,
+                idempotency_key=f"escalate:{key}:{plan.action}",
+                payload={"reason": plan.reason},
+                row=row,
+            )
+        if plan.action is Action.OFFER and decision is not None:
+            audit = decision.to_dict()
+            for spec in plan.create:
+                offer, applied = self.offers.create(
+                    row.id,
+                    spec.partner_id,
+                    round=spec.round,
+                    mode=spec.mode,
+                    deadline=spec.deadline,
+                    decision={**audit, "preview": spec.preview} if spec.preview else audit,
+                    actor=ACTOR,
+                )
+                summary.offers += int(applied.created)
+                if spec.auto_accept:
+                    self.offers.accept(offer.id, actor=ACTOR, idempotency_key=f"auto-accept:{offer.id}")
+            summary.routed += 1
+        elif plan.action is Action.REROUTE:
+            self.leads.apply(
+                row.id,
+                EventKind.REROUTE,
+                actor=ACTOR,
+                idempotency_key=f"reroute:{key}",
+                payload={"reason": plan.reason},
+                row=row,
+            )
+            self.route(row, summary)
+        elif plan.action is Action.DIRECT_SALES:
+            self._to(row, EventKind.DIRECT, key, plan)
+            summary.direct += 1
+            summary.routed += 1
+        elif plan.action is Action.NURTURE:
+            self._to(row, EventKind.NURTURE, key, plan)
+            summary.nurtured += 1
+        elif plan.action is Action.CLOSE:
+            self._to(row, EventKind.CLOSE, key, plan)
+            summary.closed += 1
+        else:
+            summary.waiting += 1
+
+    def _to(self, row: LeadRow, kind: EventKind, key: str, plan: Plan) -> None:
+        if row.state == LeadState.OFFERED.value and kind is not EventKind.CLOSE:
+            # The lifecycle leaves ``offered`` only through a re-route; the fallback follows it.
+            self.leads.apply(
+                row.id,
+                EventKind.REROUTE,
+                actor=ACTOR,
+                idempotency_key=f"reroute:{key}:fallback",
+                payload={"reason": plan.reason},
+                row=row,
+            )
+        self.leads.apply(
+            row.id,
+            kind,
+            actor=ACTOR,
+            idempotency_key=f"{kind.value}:{key}",
+            payload={"reason": plan.reason},
+            row=row,
+        )
+
+
+def _latest_decision(offers: Sequence[Offer]) -> Decision:
+    latest = max((o for o in offers if o.decision), key=lambda o: (o.round, o.offered_at))
+    assert latest.decision is not None
+    return Decision.from_dict({k: v for k, v in latest.decision.items() if k != "preview"})
+
+
+def waiting_lead_ids(session: Session, limit: int | None = None) -> list[str]:
+    """Leads the router must move on: qualified, routing, returned, or offered with every offer refused."""
+    open_offer = exists().where(
+        OfferRow.lead_id == LeadRow.id,
+        OfferRow.status.in_([OfferStatus.PENDING.value, OfferStatus.ACCEPTED.value]),
+    )
+    query = (
+        select(LeadRow.id)
+        .where(
+            LeadRow.state.in_([LeadState.QUALIFIED.value, LeadState.ROUTING.value, LeadState.RETURNED.value])
+            | ((LeadRow.state == LeadState.OFFERED.value) & ~open_offer)
+        )
+        .order_by(LeadRow.created_at, LeadRow.id)
+    )
+    if limit:
+        query = query.limit(limit)
+    return list(session.execute(query).scalars())
+
+
+def route_pending(
+    database: Database,
+    *,
+    policy: Policy | None = None,
+    lead_ids: Sequence[str] | None = None,
+    clock: Clock = utcnow,
+    rng: random.Random | None = None,
+    limit: int | None = None,
+    settings: Settings | None = None,
+) -> RouteSummary:
+    """Move every waiting lead on (module rules); each lead commits on its own."""
+    if policy is None:
+        from leadbridge.core.settings import load_settings
+
+        policy = policy_from_settings(settings or load_settings())
+    summary = RouteSummary()
+    now = clock()
+    with database.transaction() as session:
+        ids = list(lead_ids) if lead_ids is not None else waiting_lead_ids(session, limit)
+        if not ids:
+            return summary
+        context = RoutingContext.load(session, policy, now=now, rng=rng or random.Random(now.timestamp()))
+    for lead_id in ids:
+        try:
+            with database.transaction() as session:
+                Router(session, context, clock).advance(lead_id, summary)
+        except (IllegalTransition, ConflictError, NotFound) as error:
+            # Another worker moved the lead first, or it vanished: the next pass sees the new state.
+            log.info("routing %s skipped: %s", lead_id, error)
+            summary.errors.append(f"{lead_id}: {error}")
+    return summary

@@ -1,0 +1,91 @@
+"""Execute the SLA engine's actions: expire offers, record reminders and escalations, then re-route.
+
+Rules: ``core/sla.py`` decides (pure); this module records each action once (its idempotency key
+makes a repeated tick a no-op) and, for leads whose offers expired, lets the router take the next
+step at once (cascade on, next round, or fallback) instead of waiting for the next routing pass.
+E-mail notifications read the ``remind`` / ``escalate`` events; nothing here sends mail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from leadbridge.core.errors import ConflictError
+from leadbridge.core.leads import Clock, LeadService
+from leadbridge.core.lifecycle import EventKind, LeadState
+from leadbridge.core.model import utcnow
+from leadbridge.core.offers import OfferService
+from leadbridge.core.partners import PartnerRepository
+from leadbridge.core.policy import Policy
+from leadbridge.core.router import RouteSummary, route_pending
+from leadbridge.core.sla import SlaActionKind, sla_actions
+from leadbridge.core.store.database import Database
+from leadbridge.core.store.tables import LeadRow
+
+WATCHED_STATES = (LeadState.OFFERED.value, LeadState.ACCEPTED.value, LeadState.WORKING.value)
+
+
+@dataclass
+class SlaSummary:
+    expired: int = 0
+    reminded: int = 0
+    escalated: int = 0
+    rerouted: RouteSummary = field(default_factory=RouteSummary)
+
+
+def sla_tick(database: Database, *, policy: Policy, clock: Clock = utcnow) -> SlaSummary:
+    """Run every SLA action due now (module rules) and move expired leads on."""
+    summary = SlaSummary()
+    now = clock()
+    with database.transaction() as session:
+        lead_ids = list(
+            session.execute(select(LeadRow.id).where(LeadRow.state.in_(WATCHED_STATES))).scalars()
+        )
+        partners = {p.id: p for p in PartnerRepository(session).all()}
+    expired_leads: list[str] = []
+    for lead_id in lead_ids:
+        with database.transaction() as session:
+            leads, offers = LeadService(session, clock), OfferService(session, clock)
+            row = leads.get_row(lead_id, for_update=True)
+            actions = sla_actions(
+                LeadState(row.state),
+                offers.for_lead(lead_id),
+                leads.events(lead_id),
+                partners,
+                policy.sla,
+                now,
+            )
+            for action in actions:
+                payload = {
+                    "reason": action.reason,
+                    "offer_id": action.offer_id,
+                    "reminder": action.reminder,
+                    "due_at": action.due_at.isoformat() if action.due_at else None,
+                }
+                if action.kind is SlaActionKind.EXPIRE and action.offer_id:
+                    try:
+                        summary.expired += int(offers.expire(action.offer_id).created)
+                        expired_leads.append(lead_id)
+                    except ConflictError:
+                        pass  # decided meanwhile: nothing to expire
+                else:
+                    kind = EventKind.REMIND if action.kind is SlaActionKind.REMIND else EventKind.ESCALATE
+                    applied = leads.apply(
+                        lead_id,
+                        kind,
+                        actor="sla",
+                        idempotency_key=action.idempotency_key,
+                        partner_id=action.partner_id,
+                        offer_id=action.offer_id,
+                        payload=payload,
+                    )
+                    if applied.created:
+                        summary.reminded += kind is EventKind.REMIND
+                        summary.escalated += kind is EventKind.ESCALATE
+    if expired_leads:
+        summary.rerouted = route_pending(
+            database, policy=policy, lead_ids=sorted(set(expired_leads)), clock=clock
+        )
+    return summary

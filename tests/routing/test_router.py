@@ -1,0 +1,142 @@
+"""The routing executor against a real database: offers, re-routing, fallback, returns, SLA expiry."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from leadbridge.core.intake import take_in
+from leadbridge.core.leads import LeadService
+from leadbridge.core.model import OfferStatus
+from leadbridge.core.offers import OfferService
+from leadbridge.core.policy import Policy, parse_policy
+from leadbridge.core.router import route_pending
+from leadbridge.core.sla_tick import sla_tick
+from leadbridge.core.store.database import Database
+from tests.builders import a_lead, a_partner
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def policy(**overrides: object) -> Policy:
+    data: dict[str, object] = {"version": 1, "max_rounds": 2, "fallback": "direct_sales",
+                               "sla": {"use_business_hours": False, "accept_hours": 4}}
+    data.update(overrides)
+    return parse_policy(data)
+
+
+def clock() -> datetime:
+    return NOW
+
+
+def setup(database: Database, partners: int = 3, **lead_fields: object) -> tuple[str, list[str]]:
+    with database.transaction() as session:
+        ids = [a_partner(session, name=f"P{i}").id for i in range(partners)]
+        lead = a_lead(**lead_fields)
+        take_in(session, lead)
+    return lead.id, ids
+
+
+def state_of(database: Database, lead_id: str) -> tuple[str, list[tuple[str, str, int]]]:
+    with database.transaction() as session:
+        row = LeadService(session).get_row(lead_id)
+        offers = [(o.partner_id, o.status.value, o.round) for o in OfferService(session).for_lead(lead_id)]
+        return row.state, offers
+
+
+def test_a_qualified_lead_is_offered_to_the_best_partner_with_its_decision_stored(database: Database) -> None:
+    lead_id, partners = setup(database)
+    summary = route_pending(database, policy=policy(), clock=clock, rng=random.Random(1))
+    assert summary.routed == 1 and summary.offers == 1
+    state, offers = state_of(database, lead_id)
+    assert state == "offered" and len(offers) == 1 and offers[0][0] in partners
+    with database.transaction() as session:
+        offer = OfferService(session).for_lead(lead_id)[0]
+    assert offer.deadline == NOW + timedelta(hours=4)
+    assert offer.decision and {c["partner_id"] for c in offer.decision["candidates"]} == set(partners)
+    again = route_pending(database, policy=policy(), clock=clock)
+    assert again.offers == 0 and state_of(database, lead_id)[1] == offers
+
+
+def test_a_decline_reroutes_without_the_decliner_and_the_last_round_falls_back(database: Database) -> None:
+    lead_id, _ = setup(database)
+    route_pending(database, policy=policy(), clock=clock, rng=random.Random(1))
+    declined: set[str] = set()
+    for _round in range(2):
+        with database.transaction() as session:
+            pending = OfferService(session).pending_for_lead(lead_id)
+            assert len(pending) == 1 and pending[0].partner_id not in declined
+            declined.add(pending[0].partner_id)
+            OfferService(session).decline(pending[0].id, reason_code="no_capacity", actor="p")
+        route_pending(database, policy=policy(), clock=clock, rng=random.Random(1))
+    state, offers = state_of(database, lead_id)
+    assert state == "direct"
+    assert sorted(o[2] for o in offers) == [1, 2] and all(o[1] == "declined" for o in offers)
+
+
+def test_offer_to_n_withdraws_the_others_when_one_accepts(database: Database) -> None:
+    lead_id, _ = setup(database, partners=4)
+    route_pending(database, policy=policy(distribution={"mode": "offer_n", "offer_n": 3}), clock=clock)
+    with database.transaction() as session:
+        pending = OfferService(session).pending_for_lead(lead_id)
+        assert len(pending) == 3
+        OfferService(session).accept(pending[1].id, actor="p")
+    state, offers = state_of(database, lead_id)
+    assert state == "accepted"
+    assert sorted(o[1] for o in offers) == ["accepted", "withdrawn", "withdrawn"]
+
+
+@pytest.mark.parametrize(("reason", "expected"), [("no_capacity", "offered"), ("not_a_lead", "nurture")])
+def test_a_return_follows_its_reason(database: Database, reason: str, expected: str) -> None:
+    lead_id, _ = setup(database)
+    route_pending(database, policy=policy(), clock=clock, rng=random.Random(2))
+    with database.transaction() as session:
+        offer = OfferService(session).pending_for_lead(lead_id)[0]
+        OfferService(session).accept(offer.id, actor="p")
+        OfferService(session).return_lead(lead_id, partner_id=offer.partner_id, reason_code=reason, actor="p")
+    route_pending(database, policy=policy(), clock=clock, rng=random.Random(2))
+    state, offers = state_of(database, lead_id)
+    assert state == expected
+    if expected == "offered":
+        second = [o for o in offers if o[2] == 2]
+        assert len(second) == 1 and second[0][0] != offer.partner_id and second[0][1] == "pending"
+
+
+def test_large_accounts_go_to_direct_sales(database: Database) -> None:
+    lead_id, _ = setup(database, annual_revenue=Decimal("80000000"))
+    route_pending(database, policy=policy(channel={"direct_sales_min_revenue": 50_000_000}), clock=clock)
+    assert state_of(database, lead_id) == ("direct", [])
+
+
+def test_no_eligible_partner_goes_to_the_fallback(database: Database) -> None:
+    lead_id, _ = setup(database, address={"country": "FR", "postal_code": "75001"})
+    route_pending(database, policy=policy(fallback="nurture"), clock=clock)
+    assert state_of(database, lead_id)[0] == "nurture"
+
+
+def test_sla_tick_expires_overdue_offers_and_moves_the_lead_on(database: Database) -> None:
+    lead_id, _ = setup(database)
+    route_pending(database, policy=policy(), clock=clock, rng=random.Random(3))
+    later = NOW + timedelta(hours=5)
+    summary = sla_tick(database, policy=policy(), clock=lambda: later)
+    assert summary.expired == 1
+    state, offers = state_of(database, lead_id)
+    assert state == "offered" and sorted((o[2], o[1]) for o in offers) == [(1, "expired"), (2, "pending")]
+    assert offers[0][0] != offers[1][0]
+    repeat = sla_tick(database, policy=policy(), clock=lambda: later)
+    assert repeat.expired == 0 and len(state_of(database, lead_id)[1]) == 2
+
+
+def test_sla_reminder_is_recorded_once(database: Database) -> None:
+    lead_id, _ = setup(database)
+    route_pending(database, policy=policy(), clock=clock)
+    at = NOW + timedelta(hours=2, minutes=30)
+    assert sla_tick(database, policy=policy(), clock=lambda: at).reminded == 1
+    assert sla_tick(database, policy=policy(), clock=lambda: at).reminded == 0
+    with database.transaction() as session:
+        kinds = [e.kind for e in LeadService(session).events(lead_id)]
+    assert kinds.count("remind") == 1
+    assert OfferStatus.PENDING.value in [o[1] for o in state_of(database, lead_id)[1]]
