@@ -23,7 +23,9 @@ import json
 import re
 import socket
 import ssl
+import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.message import Message
@@ -205,6 +207,9 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
+        except Exception as error:  # a bug in a stand-in: answer 500 and say so, keep serving
+            traceback.print_exc(file=sys.stderr)
+            response = json_response({"error": "sandbox internal error", "detail": repr(error)}, 500)
         self._write(response)
 
     def _write(self, response: Response) -> None:

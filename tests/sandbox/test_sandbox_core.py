@@ -101,6 +101,22 @@ def test_given_drop_rate_one_when_calling_then_connection_is_dropped(served, tls
     assert _session(tls).post(f"{server.url}/items", json={}).status_code == 201
 
 
+def test_given_a_failing_app_when_calling_then_500_and_the_server_keeps_serving(tls, capsys):
+    def app(request: Request) -> Response:
+        if request.path == "/boom":
+            raise RuntimeError("bug")
+        return json_response({"ok": True})
+
+    server = HTTPSServer(app, tls.server_context()).start()
+    try:
+        session = _session(tls)
+        assert session.get(f"{server.url}/boom").status_code == 500
+        assert session.get(f"{server.url}/fine").json() == {"ok": True}
+    finally:
+        server.stop()
+    assert "RuntimeError: bug" in capsys.readouterr().err
+
+
 def test_given_stopped_server_when_calling_then_connection_refused(tls):
     server = HTTPSServer(lambda r: json_response({}), tls.server_context()).start()
     session = _session(tls)
