@@ -152,7 +152,8 @@ class Plan:
         ]
 
     def to_canonical(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """Map a remote record to a flat canonical record; raise ``RecordError`` with every problem."""
+        """Map a remote record to a flat canonical record (empty fields are ``None``); raise
+        ``RecordError`` with every problem."""
         [result] = self.to_canonical_batch([record])
         if isinstance(result, RecordError):
             raise result
@@ -169,20 +170,18 @@ class Plan:
         columns: list[list[Any]] = []
         for path, name in self._copy:
             paths.append(path)
-            columns.append([record.get(name) for record in records])
+            columns.append([None if v == "" else v for v in [r.get(name) for r in records]])
         for path, name in self._trim:
             paths.append(path)
-            columns.append([v.strip() if v.__class__ is str else v for v in [r.get(name) for r in records]])
+            columns.append(
+                [(v.strip() or None) if v.__class__ is str else v for v in [r.get(name) for r in records]]
+            )
         for path, name, convert, handles_none in self._columns:
             paths.append(path)
             columns.append(self._column(name, convert, handles_none, records, problems, None, name))
-        if columns:
-            rows = zip(*columns, strict=True)
-            flats = [
-                {p: v for p, v in zip(paths, row, strict=True) if v is not None and v != ""} for row in rows
-            ]
-        else:
-            flats = [{} for _ in records]
+        # Empty fields stay in as None: building dicts whole is much cheaper than filtering them.
+        flats = [dict(zip(paths, row, strict=True)) for row in zip(*columns, strict=True)] if columns else []
+        flats = flats or [{} for _ in records]
         for path, source_name, convert, handles_none in self._rows:
             column = self._column(
                 source_name or path, convert, handles_none, records, problems, flats, source_name
@@ -192,7 +191,7 @@ class Plan:
                     flat[path] = value
         for path, label in self._required:
             for index, flat in enumerate(flats):
-                if path not in flat and all(name != label for name, _ in problems.get(index, ())):
+                if flat.get(path) is None and all(name != label for name, _ in problems.get(index, ())):
                     problems.setdefault(index, []).append((label, "required field is empty"))
         if not problems:
             return list(flats)
@@ -252,6 +251,8 @@ class Plan:
         data: dict[str, Any] = {"source_connection": connection, "external_id": external_id}
         status: dict[str, Any] = {}
         for path, value in flat.items():
+            if value is None:
+                continue
             head, _, rest = path.partition(".")
             if not rest:
                 data[path] = value
