@@ -23,7 +23,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from leadbridge.core.geo import haversine_km
-from leadbridge.core.matching.index import Cut
 from leadbridge.core.matching.vectors import LeadCtx, PartnerVec
 from leadbridge.core.performance import PartnerStats
 from leadbridge.core.policy import Performance, PerformanceTierName, Policy
@@ -114,13 +113,12 @@ def product_line(ctx: LeadCtx, p: PartnerVec, env: FilterEnv) -> str | None:
 
 def certification(ctx: LeadCtx, p: PartnerVec, env: FilterEnv) -> str | None:
     minimum = env.min_certification
-    if minimum <= 0 or not ctx.products:
+    if minimum <= 0:
         return None
     for product in ctx.products:
-        level = p.cert_levels.get(product, 0)
         # only lines it would sell: with ``require: any`` a partner need not carry every line
-        if level < minimum and product in p.products:
-            return f"certification {product} level {level} < {minimum}"
+        if product in p.products and p.cert_levels.get(product, 0) < minimum:
+            return f"certification {product} level {p.cert_levels.get(product, 0)} < {minimum}"
     return None
 
 
@@ -190,19 +188,15 @@ CANNOT_FAIL: dict[str, Callable[[LeadCtx, FilterEnv], bool]] = {
 
 
 def relevant_filters(
-    filters: list[tuple[str, Filter]], ctx: LeadCtx, env: FilterEnv, *, cut: Cut
+    filters: list[tuple[str, Filter]], ctx: LeadCtx, env: FilterEnv, *, product_cut: bool
 ) -> list[Filter]:
-    """The filters that can still exclude someone for this lead, given that the index already
-    applied ``cut`` (a lead's single product line with its certification, segment, language)."""
-    pre_applied = {
-        "product_line": cut.product is not None and len(ctx.product_set) == 1,
-        "certification": cut.min_level > 0,
-        "segment": cut.segment is not None,
-        "language": cut.language is not None,
-    }
+    """The filters that can still exclude someone for this lead; ``product_cut``: the index only
+    returned partners carrying the lead's first product line (so one line needs no check)."""
     kept = []
     for name, check in filters:
-        if pre_applied.get(name) or (name in CANNOT_FAIL and CANNOT_FAIL[name](ctx, env)):
+        if name == "product_line" and product_cut and len(ctx.product_set) == 1:
+            continue
+        if name in CANNOT_FAIL and CANNOT_FAIL[name](ctx, env):
             continue
         kept.append(check)
     return kept

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
 
 from leadbridge.core.geo import Gazetteer
@@ -67,34 +66,12 @@ def cells_for_radius(lat: float, lon: float, km: float) -> Iterable[tuple[int, i
             yield cell_lat, ((cell_lon + span // 2) % span) - span // 2
 
 
-@dataclass(frozen=True, slots=True)
-class Cut:
-    """Static partner properties a lead needs, applied when caching candidate lists (None = any):
-    carries ``product`` with a valid certification level ≥ ``min_level``, serves ``segment`` (or
-    every segment), speaks ``language``. Each is the corresponding filter's own rule."""
-
-    product: str | None = None
-    min_level: int = 0
-    segment: str | None = None
-    language: str | None = None
-
-    def admits(self, v: PartnerVec) -> bool:
-        product = self.product
-        if product is not None:
-            if product not in v.products:
-                return False
-            if self.min_level > 0 and v.cert_levels.get(product, 0) < self.min_level:
-                return False
-        if self.segment is not None and v.segments and self.segment not in v.segments:
-            return False
-        return self.language is None or self.language in v.languages
-
-
-NO_CUT = Cut()
-
-
 def cell_of(lat: float, lon: float) -> tuple[int, int]:
     return math.floor(lat / CELL), math.floor(lon / CELL)
+
+
+# A bucket key's last part is a product line, or None for "any product".
+Product = str | None
 
 
 class PartnerIndex:
@@ -107,73 +84,66 @@ class PartnerIndex:
         self.vecs: list[PartnerVec] = [partner_vec(p, day) for p in self.partners]
         self.by_id = {vec.id: vec for vec in self.vecs}
         self.account_owners = account_owner_map(self.vecs)
-        self._country_wide: dict[str, list[PartnerVec]] = defaultdict(list)
-        self._keyed: dict[tuple[str, str], list[PartnerVec]] = defaultdict(list)
-        self._always: dict[str, list[PartnerVec]] = defaultdict(list)
-        self._postal_all: dict[str, list[PartnerVec]] = defaultdict(list)
-        self._grid: dict[tuple[int, int], list[PartnerVec]] = defaultdict(list)
-        self._cache: dict[tuple[str | None, str, Cut], list[PartnerVec]] = {}
-        self._base: dict[tuple[str | None, str], list[PartnerVec]] = {}
-        self._near: dict[tuple[tuple[int, int], Cut], list[PartnerVec]] = {}
+        self._country_wide: dict[tuple[str, Product], list[PartnerVec]] = defaultdict(list)
+        self._keyed: dict[tuple[str, str, Product], list[PartnerVec]] = defaultdict(list)
+        self._always: dict[tuple[str, Product], list[PartnerVec]] = defaultdict(list)
+        self._postal_all: dict[tuple[str, Product], list[PartnerVec]] = defaultdict(list)
+        self._grid: dict[tuple[tuple[int, int], Product], list[PartnerVec]] = defaultdict(list)
+        self._cache: dict[tuple[str | None, str, Product], list[PartnerVec]] = {}
         # partners with both countries and radii can be found twice; only then is deduplication needed
         self._mixed = any(vec.countries and vec.radii for vec in self.vecs)
         for vec in self.vecs:
             self._add(vec)
 
     def _add(self, vec: PartnerVec) -> None:
+        products: list[Product] = [None, *sorted(vec.products)]
         for country in vec.countries:
             if not vec.has_postal_restriction:
-                self._country_wide[country].append(vec)
+                for product in products:
+                    self._country_wide[(country, product)].append(vec)
                 continue
-            self._postal_all[country].append(vec)
             placements = [keys_for_prefix(p) for p in vec.prefixes]
             placements += [keys_for_range(a, b) for a, b in vec.ranges]
-            if any(found is None for found in placements):
-                self._always[country].append(vec)
             keys = {key for found in placements if found for key in found[1]}
-            for key in keys:
-                self._keyed[(country, key)].append(vec)
+            for product in products:
+                self._postal_all[(country, product)].append(vec)
+                if any(found is None for found in placements):
+                    self._always[(country, product)].append(vec)
+                for key in keys:
+                    self._keyed[(country, key, product)].append(vec)
         cells: set[tuple[int, int]] = set()
         for lat, lon, km in vec.radii:
             cells.update(cells_for_radius(lat, lon, km))
         for cell in cells:
-            self._grid[cell].append(vec)
+            for product in products:
+                self._grid[(cell, product)].append(vec)
 
-    def _territorial(self, country: str | None, postal: str) -> list[PartnerVec]:
-        key = (country, postal[:3])
-        found = self._base.get(key)
-        if found is not None:
-            return found
+    def _territorial(self, country: str | None, postal: str, product: Product) -> list[PartnerVec]:
         groups: list[list[PartnerVec]] = []
         if country is not None:
-            groups.append(self._country_wide.get(country, []))
+            groups.append(self._country_wide.get((country, product), []))
             if len(postal) < 2:
-                groups.append(self._postal_all.get(country, []))
+                groups.append(self._postal_all.get((country, product), []))
             else:
-                groups.append(self._keyed.get((country, postal[:2]), []))
-                groups.append(self._keyed.get((country, postal[:3]), []) if len(postal) >= 3 else [])
-                groups.append(self._always.get(country, []))
+                groups.append(self._keyed.get((country, postal[:2], product), []))
+                if len(postal) >= 3:
+                    groups.append(self._keyed.get((country, postal[:3], product), []))
+                groups.append(self._always.get((country, product), []))
         unique: dict[str, PartnerVec] = {}
         for group in groups:
             for vec in group:
                 unique.setdefault(vec.id, vec)
-        found = self._base[key] = list(unique.values())
-        return found
+        return list(unique.values())
 
-    def candidates(self, ctx: LeadCtx, cut: Cut = NO_CUT) -> list[PartnerVec]:
-        """Partners that may pass the territory filter and that ``cut`` admits: a superset of
-        those that pass the territory filter and the filters the cut stands for."""
-        key = (ctx.country, ctx.postal[:3], cut)
+    def candidates(self, ctx: LeadCtx, product: Product = None) -> list[PartnerVec]:
+        """Partners that may pass the territory filter (and carry ``product``): a superset."""
+        key = (ctx.country, ctx.postal[:3], product)
         found = self._cache.get(key)
         if found is None:
-            base = self._territorial(ctx.country, ctx.postal)
-            found = self._cache[key] = base if cut == NO_CUT else [v for v in base if cut.admits(v)]
+            found = self._cache[key] = self._territorial(ctx.country, ctx.postal, product)
         if not self._grid or ctx.latitude is None or ctx.longitude is None:
             return found
-        cell = cell_of(ctx.latitude, ctx.longitude)
-        near = self._near.get((cell, cut))
-        if near is None:
-            near = self._near[(cell, cut)] = [v for v in self._grid.get(cell, []) if cut.admits(v)]
+        near = self._grid.get((cell_of(ctx.latitude, ctx.longitude), product))
         if not near:
             return found
         if not self._mixed:

@@ -36,7 +36,7 @@ from leadbridge.core.matching.filters import (
     first_failure,
     relevant_filters,
 )
-from leadbridge.core.matching.index import NO_CUT, Cut, PartnerIndex
+from leadbridge.core.matching.index import PartnerIndex
 from leadbridge.core.matching.scorers import (
     LEAD_DEPENDENT,
     PARTNER_ONLY,
@@ -218,11 +218,11 @@ def match(
     ctx = lead_ctx(lead, index.gazetteer, now=now, excluded=history.barred, account_owners=owners)
     env = compiled.env_for(stats)
     if explain or scan_all:
-        pool, cut = index.vecs, NO_CUT
+        pool, cut = index.vecs, None
     else:
-        cut = _cut_for(ctx, policy)
+        cut = _product_cut(ctx, policy)
         pool = index.candidates(ctx, cut)
-    fast = relevant_filters(compiled.fast_filters, ctx, env, cut=cut)
+    fast = relevant_filters(compiled.fast_filters, ctx, env, product_cut=cut is not None)
     params, max_km, default = compiled.params, compiled.params.max_km, env.default_stats
     names, lead_scorers, lead_weights = compiled.scorer_names, compiled.lead_scorers, compiled.lead_weights
     partner_values = compiled.partner_values
@@ -250,10 +250,14 @@ def match(
         cached = partner_values.get(vec.id)
         if cached is None or cached[0] is not vec or cached[1] is not s:
             cached = _partner_values(compiled, ctx, vec, s)
-        lead_parts = list(map(mul, values, lead_weights[s.tier]))
-        total = cached[3] + sum(lead_parts)
-        contributions = dict(zip(names, lead_parts + cached[2], strict=True)) if explain else {}
-        candidates.append(Candidate(vec.id, total, contributions, s.tier.value, km))
+        if explain:
+            lead_parts = list(map(mul, values, lead_weights[s.tier]))
+            total = cached[3] + sum(lead_parts)
+            contributions = dict(zip(names, lead_parts + cached[2], strict=True))
+        else:  # the same sum without building the per-factor list
+            total = cached[3] + sum(map(mul, values, lead_weights[s.tier]))
+            contributions = {}
+        candidates.append(Candidate(vec.id, total, contributions, s.tier, km))  # tier: a StrEnum (a str)
     candidates.sort(key=lambda c: (-c.score, c.partner_id))
     decision.candidates = candidates
     decision.excluded_total = len(index.vecs) - len(candidates)
@@ -265,19 +269,12 @@ def match(
     return decision
 
 
-def _cut_for(ctx: LeadCtx, policy: Policy) -> Cut:
-    """The static properties the index may pre-apply for this lead (see ``index.Cut``)."""
-    switches = policy.filters
-    product = None
-    if switches.product_line.enabled and switches.product_line.require == "all" and ctx.products:
-        product = ctx.products[0]
-    certified = switches.certification.enabled and product is not None and len(ctx.product_set) == 1
-    return Cut(
-        product=product,
-        min_level=switches.certification.min_level if certified else 0,
-        segment=ctx.segment if switches.segment.enabled else None,
-        language=ctx.language if switches.language.enabled else None,
-    )
+def _product_cut(ctx: LeadCtx, policy: Policy) -> str | None:
+    """A product line every admissible partner carries (the index then reads only those), or None."""
+    rule = policy.filters.product_line
+    if rule.enabled and rule.require == "all" and ctx.products:
+        return ctx.products[0]
+    return None
 
 
 def _partner_values(
