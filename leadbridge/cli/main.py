@@ -52,6 +52,7 @@ COMMAND_MODULES: list[str] = [
     "leads",
     "mappings",
     "partners",
+    "routing",
     "sandbox",
     "sync",
 ]

@@ -1,0 +1,240 @@
+"""``leadbridge route`` and ``leadbridge simulate``: explain one routing decision, replay a policy."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from leadbridge.cli.context import console, fail, print_json, settings
+from leadbridge.cli.partners import JsonOption, open_database
+from leadbridge.core.errors import LeadbridgeError
+from leadbridge.core.leads import LeadService, lead_from_row
+from leadbridge.core.matching import Decision, history_from_offers, match
+from leadbridge.core.matching.modes import Plan, plan_round
+from leadbridge.core.model import utcnow
+from leadbridge.core.offers import OfferService, offer_from_row
+from leadbridge.core.policy import Policy, load_policy
+from leadbridge.core.router import RoutingContext, policy_from_settings, route_pending
+from leadbridge.core.simulate import simulate
+from leadbridge.core.store.tables import LeadRow, OfferRow
+
+PolicyOption = Annotated[
+    Path | None, typer.Option("--policy", help="policy YAML to use instead of the configured one")
+]
+FACTOR_HEADERS = {
+    "distance": "dist",
+    "tier": "tier",
+    "certification": "cert",
+    "industry": "ind",
+    "size": "size",
+    "win_rate": "win",
+    "acceptance": "acc",
+    "speed": "speed",
+    "load": "load",
+}
+
+
+def _policy(path: Path | None) -> Policy:
+    return load_policy(path) if path else policy_from_settings(settings())
+
+
+def _plan_dict(plan: Plan) -> dict[str, Any]:
+    return {
+        "action": plan.action.value,
+        "reason": plan.reason,
+        "escalate": plan.escalate,
+        "offers": [
+            {
+                "partner_id": s.partner_id,
+                "round": s.round,
+                "mode": s.mode,
+                "deadline": s.deadline.isoformat() if s.deadline else None,
+                "auto_accept": s.auto_accept,
+                "preview": s.preview,
+            }
+            for s in plan.create
+        ],
+    }
+
+
+def _print_decision(decision: Decision, names: dict[str, str], *, show_excluded: bool) -> None:
+    console.print(
+        f"[bold]{decision.lead_id}[/]  round {decision.round} · mode {decision.mode} · "
+        f"channel [bold]{decision.channel.value}[/] · {decision.reason}"
+    )
+    if decision.candidates:
+        table = Table("#", "partner", "score", "km", "factors (score contributions)")
+        for rank, c in enumerate(decision.candidates, start=1):
+            factors = " ".join(
+                f"{short} {c.contributions.get(name, 0.0):.2f}" for name, short in FACTOR_HEADERS.items()
+            )
+            table.add_row(
+                ("→ " if c.partner_id in decision.chosen else "") + str(rank),
+                f"{c.partner_id}\n{names.get(c.partner_id, '')}",
+                f"{c.score:.3f}",
+                f"{c.distance_km:.0f}" if c.distance_km is not None else "-",
+                f"{factors} ({c.performance_tier} performer)",
+            )
+        console.print(table)
+    counts = decision.excluded_by_filter()
+    if counts:
+        summary = ", ".join(
+            f"{name} {count}" for name, count in sorted(counts.items(), key=lambda kv: -kv[1])
+        )
+        console.print(f"excluded {decision.excluded_total}: {summary}")
+    if show_excluded and decision.excluded:
+        table = Table("partner", "name", "filter", "why")
+        for e in decision.excluded:
+            table.add_row(e.partner_id, names.get(e.partner_id, ""), e.filter, e.detail)
+        console.print(table)
+    if decision.chosen:
+        console.print(f"chosen: {', '.join(decision.chosen)}")
+
+
+def route_command(
+    lead_id: Annotated[str, typer.Argument(help="leadbridge lead id (L-…)")],
+    explain: Annotated[
+        bool, typer.Option("--explain", help="list every excluded partner with the filter that excluded it")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="decide and plan, but create no offers")] = False,
+    policy_path: PolicyOption = None,
+    seed: Annotated[int | None, typer.Option(help="seed for tie-breaking (default: time-based)")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Route one lead now and show the decision: candidates with each factor's contribution."""
+    policy = _policy(policy_path)
+    database = open_database()
+    now = utcnow()
+    rng = random.Random(seed if seed is not None else now.timestamp())
+    try:
+        with database.transaction() as session:
+            row = LeadService(session).get_row(lead_id)
+            context = RoutingContext.load(session, policy, now=now, rng=rng)
+            offers = OfferService(session).for_lead(lead_id)
+        lead = lead_from_row(row)
+        decision = match(
+            lead,
+            context.index,
+            policy,
+            context.stats,
+            now=now,
+            rng=rng,
+            history=history_from_offers(offers),
+            explain=True,
+        )
+        plan = plan_round(decision, lead, policy, context.partners, now=now)
+        executed: dict[str, Any] | None = None
+        if not dry_run:
+            summary = route_pending(database, policy=policy, lead_ids=[lead_id], rng=random.Random(seed or 0))
+            executed = {
+                "routed": summary.routed,
+                "offers": summary.offers,
+                "direct": summary.direct,
+                "nurtured": summary.nurtured,
+                "waiting": summary.waiting,
+                "errors": summary.errors,
+            }
+    except LeadbridgeError as error:
+        raise fail(str(error)) from None
+    names = {pid: p.name for pid, p in context.partners.items()}
+    if as_json:
+        print_json(
+            {
+                "decision": decision.to_dict(),
+                "plan": _plan_dict(plan),
+                "dry_run": dry_run,
+                "executed": executed,
+            }
+        )
+        return
+    _print_decision(decision, names, show_excluded=explain)
+    console.print(
+        f"plan: {plan.action.value} ({plan.reason})" + (" — dry run: nothing created" if dry_run else "")
+    )
+    for spec in plan.create:
+        due = spec.deadline.isoformat(timespec="minutes") if spec.deadline else "no deadline"
+        console.print(f"  offer → {spec.partner_id} {names.get(spec.partner_id, '')} until {due}")
+    if executed is not None:
+        console.print(f"executed: {executed['offers']} offer(s), routed {executed['routed']}")
+        for problem in executed["errors"]:
+            console.print(f"[yellow]{problem}[/]")
+
+
+def simulate_command(
+    policy_path: Annotated[Path, typer.Option("--policy", help="the new policy YAML to try")],
+    since: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="only leads created on or after this day")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="seed for tie-breaking (same seed, same report)")] = 0,
+    limit: Annotated[int, typer.Option(help="at most this many leads (oldest first)")] = 100_000,
+    as_json: JsonOption = False,
+) -> None:
+    """Replay past qualified leads under the current and a new policy; compare partner shares."""
+    try:
+        old_policy, new_policy = policy_from_settings(settings()), load_policy(policy_path)
+    except LeadbridgeError as error:
+        raise fail(str(error)) from None
+    now = utcnow()
+    query = select(LeadRow).order_by(LeadRow.created_at, LeadRow.id).limit(limit)
+    if since is not None:
+        start = datetime.combine(date(since.year, since.month, since.day), time(0), UTC)
+        query = query.where(LeadRow.created_at >= start)
+    with open_database().transaction() as session:
+        rows = list(session.execute(query).scalars())
+        context = RoutingContext.load(session, old_policy, now=now, rng=random.Random(seed))
+        history: dict[str, list[Any]] = {}
+        for offer_row in session.execute(
+            select(OfferRow).where(OfferRow.lead_id.in_([r.id for r in rows]))
+        ).scalars():
+            history.setdefault(offer_row.lead_id, []).append(offer_from_row(offer_row))
+    leads = [lead for lead in (lead_from_row(r) for r in rows) if lead.is_qualified]
+    report = simulate(
+        leads,
+        list(context.partners.values()),
+        old_policy,
+        new_policy,
+        context.stats,
+        now=now,
+        seed=seed,
+        history=history,
+    )
+    data = report.to_dict()
+    if as_json:
+        print_json(data)
+        return
+    names = {pid: p.name for pid, p in context.partners.items()}
+    table = Table("partner", "name", "actual", "before", "after", "share before", "share after", "Δ points")
+    for item in data["partners"]:
+        delta = (item["share_after"] - item["share_before"]) * 100
+        table.add_row(
+            item["partner_id"],
+            names.get(item["partner_id"], ""),
+            str(item["actual"]),
+            str(item["before"]),
+            str(item["after"]),
+            f"{item['share_before']:.1%}",
+            f"{item['share_after']:.1%}",
+            f"{delta:+.1f}",
+        )
+    console.print(table)
+    before_after = {
+        key: f"{data[key]['before']} → {data[key]['after']}"
+        for key in ("no_eligible_partner", "direct_sales", "expected_conversions")
+    }
+    console.print(
+        f"{data['leads']} lead(s) replayed · changed partner: {data['changed_partner']} · "
+        f"no eligible partner: {before_after['no_eligible_partner']} · "
+        f"direct sales: {before_after['direct_sales']} · "
+        f"expected conversions: {before_after['expected_conversions']}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("route")(route_command)
+    app.command("simulate")(simulate_command)

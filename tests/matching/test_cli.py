@@ -1,0 +1,118 @@
+"""``leadbridge route`` and ``leadbridge simulate`` against a real (SQLite) database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from leadbridge.cli import routing
+from leadbridge.cli.context import STATE
+from leadbridge.core.leads import LeadService
+from leadbridge.core.lifecycle import EventKind
+from leadbridge.core.offers import OfferService
+from leadbridge.core.partners import PartnerRepository
+from leadbridge.core.store.database import Database
+from tests.matching.helpers import lead, partner
+
+RUNNER = CliRunner()
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Database, list[str]]:
+    url = f"sqlite:///{tmp_path / 'leadbridge.db'}"
+    (tmp_path / "leadbridge.yaml").write_text(f"database_url: {url}\npolicy: policy.yaml\n")
+    (tmp_path / "policy.yaml").write_text("version: 1\n")
+    database = Database(url)
+    database.upgrade()
+    ids = []
+    with database.transaction() as session:
+        repo = PartnerRepository(session)
+        repo.upsert(partner("P-near", name="Nah GmbH"))
+        repo.upsert(partner("P-far", name="Fern KG", location_latitude=49.4, location_longitude=11.1))
+        repo.upsert(partner("P-at", name="Wien AG", territory={"countries": ["AT"]}))
+        service = LeadService(session)
+        for _ in range(3):
+            item = lead()
+            service.receive(item, actor="t", source_system="t", idempotency_key=f"r:{item.id}")
+            service.apply(item.id, EventKind.QUALIFY, actor="t", idempotency_key=f"q:{item.id}")
+            ids.append(item.id)
+    monkeypatch.setattr(STATE, "config", tmp_path / "leadbridge.yaml")
+    return tmp_path, database, ids
+
+
+def app() -> typer.Typer:
+    root = typer.Typer()
+    routing.register(root)
+    return root
+
+
+def test_given_a_lead_when_dry_run_then_explained_decision_and_nothing_created(project: tuple) -> None:
+    _, database, ids = project
+    result = RUNNER.invoke(app(), ["route", ids[0], "--dry-run", "--json", "--seed", "1"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    decision = data["decision"]
+    assert decision["chosen"] == ["P-near"]
+    assert [c["partner_id"] for c in decision["candidates"]] == ["P-near", "P-far"]
+    assert decision["excluded"] == [
+        {"partner_id": "P-at", "filter": "territory", "detail": "country DE not in territory"}
+    ]
+    assert data["plan"]["action"] == "offer" and data["executed"] is None
+    with database.transaction() as session:
+        assert OfferService(session).for_lead(ids[0]) == []
+
+
+def test_given_a_lead_when_routed_then_the_offer_carries_the_decision(project: tuple) -> None:
+    _, database, ids = project
+    result = RUNNER.invoke(app(), ["route", ids[1], "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["executed"]["offers"] == 1
+    with database.transaction() as session:
+        (offer,) = OfferService(session).for_lead(ids[1])
+    assert offer.partner_id == "P-near"
+    assert offer.decision is not None and offer.decision["candidates"][0]["contributions"]["distance"] > 2.9
+
+
+def test_given_explain_when_printed_then_table_lists_candidates_and_exclusions(project: tuple) -> None:
+    _, _, ids = project
+    result = RUNNER.invoke(app(), ["route", ids[2], "--dry-run", "--explain"])
+    assert result.exit_code == 0, result.output
+    for text in ("P-near", "P-far", "Wien AG", "territory", "chosen: P-near", "dry run"):
+        assert text in result.stdout
+
+
+def test_given_an_unknown_lead_when_routed_then_clear_error(project: tuple) -> None:
+    result = RUNNER.invoke(app(), ["route", "L-nope", "--dry-run"])
+    assert result.exit_code == 1
+    assert "lead L-nope does not exist" in result.output
+
+
+def test_given_a_new_policy_when_simulated_then_shares_before_and_after(project: tuple) -> None:
+    path, _, _ = project
+    (path / "new.yaml").write_text(
+        "version: 1\nfilters:\n  territory: false\nscoring:\n  weights: {distance: 0}\n"
+    )
+    result = RUNNER.invoke(
+        app(), ["simulate", "--policy", str(path / "new.yaml"), "--json", "--since", "2020-01-01"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["leads"] == 3
+    shares = {p["partner_id"]: (p["before"], p["after"]) for p in data["partners"]}
+    assert shares["P-near"][0] == 3  # the old policy sends everything to the nearest partner
+    assert sum(after for _, after in shares.values()) == 3
+    assert data["no_eligible_partner"] == {"before": 0, "after": 0}
+    table = RUNNER.invoke(app(), ["simulate", "--policy", str(path / "new.yaml")])
+    assert "3 lead(s) replayed" in table.stdout
+
+
+def test_given_a_broken_policy_when_simulated_then_the_error_names_the_key(project: tuple) -> None:
+    path, _, _ = project
+    (path / "bad.yaml").write_text("version: 1\nmode: assign\n")
+    result = RUNNER.invoke(app(), ["simulate", "--policy", str(path / "bad.yaml")])
+    assert result.exit_code == 1
+    assert "mode: Extra inputs are not permitted" in result.output
