@@ -73,12 +73,14 @@ class Cluster:
         self.processes[name] = process
         return process
 
-    def start_worker(self, name: str, *, concurrency: int = 2) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, name: str, *, concurrency: int = 2, include: str = "tests.jobs.workload"
+    ) -> subprocess.Popen[bytes]:
         return self._start(
             name,
             [
                 "worker",
-                "--include=tests.jobs.workload",
+                f"--include={include}",
                 "--pool=threads",
                 f"--concurrency={concurrency}",
                 f"--queues={QUEUE}",

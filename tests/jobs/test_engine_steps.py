@@ -12,6 +12,7 @@ from leadbridge.jobs import engine, kicks
 from leadbridge.jobs.embedded import EmbeddedScheduler
 from leadbridge.ops.snapshot import take_snapshot
 from tests.connectors.sandbox_salesforce import add_leads
+from tests.jobs.pipeline import audit, partners_act, wait_for
 from tests.sync.routers import round_robin_router
 from tests.sync.world import World, a_world
 
@@ -32,6 +33,8 @@ def test_given_the_embedded_scheduler_then_new_leads_reach_partners_and_home_sho
     world: World, database: Database
 ) -> None:
     ids = add_leads(world.home, 12, same_stamp=True)
+    for connection in world.settings.connections.values():
+        connection.poll_seconds = 1
     kicks.install()
     scheduler = EmbeddedScheduler(world.settings, database=database, workers=2).start()
     try:
@@ -47,6 +50,17 @@ def test_given_the_embedded_scheduler_then_new_leads_reach_partners_and_home_sho
         snap = take_snapshot(database)
         assert snap.leads_by_state == {"offered": 12}
         assert "home" in snap.last_sync and "p1" in snap.last_sync
+
+        expected = partners_act(world)  # partners accept, win and lose in their own orgs
+
+        def settled() -> bool:
+            states = {r.id: r.state for r in world.leads()}
+            return states == expected and take_snapshot(database).outbox_depth == 0
+
+        assert wait_for(settled, timeout=30), take_snapshot(database).as_dict()
+        assert wait_for(lambda: audit(world, ids, expected).mismatched == 0, timeout=15)
+        result = audit(world, ids, expected)
+        assert (result.leads, result.lost, result.duplicated, result.mismatched) == (12, 0, 0, 0), result
     finally:
         scheduler.stop(10)
         kicks.uninstall()
