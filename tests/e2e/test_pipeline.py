@@ -83,7 +83,7 @@ def test_given_1000_leads_when_synced_then_every_lead_shows_its_partner_status_a
     with a_world(database, partners=3) as world:
         for _ in range(10):  # ten groups of 100 sharing one SystemModstamp each
             add_leads(world.home, 100, same_stamp=True)
-        engine = world.engine()
+        engine = world.engine(router=None)  # the real router, default policy
         first = run(engine)
         assert first.pulled[0].created == 1000 and first.routed == 1000
         assert sum(len(copies(org)) for org in world.partner_orgs.values()) == 1000
@@ -130,7 +130,7 @@ def test_given_an_interrupted_run_when_synced_again_then_it_converges_without_lo
         p1.faults.set("collections.upsert", error_rate=0.4, error="server_error")
         p1.faults.expire_session_after(3)
         p2.faults.quota.set(p2.faults.quota.used + 1)  # p2's daily allocation runs out mid-run
-        engine = world.engine(page_size=200)
+        engine = world.engine(router=None, page_size=200)
         engine.outbox_settings = OutboxSettings(max_attempts=50)
         interrupted = engine.run()
         stopped = interrupted.stopped
@@ -140,9 +140,9 @@ def test_given_an_interrupted_run_when_synced_again_then_it_converges_without_lo
         p2.faults.quota.set(None)
         _release_backoff(database)
         for _ in range(3):
-            world.engine().run()
+            world.engine(router=None).run()
             _release_backoff(database)
-        final = run(world.engine())
+        final = run(world.engine(router=None))
         assert [f.written for f in [*final.delivered, *final.written_back]] == [0, 0, 0]
         leads = world.leads()
         assert len(leads) == 300

@@ -19,7 +19,9 @@ def round_robin_router(database: Database) -> int:
     with database.transaction() as session:
         partners = list(session.execute(select(PartnerRow.id).order_by(PartnerRow.name)).scalars())
         waiting = session.execute(
-            select(LeadRow).where(LeadRow.state.in_(["qualified", "routing", "offered"])).order_by(LeadRow.id)
+            select(LeadRow)
+            .where(LeadRow.state.in_(["qualified", "routing", "offered", "returned"]))
+            .order_by(LeadRow.id)
         ).scalars()
         leads, offers = LeadService(session), OfferService(session)
         for number, lead in enumerate(list(waiting)):
@@ -35,6 +37,10 @@ def round_robin_router(database: Database) -> int:
                     EventKind.REROUTE,
                     actor="router",
                     idempotency_key=f"reroute:{lead.id}:{lead.round}",
+                )
+            elif lead.state == LeadState.RETURNED:
+                leads.apply(
+                    lead.id, EventKind.REROUTE, actor="router", idempotency_key=f"back:{lead.id}:{lead.round}"
                 )
             elif lead.state == LeadState.QUALIFIED:
                 leads.apply(lead.id, EventKind.ROUTE, actor="router", idempotency_key=f"route:{lead.id}")

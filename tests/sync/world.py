@@ -36,7 +36,8 @@ class World:
     def home(self) -> SalesforceOrg:
         return self.box.salesforce.org("manufacturer")
 
-    def engine(self, router: Router = round_robin_router, **connector_extra: Any) -> SyncEngine:
+    def engine(self, router: Router | None = round_robin_router, **connector_extra: Any) -> SyncEngine:
+        """A sync engine over this world (``router=None``: the real router with the default policy)."""
         connectors = {
             name: sandbox_connector(
                 self.box.salesforce.org(org_name),
@@ -72,13 +73,20 @@ def a_world(database: Database, *, partners: int = 2, leads: int = 0) -> Iterato
                 org = box.salesforce.org(f"partner-{number:02d}")
                 name = f"p{number}"
                 partner, _ = repo.upsert(
-                    Partner(
-                        name=f"Partner {number}",
-                        external_id=f"PA-{number}",
-                        connection=name,
-                        territory={"countries": ["DE"]},
-                        product_lines=["heat_pumps"],
-                    )  # type: ignore[arg-type]
+                    Partner.model_validate(
+                        {
+                            "name": f"Partner {number}",
+                            "external_id": f"PA-{number}",
+                            "connection": name,
+                            "territory": {"countries": ["DE"]},
+                            "product_lines": ["heat_pumps"],
+                            "certifications": [{"name": "heat_pumps", "level": 2}],
+                            "location_latitude": 48.14,
+                            "location_longitude": 11.58,
+                            "languages": ["de", "en"],
+                            "capacity": {"max_open": 5000},
+                        }
+                    )
                 )
                 conf = org_config(org, box.ca_file, name=name, role="partner", partner_id=f"PA-{number}")
                 connections[name] = conf.model_dump()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 from leadbridge.core.errors import LeadbridgeError
@@ -64,7 +65,7 @@ class SyncEngine:
         settings: Settings,
         connectors: dict[str, Any],
         *,
-        router: Router = route_pending,
+        router: Router | None = None,
         clock: Clock = utcnow,
         worker: str = "sync",
         outbox_settings: OutboxSettings | None = None,
@@ -72,7 +73,7 @@ class SyncEngine:
         self.database = database
         self.settings = settings
         self.connectors = connectors
-        self.router = router
+        self.router: Router = router or partial(route_pending, settings=settings)
         self.clock = clock
         self.worker = worker
         self.outbox_settings = outbox_settings or OutboxSettings()

@@ -145,15 +145,16 @@ def _record(
     with database.transaction() as session:
         succeeded = [(by_group[g], r) for g, r in results.items() if r.ok and g in by_group]
         writer.record(session, succeeded, now)
+        sent: list[int] = []
         for group, rows in groups.items():
             ids = [row.id for row in rows]
             plan, result = by_group.get(group), results.get(group)
             if plan is None or result is None:  # nothing to write any more (e.g. the lead is gone)
-                outbox.mark_sent(session, ids, worker=worker, now=now)
+                sent += ids
                 continue
             stats.writes += 1
             if result.ok:
-                outbox.mark_sent(session, ids, worker=worker, now=now)
+                sent += ids
                 stats.written += 1
                 continue
             permanent = result.action in (Action.SKIP, Action.FATAL)
@@ -169,3 +170,4 @@ def _record(
             stats.failed += 1
             stats.dead += int(permanent)
             stats.errors.append(f"{group[0]}: {result.error}")
+        outbox.mark_sent(session, sent, worker=worker, now=now)

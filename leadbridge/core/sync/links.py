@@ -55,10 +55,11 @@ def remember(
     written: Mapping[str, Any] | None = None,
     seen: Mapping[str, Any] | None = None,
     existing: SyncLinkRow | None = None,
+    preloaded: bool = False,
 ) -> SyncLinkRow:
-    """Create or update the link (``existing`` if the caller already loaded it); ``written``/``seen``
-    replace the stored values when given."""
-    row = existing or get(session, connection, remote_id)
+    """Create or update the link; ``written``/``seen`` replace the stored values when given.
+    ``preloaded``: the caller looked the link up already (``existing``, ``None`` if there is none)."""
+    row = existing if preloaded else get(session, connection, remote_id)
     if row is None:
         row = SyncLinkRow(
             connection=connection,

@@ -4,8 +4,8 @@ Rules (``Status`` of the partner's copy of the lead, case-insensitive):
 - ``Accepted`` / ``Working…`` / ``Qualified`` claim the lead (accept the pending offer); a
   ``Working…`` status on a claimed lead is a ``status`` event;
 - ``Declined`` declines the pending offer (reason from the reason field, else ``no_fit``);
-- ``Returned`` gives a claimed lead back; the reason's ``on_return`` decides what follows
-  (re-route, nurture or close);
+- ``Returned`` gives a claimed lead back (the router then follows the reason's ``on_return``:
+  re-route, nurture or close);
 - ``Closed - Converted`` / ``Won`` is a win (amount, close date); ``Closed - Not Converted`` /
   ``Lost`` a loss (reason) — claiming first when the partner skipped the accept step;
 - anything else (``Open - Not Contacted``…) changes nothing.
@@ -27,7 +27,7 @@ from leadbridge.core.leads import LeadService
 from leadbridge.core.lifecycle import CLAIMED_STATES, EventKind, LeadState
 from leadbridge.core.model import OfferStatus
 from leadbridge.core.offers import OfferService
-from leadbridge.core.reasons import ReasonCatalog, ReasonKind, ReturnAction
+from leadbridge.core.reasons import ReasonCatalog, ReasonKind
 from leadbridge.core.store.tables import OfferRow
 
 E = EventKind
@@ -187,21 +187,7 @@ def _return(
         source_system=source,
         idempotency_key=f"{key}:return",
     )
-    if not applied.created:
-        return []
-    follow = {
-        ReturnAction.REROUTE: E.REROUTE,
-        ReturnAction.NURTURE: E.NURTURE,
-        ReturnAction.CLOSE: E.CLOSE,
-    }[catalog.get(code, ReasonKind.RETURN).on_return]
-    LeadService(session).apply(
-        update.lead_id,
-        follow,
-        actor="leadbridge",
-        idempotency_key=f"{key}:{follow.value}",
-        payload={"reason": code},
-    )
-    return [E.RETURN.value, follow.value]
+    return [E.RETURN.value] if applied.created else []
 
 
 def _reason(catalog: ReasonCatalog | None, given: str | None, kind: ReasonKind, default: str) -> str:

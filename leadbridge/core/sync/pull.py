@@ -183,6 +183,7 @@ def pull_partner(
             partner_id=partner_id,
             seen=owned,
             existing=link,
+            preloaded=True,
         )
 
     _pages(database, connector, stats, handle, clock)

@@ -1,7 +1,8 @@
 """The one seam between the sync cycle and routing: ``route_pending(database) -> leads routed``.
 
-The routing executor (``leadbridge.core.router``) matches each qualified or re-routed lead and
-creates its offers; the cycle only needs the count. Tests inject their own router.
+The routing executor (``leadbridge.core.router``) matches each qualified, re-routed, refused or
+returned lead and creates its offers (or hands it to direct sales / the fallback); the cycle only
+needs the count. Tests inject their own router.
 """
 
 from __future__ import annotations
@@ -9,19 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from leadbridge.core.errors import ConfigError
+from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 
 Router = Callable[[Database], int]
 
 
-def route_pending(database: Database) -> int:
-    """Route every lead waiting for a partner; the number of leads routed."""
-    try:
-        from leadbridge.core import router  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        raise ConfigError("routing is not available in this build (leadbridge.core.router)") from None
-    return count(router.route_pending(database))
+def route_pending(database: Database, settings: Settings | None = None) -> int:
+    """Route every waiting lead with the policy ``settings`` name; the number of leads routed."""
+    from leadbridge.core import router
+
+    return count(router.route_pending(database, settings=settings))
 
 
 def count(result: Any) -> int:

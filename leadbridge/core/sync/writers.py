@@ -106,6 +106,7 @@ class HomeWriter:
                 now=now,
                 written=owned,
                 existing=known.get(record_id),
+                preloaded=True,
             )
 
 
@@ -178,4 +179,5 @@ class PartnerWriter:
                 written=dict(planned.item.fields),
                 seen=seen,
                 existing=existing,
+                preloaded=True,
             )
