@@ -223,22 +223,30 @@ class Plan:
         raw = [record.get(name) for record in records] if name else [None] * len(records)
         sources: Sequence[Mapping[str, Any]] = records if flats is not None else [_NOTHING] * len(records)
         targets = flats if flats is not None else sources
-        triples = zip(raw, sources, targets, strict=True)
         try:
+            if flats is None and not handles_none:  # the common case, kept as lean as it gets
+                nothing = _NOTHING
+                return [convert(v, nothing, nothing) if v is not None and v != "" else None for v in raw]
+            triples = zip(raw, sources, targets, strict=True)
             if handles_none:
                 return [convert(None if v == "" else v, s, t) for v, s, t in triples]
             return [convert(v, s, t) if v is not None and v != "" else None for v, s, t in triples]
         except ValueProblem:
             pass
+        # Some value failed. ``list.extend`` keeps what a generator yielded before it raised, so the
+        # failing index is ``len(column)``: note the problem, leave the value empty, go on from there.
         column: list[Any] = []
-        for index, (value, source, target) in enumerate(zip(raw, sources, targets, strict=True)):
-            if (value is None or value == "") and not handles_none:
-                column.append(None)
-                continue
+        triples_list = list(zip(raw, sources, targets, strict=True))
+        while len(column) < len(triples_list):
             try:
-                column.append(convert(None if value == "" else value, source, target))
+                column.extend(
+                    convert(None if v == "" else v, s, t)
+                    if handles_none or (v is not None and v != "")
+                    else None
+                    for v, s, t in triples_list[len(column) :]
+                )
             except ValueProblem as problem:
-                problems.setdefault(index, []).append((label, str(problem)))
+                problems.setdefault(len(column), []).append((label, str(problem)))
                 column.append(None)
         return column
 

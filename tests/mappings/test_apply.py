@@ -158,3 +158,17 @@ def test_custom_fields_map_both_ways() -> None:
     lead = plan.map_record({"hs_object_id": "7", "fleet_size": "12"}, "hs").lead
     assert lead.custom == {"fleet_size": 12}
     assert plan.to_remote(lead) == {"fleet_size": 12}
+
+
+def test_failures_anywhere_in_a_batch_keep_every_other_record() -> None:
+    plan = plan_for("salesforce", "Lead", "manufacturer")
+    bad_at = {0, 3, 4, 9}
+    records = [sf_record(Id=str(n), CreatedDate="nie" if n in bad_at else "2024-05-01") for n in range(10)]
+    records[6]["Lifecycle_Stage__c"] = "Hot"
+    results = plan.to_canonical_batch(records)
+    failed = {n for n, result in enumerate(results) if isinstance(result, RecordError)}
+    assert failed == bad_at | {6}
+    assert all(
+        results[n]["created_at"] == datetime(2024, 5, 1, tzinfo=UTC) for n in range(10) if n not in failed
+    )  # type: ignore[index]
+    assert "Lifecycle_Stage__c: unmapped value 'Hot'" in str(results[6])

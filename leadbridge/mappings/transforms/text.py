@@ -248,9 +248,14 @@ class List(Transform[ListArgs]):
     args_model = ListArgs
     primary = "separator"
 
+    def __init__(self, args: ListArgs) -> None:
+        super().__init__(args)
+        self.separator = args.separator
+
     def inbound(self, value: Any, source: Mapping[str, Any], target: Mapping[str, Any]) -> Any:
         if value.__class__ is str and " " not in value:  # the usual "a;b": nothing to strip
-            return [item for item in value.split(self.args.separator) if item] or None
+            items = value.split(self.separator)
+            return ([item for item in items if item] if "" in items else items) or None
         items = value if isinstance(value, list) else str(value).split(self.args.separator)
         return [text for item in items if (text := str(item).strip())] or None
 
