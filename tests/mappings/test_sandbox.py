@@ -97,3 +97,30 @@ def test_every_seeded_hubspot_contact_maps_and_previews(box: Sandbox) -> None:
     assert all(m.lead.stage in ("lead", "mql", "sql") and m.lead.address.country for m in mapped)
     one = HubSpotSource(client, "contacts").record(records[0]["hs_object_id"], fields)
     assert Plan(HS_MAPPING).map_record(one, "home-hs").lead.email == mapped[0].lead.email
+
+
+def test_salesforce_check_through_the_cli_prints_admin_steps(
+    box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not any(group.name == "mappings" for group in app.registered_groups):
+        _register()
+    org = box.salesforce.org("manufacturer")
+    custom = tmp_path / "lead.yaml"
+    custom.write_text(
+        default_mapping_path("salesforce", "Lead", "manufacturer").read_text(encoding="utf-8")
+        + "  - canonical: custom.heat_source\n    in: Heat_Pump_Type__c\n    out: Heat_Pump_Type__c\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "leadbridge.yaml").write_text(
+        "connections:\n  home:\n    kind: salesforce\n    role: manufacturer\n    auth: session\n"
+        f"    instance_url: {org.instance_url}\n    access_token: {org.session_id}\n"
+        f"    ca_file: {box.ca_file}\n    mapping: lead.yaml\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["mappings", "check", "home", "--fix", "--json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert {(f["kind"], f["field"]) for f in report["findings"]} >= {("missing", "Heat_Pump_Type__c")}
+    assert report["created"] == []
+    assert any("API name Heat_Pump_Type__c, type Text(255)" in step for step in report["instructions"])
