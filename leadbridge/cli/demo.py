@@ -1,52 +1,169 @@
-"""``leadbridge demo``: the newcomer's first command — a whole run on the embedded default.
+"""``leadbridge demo``: the newcomer's first command — the whole pipeline over sandbox CRMs.
 
-Until the connectors land this runs the CSV path: a fresh project directory, the example
-partners and leads imported, and a short summary.
+It starts the Salesforce sandbox (a manufacturer org and a few partner orgs), stores a few dozen
+partners (the rest of them on the hosted inbox), then runs real sync cycles through the real
+connectors: leads are pulled, routed, offered into partner orgs, partners claim, decline, work,
+win, lose and return them, and every change is written back to the manufacturer's org. A final
+cycle must find nothing left to do. The summary says what happened and how many API calls it took;
+``--json`` prints it as one JSON object on the last line.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from sqlalchemy import select
 
-from leadbridge.cli.context import console, print_json
-from leadbridge.connectors.csvfile import validate_leads, validate_partners
-from leadbridge.core.importing import import_leads, import_partners
+from leadbridge.cli.context import console, err_console, print_json
 from leadbridge.core.settings import load_settings
 from leadbridge.core.store.database import Database
-from leadbridge.core.store.tables import LeadRow
+from leadbridge.core.sync.connections import build_connectors
+from leadbridge.core.sync.cycle import CycleReport, SyncEngine
+from leadbridge.demo.actors import Partners
+from leadbridge.demo.report import summarise
+from leadbridge.demo.world import HOME, DemoWorld, start_world
+
+PARTNER_ROUNDS = 3  # partners act between cycles: claim/decline, then progress, then the stragglers
 
 
-def demo(
-    directory: Annotated[Path, typer.Option("--dir", help="where to create the demo project")] = Path("demo-dir"),
-    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON on the last line")] = False,
-) -> None:
-    """Create a demo project, import the example partners and leads, and summarise."""
+def _fresh_database(directory: Path, url: str) -> Database:
+    """The demo always starts from an empty database in its directory."""
+    for suffix in ("", "-wal", "-shm"):
+        (directory / f"leadbridge.db{suffix}").unlink(missing_ok=True)
+    database = Database(url)
+    database.upgrade()
+    return database
+
+
+def _api_calls(cycles: list[CycleReport]) -> dict[str, int]:
+    calls: Counter[str] = Counter()
+    for report in cycles:
+        for name, count in report.api_calls.items():
+            calls["salesforce_manufacturer" if name == HOME else "salesforce_partners"] += count
+    return {"salesforce_manufacturer": calls["salesforce_manufacturer"],
+            "salesforce_partners": calls["salesforce_partners"], "inbox": 0}  # fmt: skip
+
+
+def _prefixed(say: Callable[[str], None], prefix: str) -> Callable[[str], None]:
+    return lambda message: say(f"{prefix}: {message}")
+
+
+def run_demo(
+    directory: Path, *, leads: int, partner_orgs: int, seed: int, say: Any
+) -> tuple[dict[str, Any], DemoWorld]:
+    """Run the demo in ``directory``; returns the summary and the (still running) world."""
     from leadbridge.cli.init import init
 
     started = time.monotonic()
     if not (directory / "leadbridge.yaml").exists():
-        init(directory, force=False)
+        quiet, console.quiet = console.quiet, True  # init's "next steps" are not the demo's
+        try:
+            init(directory, force=False)
+        finally:
+            console.quiet = quiet
     settings = load_settings(directory / "leadbridge.yaml")
-    database = Database(settings.sqlalchemy_url)
-    database.upgrade()
-    partners = import_partners(database, validate_partners(directory / "partners.csv"))
-    leads = import_leads(database, validate_leads(directory / "leads.csv"))
-    with database.transaction() as session:
-        states = Counter(session.execute(select(LeadRow.state)).scalars())
-    summary = {"partners": partners.imported, "leads": leads.imported, "states": dict(states),
-               "seconds": round(time.monotonic() - started, 2), "directory": str(directory.resolve())}
-    if as_json:
-        print_json(summary)
+    database = _fresh_database(directory, settings.sqlalchemy_url)
+    say(f"starting the sandbox: 1 manufacturer org with {leads} leads, {partner_orgs} partner orgs")
+    world = start_world(database, settings, leads=leads, partner_orgs=partner_orgs, seed=seed)
+    try:
+        engine = SyncEngine(database, world.settings, build_connectors(world.settings), worker="demo")
+        partners = Partners(world, database, seed)
+        cycles: list[CycleReport] = []
+        actions: Counter[str] = Counter()
+        for number in range(PARTNER_ROUNDS + 1):
+            cycles.append(engine.run(progress=_prefixed(say, f"cycle {number + 1}")))
+            if number < PARTNER_ROUNDS:
+                say(f"partners act (round {number + 1})")
+                actions += partners.act()
+        idle = engine.run(progress=_prefixed(say, "final cycle"))
+        cycles.append(idle)
+        summary = summarise(world, database)
+        summary["partner_actions"] = dict(sorted(actions.items()))
+        summary["api_calls"] = _api_calls(cycles)
+        summary["cycles"] = len(cycles)
+        summary["final_cycle_writes"] = sum(f.written for f in [*idle.delivered, *idle.written_back])
+        summary["errors"] = [error for report in cycles for error in [*report.errors, *report.stopped]]
+        summary["seconds"] = round(time.monotonic() - started, 2)
+        summary["directory"] = str(directory.resolve())
+        return summary, world
+    except BaseException:
+        world.box.stop()
+        raise
+
+
+def _print(summary: dict[str, Any]) -> None:
+    calls = summary["api_calls"]
+    console.print(f"[bold green]demo finished[/] in {summary['seconds']} s ({summary['cycles']} sync cycles)")
+    console.print(
+        f"leads: {summary['leads_pulled']} pulled of {summary['qualified_in_source']} qualified in the "
+        f"manufacturer's Salesforce ({summary['leads_in_source']} leads there), "
+        f"{summary['quarantined']} quarantined"
+    )
+    console.print(
+        f"routing: {summary['routed']} routed, {summary['offered']} offers, {summary['accepted']} accepted, "
+        f"{summary['declined']} declined, {summary['returned']} returned"
+    )
+    console.print(
+        f"outcomes: {summary['won']} won, {summary['deals_lost']} lost, {summary['working']} in progress; "
+        f"{summary['written_back']} leads written back"
+    )
+    console.print(
+        f"API calls: manufacturer org {calls['salesforce_manufacturer']}, partner orgs "
+        f"{calls['salesforce_partners']}; last cycle wrote {summary['final_cycle_writes']} record(s)"
+    )
+    colour = "green" if summary["lost"] == 0 else "red"
+    console.print(f"[{colour}]leads lost on the way: {summary['lost']}[/]")
+    for detail in summary["lost_details"]:
+        err_console.print(f"  {detail}")
+    for error in summary["errors"]:
+        err_console.print(f"[yellow]attention:[/] {error}")
+
+
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="where to create the demo project")] = Path(
+        "demo-dir"
+    ),
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the summary as JSON on the last line")
+    ] = False,
+    serve: Annotated[bool, typer.Option("--serve", help="keep the sandbox and the cockpit running")] = False,
+    leads: Annotated[int, typer.Option(help="leads in the manufacturer's sandbox org")] = 300,
+    partner_orgs: Annotated[int, typer.Option(help="partners with their own Salesforce org")] = 3,
+    seed: Annotated[int, typer.Option(help="seed for data and partner behaviour")] = 7,
+) -> None:
+    """Run the whole pipeline over sandbox CRMs and summarise (see the module docstring)."""
+    say = (lambda _message: None) if as_json else (lambda message: err_console.print(f"[dim]{message}[/]"))
+    summary, world = run_demo(directory, leads=leads, partner_orgs=partner_orgs, seed=seed, say=say)
+    try:
+        if as_json:
+            print_json(summary)
+        else:
+            _print(summary)
+        if serve:
+            _serve(world)
+    finally:
+        world.box.stop()
+    if summary["lost"]:
+        raise typer.Exit(1)
+
+
+def _serve(world: DemoWorld) -> None:
+    """Keep the cockpit (and the sandbox) running until interrupted."""
+    try:
+        import uvicorn
+
+        from leadbridge.web.app import create_app
+    except ImportError:
+        err_console.print("the web cockpit is not part of this build; nothing to serve")
         return
-    console.print(f"[bold green]demo ready[/] in {summary['seconds']} s — project at {summary['directory']}")
-    console.print(f"partners: {partners.imported}; leads: {leads.imported}; states: {dict(states)}")
-    console.print(f"Try: cd {directory} && leadbridge leads list && leadbridge leads show <id>")
+    settings = world.settings
+    host, port = "127.0.0.1", 8000
+    console.print(f"cockpit on http://{host}:{port}/ — Ctrl+C stops it")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,34 @@
+"""``leadbridge demo``: the whole pipeline over sandbox CRMs, summarised as JSON on the last line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from leadbridge.cli.main import _register, app
+
+
+@pytest.mark.slow
+def test_given_a_small_demo_when_run_with_json_then_the_last_line_says_nothing_was_lost(
+    tmp_path: Path,
+) -> None:
+    _register()
+    result = CliRunner().invoke(
+        app, ["demo", "--dir", str(tmp_path / "demo"), "--json", "--leads", "80", "--partner-orgs", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    for key in ("leads_pulled", "routed", "offered", "accepted", "won", "written_back", "lost", "api_calls"):
+        assert key in summary
+    assert summary["lost"] == 0, summary["lost_details"]
+    assert summary["leads_pulled"] == summary["qualified_in_source"] > 0
+    assert summary["written_back"] == summary["leads_pulled"] - summary["waiting_for_routing"]
+    assert summary["accepted"] > 0 and summary["won"] > 0 and summary["offered"] >= summary["accepted"]
+    assert summary["final_cycle_writes"] == 0 and summary["errors"] == []
+    assert (
+        summary["api_calls"]["salesforce_manufacturer"] > 0
+        and summary["api_calls"]["salesforce_partners"] > 0
+    )
