@@ -1,0 +1,244 @@
+"""The REST API ``/api/v1`` (OpenAPI at ``/openapi.json``).
+
+Admin tools (admin API key): create or import leads through intake, upsert and read partners, read
+a lead and its events. Partner systems (partner API key, scoped to its partner through
+``CurrentPartner``): list and read offers, accept, decline, and on held leads post status, outcome,
+notes, contact attempts, ratings and returns, and read the lead with its history. Input and output
+are separate models, so nothing private leaks into responses.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from leadbridge.connectors.inbox import BlindPreview, PartnerInbox
+from leadbridge.connectors.inbox.inputs import (
+    ContactInput,
+    DeclineInput,
+    LoseInput,
+    NoteInput,
+    RatingInput,
+    ReturnInput,
+    StatusInput,
+    WinInput,
+)
+from leadbridge.connectors.inbox.views import held_lead_detail, offer_preview, open_offers
+from leadbridge.core.intake import take_in
+from leadbridge.core.leads import LeadService, lead_from_row
+from leadbridge.core.model import Lead, LeadEvent
+from leadbridge.core.partner import Partner
+from leadbridge.core.partners import PartnerRepository
+from leadbridge.web.deps import CurrentAdmin, CurrentPartner, Db, current_admin
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+admin_router = APIRouter(dependencies=[Depends(current_admin)])
+
+
+class IntakeOut(BaseModel):
+    lead_id: str
+    result: str
+
+
+class LeadOut(BaseModel):
+    lead: Lead
+    state: str
+    partner_id: str | None
+
+
+class HeldLeadOut(BaseModel):
+    lead: Lead
+    state: str
+    offer_id: str | None
+    events: list[LeadEvent]
+
+
+class EventOut(BaseModel):
+    event_id: str
+    lead_id: str
+    kind: str
+    to_state: str
+    occurred_at: datetime
+
+    @classmethod
+    def of(cls, event: LeadEvent) -> EventOut:
+        return cls(
+            event_id=event.id,
+            lead_id=event.lead_id,
+            kind=event.kind,
+            to_state=event.to_state,
+            occurred_at=event.occurred_at,
+        )
+
+
+class OutcomeInput(BaseModel):
+    """Won (with an amount) or lost (with a reason code)."""
+
+    result: Literal["won", "lost"]
+    amount: Decimal | None = Field(default=None, ge=0)
+    currency: str = "EUR"
+    close_date: date | None = None
+    reason_code: str | None = None
+    comment: str | None = None
+
+
+# -- admin tools -------------------------------------------------------------------------------
+@admin_router.post("/leads", status_code=201, response_model=IntakeOut)
+def create_lead(lead: Lead, db: Db, admin: CurrentAdmin) -> IntakeOut:
+    """Take one lead in (idempotent per source version); it needs an ``external_id``."""
+    if lead.source_connection == "manual":
+        lead = lead.model_copy(update={"source_connection": "api"})
+    with db.transaction() as session:
+        result = take_in(session, lead, actor=admin.actor)
+    return IntakeOut(lead_id=result.lead_id, result=result.result.value)
+
+
+@admin_router.post("/leads/import", response_model=list[IntakeOut])
+def import_leads(leads: list[Lead], db: Db, admin: CurrentAdmin) -> list[IntakeOut]:
+    """Take many leads in one transaction: all or nothing."""
+    with db.transaction() as session:
+        results = [
+            take_in(
+                session,
+                lead.model_copy(update={"source_connection": "api"})
+                if lead.source_connection == "manual"
+                else lead,
+                actor=admin.actor,
+            )
+            for lead in leads
+        ]
+    return [IntakeOut(lead_id=r.lead_id, result=r.result.value) for r in results]
+
+
+@admin_router.get("/leads/{lead_id}", response_model=LeadOut)
+def get_lead(lead_id: str, db: Db) -> LeadOut:
+    with db.transaction() as session:
+        row = LeadService(session).get_row(lead_id)
+        return LeadOut(lead=lead_from_row(row), state=row.state, partner_id=row.partner_id)
+
+
+@admin_router.get("/leads/{lead_id}/events", response_model=list[LeadEvent])
+def lead_events(lead_id: str, db: Db) -> list[LeadEvent]:
+    with db.transaction() as session:
+        service = LeadService(session)
+        service.get_row(lead_id)
+        return service.events(lead_id)
+
+
+@admin_router.get("/partners", response_model=list[Partner])
+def list_partners(db: Db) -> list[Partner]:
+    with db.transaction() as session:
+        return PartnerRepository(session).all()
+
+
+@admin_router.put("/partners", response_model=Partner)
+def upsert_partner(partner: Partner, db: Db) -> Partner:
+    """Create or update a partner by ``external_id`` (or ``id``)."""
+    with db.transaction() as session:
+        stored, _ = PartnerRepository(session).upsert(partner)
+    return stored
+
+
+@admin_router.get("/partners/{partner_id}", response_model=Partner)
+def get_partner(partner_id: str, db: Db) -> Partner:
+    with db.transaction() as session:
+        return PartnerRepository(session).get(partner_id)
+
+
+# -- partner systems ---------------------------------------------------------------------------
+partner_router = APIRouter(prefix="/partner")
+
+
+@partner_router.get("/offers", response_model=list[BlindPreview])
+def partner_offers(partner: CurrentPartner, db: Db) -> list[BlindPreview]:
+    """The partner's pending offers as blind previews."""
+    with db.transaction() as session:
+        return open_offers(session, partner.partner_id)
+
+
+@partner_router.get("/offers/{offer_id}", response_model=BlindPreview)
+def partner_offer(offer_id: str, partner: CurrentPartner, db: Db) -> BlindPreview:
+    with db.transaction() as session:
+        return offer_preview(session, offer_id, partner.partner_id, partner.actor)
+
+
+@partner_router.post("/offers/{offer_id}/accept", response_model=EventOut)
+def partner_accept(offer_id: str, partner: CurrentPartner, db: Db) -> EventOut:
+    """Accept (or claim) the offer; repeating it answers with the same event."""
+    with db.transaction() as session:
+        return EventOut.of(PartnerInbox(session, partner.partner_id, partner.actor).accept(offer_id))
+
+
+@partner_router.post("/offers/{offer_id}/decline", response_model=EventOut)
+def partner_decline(offer_id: str, data: DeclineInput, partner: CurrentPartner, db: Db) -> EventOut:
+    with db.transaction() as session:
+        return EventOut.of(PartnerInbox(session, partner.partner_id, partner.actor).decline(offer_id, data))
+
+
+@partner_router.get("/leads/{lead_id}", response_model=HeldLeadOut)
+def partner_lead(lead_id: str, partner: CurrentPartner, db: Db) -> HeldLeadOut:
+    """A lead the partner holds, in full, with the history it may see."""
+    with db.transaction() as session:
+        detail = held_lead_detail(session, lead_id, partner.partner_id, partner.actor)
+    return HeldLeadOut(lead=detail.lead, state=detail.state, offer_id=detail.offer_id, events=detail.events)
+
+
+def _act(db: Any, partner: Any, perform: Any, lead_id: str, data: Any, request_id: str | None) -> EventOut:
+    with db.transaction() as session:
+        inbox = PartnerInbox(session, partner.partner_id, partner.actor)
+        return EventOut.of(perform(inbox, lead_id, data, request_id))
+
+
+@partner_router.post("/leads/{lead_id}/status", response_model=EventOut)
+def partner_status(
+    lead_id: str, data: StatusInput, partner: CurrentPartner, db: Db, request_id: str | None = None
+) -> EventOut:
+    """Contacted / meeting / proposal, with expected revenue, close date and next follow-up."""
+    return _act(db, partner, PartnerInbox.update_status, lead_id, data, request_id)
+
+
+@partner_router.post("/leads/{lead_id}/outcome", response_model=EventOut)
+def partner_outcome(
+    lead_id: str, data: OutcomeInput, partner: CurrentPartner, db: Db, request_id: str | None = None
+) -> EventOut:
+    if data.result == "won":
+        won = WinInput(amount=data.amount or Decimal(0), currency=data.currency, close_date=data.close_date)
+        return _act(db, partner, PartnerInbox.win, lead_id, won, request_id)
+    lost = LoseInput(reason_code=data.reason_code or "", comment=data.comment)
+    return _act(db, partner, PartnerInbox.lose, lead_id, lost, request_id)
+
+
+@partner_router.post("/leads/{lead_id}/notes", response_model=EventOut)
+def partner_note(
+    lead_id: str, data: NoteInput, partner: CurrentPartner, db: Db, request_id: str | None = None
+) -> EventOut:
+    return _act(db, partner, PartnerInbox.add_note, lead_id, data, request_id)
+
+
+@partner_router.post("/leads/{lead_id}/contacts", response_model=EventOut)
+def partner_contact(
+    lead_id: str, data: ContactInput, partner: CurrentPartner, db: Db, request_id: str | None = None
+) -> EventOut:
+    return _act(db, partner, PartnerInbox.log_contact, lead_id, data, request_id)
+
+
+@partner_router.post("/leads/{lead_id}/rating", response_model=EventOut)
+def partner_rating(
+    lead_id: str, data: RatingInput, partner: CurrentPartner, db: Db, request_id: str | None = None
+) -> EventOut:
+    return _act(db, partner, PartnerInbox.rate, lead_id, data, request_id)
+
+
+@partner_router.post("/leads/{lead_id}/return", response_model=EventOut)
+def partner_return(
+    lead_id: str, data: ReturnInput, partner: CurrentPartner, db: Db, request_id: str | None = None
+) -> EventOut:
+    return _act(db, partner, PartnerInbox.return_lead, lead_id, data, request_id)
+
+
+router.include_router(admin_router)
+router.include_router(partner_router)

@@ -1,0 +1,158 @@
+"""The web app factory: partner inbox (/inbox), cockpit (/cockpit), REST API (/api/v1), /healthz.
+
+``create_app(settings)`` builds one FastAPI app around one database. Background work (the
+scheduler of embedded mode) plugs in through ``background``: callables started when the app starts
+and whose returned stop-callables run when it stops — the web app itself knows nothing about jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from leadbridge import __version__
+from leadbridge.core.errors import ConflictError, IllegalTransition, NotFound
+from leadbridge.core.settings import Settings
+from leadbridge.core.store.database import Database
+from leadbridge.notify.mailer import Mailer, SmtpMailer
+from leadbridge.web.api import router as api_router
+from leadbridge.web.auth import router as auth_router
+from leadbridge.web.cockpit import router as cockpit_router
+from leadbridge.web.deps import AdminKeyRequired, CsrfRejected, NotSignedIn, Page
+from leadbridge.web.inbox import router as inbox_router
+from leadbridge.web.security import SecurityHeadersMiddleware
+
+log = logging.getLogger("leadbridge.web")
+
+# A background starter gets the app and returns a callable that stops what it started.
+BackgroundStarter = Callable[[FastAPI], Callable[[], None]]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    mailer: Mailer | None = None,
+    background: Sequence[BackgroundStarter] = (),
+) -> FastAPI:
+    """Build the app; ``background`` starters run for the app's lifetime (embedded scheduler)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stops = [start(app) for start in background]
+        try:
+            yield
+        finally:
+            for stop in reversed(stops):
+                stop()
+
+    app = FastAPI(
+        title="leadbridge",
+        version=__version__,
+        description="Routes qualified leads to channel partners. Partner systems use partner API keys; "
+        "admin tools use admin keys (`Authorization: Bearer lbk_…`).",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.database = database or Database(settings.sqlalchemy_url)
+    app.state.mailer = mailer or SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_sender)
+    app.add_middleware(SecurityHeadersMiddleware, https=settings.public_url.startswith("https://"))
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    for router in (auth_router, inbox_router, cockpit_router, api_router):
+        app.include_router(router)
+    _add_error_handlers(app)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/inbox", status_code=303)
+
+    return app
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _language(request: Request) -> str:
+    return request.cookies.get("lb_lang", "en")
+
+
+def _error(request: Request, status: int, message: str, detail: str = "") -> Response:
+    if _is_api(request):
+        return JSONResponse({"detail": message, "error": detail or None}, status_code=status)
+    return Page(request).render(
+        "error.html",
+        {"status": status, "message": message, "detail": detail},
+        language=_language(request),
+        status_code=status,
+    )
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    from leadbridge.web.i18n import text
+
+    @app.exception_handler(NotSignedIn)
+    async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
+        if exc.area == "api":
+            return JSONResponse(
+                {"detail": "a valid API key is required"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        target = "/cockpit/login" if exc.area == "cockpit" else "/inbox/signin"
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(AdminKeyRequired)
+    async def admin_key_required(request: Request, exc: AdminKeyRequired) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=403)
+
+    @app.exception_handler(CsrfRejected)
+    async def csrf_rejected(request: Request, exc: CsrfRejected) -> Response:
+        log.warning("CSRF token rejected on %s %s", request.method, request.url.path)
+        return _error(request, 403, text(_language(request), "forbidden"))
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        return _error(request, 404, text(_language(request), "not_found"), str(exc))
+
+    @app.exception_handler(ConflictError)
+    async def conflict(request: Request, exc: ConflictError) -> Response:
+        return _error(request, 409, text(_language(request), "conflict"), str(exc))
+
+    @app.exception_handler(IllegalTransition)
+    async def illegal(request: Request, exc: IllegalTransition) -> Response:
+        return _error(request, 409, text(_language(request), "conflict"), str(exc))
+
+    @app.exception_handler(ValidationError)
+    async def invalid_model(request: Request, exc: ValidationError) -> Response:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return _error(request, 422, text(_language(request), "invalid"), problems)
+
+    @app.exception_handler(ValueError)
+    async def invalid_value(request: Request, exc: ValueError) -> Response:
+        return _error(request, 422, text(_language(request), "invalid"), str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": exc.errors()}, status_code=422)
+        return _error(request, 422, text(_language(request), "invalid"), str(exc.errors()[:3]))
+
+    @app.exception_handler(429)
+    async def too_many(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse(text(_language(request), "too_many"), status_code=429)

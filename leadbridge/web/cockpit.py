@@ -1,0 +1,124 @@
+"""The manufacturer's cockpit (admins): overview charts, leads, one lead's timeline, partners,
+SLA breaches, dead letters, and the manual re-route / assignment / retry actions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy import select
+from starlette.responses import Response
+
+from leadbridge.core.lifecycle import LeadState
+from leadbridge.core.store.tables import PartnerRow
+from leadbridge.web import cockpit_actions as actions
+from leadbridge.web import cockpit_queries as queries
+from leadbridge.web.charts import bar_chart
+from leadbridge.web.deps import CsrfChecked, CurrentAdmin, Db, Page
+
+router = APIRouter(prefix="/cockpit", include_in_schema=False)
+
+
+@router.get("")
+def overview(request: Request, admin: CurrentAdmin, db: Db) -> Response:
+    with db.transaction() as session:
+        funnel = queries.funnel(session)
+        waits = queries.time_to_accept(session)
+        breaches = len(queries.sla_breaches(session))
+        dead = len(queries.dead_letters(session))
+    context = {
+        "admin": admin,
+        "funnel": bar_chart("Funnel (leads)", funnel),
+        "waits": bar_chart("Time to accept (offers)", waits),
+        "breaches": breaches,
+        "dead": dead,
+    }
+    return Page(request).render("cockpit/overview.html", context)
+
+
+@router.get("/leads")
+def leads(
+    request: Request,
+    admin: CurrentAdmin,
+    db: Db,
+    state: Annotated[str | None, Query()] = None,
+    partner: Annotated[str | None, Query()] = None,
+    region: Annotated[str | None, Query()] = None,
+    campaign: Annotated[str | None, Query()] = None,
+    sla: Annotated[bool, Query()] = False,
+) -> Response:
+    filters = queries.LeadFilters(
+        state=state or None,
+        partner_id=partner or None,
+        region=region or None,
+        campaign=campaign or None,
+        sla_breached=sla,
+    )
+    with db.transaction() as session:
+        rows = [(row, queries.lead_label(row)) for row in queries.leads(session, filters)]
+        partners = list(
+            session.execute(select(PartnerRow.id, PartnerRow.name).order_by(PartnerRow.name)).tuples()
+        )
+    context = {
+        "admin": admin,
+        "rows": rows,
+        "filters": filters,
+        "partners": partners,
+        "states": [s.value for s in LeadState],
+    }
+    return Page(request).render("cockpit/leads.html", context)
+
+
+@router.get("/leads/{lead_id}")
+def lead(request: Request, lead_id: str, admin: CurrentAdmin, db: Db, done: str | None = None) -> Response:
+    with db.transaction() as session:
+        timeline = queries.timeline(session, lead_id)
+        label = queries.lead_label(timeline.row)
+        partners = list(
+            session.execute(select(PartnerRow.id, PartnerRow.name).order_by(PartnerRow.name)).tuples()
+        )
+    context = {"admin": admin, "tl": timeline, "label": label, "partners": partners, "notice": done}
+    return Page(request).render("cockpit/lead.html", context)
+
+
+@router.post("/leads/{lead_id}/reroute", dependencies=[CsrfChecked])
+def reroute(lead_id: str, admin: CurrentAdmin, db: Db) -> Response:
+    with db.transaction() as session:
+        actions.reroute(session, lead_id, admin.actor)
+    return RedirectResponse(f"/cockpit/leads/{lead_id}?done=rerouted", status_code=303)
+
+
+@router.post("/leads/{lead_id}/assign", dependencies=[CsrfChecked])
+def assign(lead_id: str, admin: CurrentAdmin, db: Db, partner_id: Annotated[str, Form()]) -> Response:
+    with db.transaction() as session:
+        actions.assign(session, lead_id, partner_id, admin.actor)
+    return RedirectResponse(f"/cockpit/leads/{lead_id}?done=assigned", status_code=303)
+
+
+@router.get("/partners")
+def partners(request: Request, admin: CurrentAdmin, db: Db) -> Response:
+    with db.transaction() as session:
+        stats = queries.partner_stats(session)
+    return Page(request).render("cockpit/partners.html", {"admin": admin, "stats": stats})
+
+
+@router.get("/sla")
+def sla(request: Request, admin: CurrentAdmin, db: Db) -> Response:
+    with db.transaction() as session:
+        breaches = queries.sla_breaches(session)
+    return Page(request).render("cockpit/sla.html", {"admin": admin, "breaches": breaches})
+
+
+@router.get("/outbox")
+def outbox(request: Request, admin: CurrentAdmin, db: Db, done: str | None = None) -> Response:
+    with db.transaction() as session:
+        dead = queries.dead_letters(session)
+    return Page(request).render("cockpit/outbox.html", {"admin": admin, "dead": dead, "notice": done})
+
+
+@router.post("/outbox/retry", dependencies=[CsrfChecked])
+def retry(admin: CurrentAdmin, db: Db, ids: Annotated[list[int], Form()]) -> Response:
+    with db.transaction() as session:
+        count = actions.retry_dead(session, ids)
+    return RedirectResponse(f"/cockpit/outbox?done={count}", status_code=303)

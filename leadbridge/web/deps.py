@@ -1,0 +1,171 @@
+"""Dependencies every route shares: the database, the caller, CSRF, and page rendering.
+
+``CurrentPartner`` is the one dependency that resolves the partner for every partner route: on
+``/api`` paths from a partner API key (``Authorization: Bearer lbk_…``), elsewhere from the
+partner session cookie. Cookies are never accepted on the API (so the API needs no CSRF tokens)
+and API keys are never accepted on pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import Response
+
+from leadbridge.core.settings import Settings
+from leadbridge.core.store.database import Database
+from leadbridge.core.store.tables import PartnerRow
+from leadbridge.web.accounts import AdminPrincipal, PartnerPrincipal, active_partner_user, api_key_for
+from leadbridge.web.accounts import partner_principal as principal_of
+from leadbridge.web.i18n import translator
+from leadbridge.web.security import csrf_token, csrf_valid, new_token
+from leadbridge.web.sessions import session_user
+from leadbridge.web.tables import AdminUserRow
+
+PARTNER_COOKIE = "lb_session"
+ADMIN_COOKIE = "lb_admin"
+ANON_COOKIE = "lb_csrf"
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+class NotSignedIn(Exception):
+    """No valid session or key; pages redirect to sign-in, the API answers 401."""
+
+    def __init__(self, area: str) -> None:
+        super().__init__(area)
+        self.area = area
+
+
+class CsrfRejected(Exception):
+    """A form arrived without the caller's CSRF token."""
+
+
+class AdminKeyRequired(Exception):
+    """An API route for admin tools was called with a partner's key."""
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+AppSettings = Annotated[Settings, Depends(get_settings)]
+Db = Annotated[Database, Depends(get_database)]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def current_partner(request: Request, db: Db) -> PartnerPrincipal:
+    """The partner acting in this request (see the module docstring); raises ``NotSignedIn``."""
+    with db.transaction() as session:
+        if request.url.path.startswith("/api/"):
+            raw = _bearer(request)
+            key = api_key_for(session, raw) if raw else None
+            if key is None:
+                raise NotSignedIn("api")
+            if key.partner_id is None:
+                raise AdminKeyRequired("this route is for partner keys; use a key issued to a partner")
+            partner = session.get(PartnerRow, key.partner_id)
+            if partner is None or not partner.active:
+                raise NotSignedIn("api")
+            return PartnerPrincipal(partner.id, partner.name, None, key.id, "en")
+        user_id = session_user(session, request.cookies.get(PARTNER_COOKIE), "partner")
+        user = active_partner_user(session, user_id) if user_id else None
+        if user is None:
+            raise NotSignedIn("inbox")
+        return principal_of(session, user)
+
+
+def current_admin(request: Request, db: Db) -> AdminPrincipal:
+    """The admin of this request: an admin session on pages, an admin API key on ``/api``."""
+    with db.transaction() as session:
+        if request.url.path.startswith("/api/"):
+            raw = _bearer(request)
+            key = api_key_for(session, raw) if raw else None
+            if key is None:
+                raise NotSignedIn("api")
+            if key.partner_id is not None:
+                raise AdminKeyRequired("this route needs an admin key, not a partner key")
+            return AdminPrincipal(user_id=key.id, email=f"api-key:{key.name}")
+        user_id = session_user(session, request.cookies.get(ADMIN_COOKIE), "admin")
+        row = session.get(AdminUserRow, user_id) if user_id else None
+        if row is None or not row.active:
+            raise NotSignedIn("cockpit")
+        return AdminPrincipal(user_id=row.id, email=row.email)
+
+
+CurrentPartner = Annotated[PartnerPrincipal, Depends(current_partner)]
+CurrentAdmin = Annotated[AdminPrincipal, Depends(current_admin)]
+
+
+def _binding(request: Request) -> str | None:
+    """What this browser's CSRF token is bound to: its session in the area, else its anon cookie."""
+    cookie = ADMIN_COOKIE if request.url.path.startswith("/cockpit") else PARTNER_COOKIE
+    return request.cookies.get(cookie) or request.cookies.get(ANON_COOKIE)
+
+
+async def verify_csrf(request: Request) -> None:
+    """Refuse a form whose ``csrf_token`` does not match the caller (``CsrfRejected``)."""
+    form = await request.form()
+    submitted = form.get("csrf_token")
+    secret = get_settings(request).secret_key.get_secret_value()
+    if not csrf_valid(secret, _binding(request), submitted if isinstance(submitted, str) else None):
+        raise CsrfRejected()
+
+
+CsrfChecked = Depends(verify_csrf)
+
+
+@dataclass
+class Page:
+    """Renders a template with the request's translator, CSRF token and cookie flags."""
+
+    request: Request
+
+    def render(
+        self, template: str, context: dict[str, Any], *, language: str = "en", status_code: int = 200
+    ) -> Response:
+        request = self.request
+        settings = get_settings(request)
+        anon = None
+        binding = _binding(request)
+        if binding is None:
+            anon = binding = new_token()
+        values = {
+            "t": translator(language),
+            "lang": language,
+            "csrf_token": csrf_token(settings.secret_key.get_secret_value(), binding),
+            "request_id": new_token()[:22],
+            **context,
+        }
+        response = templates.TemplateResponse(request, template, values, status_code=status_code)
+        if anon is not None:
+            set_cookie(response, settings, ANON_COOKIE, anon, max_age=12 * 3600)
+        return response
+
+
+def set_cookie(response: Response, settings: Settings, name: str, value: str, *, max_age: int) -> None:
+    """Cookies are HttpOnly and SameSite=Lax always, Secure whenever we are served over https."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=settings.public_url.startswith("https://"),
+        path="/",
+    )

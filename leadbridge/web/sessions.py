@@ -1,0 +1,132 @@
+"""Browser sessions, single-use magic links and the rate limiter, all stored in the database.
+
+Rules:
+- a session lives 12 hours (partners) or 8 hours (admins) and is looked up by its token's hash;
+- a magic link is valid for 15 minutes and exactly once: the first use marks it used in the same
+  transaction that creates the session, so two clicks never yield two sessions;
+- a rate-limited bucket allows ``limit`` attempts per sliding ``window``; attempts beyond it are
+  refused without being counted, and old hits are pruned as we go.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from leadbridge.core.model import utcnow
+from leadbridge.web.accounts import active_partner_user
+from leadbridge.web.security import new_token, token_hash
+from leadbridge.web.tables import MagicLinkRow, PartnerUserRow, RateLimitHitRow, WebSessionRow
+
+SESSION_TTL = {"partner": timedelta(hours=12), "admin": timedelta(hours=8)}
+MAGIC_LINK_TTL = timedelta(minutes=15)
+
+
+class LinkProblem(StrEnum):
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    USED = "used"
+    REVOKED = "revoked"
+
+
+class LinkRefused(Exception):
+    """A sign-in link that cannot be used; ``problem`` says why (shown to the person)."""
+
+    def __init__(self, problem: LinkProblem) -> None:
+        super().__init__(problem.value)
+        self.problem = problem
+
+
+def start_session(session: Session, kind: str, user_id: str) -> str:
+    """Create a session for ``user_id``; returns the raw token for the cookie."""
+    raw = new_token()
+    now = utcnow()
+    session.add(
+        WebSessionRow(
+            token_hash=token_hash(raw),
+            kind=kind,
+            user_id=user_id,
+            created_at=now,
+            expires_at=now + SESSION_TTL[kind],
+        )
+    )
+    return raw
+
+
+def session_user(session: Session, raw: str | None, kind: str) -> str | None:
+    """The user id of a live session of ``kind``, or None."""
+    if not raw:
+        return None
+    row = session.get(WebSessionRow, token_hash(raw))
+    if row is None or row.kind != kind or row.expires_at <= utcnow():
+        return None
+    return row.user_id
+
+
+def end_session(session: Session, raw: str | None) -> None:
+    if raw:
+        session.execute(delete(WebSessionRow).where(WebSessionRow.token_hash == token_hash(raw)))
+
+
+def issue_magic_link(session: Session, user: PartnerUserRow, next_path: str = "/inbox") -> str:
+    """A fresh single-use sign-in token for ``user``; ``next_path`` must be a local path."""
+    if not next_path.startswith("/") or next_path.startswith("//"):
+        next_path = "/inbox"
+    raw = new_token()
+    now = utcnow()
+    session.add(
+        MagicLinkRow(
+            token_hash=token_hash(raw),
+            partner_user_id=user.id,
+            next_path=next_path,
+            created_at=now,
+            expires_at=now + MAGIC_LINK_TTL,
+            used_at=None,
+        )
+    )
+    return raw
+
+
+def redeem_magic_link(session: Session, raw: str) -> tuple[PartnerUserRow, str]:
+    """Use a magic link once; returns the user and where to go, or raises ``LinkRefused``."""
+    digest = token_hash(raw)
+    row = session.get(MagicLinkRow, digest)
+    if row is None:
+        raise LinkRefused(LinkProblem.UNKNOWN)
+    if row.used_at is not None:
+        raise LinkRefused(LinkProblem.USED)
+    now = utcnow()
+    if row.expires_at <= now:
+        raise LinkRefused(LinkProblem.EXPIRED)
+    # Conditional update: of two concurrent redemptions only one changes a row.
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(MagicLinkRow)
+        .where(MagicLinkRow.token_hash == digest, MagicLinkRow.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if result.rowcount != 1:
+        raise LinkRefused(LinkProblem.USED)
+    user = active_partner_user(session, row.partner_user_id)
+    if user is None:
+        raise LinkRefused(LinkProblem.REVOKED)
+    return user, row.next_path
+
+
+def allow_attempt(session: Session, bucket: str, *, limit: int, window: timedelta) -> bool:
+    """Record an attempt in ``bucket`` and say whether it is within ``limit`` per ``window``."""
+    now = utcnow()
+    since = now - window
+    session.execute(
+        delete(RateLimitHitRow).where(RateLimitHitRow.bucket == bucket, RateLimitHitRow.at < since)
+    )
+    count = session.execute(
+        select(func.count()).select_from(RateLimitHitRow).where(RateLimitHitRow.bucket == bucket)
+    ).scalar_one()
+    if count >= limit:
+        return False
+    session.add(RateLimitHitRow(bucket=bucket[:400], at=now))
+    return True
