@@ -120,11 +120,17 @@ def login(config: ConnectionConfig, session: requests.Session) -> Salesforce:
         )
     except SalesforceAuthenticationFailed as error:
         raise FatalConnectorError(
-            f"connection {config.name}: Salesforce refused the login ({error.code}: {error.message}); "
+            f"connection {config.name}: Salesforce refused the login "
+            f"({error.code}: {_first_sentence(error)}); "
             "check the username, password + security token, consumer key, or the user's API permission"
         ) from None
     except requests.RequestException as error:
         raise RetriableError(f"connection {config.name}: login failed to connect: {error}") from None
+
+
+def _first_sentence(error: SalesforceAuthenticationFailed) -> str:
+    # simple-salesforce appends "Response content: {content}" (sometimes unformatted) to the message
+    return str(error.message).split(" Response content", 1)[0].strip()
 
 
 class SalesforceClient:

@@ -73,7 +73,8 @@ class SalesforceConnector:
             limits = self.client.limits()
             described = self.client.describe(LEAD)
         except LeadbridgeError as error:
-            return CheckResult(False, f"{self.name}: {error}")
+            text = str(error)
+            return CheckResult(False, text if self.name in text else f"{self.name}: {text}")
         names = {f["name"].lower() for f in described.get("fields", [])}
         wanted = (*self.fields.read_fields, *self.fields.writeback_names, F.EXTERNAL_ID_FIELD)
         missing = [name for name in wanted if name.lower() not in names]
