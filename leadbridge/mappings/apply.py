@@ -170,11 +170,11 @@ class Plan:
         columns: list[list[Any]] = []
         for path, name in self._copy:
             paths.append(path)
-            columns.append([None if v == "" else v for v in [r.get(name) for r in records]])
+            columns.append([None if (v := r.get(name)) == "" else v for r in records])
         for path, name in self._trim:
             paths.append(path)
             columns.append(
-                [(v.strip() or None) if v.__class__ is str else v for v in [r.get(name) for r in records]]
+                [(v.strip() or None) if (v := r.get(name)).__class__ is str else v for r in records]
             )
         for path, name, convert, handles_none in self._columns:
             paths.append(path)
@@ -220,13 +220,19 @@ class Plan:
         Without ``flats`` the transforms see only the value (the fast path); with it they also see
         the remote record and the canonical record built so far.
         """
+        nothing = _NOTHING
+        if flats is None and not handles_none and name:  # the common case, kept as lean as it gets
+            try:
+                return [
+                    convert(v, nothing, nothing) if (v := r.get(name)) is not None and v != "" else None
+                    for r in records
+                ]
+            except ValueProblem:
+                pass
         raw = [record.get(name) for record in records] if name else [None] * len(records)
-        sources: Sequence[Mapping[str, Any]] = records if flats is not None else [_NOTHING] * len(records)
+        sources: Sequence[Mapping[str, Any]] = records if flats is not None else [nothing] * len(records)
         targets = flats if flats is not None else sources
         try:
-            if flats is None and not handles_none:  # the common case, kept as lean as it gets
-                nothing = _NOTHING
-                return [convert(v, nothing, nothing) if v is not None and v != "" else None for v in raw]
             triples = zip(raw, sources, targets, strict=True)
             if handles_none:
                 return [convert(None if v == "" else v, s, t) for v, s, t in triples]
