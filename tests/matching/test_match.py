@@ -197,20 +197,37 @@ def world(draw: st.DrawFn) -> tuple[list[Any], list[Any], dict[str, PartnerStats
 
 
 @settings(max_examples=35, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(world(), st.integers(0, 2**32))
-def test_property_index_and_brute_force_and_explanation_agree(data: tuple, seed: int) -> None:
+@given(world(), st.integers(0, 2**32), st.sampled_from(["assign", "offer_n", "round_robin"]))
+def test_property_index_and_brute_force_and_explanation_agree(data: tuple, seed: int, mode: str) -> None:
     partners, leads, stats = data
-    pol = policy(filters={"certification": {"min_level": 2}})
+    pol = policy(filters={"certification": {"min_level": 2}}, distribution={"mode": mode, "offer_n": 3})
     index = build_index(partners, pol, NOW)
     for item in leads:
         fast = match(item, index, pol, stats, now=NOW, rng=random.Random(seed))
         brute = match(item, index, pol, stats, now=NOW, rng=random.Random(seed), scan_all=True)
         explained = match(item, partners, pol, stats, now=NOW, rng=random.Random(seed), explain=True)
-        assert [(c.partner_id, c.score) for c in fast.candidates] == [
-            (c.partner_id, c.score) for c in brute.candidates
-        ]
+        reference = [(c.partner_id, c.score) for c in brute.candidates]
+        # the bounded path scores what can reach the picks, with the very same scores
+        assert set((c.partner_id, c.score) for c in fast.candidates) <= set(reference)
+        assert len(fast.candidates) + fast.pruned + fast.excluded_total == len(partners)
         assert fast.chosen == brute.chosen == explained.chosen
+        assert reference == [(c.partner_id, c.score) for c in explained.candidates]
         assert len(explained.excluded) + len(explained.candidates) == len(partners)
+
+
+def test_given_a_clear_leader_when_assigning_then_hopeless_partners_are_pruned_unvisited() -> None:
+    star = partner("P-star", tier="platinum", location_latitude=48.5)
+    rest = [partner(f"P-{n:02d}", tier="registered", location_latitude=48.14 + n * 0.01) for n in range(30)]
+    perf = Performance()
+    stats = {"P-star": finish(PartnerStats("P-star", offers=60, accepted=60, won=50), perf)}
+    stats |= {
+        p.id: finish(PartnerStats(p.id, offers=50, declined=50, lost=50, open_leads=30), perf) for p in rest
+    }
+    fast = match(lead(), [star, *rest], policy(), stats, now=NOW, rng=rng())
+    brute = match(lead(), [star, *rest], policy(), stats, now=NOW, rng=rng(), scan_all=True)
+    assert fast.chosen == brute.chosen == ["P-star"]
+    assert fast.pruned == 30 and [c.partner_id for c in fast.candidates] == ["P-star"]
+    assert fast.candidates[0].score == brute.candidates[0].score
 
 
 @settings(max_examples=25, deadline=None)

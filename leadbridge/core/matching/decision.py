@@ -40,7 +40,9 @@ class Decision:
 
     ``candidates`` are ranked best first; ``chosen`` is what the distribution mode picked from them
     (one partner, the top N, the cascade order, the open pool); ``excluded`` is filled when the
-    decision was made with ``explain=True`` (otherwise only ``excluded_total`` is known).
+    decision was made with ``explain=True`` (otherwise only ``excluded_total`` is known). Without
+    it, ``candidates`` holds only the partners that could reach the picks; ``pruned`` counts those
+    skipped because their best possible score could not.
     """
 
     lead_id: str
@@ -55,6 +57,7 @@ class Decision:
     chosen: list[str] = field(default_factory=list)
     excluded: list[Excluded] = field(default_factory=list)
     excluded_total: int = 0
+    pruned: int = 0
     explained: bool = False
 
     @property
@@ -92,5 +95,6 @@ class Decision:
             chosen=list(data.get("chosen", [])),
             excluded=[Excluded(**e) for e in data.get("excluded", [])],
             excluded_total=data.get("excluded_total", 0),
+            pruned=data.get("pruned", 0),
             explained=data.get("explained", False),
         )

@@ -14,43 +14,30 @@ The rule, in order:
 No candidate at all gives channel ``no_partner`` (the planner applies the fallback).
 
 ``explain=True`` scans every partner (not only the index's pre-selection) and records each
-exclusion with its filter, and each candidate's per-scorer contributions; picks and scores are
-identical either way (the bench checks this). Without it only scores are kept, for speed.
+exclusion with its filter, and each candidate's per-scorer contributions; ``scan_all=True`` scans
+every partner without recording (the brute-force reference). Otherwise the index pre-selects and
+``evaluate_bounded`` skips partners that cannot reach the picks (``Decision.pruned``). Picks and
+their scores are identical every way (tests and the bench check this).
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
-from operator import mul
 
-from leadbridge.core.geo import Gazetteer, load_gazetteer
 from leadbridge.core.matching import roundrobin
-from leadbridge.core.matching.decision import Candidate, Channel, Decision, Excluded
-from leadbridge.core.matching.filters import (
-    Filter,
-    FilterEnv,
-    enabled_filters,
-    first_failure,
-    relevant_filters,
-)
+from leadbridge.core.matching.compiled import compile_policy
+from leadbridge.core.matching.decision import Candidate, Channel, Decision
+from leadbridge.core.matching.evaluate import evaluate_all, evaluate_bounded
+from leadbridge.core.matching.filters import relevant_filters
 from leadbridge.core.matching.index import PartnerIndex
-from leadbridge.core.matching.scorers import (
-    LEAD_DEPENDENT,
-    PARTNER_ONLY,
-    SCORERS,
-    ScoreParams,
-    Scorer,
-    distance_km,
-    score_params,
-)
-from leadbridge.core.matching.vectors import LeadCtx, PartnerVec, lead_ctx
+from leadbridge.core.matching.vectors import LeadCtx, lead_ctx
 from leadbridge.core.model import Lead, Offer, OfferStatus
 from leadbridge.core.partner import Partner
-from leadbridge.core.performance import PartnerStats, prior_stats
-from leadbridge.core.policy import Mode, PerformanceTierName, Policy
+from leadbridge.core.performance import PartnerStats
+from leadbridge.core.policy import Mode, Policy
 
 # Offer statuses that bar a partner from the same lead in later rounds, and the word used for it.
 BARRING_STATUSES = {
@@ -73,89 +60,6 @@ def history_from_offers(offers: Sequence[Offer]) -> History:
     barred = {o.partner_id: BARRING_STATUSES[o.status] for o in offers if o.status in BARRING_STATUSES}
     last_round = max((o.round for o in offers), default=0)
     return History(barred=barred, round=last_round + 1)
-
-
-@dataclass(frozen=True)
-class Compiled:
-    """A policy turned into the lists the inner loop reads (built once per policy object)."""
-
-    policy: Policy
-    filters: list[tuple[str, Filter]]
-    scorer_names: tuple[str, ...]
-    lead_scorers: tuple[Scorer, ...]
-    partner_scorers: tuple[Scorer, ...]
-    partner_values: dict[str, tuple[PartnerVec, PartnerStats, list[float], float]]
-    lead_weights: dict[PerformanceTierName, tuple[float, ...]]
-    partner_weights: dict[PerformanceTierName, tuple[float, ...]]
-    params: ScoreParams
-    gazetteer: Gazetteer
-    env: FilterEnv
-    fast_filters: list[tuple[str, Filter]]
-    last_env: list[FilterEnv | None] = field(default_factory=lambda: [None])
-
-    def env_for(self, stats: Mapping[str, PartnerStats]) -> FilterEnv:
-        """The filter environment for ``stats`` (the last one is reused: batches share stats)."""
-        last = self.last_env[0]
-        if last is None or last.stats is not stats:
-            last = self.last_env[0] = replace(self.env, stats=stats)
-        return last
-
-
-_COMPILED: dict[int, Compiled] = {}
-
-# Without explanation the first failure need not be reported, only whether any filter fails, so
-# filters run cheapest and most selective first (lead-level and set lookups before trigonometry).
-FAST_ORDER = [
-    "consent",
-    "history",
-    "segment",
-    "product_line",
-    "certification",
-    "availability",
-    "account_owner",
-    "territory",
-    "capacity",
-    "language",
-]
-
-
-def compile_policy(policy: Policy) -> Compiled:
-    """The compiled form of ``policy``, cached by object identity (policies are not mutated)."""
-    found = _COMPILED.get(id(policy))
-    if found is not None and found.policy is policy:
-        return found
-    # "distance" first: match() scores it inline from the distance it records; then the other
-    # lead-dependent scorers; then the partner-only ones, whose values are cached.
-    names = ["distance"] + [n for n in LEAD_DEPENDENT if n != "distance"] + list(PARTNER_ONLY)
-    lead_names = names[: len(LEAD_DEPENDENT)]
-    filters = enabled_filters(policy)
-    compiled = Compiled(
-        policy=policy,
-        filters=filters,
-        fast_filters=sorted(filters, key=lambda item: FAST_ORDER.index(item[0])),
-        scorer_names=tuple(names),
-        lead_scorers=tuple(SCORERS[n] for n in LEAD_DEPENDENT if n != "distance"),
-        partner_scorers=tuple(SCORERS[n] for n in PARTNER_ONLY),
-        partner_values={},
-        lead_weights={t: tuple(policy.weight_for(n, t) for n in lead_names) for t in PerformanceTierName},
-        partner_weights={
-            t: tuple(policy.weight_for(n, t) for n in PARTNER_ONLY) for t in PerformanceTierName
-        },
-        params=score_params(policy),
-        gazetteer=load_gazetteer(tuple(policy.geo.gazetteer_files)),
-        env=FilterEnv(
-            stats={},
-            default_stats=prior_stats("", policy.performance),
-            performance=policy.performance,
-            require_all_products=policy.filters.product_line.require == "all",
-            min_certification=policy.filters.certification.min_level,
-            capacity_multipliers={tier: policy.capacity_multiplier(tier) for tier in PerformanceTierName},
-        ),
-    )
-    if len(_COMPILED) > 64:
-        _COMPILED.clear()
-    _COMPILED[id(policy)] = compiled
-    return compiled
 
 
 def build_index(partners: Sequence[Partner], policy: Policy, now: datetime) -> PartnerIndex:
@@ -218,49 +122,16 @@ def match(
     ctx = lead_ctx(lead, index.gazetteer, now=now, excluded=history.barred, account_owners=owners)
     env = compiled.env_for(stats)
     if explain or scan_all:
-        pool, cut = index.vecs, None
+        candidates = evaluate_all(compiled, ctx, env, index.vecs, explain=explain, excluded=decision.excluded)
     else:
         cut = _product_cut(ctx, policy)
-        pool = index.candidates(ctx, cut)
-    fast = relevant_filters(compiled.fast_filters, ctx, env, product_cut=cut is not None)
-    params, max_km, default = compiled.params, compiled.params.max_km, env.default_stats
-    names, lead_scorers, lead_weights = compiled.scorer_names, compiled.lead_scorers, compiled.lead_weights
-    partner_values = compiled.partner_values
-    candidates: list[Candidate] = []
-    for vec in pool:
-        if explain:
-            failed = first_failure(compiled.filters, ctx, vec, env)
-            if failed is not None:
-                decision.excluded.append(Excluded(vec.id, *failed))
-                continue
-        else:
-            # the hot path (~30 partners per lead): no names, no reasons, just "does any fail?"
-            for check in fast:
-                if check(ctx, vec, env) is not None:
-                    break
-            else:
-                check = None
-            if check is not None:
-                continue
-        s = stats.get(vec.id) or default
-        km = distance_km(ctx, vec)
-        # distance is scored here (not by its scorer) so the great-circle distance is computed once
-        values = [0.5 if km is None else max(0.0, 1.0 - km / max_km)]
-        values += [scorer(ctx, vec, s, params) for scorer in lead_scorers]
-        cached = partner_values.get(vec.id)
-        if cached is None or cached[0] is not vec or cached[1] is not s:
-            cached = _partner_values(compiled, ctx, vec, s)
-        if explain:
-            lead_parts = list(map(mul, values, lead_weights[s.tier]))
-            total = cached[3] + sum(lead_parts)
-            contributions = dict(zip(names, lead_parts + cached[2], strict=True))
-        else:  # the same sum without building the per-factor list
-            total = cached[3] + sum(map(mul, values, lead_weights[s.tier]))
-            contributions = {}
-        candidates.append(Candidate(vec.id, total, contributions, s.tier, km))  # tier: a StrEnum (a str)
+        checks = relevant_filters(compiled.fast_filters, ctx, env, product_cut=cut is not None)
+        candidates, decision.pruned = evaluate_bounded(
+            compiled, ctx, env, index.candidates(ctx, cut), checks, keep=_needed(policy, len(index.vecs))
+        )
     candidates.sort(key=lambda c: (-c.score, c.partner_id))
     decision.candidates = candidates
-    decision.excluded_total = len(index.vecs) - len(candidates)
+    decision.excluded_total = len(index.vecs) - len(candidates) - decision.pruned
     if not candidates:
         decision.channel, decision.reason = Channel.NO_PARTNER, "no partner passed the filters"
         return decision
@@ -277,20 +148,20 @@ def _product_cut(ctx: LeadCtx, policy: Policy) -> str | None:
     return None
 
 
-def _partner_values(
-    compiled: Compiled, ctx: LeadCtx, vec: PartnerVec, s: PartnerStats
-) -> tuple[PartnerVec, PartnerStats, list[float], float]:
-    """Weighted partner-only scorer values and their sum, memoised per (vector, stats) pair."""
-    weights = compiled.partner_weights[s.tier]
-    parts = [
-        scorer(ctx, vec, s, compiled.params) * w
-        for scorer, w in zip(compiled.partner_scorers, weights, strict=True)
-    ]
-    if len(compiled.partner_values) > 200_000:
-        compiled.partner_values.clear()
-    entry = (vec, s, parts, sum(parts))
-    compiled.partner_values[vec.id] = entry
-    return entry
+def _needed(policy: Policy, partners: int) -> int:
+    """How many of the best candidates the mode may pick from (so none of them may be pruned)."""
+    distribution = policy.distribution
+    mode = distribution.mode
+    if mode is Mode.OFFER_N:
+        return distribution.offer_n
+    if mode is Mode.CASCADE:
+        return distribution.cascade_length
+    if mode is Mode.OPEN_POOL:
+        return distribution.pool_size
+    if mode is Mode.ROUND_ROBIN:
+        # its equally-fit band starts at the best partner with a positive weight: prune nothing
+        return max(1, partners)
+    return 1
 
 
 def _choose(

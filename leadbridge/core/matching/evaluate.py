@@ -1,0 +1,115 @@
+"""Filtering and scoring the partners of one lead: every one (explained / reference), or bounded.
+
+Rules:
+- ``evaluate_all`` runs every partner through the filters and scores each one that passes; with
+  ``explain`` it records every exclusion (first failing filter, in policy order) and every
+  candidate's per-scorer contributions. It is the reference the bench compares against.
+- ``evaluate_bounded`` gives the same picks with less work (branch and bound): a partner's score is
+  its cached partner-only part plus a lead-dependent part of at most the sum of those scorers'
+  weights (each scorer yields at most 1). Partners are visited by that upper bound, highest first;
+  once ``keep`` candidates are found and the next bound is below the ``keep``-th best score, no
+  partner left can enter the picks, and they are neither filtered nor scored (``pruned``). Ties
+  keep their place: a partner whose bound equals a pick's score is still visited.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping
+from operator import itemgetter, mul
+
+from leadbridge.core.matching.compiled import Compiled, PartnerEntry, partner_values
+from leadbridge.core.matching.decision import Candidate, Excluded
+from leadbridge.core.matching.filters import Filter, FilterEnv, first_failure
+from leadbridge.core.matching.scorers import distance_km
+from leadbridge.core.matching.vectors import LeadCtx, PartnerVec
+from leadbridge.core.performance import PartnerStats
+
+EPSILON = 1e-9  # float noise allowance when comparing a bound with a score
+
+
+def _cached(compiled: Compiled, ctx: LeadCtx, vec: PartnerVec, s: PartnerStats) -> PartnerEntry:
+    cached = compiled.partner_values.get(vec.id)
+    if cached is None or cached[0] is not vec or cached[1] is not s:
+        cached = partner_values(compiled, ctx, vec, s)
+    return cached
+
+
+def score(compiled: Compiled, ctx: LeadCtx, vec: PartnerVec, s: PartnerStats, *, explain: bool) -> Candidate:
+    """The partner's candidate entry: score (and, explained, each scorer's contribution)."""
+    km = distance_km(ctx, vec)
+    params = compiled.params
+    # distance is scored here (not by its scorer) so the great-circle distance is computed once
+    values = [0.5 if km is None else max(0.0, 1.0 - km / params.max_km)]
+    values += [scorer(ctx, vec, s, params) for scorer in compiled.lead_scorers]
+    cached = _cached(compiled, ctx, vec, s)
+    if explain:
+        lead_parts = list(map(mul, values, compiled.lead_weights[s.tier]))
+        contributions = dict(zip(compiled.scorer_names, lead_parts + cached[2], strict=True))
+        return Candidate(vec.id, cached[3] + sum(lead_parts), contributions, s.tier, km)
+    # the same sum without building the per-factor list; tier is a StrEnum, i.e. a str
+    return Candidate(vec.id, cached[3] + sum(map(mul, values, compiled.lead_weights[s.tier])), {}, s.tier, km)
+
+
+def evaluate_all(
+    compiled: Compiled,
+    ctx: LeadCtx,
+    env: FilterEnv,
+    pool: Iterable[PartnerVec],
+    *,
+    explain: bool,
+    excluded: list[Excluded],
+) -> list[Candidate]:
+    """Filter and score every partner in ``pool`` (exclusions appended to ``excluded`` if explained)."""
+    stats, default = env.stats, env.default_stats
+    filters = compiled.filters
+    candidates = []
+    for vec in pool:
+        failed = first_failure(filters, ctx, vec, env)
+        if failed is not None:
+            if explain:
+                excluded.append(Excluded(vec.id, *failed))
+            continue
+        candidates.append(score(compiled, ctx, vec, stats.get(vec.id) or default, explain=explain))
+    return candidates
+
+
+def evaluate_bounded(
+    compiled: Compiled,
+    ctx: LeadCtx,
+    env: FilterEnv,
+    pool: Iterable[PartnerVec],
+    checks: list[Filter],
+    *,
+    keep: int,
+) -> tuple[list[Candidate], int]:
+    """Candidates that can reach the picks, and how many partners were pruned unvisited."""
+    stats: Mapping[str, PartnerStats] = env.stats
+    default, memo = env.default_stats, compiled.partner_values
+    bounded = []
+    for vec in pool:
+        s = stats.get(vec.id) or default
+        cached = memo.get(vec.id)  # _cached() inlined: this loop visits every pre-selected partner
+        if cached is None or cached[0] is not vec or cached[1] is not s:
+            cached = partner_values(compiled, ctx, vec, s)
+        bounded.append((cached[4], vec, s))
+    bounded.sort(key=itemgetter(0), reverse=True)
+    candidates: list[Candidate] = []
+    best: list[float] = []  # min-heap of the ``keep`` best scores so far
+    for visited, (bound, vec, s) in enumerate(bounded):
+        if len(best) >= keep and bound < best[0] - EPSILON:
+            return candidates, len(bounded) - visited
+        for check in checks:  # a plain loop: this runs for most pre-selected partners of every lead
+            if check(ctx, vec, env) is not None:
+                break
+        else:
+            check = None
+        if check is not None:
+            continue
+        candidate = score(compiled, ctx, vec, s, explain=False)
+        candidates.append(candidate)
+        if len(best) < keep:
+            heapq.heappush(best, candidate.score)
+        elif candidate.score > best[0]:
+            heapq.heapreplace(best, candidate.score)
+    return candidates, 0
