@@ -119,7 +119,7 @@ class Plan:
         ]
         # Plain copies and lone ``trim``s (most text fields) need no call at all; entries whose
         # transforms look at nothing but their value are mapped a whole column at a time; the rest
-        # (templates, ``phone`` reading the lead's country) record by record, last.
+        # (templates, ``phone`` reading the lead's country) last, seeing the records built so far.
         plain = [
             (path, name, convert) for path, name, convert, _, required in compiled if name and not required
         ]
@@ -190,8 +190,8 @@ class Plan:
                 if value is not None:
                     flat[path] = value
         for path, label in self._required:
-            for index, flat in enumerate(flats):
-                if flat.get(path) is None and all(name != label for name, _ in problems.get(index, ())):
+            for index in [index for index, flat in enumerate(flats) if flat.get(path) is None]:
+                if all(name != label for name, _ in problems.get(index, ())):
                     problems.setdefault(index, []).append((label, "required field is empty"))
         if not problems:
             return list(flats)
