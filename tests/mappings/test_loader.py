@@ -191,3 +191,23 @@ def test_picklist_keys_stay_text(tmp_path: Path) -> None:
     )
     step = load_mapping(path).fields[0].inbound.steps[0]  # type: ignore[union-attr]
     assert step.transform.inbound("yes", {}, {}) is True and step.transform.inbound("No", {}, {}) is False
+
+
+def test_entries_that_map_nothing_or_lack_a_field() -> None:
+    found = problems(
+        """\
+          - canonical: first_name
+          - canonical: last_name
+            out: {transform: trim}
+          - in: FirstName
+            out: FirstName
+          - canonical: company
+            in: {transform: trim}
+        """
+    )
+    assert found == [
+        (6, "maps nothing: give 'in', 'out' or both"),
+        (8, "out: needs 'field' (the remote field to write)"),
+        (9, "an entry without 'canonical' can only build an 'out' value (template…)"),
+        (12, "in: needs 'field', or a template/constant as its first transform"),
+    ]
