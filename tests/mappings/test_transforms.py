@@ -221,3 +221,9 @@ def test_country_names_and_codes() -> None:
     assert outbound("country", "de") == "DE"
     with pytest.raises(ValueProblem, match="unknown country"):
         inbound("country", "Atlantis")
+
+
+def test_the_docs_describe_every_transform() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "mappings.md").read_text(encoding="utf-8")
+    for name in REGISTRY:
+        assert f"| `{name}`" in docs or f"`{name}` |" in docs or f" `{name}` " in docs, name
