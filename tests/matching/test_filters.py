@@ -202,3 +202,10 @@ def test_given_a_weak_tier_capacity_multiplier_when_matched_then_the_cap_shrinks
     assert match(lead(), [p], base, {"P-x": weak}, now=NOW, rng=rng()).best == "P-x"
     decision = match(lead(), [p], halved, {"P-x": weak}, now=NOW, rng=rng(), explain=True)
     assert decision.excluded[0].detail == "open leads 5/5"
+
+
+def test_given_a_pause_date_without_zone_when_matched_then_it_counts_as_utc() -> None:
+    paused = partner("P-x", availability={"paused_until": "2026-11-24"})  # as a CSV import gives it
+    decision = match(lead(), [paused], policy(), {}, now=NOW, rng=rng(), explain=True)
+    assert decision.excluded[0].filter == "availability"
+    assert "2026-11-24T00:00:00+00:00" in decision.excluded[0].detail

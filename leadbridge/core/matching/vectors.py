@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from leadbridge.core.geo import Gazetteer, normalise_postal
 from leadbridge.core.model import Lead
@@ -81,7 +81,7 @@ def partner_vec(partner: Partner, day: date) -> PartnerVec:
         per_day=partner.capacity.per_day,
         per_week=partner.capacity.per_week,
         per_month=partner.capacity.per_month,
-        paused_until=partner.availability.paused_until,
+        paused_until=_aware(partner.availability.paused_until),
         holidays=frozenset(partner.availability.holidays),
         owned_accounts=frozenset(partner.owned_accounts),
         has_postal_restriction=bool(territory.postal_prefixes or territory.postal_ranges),
@@ -96,6 +96,13 @@ def partner_vec(partner: Partner, day: date) -> PartnerVec:
             if cap is not None
         ),
     )
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """CSV dates like ``2026-12-01`` arrive without a zone; leadbridge's clock is UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
