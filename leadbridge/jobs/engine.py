@@ -92,19 +92,19 @@ def poll_partner(ctx: JobContext, connection: str) -> list[Followup]:
     return [Followup(steps.ROUTE_LEAD, (steps.ROUTE_ALL,))] if stats.events else []
 
 
-def _default_router(database: Database) -> int:
-    from leadbridge.core.sync.routing import route_pending
+def _default_router(ctx: JobContext) -> int:
+    from leadbridge.core.router import policy_from_settings, route_pending
 
-    return route_pending(database)
-
-
-_router: Callable[[Database], int] = _default_router
+    return route_pending(ctx.database, policy=policy_from_settings(ctx.settings)).routed
 
 
-def use_router(router: Callable[[Database], int]) -> None:
-    """Route with ``router`` (``route_pending(database) -> routed``) in this process."""
+_router: Callable[[JobContext], int] = _default_router
+
+
+def use_router(router: Callable[[Database], int] | None) -> None:
+    """Route with ``router`` (``route_pending(database) -> routed``) in this process; None: the real one."""
     global _router
-    _router = router
+    _router = _default_router if router is None else (lambda ctx: router(ctx.database))
 
 
 def route(ctx: JobContext, lead_id: str) -> list[Followup]:
@@ -118,9 +118,23 @@ def route(ctx: JobContext, lead_id: str) -> list[Followup]:
     with lease(ctx.database, "route") as held:
         if not held:
             raise RetriableError("another worker is routing", retry_after=ROUTE_BUSY_RETRY_S)
-        routed = _router(ctx.database)
+        routed = _router(ctx)
     if routed:
         log.info("routed %d leads", routed)
+    return []
+
+
+def sla_tick(ctx: JobContext) -> list[Followup]:
+    """Expire offers past their deadline, record reminders and escalations, move expired leads on."""
+    from leadbridge.core.router import policy_from_settings
+    from leadbridge.core.sla_tick import sla_tick as tick
+
+    _prepare(ctx.settings)
+    summary = tick(ctx.database, policy=policy_from_settings(ctx.settings))
+    if summary.expired or summary.reminded or summary.escalated:
+        log.info(
+            "SLA: %d expired, %d reminded, %d escalated", summary.expired, summary.reminded, summary.escalated
+        )
     return []
 
 
@@ -177,3 +191,4 @@ def wire() -> None:
     steps.register_default(steps.POLL_PARTNER, steps.exclusive_poll(poll_partner))
     steps.register_default(steps.ROUTE_LEAD, route)
     steps.register_default(steps.FLUSH_OUTBOX, flush_outbox)
+    steps.register_default(steps.SLA_TICK, sla_tick)

@@ -4,9 +4,9 @@ Rules:
 - each manufacturer CRM connection (Salesforce, HubSpot) is polled for leads every
   ``poll_seconds``; each partner CRM connection is polled for claims, status and outcomes every
   ``poll_seconds``; CSV, API, webhook and inbox connections push, so they are not polled;
-- the SLA tick runs every ``SLA_TICK_S`` (offer deadlines fire within that), partner statistics
-  refresh every ``STATS_REFRESH_S``, and the sweeper every ``SWEEP_S`` (re-publishing due outbox
-  work and stranded leads, see ``jobs/sweeper.py``);
+- the SLA tick runs every ``SLA_TICK_S`` (offer deadlines fire within that) and the sweeper every
+  ``SWEEP_S`` (re-publishing due outbox work and stranded leads, see ``jobs/sweeper.py``). Partner
+  statistics need no job: each routing pass computes them from the offers and outcomes it loads;
 - a periodic message expires after one interval: if workers are behind, the next tick replaces it
   instead of queueing up behind it.
 """
@@ -20,7 +20,6 @@ from leadbridge.core.settings import Settings
 from leadbridge.jobs import steps
 
 SLA_TICK_S = 30.0
-STATS_REFRESH_S = 900.0
 SWEEP_S = 10.0
 POLLED_KINDS = frozenset({"salesforce", "hubspot"})
 
@@ -45,7 +44,6 @@ def schedule(settings: Settings) -> list[Entry]:
         entries.append(Entry(f"{step}:{name}", step, (name,), float(connection.poll_seconds)))
     entries += [
         Entry(steps.SLA_TICK, steps.SLA_TICK, (), SLA_TICK_S),
-        Entry(steps.REFRESH_PARTNER_STATS, steps.REFRESH_PARTNER_STATS, (), STATS_REFRESH_S),
         Entry(steps.SWEEP, steps.SWEEP, (), SWEEP_S),
     ]
     return entries

@@ -33,7 +33,6 @@ DELIVER_OFFERS = "deliver_offers"  # (lead_id) push a lead's pending offers to t
 POLL_PARTNER = "poll_partner"  # (connection) pull claims/status/outcomes from a partner CRM
 FLUSH_OUTBOX = "flush_outbox"  # (target) send due outbox rows to one external system in batches
 SLA_TICK = "sla_tick"  # () expire offers, send reminders, escalate
-REFRESH_PARTNER_STATS = "refresh_partner_stats"  # () recompute win/accept rates for matching
 SWEEP = "sweep"  # () re-publish due work the database holds (the outbox is the source of truth)
 
 # The router routes every waiting lead at once: kicks name this instead of one lead, so any
@@ -47,7 +46,6 @@ STEP_NAMES: tuple[str, ...] = (
     POLL_PARTNER,
     FLUSH_OUTBOX,
     SLA_TICK,
-    REFRESH_PARTNER_STATS,
     SWEEP,
 )
 

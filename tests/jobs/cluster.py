@@ -49,15 +49,15 @@ class Cluster:
 
     def __init__(self, database_url: str, broker_url: str, workdir: Path, **env: str) -> None:
         self.workdir = workdir
+        inherited = {k: v for k, v in os.environ.items() if k != "LEADBRIDGE_CONFIG"}
         self.env = {
-            **os.environ,
+            **inherited,
             "PYTHONPATH": str(ROOT),
             "LEADBRIDGE_DATABASE_URL": database_url,
             "LEADBRIDGE_BROKER_URL": broker_url,
             "LEADBRIDGE_LOG_LEVEL": "INFO",
             **env,
         }
-        self.env.pop("LEADBRIDGE_CONFIG", None)
         self.redis = redis.Redis.from_url(broker_url)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 

@@ -38,6 +38,10 @@ FAULTS: dict[str, dict[str, Any]] = {
     "collections.upsert": {"error_rate": 0.2, "error": "lock", "latency": 0.02, "jitter": 0.03},
     "collections.update": {"error_rate": 0.2, "error": "unavailable", "latency": 0.02, "jitter": 0.03},
     "collections.record": {"error_rate": 0.05, "error": "lock"},
+    # logins stay clean: a refused login is an authentication answer, and the expired session
+    # below already exercises re-login
+    "login.soap": {"error_rate": 0.0},
+    "oauth.token": {"error_rate": 0.0},
 }
 SESSION_EXPIRES_AFTER_CALLS = 40
 

@@ -26,7 +26,7 @@ def world(database: Database) -> Iterator[World]:
     engine.use_router(round_robin_router)
     with a_world(database) as found:
         yield found
-    engine.use_router(engine._default_router)
+    engine.use_router(None)
 
 
 def test_given_the_embedded_scheduler_then_new_leads_reach_partners_and_home_shows_them(
@@ -64,3 +64,24 @@ def test_given_the_embedded_scheduler_then_new_leads_reach_partners_and_home_sho
     finally:
         scheduler.stop(10)
         kicks.uninstall()
+
+
+def test_given_the_real_router_then_the_embedded_scheduler_offers_new_leads_to_matching_partners(
+    database: Database,
+) -> None:
+    engine.use_router(None)
+    with a_world(database) as world:
+        add_leads(world.home, 6, same_stamp=True)
+        kicks.install()
+        scheduler = EmbeddedScheduler(world.settings, database=database, workers=2).start()
+        try:
+
+            def delivered() -> bool:
+                held = set(by_lead_id(world.partner_orgs["p1"])) | set(by_lead_id(world.partner_orgs["p2"]))
+                return len(held) == 6 and take_snapshot(database).outbox_depth == 0
+
+            assert wait_for(delivered, timeout=30), take_snapshot(database).as_dict()
+            assert set(take_snapshot(database).leads_by_state) <= {"offered", "accepted"}
+        finally:
+            scheduler.stop(10)
+            kicks.uninstall()

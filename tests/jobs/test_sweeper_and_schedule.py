@@ -85,7 +85,7 @@ def test_the_schedule_polls_crm_connections_by_role_and_runs_the_housekeeping_st
         and entries["poll_partner:acme"].every_s == 120
     )
     assert not any("upload" in name or "inbox" in name for name in entries)
-    assert {steps.SLA_TICK, steps.REFRESH_PARTNER_STATS, steps.SWEEP} <= set(entries)
+    assert {steps.SLA_TICK, steps.SWEEP} <= set(entries)
     beat = beat_schedule(settings)
     assert beat["poll_source:home"] == {
         "task": "leadbridge.poll_source",
