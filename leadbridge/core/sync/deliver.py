@@ -72,7 +72,7 @@ def flush(
     worker: str,
     clock: Clock,
     settings: OutboxSettings | None = None,
-    claim_limit: int = 1000,
+    claim_limit: int = 5000,  # rows; a partial collection only at the end of each claim
 ) -> FlushStats:
     """Send every due row of ``target`` (module rules)."""
     settings = settings or OutboxSettings()
