@@ -58,7 +58,7 @@ def leads(
     with db.transaction() as session:
         rows = [(row, queries.lead_label(row)) for row in queries.leads(session, filters)]
         partners = list(
-            session.execute(select(PartnerRow.id, PartnerRow.name).order_by(PartnerRow.name)).tuples()
+            session.execute(select(PartnerRow.id, PartnerRow.name).order_by(PartnerRow.name)).all()
         )
     context = {
         "admin": admin,
@@ -76,7 +76,7 @@ def lead(request: Request, lead_id: str, admin: CurrentAdmin, db: Db, done: str 
         timeline = queries.timeline(session, lead_id)
         label = queries.lead_label(timeline.row)
         partners = list(
-            session.execute(select(PartnerRow.id, PartnerRow.name).order_by(PartnerRow.name)).tuples()
+            session.execute(select(PartnerRow.id, PartnerRow.name).order_by(PartnerRow.name)).all()
         )
     context = {"admin": admin, "tl": timeline, "label": label, "partners": partners, "notice": done}
     return Page(request).render("cockpit/lead.html", context)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from leadbridge.core.leads import LeadService, lead_from_row
@@ -44,7 +44,9 @@ def leads(session: Session, filters: LeadFilters, now: datetime | None = None) -
     if filters.state:
         query = query.where(LeadRow.state == filters.state)
     if filters.partner_id:
-        query = query.where(LeadRow.partner_id == filters.partner_id)
+        # a partner's leads: the ones it holds and the ones it has been offered
+        offered = select(OfferRow.lead_id).where(OfferRow.partner_id == filters.partner_id)
+        query = query.where(or_(LeadRow.partner_id == filters.partner_id, LeadRow.id.in_(offered)))
     if filters.campaign:
         query = query.where(LeadRow.campaign == filters.campaign)
     if filters.region:
@@ -79,7 +81,7 @@ def timeline(session: Session, lead_id: str) -> Timeline:
     service = LeadService(session)
     row = service.get_row(lead_id)
     outbox = session.execute(select(OutboxRow).where(OutboxRow.lead_id == lead_id).order_by(OutboxRow.id))
-    names = dict(session.execute(select(PartnerRow.id, PartnerRow.name)).tuples().all())
+    names = dict(session.execute(select(PartnerRow.id, PartnerRow.name)).all())
     return Timeline(
         row=row,
         events=service.events(lead_id),
@@ -111,20 +113,20 @@ class PartnerStats:
 def partner_stats(session: Session) -> list[PartnerStats]:
     offers = Counter(
         (partner, status)
-        for partner, status in session.execute(select(OfferRow.partner_id, OfferRow.status)).tuples()
+        for partner, status in session.execute(select(OfferRow.partner_id, OfferRow.status)).all()
     )
     states = Counter(
         (partner, state)
         for partner, state in session.execute(
             select(LeadRow.partner_id, LeadRow.state).where(LeadRow.partner_id.is_not(None))
-        ).tuples()
+        ).all()
     )
     waits: dict[str, list[float]] = defaultdict(list)
     for partner, offered, decided in session.execute(
         select(OfferRow.partner_id, OfferRow.offered_at, OfferRow.decided_at).where(
             OfferRow.status.in_(("accepted", "returned")), OfferRow.decided_at.is_not(None)
         )
-    ).tuples():
+    ).all():
         if decided is not None:
             waits[partner].append((decided - offered).total_seconds() / 3600)
     result = []
@@ -194,7 +196,7 @@ def funnel(session: Session) -> list[tuple[str, float]]:
     counts = dict(
         session.execute(
             select(LeadEventRow.kind, func.count(distinct(LeadEventRow.lead_id))).group_by(LeadEventRow.kind)
-        ).tuples()
+        ).all()
     )
     return [(label, float(counts.get(kind, 0))) for label, kind in FUNNEL]
 
@@ -208,7 +210,7 @@ def time_to_accept(session: Session) -> list[tuple[str, float]]:
         select(OfferRow.offered_at, OfferRow.decided_at).where(
             OfferRow.status.in_(("accepted", "returned")), OfferRow.decided_at.is_not(None)
         )
-    ).tuples():
+    ).all():
         if decided is None:
             continue
         hours = (decided - offered).total_seconds() / 3600
