@@ -35,14 +35,24 @@ def _cached(compiled: Compiled, ctx: LeadCtx, vec: PartnerVec, s: PartnerStats) 
     return cached
 
 
-def score(compiled: Compiled, ctx: LeadCtx, vec: PartnerVec, s: PartnerStats, *, explain: bool) -> Candidate:
-    """The partner's candidate entry: score (and, explained, each scorer's contribution)."""
+def score(
+    compiled: Compiled,
+    ctx: LeadCtx,
+    vec: PartnerVec,
+    s: PartnerStats,
+    *,
+    explain: bool,
+    cached: PartnerEntry | None = None,
+) -> Candidate:
+    """The partner's candidate entry: score (and, explained, each scorer's contribution).
+    ``cached``: its partner-only entry when the caller already looked it up."""
     km = distance_km(ctx, vec)
     params = compiled.params
     # distance is scored here (not by its scorer) so the great-circle distance is computed once
     values = [0.5 if km is None else max(0.0, 1.0 - km / params.max_km)]
     values += [scorer(ctx, vec, s, params) for scorer in compiled.lead_scorers]
-    cached = _cached(compiled, ctx, vec, s)
+    if cached is None:
+        cached = _cached(compiled, ctx, vec, s)
     if explain:
         lead_parts = list(map(mul, values, compiled.lead_weights[s.tier]))
         contributions = dict(zip(compiled.scorer_names, lead_parts + cached[2], strict=True))
@@ -85,18 +95,19 @@ def evaluate_bounded(
 ) -> tuple[list[Candidate], int]:
     """Candidates that can reach the picks, and how many partners were pruned unvisited."""
     stats: Mapping[str, PartnerStats] = env.stats
-    default, memo = env.default_stats, compiled.partner_values
-    bounded = []
-    for vec in pool:
-        s = stats.get(vec.id) or default
-        cached = memo.get(vec.id)  # _cached() inlined: this loop visits every pre-selected partner
-        if cached is None or cached[0] is not vec or cached[1] is not s:
+    default, stats_get, memo_get = env.default_stats, stats.get, compiled.partner_values.get
+    bounded: list[tuple[float, PartnerVec, PartnerStats, PartnerEntry]] = []
+    add = bounded.append
+    for vec in pool:  # _cached() inlined, names bound locally: this visits every pre-selected partner
+        s = stats_get(vec.id) or default
+        cached = memo_get(vec.id)
+        if cached is None or cached[1] is not s or cached[0] is not vec:
             cached = partner_values(compiled, ctx, vec, s)
-        bounded.append((cached[4], vec, s))
+        add((cached[4], vec, s, cached))
     bounded.sort(key=itemgetter(0), reverse=True)
     candidates: list[Candidate] = []
     best: list[float] = []  # min-heap of the ``keep`` best scores so far
-    for visited, (bound, vec, s) in enumerate(bounded):
+    for visited, (bound, vec, s, cached) in enumerate(bounded):
         if len(best) >= keep and bound < best[0] - EPSILON:
             return candidates, len(bounded) - visited
         for check in checks:  # a plain loop: this runs for most pre-selected partners of every lead
@@ -106,7 +117,7 @@ def evaluate_bounded(
             check = None
         if check is not None:
             continue
-        candidate = score(compiled, ctx, vec, s, explain=False)
+        candidate = score(compiled, ctx, vec, s, explain=False, cached=cached)
         candidates.append(candidate)
         if len(best) < keep:
             heapq.heappush(best, candidate.score)
