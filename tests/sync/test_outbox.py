@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from sqlalchemy import delete
+
 from leadbridge.core.store.database import Database
+from leadbridge.core.store.tables import OutboxRow
 from leadbridge.core.sync import outbox
 from leadbridge.core.sync.outbox import OutboxSettings, OutboxStatus
 
@@ -104,3 +108,18 @@ def test_given_a_quota_stop_then_release_does_not_count_a_try(database: Database
         row = outbox.list_rows(session)[0]
         assert row.attempts == 0 and row.status == OutboxStatus.PENDING
         assert outbox.claim(session, "home", worker="w", now=T0, limit=10) == []
+
+
+@pytest.mark.postgres
+def test_given_two_open_claims_on_postgresql_then_skip_locked_hands_them_different_rows(
+    postgres_url: str,
+) -> None:
+    database = Database(postgres_url)
+    with database.transaction() as session:
+        session.execute(delete(OutboxRow))
+    queue(database, 6)
+    with database.transaction() as first:  # still open (rows locked) while the second worker claims
+        mine = {r.id for r in outbox.claim(first, "home", worker="a", now=T0, limit=4)}
+        with database.transaction() as second:
+            theirs = {r.id for r in outbox.claim(second, "home", worker="b", now=T0, limit=4)}
+    assert len(mine) == 4 and len(theirs) == 2 and not mine & theirs
