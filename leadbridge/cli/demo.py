@@ -151,19 +151,30 @@ def demo(
         raise typer.Exit(1)
 
 
+DEMO_ADMIN = ("admin@demo.example", "leadbridge-demo")
+
+
 def _serve(world: DemoWorld) -> None:
-    """Keep the cockpit (and the sandbox) running until interrupted."""
+    """Keep the cockpit (and the sandbox) running until interrupted; a demo admin signs in."""
     try:
         import uvicorn
 
+        from leadbridge.web.accounts import authenticate_admin, create_admin
         from leadbridge.web.app import create_app
     except ImportError:
         err_console.print("the web cockpit is not part of this build; nothing to serve")
         return
     settings = world.settings
+    database = Database(settings.sqlalchemy_url)
+    email, password = DEMO_ADMIN
+    with database.transaction() as session:
+        if authenticate_admin(session, email, password) is None:
+            create_admin(session, email, password, name="Demo admin")
     host, port = "127.0.0.1", 8000
-    console.print(f"cockpit on http://{host}:{port}/ — Ctrl+C stops it")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    console.print(
+        f"cockpit on http://{host}:{port}/cockpit/login — sign in as {email} / {password}; Ctrl+C stops"
+    )
+    uvicorn.run(create_app(settings, database=database), host=host, port=port, log_level="warning")
 
 
 def register(app: typer.Typer) -> None:
