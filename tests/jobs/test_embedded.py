@@ -190,6 +190,7 @@ def test_given_embedded_mode_when_a_lead_is_taken_in_then_routing_runs_within_a_
                 routed[row.id] = time.monotonic()
         return []
 
+    wired_route = steps.resolve(steps.ROUTE_LEAD)
     steps.register(steps.ROUTE_LEAD, route)
     stop = start_background(settings)
     try:
@@ -202,4 +203,4 @@ def test_given_embedded_mode_when_a_lead_is_taken_in_then_routing_runs_within_a_
     finally:
         stop()
         kicks.uninstall()
-        steps.unregister(steps.ROUTE_LEAD)
+        steps.register(steps.ROUTE_LEAD, wired_route)
