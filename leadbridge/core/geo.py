@@ -159,6 +159,19 @@ def aggregate_prefixes(places: Iterable[Place], digits: int) -> list[Place]:
     ]
 
 
+def write_places(places: Iterable[Place], path: Path) -> int:
+    """Write places as a gazetteer CSV (``country,prefix,latitude,longitude,name``); returns the count."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["country", "prefix", "latitude", "longitude", "name"])
+        for place in places:
+            writer.writerow([place.country, place.prefix, place.latitude, place.longitude, place.name])
+            count += 1
+    return count
+
+
 def shipped_places() -> list[Place]:
     """Every place in the shipped gazetteer files."""
     places: list[Place] = []

@@ -116,3 +116,22 @@ def test_given_a_broken_policy_when_simulated_then_the_error_names_the_key(proje
     result = RUNNER.invoke(app(), ["simulate", "--policy", str(path / "bad.yaml")])
     assert result.exit_code == 1
     assert "mode: Extra inputs are not permitted" in result.output
+
+
+def test_given_a_geonames_dump_when_imported_then_the_policy_can_use_its_centroids(project: tuple) -> None:
+    path, _, _ = project
+    dump = path / "AT.txt"
+    dump.write_text(
+        "AT\t1010\tWien Innere Stadt\tWien\t09\t\t\t\t\t48.2077\t16.3705\t4\n"
+        "AT\t1020\tWien Leopoldstadt\tWien\t09\t\t\t\t\t48.2167\t16.4000\t4\n"
+    )
+    result = RUNNER.invoke(
+        app(), ["geo", "import", str(dump), "--out", str(path / "geo" / "at.csv"), "--digits", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 place(s) for AT" in result.stdout
+    (path / "policy.yaml").write_text("version: 1\ngeo:\n  gazetteer_files: [geo/at.csv]\n")
+    found = RUNNER.invoke(app(), ["geo", "lookup", "AT", "1010", "--json"])
+    assert json.loads(found.stdout)["prefix"] == "101"
+    missing = RUNNER.invoke(app(), ["geo", "lookup", "FR", "75001"])
+    assert missing.exit_code == 1 and "no gazetteer entry for FR 75001" in missing.output
