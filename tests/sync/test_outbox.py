@@ -123,3 +123,26 @@ def test_given_two_open_claims_on_postgresql_then_skip_locked_hands_them_differe
         with database.transaction() as second:
             theirs = {r.id for r in outbox.claim(second, "home", worker="b", now=T0, limit=4)}
     assert len(mine) == 4 and len(theirs) == 2 and not mine & theirs
+
+
+def test_given_write_backs_naming_partners_then_they_still_coalesce_per_lead(database: Database) -> None:
+    with database.transaction() as session:
+        for n, (kind, partner) in enumerate(
+            [("lead_status", "P-1"), ("lead_status", None), ("partner_lead", "P-1"), ("partner_lead", "P-2")]
+        ):
+            outbox.enqueue(
+                session,
+                target="home",
+                kind=kind,
+                lead_id="L-1",
+                idempotency_key=f"k{n}",
+                payload={"partner_id": partner},
+                now=T0,
+            )
+    with database.transaction() as session:
+        groups = outbox.coalesce(outbox.claim(session, "home", worker="w", now=T0, limit=10))
+    assert sorted(groups) == [
+        ("L-1", "lead_status", ""),
+        ("L-1", "partner_lead", "P-1"),
+        ("L-1", "partner_lead", "P-2"),
+    ]

@@ -109,12 +109,15 @@ def claim(
     return rows
 
 
-def coalesce(rows: Iterable[OutboxRow]) -> dict[tuple[str, str, str], list[OutboxRow]]:
-    """Group rows that one write settles: same lead, kind and partner (insertion order kept)."""
+def coalesce(
+    rows: Iterable[OutboxRow], per_partner: frozenset[str] = frozenset({"partner_lead"})
+) -> dict[tuple[str, str, str], list[OutboxRow]]:
+    """Group rows that one write settles: same lead and kind — and partner, for the ``per_partner``
+    kinds (a partner's copy of a lead); insertion order kept."""
     groups: dict[tuple[str, str, str], list[OutboxRow]] = {}
     for row in rows:
-        key = (row.lead_id or f"#{row.id}", row.kind, str(row.payload.get("partner_id") or ""))
-        groups.setdefault(key, []).append(row)
+        partner = str(row.payload.get("partner_id") or "") if row.kind in per_partner else ""
+        groups.setdefault((row.lead_id or f"#{row.id}", row.kind, partner), []).append(row)
     return groups
 
 
