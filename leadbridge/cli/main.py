@@ -55,6 +55,7 @@ COMMAND_MODULES: list[str] = [
     "routing",
     "sandbox",
     "sync",
+    "web",
 ]
 
 

@@ -1,4 +1,5 @@
-"""The web app factory: partner inbox (/inbox), cockpit (/cockpit), REST API (/api/v1), /healthz.
+"""The web app factory: partner inbox (/inbox), cockpit (/cockpit), REST API (/api/v1), and the
+operations endpoints (/healthz, /readyz, /metrics from ``leadbridge.ops``).
 
 ``create_app(settings)`` builds one FastAPI app around one database. Background work (the
 scheduler of embedded mode) plugs in through ``background``: callables started when the app starts
@@ -24,6 +25,7 @@ from leadbridge.core.errors import ConflictError, IllegalTransition, NotFound
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.notify.mailer import Mailer, SmtpMailer
+from leadbridge.ops.health import ops_router
 from leadbridge.web.api import router as api_router
 from leadbridge.web.auth import router as auth_router
 from leadbridge.web.cockpit import router as cockpit_router
@@ -71,11 +73,8 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     for router in (auth_router, inbox_router, cockpit_router, api_router):
         app.include_router(router)
+    app.include_router(ops_router(settings, app.state.database), include_in_schema=False)
     _add_error_handlers(app)
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -1,0 +1,227 @@
+"""``leadbridge run`` serves the web app; ``leadbridge users`` and ``leadbridge api-keys`` manage
+who may use it (admins, partner users with sign-in links, API keys for partner systems)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadbridge.cli.context import console, fail, print_json, settings
+from leadbridge.core.errors import NotFound
+from leadbridge.core.model import utcnow
+from leadbridge.core.store.database import Database
+from leadbridge.core.store.tables import PartnerRow
+from leadbridge.web.accounts import (
+    create_admin,
+    create_api_key,
+    create_partner_user,
+    partner_user_by_email,
+    revoke_partner_user,
+)
+from leadbridge.web.sessions import issue_magic_link
+from leadbridge.web.tables import AdminUserRow, ApiKeyRow, PartnerUserRow
+
+users_app = typer.Typer(help="Admins of the cockpit and users of the partner inbox.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys for partner systems and admin tools.", no_args_is_help=True)
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+
+
+def _database() -> Database:
+    database = Database(settings().sqlalchemy_url)
+    database.require_current()
+    return database
+
+
+def run(
+    host: Annotated[str, typer.Option(help="interface to bind (loopback by default)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    background: Annotated[
+        bool, typer.Option("--background/--no-background", help="run the scheduler in this process")
+    ] = True,
+) -> None:
+    """Serve the partner inbox, the cockpit and the REST API (with the embedded scheduler)."""
+    import uvicorn
+
+    from leadbridge.jobs.background import background_starter
+    from leadbridge.web.app import create_app
+
+    config = settings()
+    database = _database()
+    starters = [background_starter(config)] if background else []
+    app = create_app(config, database=database, background=starters)
+    console.print(f"leadbridge on http://{host}:{port}/ — cockpit /cockpit, inbox /inbox, API /api/docs")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def _partner_id(session: Session, ref: str) -> str:
+    row = session.execute(
+        select(PartnerRow).where((PartnerRow.id == ref) | (PartnerRow.external_id == ref))
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"no partner with id or external id {ref!r}")
+    return row.id
+
+
+@users_app.command("add-admin")
+def add_admin(
+    email: Annotated[str, typer.Argument(help="the admin's e-mail address (login name)")],
+    password: Annotated[
+        str,
+        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="at least 10 characters"),
+    ],
+    name: Annotated[str | None, typer.Option(help="display name")] = None,
+) -> None:
+    """Create a cockpit admin with a scrypt-hashed password."""
+    with _database().transaction() as session:
+        row = create_admin(session, email, password, name)
+    console.print(f"admin {row.email} created")
+
+
+@users_app.command("add-partner-user")
+def add_partner_user(
+    partner: Annotated[str, typer.Argument(help="partner id or external id")],
+    email: Annotated[str, typer.Argument(help="the person's e-mail address")],
+    language: Annotated[str, typer.Option(help="en or de")] = "en",
+    name: Annotated[str | None, typer.Option(help="display name")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Give a person access to one partner's inbox and print a sign-in link (15 minutes, once)."""
+    config = settings()
+    with _database().transaction() as session:
+        user = create_partner_user(
+            session, _partner_id(session, partner), email, name=name, language=language
+        )
+        link = f"{config.public_url.rstrip('/')}/inbox/signin/{issue_magic_link(session, user)}"
+        result = {
+            "user_id": user.id,
+            "partner_id": user.partner_id,
+            "email": user.email,
+            "sign_in_link": link,
+        }
+    if as_json:
+        print_json(result)
+    else:
+        console.print(f"partner user {result['email']} ({result['partner_id']}); sign-in link:\n{link}")
+
+
+@users_app.command("sign-in-link")
+def sign_in_link(email: Annotated[str, typer.Argument(help="a partner user's e-mail address")]) -> None:
+    """Print a fresh single-use sign-in link for a partner user (valid 15 minutes)."""
+    config = settings()
+    with _database().transaction() as session:
+        user = partner_user_by_email(session, email)
+        if user is None or user.revoked_at is not None:
+            raise fail(f"no active partner user {email}")
+        token = issue_magic_link(session, user)
+    typer.echo(f"{config.public_url.rstrip('/')}/inbox/signin/{token}")
+
+
+@users_app.command("revoke")
+def revoke(email: Annotated[str, typer.Argument(help="a partner user's e-mail address")]) -> None:
+    """Revoke a partner user: sessions end now, and sign-in links stop working."""
+    with _database().transaction() as session:
+        row = revoke_partner_user(session, email)
+    console.print(f"revoked {row.email}")
+
+
+@users_app.command("list")
+def list_users(as_json: JsonOption = False) -> None:
+    """List admins and partner users."""
+    with _database().transaction() as session:
+        admins = [
+            {"kind": "admin", "email": a.email, "partner_id": None, "language": None, "active": a.active}
+            for a in session.execute(select(AdminUserRow).order_by(AdminUserRow.email)).scalars()
+        ]
+        users = [
+            {
+                "kind": "partner",
+                "email": u.email,
+                "partner_id": u.partner_id,
+                "language": u.language,
+                "active": u.revoked_at is None,
+            }
+            for u in session.execute(select(PartnerUserRow).order_by(PartnerUserRow.email)).scalars()
+        ]
+    rows = admins + users
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("kind", "email", "partner", "language", "active")
+    for row in rows:
+        table.add_row(
+            str(row["kind"]),
+            str(row["email"]),
+            str(row["partner_id"] or ""),
+            str(row["language"] or ""),
+            "yes" if row["active"] else "no",
+        )
+    console.print(table)
+
+
+@keys_app.command("create")
+def create_key(
+    name: Annotated[str, typer.Argument(help="what the key is for, e.g. 'alpha-crm'")],
+    partner: Annotated[
+        str | None, typer.Option(help="partner id or external id (omit for an admin key)")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create an API key and print it once (only its hash is stored)."""
+    with _database().transaction() as session:
+        partner_id = _partner_id(session, partner) if partner else None
+        row, raw = create_api_key(session, name, partner_id)
+        result = {"id": row.id, "name": row.name, "partner_id": partner_id, "key": raw}
+    if as_json:
+        print_json(result)
+    else:
+        console.print(f"key {row.id} for {partner_id or 'admin tools'} (shown once):\n{raw}")
+
+
+@keys_app.command("list")
+def list_keys(as_json: JsonOption = False) -> None:
+    """List API keys (never the keys themselves)."""
+    with _database().transaction() as session:
+        rows = [
+            {
+                "id": k.id,
+                "name": k.name,
+                "partner_id": k.partner_id,
+                "created_at": k.created_at.isoformat(),
+                "revoked": k.revoked_at is not None,
+            }
+            for k in session.execute(select(ApiKeyRow).order_by(ApiKeyRow.created_at)).scalars()
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "name", "partner", "created", "revoked")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            str(r["name"]),
+            str(r["partner_id"] or "(admin)"),
+            str(r["created_at"]),
+            "yes" if r["revoked"] else "",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def revoke_key(key_id: Annotated[str, typer.Argument(help="the key's id (K-…)")]) -> None:
+    """Revoke an API key at once."""
+    with _database().transaction() as session:
+        row = session.get(ApiKeyRow, key_id)
+        if row is None:
+            raise fail(f"no API key {key_id}")
+        row.revoked_at = utcnow()
+    console.print(f"revoked {key_id}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.add_typer(users_app, name="users")
+    app.add_typer(keys_app, name="api-keys")
