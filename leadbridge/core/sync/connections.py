@@ -7,7 +7,7 @@ from typing import Any
 from leadbridge.core.retry import RetryPolicy
 from leadbridge.core.settings import Settings
 
-SYNCED_KINDS = ("salesforce",)
+SYNCED_KINDS = ("salesforce", "hubspot")
 
 
 def connector_for(settings: Settings, name: str, *, retry: RetryPolicy | None = None) -> Any:
@@ -17,6 +17,10 @@ def connector_for(settings: Settings, name: str, *, retry: RetryPolicy | None = 
         from leadbridge.connectors.salesforce import connect
 
         return connect(config, retry=retry, mapping_path=settings.resolve(config.mapping))
+    if config.kind == "hubspot":
+        from leadbridge.connectors.hubspot import connect as connect_hubspot
+
+        return connect_hubspot(config, retry=retry, mapping_path=settings.resolve(config.mapping))
     return None
 
 

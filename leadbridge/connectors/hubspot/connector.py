@@ -1,0 +1,363 @@
+"""The HubSpot connector: the five verbs over one portal, either side (manufacturer or partner).
+
+Rules:
+- the object is the mapping's (``contacts`` by default, ``deals`` for a deal mapping); the sync
+  engine's generic stream name ``Lead`` means that object;
+- reads are incremental by keyset ``(last-modified stamp, id)`` through CRM search windows
+  (``keyset.py``): ``>=`` the checkpoint minus a lookback (search is eventually consistent: a write
+  can become searchable seconds after its stamp), paced to 5 searches/s, then ``after_checkpoint``
+  and a per-read seen-set drop what was already taken in — rows sharing a stamp are never lost,
+  never read twice;
+- the manufacturer side reads contacts matching ``qualification_filter`` (default: lifecycle stage
+  MQL or SQL) together with their primary company (associations v4 + a companies batch read); the
+  partner side reads only records carrying ``leadbridge_id`` (the ones leadbridge delivered);
+- writes are batches of at most 100 (update by id, or upsert on ``leadbridge_id``), every input
+  traced (``objectWriteTraceId``) so one bad input yields a 207 with per-input errors instead of
+  failing the batch; each input gets a ``WriteResult`` mapped through the error table; an upsert
+  refused because its e-mail already belongs to another contact (409) is sent again without the
+  e-mail (the partner already has that person; our copy still lands, keyed by our id);
+- HubSpot search never returns archived records: deletions arrive through webhooks only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from leadbridge.connectors.base import (
+    Action,
+    Change,
+    Checkpoint,
+    CheckResult,
+    StreamInfo,
+    WriteItem,
+    WriteResult,
+    after_checkpoint,
+    format_stamp,
+    parse_stamp,
+)
+from leadbridge.connectors.hubspot import fields as F
+from leadbridge.connectors.hubspot.client import HubSpotClient
+from leadbridge.connectors.hubspot.errors import item_rule
+from leadbridge.connectors.hubspot.keyset import KeysetQuery, epoch_ms, keyset_pages
+from leadbridge.connectors.hubspot.webhooks import WebhookParser, event_change
+from leadbridge.core.errors import ConfigError, FatalConnectorError, LeadbridgeError, SkipRecord
+from leadbridge.core.model import Lead
+from leadbridge.core.settings import ConnectionConfig
+from leadbridge.core.sync.partner_status import PartnerStatus
+from leadbridge.mappings.check import check_mapping, remote_from_hubspot_properties
+from leadbridge.mappings.fix import hubspot_property_bodies
+from leadbridge.mappings.writeback import LeadStatusRecord
+
+BATCH_LIMIT = 100
+LOOKBACK = timedelta(seconds=30)
+GENERIC_STREAM = "Lead"
+DEFAULT_QUALIFICATION = "lifecyclestage IN marketingqualifiedlead,salesqualifiedlead"
+OPERATORS = ("EQ", "NEQ", "LT", "LTE", "GT", "GTE", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY",
+             "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN")  # fmt: skip
+MAX_OWN_FILTERS = 4  # a group holds 6 filters; the keyset needs 2
+PRIMARY_COMPANY = 1  # association type id of a contact's primary company
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def parse_filter(text: str) -> tuple[dict[str, Any], ...]:
+    """``"lifecyclestage IN a,b AND hs_lead_status NEQ BAD_TIMING"`` → search filters (ANDed)."""
+    filters = []
+    for clause in filter(None, (part.strip() for part in text.split(" AND "))):
+        name, _, rest = clause.partition(" ")
+        operator, _, value = rest.strip().partition(" ")
+        operator = operator.upper()
+        if not name or operator not in OPERATORS:
+            raise ConfigError(f"qualification_filter: {clause!r} is not '<property> <OPERATOR> [value]'")
+        item: dict[str, Any] = {"propertyName": name, "operator": operator}
+        if operator in ("IN", "NOT_IN"):
+            item["values"] = [v.strip() for v in value.split(",") if v.strip()]
+        elif value:
+            item["value"] = value.strip()
+        filters.append(item)
+    if len(filters) > MAX_OWN_FILTERS:
+        raise ConfigError(
+            f"qualification_filter: at most {MAX_OWN_FILTERS} conditions (HubSpot allows 6 per group)"
+        )
+    return tuple(filters)
+
+
+def _stamp(record: Mapping[str, Any], stamp_property: str) -> str:
+    """The record's last-modified stamp in checkpoint format (HubSpot sends ISO or epoch ms)."""
+    value = str((record.get("properties") or {}).get(stamp_property) or record["updatedAt"])
+    if value.isdigit():
+        return format_stamp(datetime.fromtimestamp(int(value) / 1000, UTC))
+    return format_stamp(parse_stamp(value))
+
+
+class HubSpotConnector:
+    """A HubSpot portal seen through the connector verbs (module rules)."""
+
+    def __init__(self, config: ConnectionConfig, client: HubSpotClient, fields: F.RecordFields) -> None:
+        self.config = config
+        self.client = client
+        self.fields = fields
+        self.name = config.name
+        self.object = fields.object
+        self.stamp_property = fields.mapping.stamp or "hs_lastmodifieddate"
+        self.lookback = timedelta(seconds=float(getattr(config, "lookback_seconds", LOOKBACK.seconds)))
+        page_size = int(getattr(config, "page_size", 200))
+        own = (
+            ({"propertyName": F.EXTERNAL_ID, "operator": "HAS_PROPERTY"},)
+            if self.is_partner
+            else parse_filter(config.qualification_filter or DEFAULT_QUALIFICATION)
+        )
+        wanted = (*fields.read_fields, F.EXTERNAL_ID, self.stamp_property, *fields.leadbridge_owned)
+        self.query = KeysetQuery(
+            self.stamp_property,
+            own,
+            tuple(dict.fromkeys(wanted)),
+            page_size=page_size,
+            window_size=int(getattr(config, "window_size", page_size)),
+            cap=int(getattr(config, "search_cap", 10_000)),
+        )
+        secret = config.secret("client_secret")
+        app_id = getattr(config, "app_id", None)
+        self.webhooks = (
+            WebhookParser(secret, app_id=str(app_id) if app_id else None, connection=self.name)
+            if secret
+            else None
+        )
+        self.update_stream, self.upsert_stream, self.task_stream = (
+            self.object,
+            f"{self.object}:upsert",
+            "tasks",
+        )
+        self.writeback_owned = fields.leadbridge_owned
+
+    @property
+    def is_partner(self) -> bool:
+        return self.config.role == "partner"
+
+    def _stream(self, stream: str) -> str:
+        if stream not in (self.object, GENERIC_STREAM):
+            raise ValueError(f"{self.name}: unknown stream {stream!r} (known: {self.object})")
+        return self.object
+
+    # -- check / discover ----------------------------------------------------------------------
+    def _missing(self) -> tuple[list[str], list[dict[str, Any]], Any]:
+        properties = self.client.properties(self.object)
+        remote = remote_from_hubspot_properties(self.object, properties)
+        findings = check_mapping(self.fields.mapping, remote)
+        missing = [f.field for f in findings if f.kind == "missing"]
+        for name in (
+            F.EXTERNAL_ID,
+            *((F.PUSH_STATUS,) if self.is_partner and self.object == "contacts" else ()),
+        ):
+            if remote.get(name) is None and name not in missing:
+                missing.append(name)
+        return missing, properties, findings
+
+    def check(self) -> CheckResult:
+        """Read the object's properties and confirm the ones leadbridge reads and writes exist."""
+        try:
+            missing, properties, _ = self._missing()
+        except LeadbridgeError as error:
+            text = str(error)
+            return CheckResult(False, text if self.name in text else f"{self.name}: {text}")
+        used, total = self.client.usage or (None, None)
+        details = {"daily_used": used, "daily_limit": total, "properties": len(properties)}
+        if missing:
+            return CheckResult(
+                False,
+                f"{self.name}: the {self.object} object lacks {', '.join(missing)}; run "
+                f"`leadbridge mappings check {self.name} --fix` to create them "
+                f"({F.EXTERNAL_ID} must be unique)",
+                details,
+            )
+        left = (
+            f"; {total - used}/{total} API calls left today" if total is not None and used is not None else ""
+        )
+        return CheckResult(True, f"{self.name}: connected to HubSpot {self.object}{left}", details)
+
+    def install_properties(self) -> list[str]:
+        """Create the properties the mapping needs and the portal lacks (what ``mappings check --fix``
+        does); returns their names."""
+        _, _, findings = self._missing()
+        created = []
+        for body in hubspot_property_bodies(self.object, findings):
+            self.client.create_property(self.object, body)
+            created.append(body["name"])
+        return created
+
+    def discover(self) -> list[StreamInfo]:
+        names = tuple(p["name"] for p in self.client.properties(self.object))
+        return [StreamInfo(self.object, "hs_object_id", self.stamp_property, names)]
+
+    # -- reading -------------------------------------------------------------------------------
+    def read_changes(self, stream: str, since: Checkpoint | None) -> Iterator[list[Change]]:
+        """Pages of changes not yet taken in, in keyset order (module rules)."""
+        obj = self._stream(stream)
+        lookback_from = since.read_from(self.lookback) if since else None
+        start = epoch_ms(lookback_from) if lookback_from else None
+        taken: set[tuple[str, str]] = set()
+        for results in keyset_pages(lambda body: self.client.search(obj, body), self.query, start):
+            changes = [self._change(result) for result in results]
+            page = [
+                c
+                for c in after_checkpoint(changes, since, lookback_from)
+                if (c.stamp, c.external_id) not in taken
+            ]
+            floor = changes[0].stamp  # later windows never go below this page's first stamp
+            taken = {key for key in taken if key[0] >= floor} | {(c.stamp, c.external_id) for c in page}
+            if page:
+                yield self._with_companies(page)
+
+    def read_records(self, ids: Sequence[str]) -> list[Change]:
+        """The current version of these records (e.g. named by webhook events), unknown ids left out."""
+        changes: list[Change] = []
+        for chunk in chunks(list(dict.fromkeys(ids)), BATCH_LIMIT):
+            data = self.client.batch_read(self.object, list(chunk), list(self.query.properties))
+            changes += [self._change(result) for result in data.get("results") or []]
+        return (
+            self._with_companies(sorted(changes, key=lambda c: (c.stamp, c.external_id))) if changes else []
+        )
+
+    def _change(self, result: Mapping[str, Any]) -> Change:
+        record = {**(result.get("properties") or {}), "hs_object_id": str(result["id"])}
+        return Change(self.object, str(result["id"]), _stamp(result, self.stamp_property), record)
+
+    def _with_companies(self, page: list[Change]) -> list[Change]:
+        if self.is_partner or self.object != "contacts" or self.fields.company_plan is None:
+            return page
+        links = self.client.associated("contacts", "companies", [c.external_id for c in page])
+        chosen: dict[str, str] = {}
+        for contact_id, targets in links.items():
+            primary = [to_id for to_id, types in targets if PRIMARY_COMPANY in types]
+            if primary or targets:
+                chosen[contact_id] = (primary or [targets[0][0]])[0]
+        companies: dict[str, dict[str, Any]] = {}
+        for chunk in chunks(sorted(set(chosen.values())), BATCH_LIMIT):
+            data = self.client.batch_read("companies", list(chunk), list(self.fields.company_fields))
+            for result in data.get("results") or []:
+                companies[str(result["id"])] = {
+                    **(result.get("properties") or {}),
+                    "hs_object_id": str(result["id"]),
+                }
+        enriched = []
+        for change in page:
+            company = companies.get(chosen.get(change.external_id, ""), {})
+            extra = {f"{F.COMPANY_PREFIX}{k}": v for k, v in company.items()}
+            enriched.append(
+                Change(change.stream, change.external_id, change.stamp, {**change.record, **extra})
+            )
+        return enriched
+
+    # -- writing -------------------------------------------------------------------------------
+    def write_batch(self, stream: str, items: Sequence[WriteItem]) -> list[WriteResult]:
+        """Write ``items`` in batches of 100: ``<object>`` updates by id, ``<object>:upsert`` upserts on
+        ``leadbridge_id``. One result per item, in order."""
+        if stream == self.task_stream:
+            reason = (
+                "HubSpot tasks are not written by leadbridge (set create_tasks: false for this connection)"
+            )
+            return [WriteResult(item.key, False, error=reason, action=Action.SKIP) for item in items]
+        if stream not in (self.update_stream, self.upsert_stream):
+            raise ValueError(f"{self.name}: cannot write stream {stream!r}")
+        results: list[WriteResult] = []
+        for chunk in chunks(items, BATCH_LIMIT):
+            results += self._write_chunk(stream == self.upsert_stream, chunk)
+        return results
+
+    def _input(self, item: WriteItem, upsert: bool, trace: str) -> dict[str, Any]:
+        fields = {k: F.hs_value(v) for k, v in item.fields.items()}
+        if upsert:
+            key = fields.pop(F.EXTERNAL_ID, "")
+            return {"id": key, "idProperty": F.EXTERNAL_ID, "properties": fields, "objectWriteTraceId": trace}
+        return {"id": str(item.external_id), "properties": fields, "objectWriteTraceId": trace}
+
+    def _write_chunk(
+        self, upsert: bool, items: Sequence[WriteItem], retry_conflicts: bool = True
+    ) -> list[WriteResult]:
+        inputs = [self._input(item, upsert, str(n)) for n, item in enumerate(items)]
+        try:
+            answer = self.client.batch_write(self.object, "upsert" if upsert else "update", inputs)
+        except SkipRecord as refused:  # the whole batch was refused: every item carries the reason
+            return [WriteResult(item.key, False, error=str(refused), action=Action.SKIP) for item in items]
+        done: dict[str, Mapping[str, Any]] = {}
+        for result in answer.data.get("results") or []:
+            done[str(result.get("objectWriteTraceId") or "")] = result
+        failed: dict[str, Mapping[str, Any]] = {}
+        for problem in answer.data.get("errors") or []:
+            for trace in (problem.get("context") or {}).get("objectWriteTraceId") or []:
+                failed[str(trace)] = problem
+        results: list[WriteResult] = []
+        conflicts: list[int] = []
+        for n, item in enumerate(items):
+            trace = str(n)
+            if trace in done:
+                result = done[trace]
+                results.append(WriteResult(item.key, True, str(result.get("id")), bool(result.get("new"))))
+                continue
+            problem = failed.get(trace)
+            if problem is None:  # HubSpot said nothing about this input: try it again later
+                results.append(
+                    WriteResult(item.key, False, error="no result for this input", action=Action.RETRY)
+                )
+                continue
+            if (
+                upsert
+                and retry_conflicts
+                and problem.get("category") == "CONFLICT"
+                and "email" in item.fields
+            ):
+                conflicts.append(n)
+            message = f"{problem.get('category')}: {problem.get('message')}"
+            results.append(WriteResult(item.key, False, error=message, action=item_rule(problem).action))
+        if conflicts:
+            again = [
+                WriteItem(items[n].key, {k: v for k, v in items[n].fields.items() if k != "email"})
+                for n in conflicts
+            ]
+            for n, result in zip(
+                conflicts, self._write_chunk(True, again, retry_conflicts=False), strict=True
+            ):
+                results[n] = result
+        return results
+
+    # -- webhooks ------------------------------------------------------------------------------
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes, uri: str | None = None) -> list[Change]:
+        """A verified delivery's new events as changes (``webhooks.py``); ``uri`` defaults to the
+        connection's ``webhook_url``."""
+        target = uri or getattr(self.config, "webhook_url", None)
+        if self.webhooks is None or not target:
+            raise FatalConnectorError(
+                f"connection {self.name}: set client_secret (the app's) and webhook_url to receive "
+                "HubSpot webhooks"
+            )
+        return [event_change(event) for event in self.webhooks.events(headers, body, str(target))]
+
+    # -- the sync engine's mapping side --------------------------------------------------------
+    def lead_from(self, change: Change) -> Lead:
+        return self.fields.lead_from_record(change.record, self.name)
+
+    def writeback_fields(self, lead: Lead, status: LeadStatusRecord) -> dict[str, Any]:
+        owner = getattr(self.config, "direct_sales_owner_id", None)
+        return self.fields.writeback_fields(lead, status, owner_id=str(owner) if owner else None)
+
+    def partner_fields(
+        self, lead: Lead, status: LeadStatusRecord, *, accepted: bool, withdrawn: bool, first_push: bool
+    ) -> dict[str, Any]:
+        return self.fields.partner_fields(
+            lead, status, accepted=accepted, withdrawn=withdrawn, first_push=first_push
+        )
+
+    def partner_status(self, change: Change) -> PartnerStatus:
+        return PartnerStatus(**self.fields.partner_status(change.record))
+
+    def partner_owned(self, change: Change) -> dict[str, Any]:
+        return self.fields.partner_owned(change.record)
+
+    @staticmethod
+    def task_fields(remote_id: str, subject: str, description: str) -> dict[str, Any]:
+        return {"remote_id": remote_id, "subject": subject, "description": description}

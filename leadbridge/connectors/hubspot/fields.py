@@ -1,0 +1,178 @@
+"""Field mapping between HubSpot records and leadbridge, through the mappings module's compiled plans.
+
+Rules:
+- manufacturer pull: the contact mapping turns a contact into a canonical ``Lead``; its associated
+  (primary) company, through the company mapping, fills what the contact lacks — the contact's own
+  values win, and the address is taken as a whole (never a contact's city with a company's zip);
+  a record that cannot be mapped raises ``RecordError`` (quarantined);
+- write-back: the lead's ``LeadStatusRecord`` through the mapping's ``status.*`` entries into the
+  ``leadbridge_*`` properties; leadbridge owns the partner name, state and outcome properties: a
+  different value found there on a pull is a conflict, and ours wins;
+- partner push: the entries the manufacturer or leadbridge own — only the *blind* ones until this
+  partner accepted a lead whose consent allows sharing — with neutral placeholders for the name
+  while blind; ``leadbridge_status`` (contacts) says Offered / Accepted / Withdrawn; the
+  partner-owned status property gets its first value only on the first push;
+- partner pull: the partner-owned entries are read raw for echo detection and mapped for meaning;
+- HubSpot stores every value as a string: ``None`` is sent as ``""`` (which clears the property).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from leadbridge.connectors.base import format_stamp
+from leadbridge.core.model import Lead
+from leadbridge.mappings.apply import Plan, RecordError
+from leadbridge.mappings.canonical import Owner
+from leadbridge.mappings.schema import Mapping as MappingSpec
+from leadbridge.mappings.writeback import LeadStatusRecord
+
+EXTERNAL_ID = "leadbridge_id"
+PUSH_STATUS = "leadbridge_status"
+COMPANY_PREFIX = "company."
+OFFERED, ACCEPTED, WITHDRAWN = "Offered", "Accepted", "Withdrawn"
+# The partner-owned status a new partner record starts with (set on the first push only).
+FIRST_PUSH = {
+    "contacts": {"hs_lead_status": "NEW"},
+    "deals": {"pipeline": "default", "dealstage": "appointmentscheduled"},
+}
+_OWNED_STATUS = ("status.partner_name", "status.state", "status.outcome")
+_ADDRESS = "address."
+
+
+def hs_value(value: Any) -> str:
+    """A canonical value as HubSpot stores it (every property value is a string)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return format_stamp(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, list | tuple):
+        return ";".join(str(item) for item in value)
+    return str(value)
+
+
+def _reads(mapping: MappingSpec) -> tuple[str, ...]:
+    return tuple(mapping.remote_fields())
+
+
+def _outbound(mapping: MappingSpec, canonical: str) -> str | None:
+    for entry in mapping.fields:
+        if entry.canonical == canonical and entry.outbound and entry.outbound.field:
+            return entry.outbound.field
+    return None
+
+
+def _inbound(mapping: MappingSpec, canonical: str) -> str | None:
+    for entry in mapping.fields:
+        if entry.canonical == canonical and entry.inbound and entry.inbound.field:
+            return entry.inbound.field
+    return None
+
+
+class RecordFields:
+    """One connection's mapping (and, for manufacturer contacts, its company mapping), compiled once."""
+
+    def __init__(self, mapping: MappingSpec, company: MappingSpec | None = None) -> None:
+        self.mapping = mapping
+        self.object = mapping.object
+        self.plan = Plan(mapping)
+        self.company_plan = Plan(company) if company is not None else None
+        self.read_fields = _reads(mapping)
+        self.company_fields = _reads(company) if company is not None else ()
+        self.writeback_names = tuple(
+            e.outbound.field
+            for e in mapping.fields
+            if e.outbound and e.outbound.field and e.canonical and e.canonical.startswith("status.")
+        )
+        self.leadbridge_owned = tuple(f for c in _OWNED_STATUS if (f := _outbound(mapping, c)) is not None)
+        self.partner_owned_fields = tuple(
+            dict.fromkeys(
+                e.inbound.field
+                for e in mapping.fields
+                if e.inbound and e.inbound.field and e.owner is Owner.PARTNER
+            )
+        )
+        self.status_field = _inbound(mapping, "status.partner_status") or _inbound(mapping, "status.outcome")
+
+    # -- manufacturer ---------------------------------------------------------------------------
+    def lead_from_record(self, record: Mapping[str, Any], connection: str) -> Lead:
+        """The canonical lead of a contact (+ ``company.*`` values); ``RecordError`` if unmappable."""
+        own = {k: v for k, v in record.items() if not k.startswith(COMPANY_PREFIX)}
+        flat = self.plan.to_canonical(own)
+        company = {k[len(COMPANY_PREFIX) :]: v for k, v in record.items() if k.startswith(COMPANY_PREFIX)}
+        if company and self.company_plan is not None:
+            try:
+                from_company = self.company_plan.to_canonical(company)
+            except RecordError:
+                from_company = {}  # a company without a name adds nothing; the contact still maps
+            has_address = any(v is not None for k, v in flat.items() if k.startswith(_ADDRESS))
+            for path, value in from_company.items():
+                if value is None or (has_address and path.startswith(_ADDRESS)):
+                    continue
+                if flat.get(path) is None:
+                    flat[path] = value
+        return self.plan.build(flat, self.plan.external_id(own), connection).lead
+
+    def writeback_fields(
+        self, lead: Lead, status: LeadStatusRecord, *, owner_id: str | None
+    ) -> dict[str, str]:
+        """The write-back values for one lead (and ``hubspot_owner_id`` for direct sales, if configured)."""
+        remote = self.plan.to_remote(lead, status, owners=(Owner.LEADBRIDGE, Owner.PARTNER))
+        fields = {name: hs_value(value) for name, value in remote.items() if name in self.writeback_names}
+        if status.state is not None and status.state.value == "direct" and owner_id:
+            fields["hubspot_owner_id"] = owner_id
+        return fields
+
+    # -- partner --------------------------------------------------------------------------------
+    def partner_fields(
+        self, lead: Lead, status: LeadStatusRecord, *, accepted: bool, withdrawn: bool, first_push: bool
+    ) -> dict[str, str]:
+        """The partner's copy of a lead (module rules)."""
+        reveal = accepted and lead.consent.share_with_partners
+        remote = self.plan.to_remote(
+            lead, status, blind=not reveal, owners=(Owner.MANUFACTURER, Owner.LEADBRIDGE)
+        )
+        fields = {name: hs_value(value) for name, value in remote.items()}
+        fields[EXTERNAL_ID] = lead.id
+        if not reveal:
+            area = f"{lead.address.postal_code[:2]}…" if lead.address.postal_code else "—"
+            industry = (lead.industry or "company").replace("_", " ").title()
+            label = f"{industry} lead, {area} {lead.address.city or ''}".strip()
+            if self.object == "deals":
+                fields["dealname"] = label
+            else:
+                fields.update(firstname="Lead", lastname=lead.id[-6:], company=label)
+        if self.object == "contacts":
+            fields[PUSH_STATUS] = WITHDRAWN if withdrawn else (ACCEPTED if accepted else OFFERED)
+        if first_push:
+            fields.update(FIRST_PUSH.get(self.object, {}))
+        return fields
+
+    def partner_owned(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """The raw partner-owned values of a partner record (what echo detection compares)."""
+        return {name: record.get(name) or None for name in self.partner_owned_fields}
+
+    def partner_status(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """The partner-owned facts, mapped: ``{"lead_id", "status", "meaning", "reason", …}``."""
+        flat = self.plan.to_canonical(record)
+        value = flat.get
+        amount = value("status.expected_revenue")
+        meaning = value("status.partner_status") or value("status.outcome")
+        return {
+            "lead_id": str(record.get(EXTERNAL_ID) or value("status.lead_id") or ""),
+            "status": (record.get(self.status_field) or None) if self.status_field else None,
+            "meaning": str(meaning) if meaning is not None else None,
+            "reason": value("status.reason"),
+            "amount": str(amount) if amount is not None else None,
+            "close_date": hs_value(value("status.close_date")) or None,
+            "next_follow_up": hs_value(value("status.next_follow_up")) or None,
+        }
