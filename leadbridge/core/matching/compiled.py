@@ -41,6 +41,7 @@ class Compiled:
     lead_weights: dict[PerformanceTierName, tuple[float, ...]]
     partner_weights: dict[PerformanceTierName, tuple[float, ...]]
     lead_max: dict[PerformanceTierName, float]
+    distance_weight: dict[PerformanceTierName, float]
     params: ScoreParams
     gazetteer: Gazetteer
     env: FilterEnv
@@ -97,6 +98,7 @@ def compile_policy(policy: Policy) -> Compiled:
         },
         # every scorer yields at most 1, so the lead-dependent part adds at most its weights' sum
         lead_max={t: sum(policy.weight_for(n, t) for n in lead_names) for t in PerformanceTierName},
+        distance_weight={t: policy.weight_for("distance", t) for t in PerformanceTierName},
         params=score_params(policy),
         gazetteer=load_gazetteer(tuple(policy.geo.gazetteer_files)),
         env=FilterEnv(

@@ -6,10 +6,12 @@ Rules:
   candidate's per-scorer contributions. It is the reference the bench compares against.
 - ``evaluate_bounded`` gives the same picks with less work (branch and bound): a partner's score is
   its cached partner-only part plus a lead-dependent part of at most the sum of those scorers'
-  weights (each scorer yields at most 1). Partners are visited by that upper bound, highest first;
-  once ``keep`` candidates are found and the next bound is below the ``keep``-th best score, no
-  partner left can enter the picks, and they are neither filtered nor scored (``pruned``). Ties
-  keep their place: a partner whose bound equals a pick's score is still visited.
+  weights (each scorer yields at most 1), with the distance part tightened by the north-south gap
+  between lead and partner (the great-circle distance is never shorter). Partners are visited by
+  that upper bound, highest first; once ``keep`` candidates are found and the next bound is below
+  the ``keep``-th best score, no partner left can enter the picks, and they are neither filtered
+  nor scored (``pruned``). Ties keep their place: a partner whose bound equals a pick's score is
+  still visited.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from leadbridge.core.matching.vectors import LeadCtx, PartnerVec
 from leadbridge.core.performance import PartnerStats
 
 EPSILON = 1e-9  # float noise allowance when comparing a bound with a score
+KM_PER_DEGREE_LAT = 111.19  # just under R·π/180 for haversine's R = 6,371.0088 km
 
 
 def _cached(compiled: Compiled, ctx: LeadCtx, vec: PartnerVec, s: PartnerStats) -> PartnerEntry:
@@ -96,6 +99,7 @@ def evaluate_bounded(
     """Candidates that can reach the picks, and how many partners were pruned unvisited."""
     stats: Mapping[str, PartnerStats] = env.stats
     default, stats_get, memo_get = env.default_stats, stats.get, compiled.partner_values.get
+    distance_weight, max_km, lead_lat = compiled.distance_weight, compiled.params.max_km, ctx.latitude
     bounded: list[tuple[float, PartnerVec, PartnerStats, PartnerEntry]] = []
     add = bounded.append
     for vec in pool:  # _cached() inlined, names bound locally: this visits every pre-selected partner
@@ -103,7 +107,14 @@ def evaluate_bounded(
         cached = memo_get(vec.id)
         if cached is None or cached[1] is not s or cached[0] is not vec:
             cached = partner_values(compiled, ctx, vec, s)
-        add((cached[4], vec, s, cached))
+        # Tighten the distance part: unknown locations score exactly 0.5; otherwise the distance is
+        # at least the north-south gap (a degree of latitude is over 111.19 km on a great circle).
+        if lead_lat is None or vec.latitude is None:
+            bound = cached[4] - 0.5 * distance_weight[s.tier]
+        else:
+            gap = abs(lead_lat - vec.latitude) * KM_PER_DEGREE_LAT
+            bound = cached[4] - distance_weight[s.tier] * min(1.0, gap / max_km)
+        add((bound, vec, s, cached))
     bounded.sort(key=itemgetter(0), reverse=True)
     candidates: list[Candidate] = []
     best: list[float] = []  # min-heap of the ``keep`` best scores so far
