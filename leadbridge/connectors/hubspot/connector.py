@@ -289,8 +289,11 @@ class HubSpotConnector:
             done[str(result.get("objectWriteTraceId") or "")] = result
         failed: dict[str, Mapping[str, Any]] = {}
         for problem in answer.data.get("errors") or []:
-            for trace in (problem.get("context") or {}).get("objectWriteTraceId") or []:
+            context = problem.get("context") or {}
+            for trace in context.get("objectWriteTraceId") or []:
                 failed[str(trace)] = problem
+            for missing in context.get("ids") or []:  # unknown ids are one error listing them
+                failed[f"id:{missing}"] = problem
         results: list[WriteResult] = []
         conflicts: list[int] = []
         for n, item in enumerate(items):
@@ -299,7 +302,7 @@ class HubSpotConnector:
                 result = done[trace]
                 results.append(WriteResult(item.key, True, str(result.get("id")), bool(result.get("new"))))
                 continue
-            problem = failed.get(trace)
+            problem = failed.get(trace) or failed.get(f"id:{item.external_id}")
             if problem is None:  # HubSpot said nothing about this input: try it again later
                 results.append(
                     WriteResult(item.key, False, error="no result for this input", action=Action.RETRY)

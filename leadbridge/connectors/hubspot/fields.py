@@ -3,7 +3,8 @@
 Rules:
 - manufacturer pull: the contact mapping turns a contact into a canonical ``Lead``; its associated
   (primary) company, through the company mapping, fills what the contact lacks — the contact's own
-  values win, and the address is taken as a whole (never a contact's city with a company's zip);
+  values win, and the address is taken as a whole when the contact has no street, zip or city
+  (never a contact's city with a company's zip);
   a record that cannot be mapped raises ``RecordError`` (quarantined);
 - write-back: the lead's ``LeadStatusRecord`` through the mapping's ``status.*`` entries into the
   ``leadbridge_*`` properties; leadbridge owns the partner name, state and outcome properties: a
@@ -114,7 +115,7 @@ class RecordFields:
                 from_company = self.company_plan.to_canonical(company)
             except RecordError:
                 from_company = {}  # a company without a name adds nothing; the contact still maps
-            has_address = any(v is not None for k, v in flat.items() if k.startswith(_ADDRESS))
+            has_address = any(flat.get(f"{_ADDRESS}{part}") for part in ("street", "postal_code", "city"))
             for path, value in from_company.items():
                 if value is None or (has_address and path.startswith(_ADDRESS)):
                     continue

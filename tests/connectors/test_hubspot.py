@@ -1,0 +1,247 @@
+"""The HubSpot connector against a sandbox portal through the real hubspot-api-client: search windows
+under the result cap, pacing, companies, write-back with per-item errors, the 429 policies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from leadbridge.connectors.base import Action, Change, Checkpoint, WriteItem, advance
+from leadbridge.connectors.hubspot import Pacer
+from leadbridge.connectors.hubspot.keyset import KeysetQuery, keyset_pages
+from leadbridge.core.errors import QuotaExhausted
+from leadbridge.sandbox import Sandbox
+from leadbridge.sandbox.hubspot.search import SearchLimits
+from tests.connectors.sandbox_hubspot import HubSpotHarness, add_contacts
+
+
+@pytest.fixture(scope="module")
+def box() -> Iterator[Sandbox]:
+    with Sandbox.plan(partners=0, leads=0, seed=5, services=["hubspot"]) as running:
+        yield running
+
+
+@pytest.fixture
+def harness(box: Sandbox) -> Iterator[HubSpotHarness]:
+    portal = box.hubspot.portal("manufacturer")
+    for record in list(portal.store("contacts").live()):  # every test starts on an empty portal
+        portal.archive("contacts", record)
+    portal.faults.clear()
+    portal.counters.reset()
+    portal.limits.configure(ten_secondly=190, daily=625_000)
+    portal.limits.retry_after = None
+    yield HubSpotHarness(portal, box.hubspot.base_url(), box.ca_file)
+    portal.search_limits = SearchLimits()
+
+
+def read_all(connector: Any, since: Checkpoint | None = None) -> tuple[list[Change], Checkpoint | None]:
+    taken: list[Change] = []
+    for page in connector.read_changes("contacts", since):
+        taken += page
+        since = advance(since, page, connector.lookback)
+    return taken, since
+
+
+# -- reading ---------------------------------------------------------------------------------------
+def test_given_more_matches_than_the_result_cap_when_reading_then_windows_narrow_and_nothing_is_lost(
+    harness: HubSpotHarness,
+) -> None:
+    harness.portal.search_limits = SearchLimits(max_results=50)  # HubSpot's 10,000, scaled down
+    ids = add_contacts(harness.portal, 70, same_stamp=True)  # one stamp fills more than a window
+    for _ in range(4):
+        ids += add_contacts(harness.portal, 20, same_stamp=True)
+    ids += add_contacts(harness.portal, 40, same_stamp=False)
+    connector = harness.connector(window_size=10_000, search_cap=50)
+    taken, _ = read_all(connector)
+    assert sorted(c.external_id for c in taken) == sorted(ids)
+    assert harness.portal.counters.snapshot().get("contacts.search", 0) >= 190 // 50  # it had to narrow
+
+
+def test_given_a_fake_page_source_when_one_stamp_exceeds_the_cap_then_ids_break_the_tie() -> None:
+    records = [{"id": str(100 + n), "properties": {"m": "5"}} for n in range(25)]
+    records += [{"id": str(200 + n), "properties": {"m": "7"}} for n in range(3)]
+    bodies: list[dict[str, Any]] = []
+
+    def search(body: dict[str, Any]) -> dict[str, Any]:
+        bodies.append(body)
+        assert int(body["after"]) < 10, "never page past the cap"
+        hits = list(records)
+        for f in body["filterGroups"][0]["filters"]:
+            value = int(f["value"])
+            key = (
+                (lambda r: int(r["id"]))
+                if f["propertyName"] == "hs_object_id"
+                else (lambda r: int(r["properties"]["m"]))
+            )
+            ops = {"GTE": value.__le__, "GT": value.__lt__, "EQ": value.__eq__}
+            hits = [r for r in hits if ops[f["operator"]](key(r))]
+        sort = body["sorts"][0]["propertyName"]
+        hits.sort(
+            key=lambda r: (
+                int(r["id"]) if sort == "hs_object_id" else int(r["properties"]["m"]),
+                int(r["id"]),
+            )
+        )
+        start = int(body["after"])
+        page = hits[start : start + body["limit"]]
+        following = start + body["limit"]
+        return {
+            "results": page,
+            "paging": {"next": {"after": str(following)}} if following < len(hits) else {},
+        }
+
+    query = KeysetQuery("m", page_size=5, window_size=10, cap=10)
+    seen = [r["id"] for page in keyset_pages(search, query, 1) for r in page]
+    assert sorted(set(seen)) == sorted(r["id"] for r in records)
+    assert any(f["operator"] == "EQ" for b in bodies for f in b["filterGroups"][0]["filters"])
+
+
+def test_given_contacts_with_a_company_when_reading_then_the_company_fills_what_the_contact_lacks(
+    harness: HubSpotHarness,
+) -> None:
+    company = harness.portal.create(
+        "companies",
+        {"name": "Kessler Haustechnik GmbH", "numberofemployees": "42", "zip": "80331", "city": "München",
+         "country": "Germany", "industry": "construction"},
+    )  # fmt: skip
+    [with_address] = add_contacts(harness.portal, 1, same_stamp=False, company_id=company.id)
+    [without] = add_contacts(harness.portal, 1, same_stamp=False, company_id=company.id, zip="", city="")
+    connector = harness.connector()
+    taken, _ = read_all(connector)
+    leads = {c.external_id: connector.lead_from(c) for c in taken}
+    assert leads[with_address].employees == 42 and leads[with_address].account_id == company.id
+    assert leads[with_address].address.postal_code != "80331"  # the contact's own address wins
+    assert leads[without].address.postal_code == "80331" and leads[without].address.city == "München"
+
+
+def test_given_many_pages_when_reading_then_searches_are_paced_under_five_per_second(
+    harness: HubSpotHarness,
+) -> None:
+    add_contacts(harness.portal, 60, same_stamp=False)
+    connector = harness.connector()
+    taken, _ = read_all(connector)
+    searches = harness.portal.counters.snapshot()["contacts.search"]
+    assert len(taken) == 60 and searches >= 7
+    assert 1.0 not in harness.time.sleeps, "no secondly 429 was needed"
+    assert harness.time.now - 1_000.0 >= (searches - 5) / 5  # the pacer waited, on simulated time
+
+
+def test_given_no_pacing_when_searching_fast_then_the_secondly_429_is_retried_after_one_second(
+    harness: HubSpotHarness,
+) -> None:
+    add_contacts(harness.portal, 60, same_stamp=False)
+    connector = harness.connector()
+    connector.client.pacer = Pacer(1_000, clock=harness.time.monotonic, sleep=harness.time.sleep)
+    taken, _ = read_all(connector)
+    assert len(taken) == 60
+    assert 1.0 in harness.time.sleeps  # SECONDLY → 1 s × attempt
+
+
+# -- writing ---------------------------------------------------------------------------------------
+def test_given_a_write_back_twice_when_writing_then_the_same_records_change_once(
+    harness: HubSpotHarness,
+) -> None:
+    ids = add_contacts(harness.portal, 3, same_stamp=False)
+    connector = harness.connector()
+    items = [WriteItem(f"k{n}", {"leadbridge_status": "offered", "leadbridge_partner": "Kessler"}, i)
+             for n, i in enumerate(ids)]  # fmt: skip
+    first = connector.write_batch("contacts", items)
+    second = connector.write_batch("contacts", items)
+    assert [r.remote_id for r in first] == [r.remote_id for r in second] == ids
+    assert all(r.ok for r in [*first, *second])
+    assert {harness.portal.store("contacts").get(i).properties["leadbridge_status"] for i in ids} == {
+        "offered"
+    }
+
+
+def test_given_one_bad_item_when_writing_then_only_it_is_skipped_with_its_reason(
+    harness: HubSpotHarness,
+) -> None:
+    ids = add_contacts(harness.portal, 2, same_stamp=False)
+    connector = harness.connector()
+    items = [
+        WriteItem("good", {"leadbridge_status": "accepted"}, ids[0]),
+        WriteItem("bad", {"lead_score": "not a number"}, ids[1]),
+        WriteItem("gone", {"leadbridge_status": "accepted"}, "19999999"),
+    ]
+    good, bad, gone = connector.write_batch("contacts", items)
+    assert good.ok and not bad.ok and not gone.ok
+    assert bad.action is Action.SKIP and "lead_score" in (bad.error or "")
+    assert gone.action is Action.SKIP and "OBJECT_NOT_FOUND" in (gone.error or "")
+
+
+def test_given_an_upsert_whose_email_belongs_to_another_contact_then_it_lands_without_the_email(
+    harness: HubSpotHarness,
+) -> None:
+    [existing] = add_contacts(harness.portal, 1, same_stamp=False, email="kim@example.org")
+    connector = harness.connector()
+    [result] = connector.write_batch(
+        "contacts:upsert",
+        [WriteItem("k", {"leadbridge_id": "L-dup", "lastname": "Kim", "email": "kim@example.org"})],
+    )
+    assert result.ok and result.remote_id != existing
+    assert harness.portal.store("contacts").get(str(result.remote_id)).properties.get("email", "") == ""
+
+
+def test_given_more_than_a_batch_when_upserting_then_batches_of_100_go_out(harness: HubSpotHarness) -> None:
+    connector = harness.connector()
+    items = [WriteItem(f"k{n}", {"leadbridge_id": f"L-many{n}", "lastname": f"N{n}"}) for n in range(230)]
+    results = connector.write_batch("contacts:upsert", items)
+    assert all(r.ok and r.created for r in results) and len({r.remote_id for r in results}) == 230
+    assert harness.portal.counters.snapshot()["contacts.batch.upsert"] == 3
+
+
+# -- limits ----------------------------------------------------------------------------------------
+def _fill_ten_second_window(harness: HubSpotHarness) -> None:
+    harness.portal.limits.configure(ten_secondly=3)
+    while harness.portal.limits.admit(search=False).policy is None:
+        pass  # the window now holds 3 calls made at this (simulated) moment
+
+
+def test_given_the_ten_second_window_is_full_when_writing_then_it_waits_ten_seconds(
+    harness: HubSpotHarness,
+) -> None:
+    [contact] = add_contacts(harness.portal, 1, same_stamp=False)
+    connector = harness.connector()
+    _fill_ten_second_window(harness)
+    [result] = connector.write_batch("contacts", [WriteItem("k", {"leadbridge_status": "offered"}, contact)])
+    assert result.ok and harness.time.sleeps == [10.0]
+
+
+def test_given_retry_after_on_a_429_when_writing_then_it_is_honoured(harness: HubSpotHarness) -> None:
+    [contact] = add_contacts(harness.portal, 1, same_stamp=False)
+    connector = harness.connector()
+    _fill_ten_second_window(harness)
+    harness.portal.limits.configure(retry_after=4)
+    [result] = connector.write_batch("contacts", [WriteItem("k", {"leadbridge_status": "offered"}, contact)])
+    assert result.ok and harness.time.sleeps == [4.0, 4.0, 4.0]  # the window empties after 10 s
+
+
+def test_given_the_daily_limit_is_reached_then_reads_and_writes_stop_for_quota(
+    harness: HubSpotHarness,
+) -> None:
+    [contact] = add_contacts(harness.portal, 1, same_stamp=False)
+    connector = harness.connector()
+    harness.allow_calls(0)
+    with pytest.raises(QuotaExhausted, match="daily"):
+        read_all(connector)
+    with pytest.raises(QuotaExhausted):
+        connector.write_batch("contacts", [WriteItem("k", {"leadbridge_status": "x"}, contact)])
+    assert harness.time.sleeps == []  # no retry burnt on a quota stop
+
+
+def test_given_usage_past_the_stop_share_when_calling_then_it_stops_before_the_limit(
+    harness: HubSpotHarness,
+) -> None:
+    [contact] = add_contacts(harness.portal, 1, same_stamp=False)
+    connector = harness.connector(quota_stop_share=0.5)
+    quota = harness.portal.faults.quota
+    harness.portal.limits.configure(daily=quota.used * 2 + 10, daily_used=quota.used + 10)
+    item = WriteItem("k", {"leadbridge_status": "x"}, contact)
+    assert connector.write_batch("contacts", [item])[0].ok  # learns the usage from the headers
+    before = quota.used
+    with pytest.raises(QuotaExhausted, match="stop share"):
+        connector.write_batch("contacts", [item])
+    assert quota.used == before  # stopped before calling
