@@ -19,6 +19,7 @@ from leadbridge.core.settings import ConnectionConfig
 from leadbridge.sandbox.hubspot.associations import HUBSPOT_DEFINED, PAIRS
 from leadbridge.sandbox.hubspot.limits import RateLimits
 from leadbridge.sandbox.hubspot.portal import Portal
+from leadbridge.sandbox.hubspot.store import CRM_UI
 
 _numbers = itertools.count(1)
 
@@ -87,7 +88,7 @@ def a_contact(number: int | None = None, **overrides: Any) -> dict[str, Any]:
 def add_contacts(
     portal: Portal, count: int, *, same_stamp: bool, company_id: str | None = None, **overrides: Any
 ) -> list[str]:
-    """Create contacts directly in the portal (not API calls), optionally on one shared stamp."""
+    """Create contacts the way a person in the CRM would (not API calls), optionally on one stamp."""
     links = []
     if company_id is not None:
         pair = PAIRS[("contacts", "companies")]
@@ -98,7 +99,10 @@ def add_contacts(
     if same_stamp:
         portal.clock.freeze()
     try:
-        return [portal.create("contacts", a_contact(**overrides), links=links).id for _ in range(count)]
+        return [
+            portal.create("contacts", a_contact(**overrides), links=links, source=CRM_UI).id
+            for _ in range(count)
+        ]
     finally:
         if same_stamp:
             portal.clock.unfreeze()
