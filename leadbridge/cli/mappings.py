@@ -3,6 +3,7 @@ and ``leadbridge leads quarantine``: records that could not be mapped, and re-ru
 
 from __future__ import annotations
 
+from collections.abc import Mapping as MappingOf
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -142,11 +143,13 @@ def preview_command(
     config, mapping = _configured_mapping(settings(), connection)
     record = source_for(config, mapping.object).record(external_id, mapping.remote_fields())
     plan = Plan(mapping)
+    flat: MappingOf[str, Any] = {}
+    mapped, problem = None, None
     try:
-        flat, problem = plan.to_canonical(record), None
+        flat = plan.to_canonical(record)
         mapped = plan.build(flat, plan.external_id(record), connection)
     except RecordError as error:
-        flat, mapped, problem = {}, None, str(error)
+        problem = str(error)
     rows = [
         {
             "remote": e.inbound.field,

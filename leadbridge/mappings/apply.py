@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from leadbridge.core.errors import SkipRecord
 from leadbridge.core.model import Lead
 from leadbridge.mappings.canonical import CUSTOM_PREFIX, STATUS_PREFIX, Owner
+from leadbridge.mappings.flat import FlatRecord
 from leadbridge.mappings.schema import FieldMapping, Side, Step
 from leadbridge.mappings.schema import Mapping as MappingSpec
 from leadbridge.mappings.transforms import ValueProblem
@@ -151,7 +152,7 @@ class Plan:
             if e.canonical and e.inbound and e.outbound and e.inbound.field == e.outbound.field
         ]
 
-    def to_canonical(self, record: Mapping[str, Any]) -> dict[str, Any]:
+    def to_canonical(self, record: Mapping[str, Any]) -> FlatRecord:
         """Map a remote record to a flat canonical record (empty fields are ``None``); raise
         ``RecordError`` with every problem."""
         [result] = self.to_canonical_batch([record])
@@ -159,7 +160,7 @@ class Plan:
             raise result
         return result
 
-    def to_canonical_batch(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any] | RecordError]:
+    def to_canonical_batch(self, records: Sequence[Mapping[str, Any]]) -> list[FlatRecord | RecordError]:
         """``to_canonical`` for many records: a flat record or the ``RecordError`` for each.
 
         Works column by column (one mapping entry over every record, then the next) with list
@@ -179,22 +180,26 @@ class Plan:
         for path, name, convert, handles_none in self._columns:
             paths.append(path)
             columns.append(self._column(name, convert, handles_none, records, problems, None, name))
-        # Empty fields stay in as None: building dicts whole is much cheaper than filtering them.
-        flats = [dict(zip(paths, row, strict=True)) for row in zip(*columns, strict=True)] if columns else []
-        flats = flats or [{} for _ in records]
+        row_paths = [path for path, _, _, _ in self._rows]
+        positions = {path: position for position, path in enumerate([*paths, *row_paths])}
+        later = [None] * len(row_paths)  # filled by the record-aware entries below
+        if columns:
+            flats = [FlatRecord(positions, [*row, *later]) for row in zip(*columns, strict=True)]
+        else:
+            flats = [FlatRecord(positions, list(later)) for _ in records]
         for path, source_name, convert, handles_none in self._rows:
             column = self._column(
                 source_name or path, convert, handles_none, records, problems, flats, source_name
             )
+            slot = positions[path]
             for flat, value in zip(flats, column, strict=True):
-                if value is not None:
-                    flat[path] = value
+                flat.cells[slot] = value
         for path, label in self._required:
             for index in [index for index, flat in enumerate(flats) if flat.get(path) is None]:
                 if all(name != label for name, _ in problems.get(index, ())):
                     problems.setdefault(index, []).append((label, "required field is empty"))
         if not problems:
-            return list(flats)
+            return list[FlatRecord | RecordError](flats)
         order = self._order
         return [
             flat
@@ -264,7 +269,7 @@ class Plan:
         """Turn a flat canonical record into validated models (``RecordError`` if they refuse it)."""
         data: dict[str, Any] = {"source_connection": connection, "external_id": external_id}
         status: dict[str, Any] = {}
-        for path, value in flat.items():
+        for path, value in flat.pairs() if isinstance(flat, FlatRecord) else flat.items():
             if value is None:
                 continue
             head, _, rest = path.partition(".")
