@@ -130,16 +130,12 @@ class HubSpotHarness:
     def pacer(self) -> Pacer:
         return Pacer(5, clock=self.time.monotonic, sleep=self.time.sleep)
 
-    def connector(self, *, token: str | None = None, **extra: Any) -> HubSpotConnector:
-        config = portal_config(
-            self.portal,
-            self.url,
-            self.ca_file,
-            name="home",
-            role=self.role,
-            page_size=self.page_size,
-            **extra,
-        )
+    def config(self, *, name: str = "home", **extra: Any) -> ConnectionConfig:
+        extra.setdefault("page_size", self.page_size)
+        return portal_config(self.portal, self.url, self.ca_file, name=name, role=self.role, **extra)
+
+    def connector(self, *, token: str | None = None, name: str = "home", **extra: Any) -> HubSpotConnector:
+        config = self.config(name=name, **extra)
         provider = (lambda: token) if token else (lambda: self.token)
         built = connect(config, retry=self.retry(), pacer=self.pacer(), token_provider=provider)
         self.built.append(built)
