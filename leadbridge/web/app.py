@@ -24,6 +24,8 @@ from leadbridge import __version__
 from leadbridge.core.errors import ConflictError, IllegalTransition, NotFound
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
+from leadbridge.core.sync import projector
+from leadbridge.core.sync.projector import SyncTargets
 from leadbridge.notify.mailer import Mailer, SmtpMailer
 from leadbridge.ops.health import ops_router
 from leadbridge.web.api import router as api_router
@@ -66,6 +68,8 @@ def create_app(
         docs_url="/api/docs",
         redoc_url=None,
     )
+    # Every event a page or the API appends queues its write-back in the same flush.
+    projector.install(SyncTargets.from_settings(settings))
     app.state.settings = settings
     app.state.database = database or Database(settings.sqlalchemy_url)
     app.state.mailer = mailer or SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_sender)

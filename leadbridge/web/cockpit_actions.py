@@ -6,7 +6,7 @@ Rules:
 - manual assignment puts the lead before one chosen partner as a ``manual`` offer (other pending
   offers are withdrawn), recording who decided it as the offer's routing explanation;
 - retrying a dead letter makes it due now with a fresh try budget;
-each change is a lead event with its write-back, in one transaction.
+each change is a lead event (its write-back is queued by the sync projector), in one transaction.
 """
 
 from __future__ import annotations
@@ -19,26 +19,20 @@ from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
 from leadbridge.core.errors import ConflictError
-from leadbridge.core.leads import Applied, LeadService
+from leadbridge.core.leads import LeadService
 from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.model import new_id, utcnow
 from leadbridge.core.offers import OfferService
 from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.store.tables import OutboxRow
-from leadbridge.core.writeback import enqueue_writeback
 
 MANUAL_DEADLINE = timedelta(hours=24)
-
-
-def _queued(session: Session, applied: Applied) -> None:
-    if applied.created:
-        enqueue_writeback(session, applied.event.lead_id, applied.event)
 
 
 def _withdraw_pending(session: Session, lead_id: str, actor: str) -> None:
     offers = OfferService(session)
     for row in offers.pending_for_lead(lead_id):
-        _queued(session, offers.withdraw(row.id, actor=actor, reason="manual intervention"))
+        offers.withdraw(row.id, actor=actor, reason="manual intervention")
 
 
 def reroute(session: Session, lead_id: str, actor: str) -> None:
@@ -50,9 +44,7 @@ def reroute(session: Session, lead_id: str, actor: str) -> None:
             f"lead {lead_id} is {state.value}: only offered or returned leads can be re-routed"
         )
     _withdraw_pending(session, lead_id, actor)
-    _queued(
-        session, leads.apply(lead_id, EventKind.REROUTE, actor=actor, idempotency_key=f"manual:{new_id('R')}")
-    )
+    leads.apply(lead_id, EventKind.REROUTE, actor=actor, idempotency_key=f"manual:{new_id('R')}")
 
 
 def assign(session: Session, lead_id: str, partner_id: str, actor: str) -> str:
@@ -63,11 +55,11 @@ def assign(session: Session, lead_id: str, partner_id: str, actor: str) -> str:
     state = LeadState(row.state)
     step = {LeadState.QUALIFIED: EventKind.ROUTE, LeadState.RETURNED: EventKind.REROUTE}.get(state)
     if step is not None:
-        _queued(session, leads.apply(lead_id, step, actor=actor, idempotency_key=f"manual:{new_id('R')}"))
+        leads.apply(lead_id, step, actor=actor, idempotency_key=f"manual:{new_id('R')}")
     elif state not in (LeadState.ROUTING, LeadState.OFFERED):
         raise ConflictError(f"lead {lead_id} is {state.value}: it cannot be assigned now")
     _withdraw_pending(session, lead_id, actor)
-    offer, applied = OfferService(session).create(
+    offer, _ = OfferService(session).create(
         lead_id,
         partner.id,
         round=leads.get_row(lead_id).round,
@@ -77,7 +69,6 @@ def assign(session: Session, lead_id: str, partner_id: str, actor: str) -> str:
         actor=actor,
         idempotency_key=f"manual-offer:{new_id('R')}",
     )
-    _queued(session, applied)
     return offer.id
 
 

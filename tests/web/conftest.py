@@ -20,10 +20,12 @@ from pydantic import SecretStr
 from leadbridge.core.intake import take_in
 from leadbridge.core.leads import LeadService
 from leadbridge.core.lifecycle import EventKind
+from leadbridge.core.matching.decision import Candidate, Channel, Decision, Excluded
 from leadbridge.core.model import utcnow
 from leadbridge.core.offers import OfferService
-from leadbridge.core.settings import Settings
+from leadbridge.core.settings import ConnectionConfig, Settings
 from leadbridge.core.store.database import Database
+from leadbridge.core.sync import projector
 from leadbridge.notify.mailer import SmtpMailer
 from leadbridge.web.accounts import create_admin, create_partner_user
 from leadbridge.web.app import create_app
@@ -59,6 +61,13 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def _no_projector_afterwards() -> Iterator[None]:
+    """``create_app`` installs the write-back projector process-wide; leave no trace for other tests."""
+    yield
+    projector.uninstall()
 
 
 @pytest.fixture
@@ -132,17 +141,26 @@ class World:
                 round=1,
                 mode="offer_n",
                 deadline=utcnow() + timedelta(hours=deadline_hours),
-                decision=DECISION,
+                decision=decision_for(lead.id, partner_id),
             )
         return lead.id, offer.id
 
 
-DECISION = {
-    "round": 1,
-    "mode": "offer_n",
-    "candidates": [{"partner_id": "P-x", "score": 0.82, "factors": {"distance": 0.4, "tier": 0.22}}],
-    "excluded": [{"partner_id": "P-y", "filter": "territory"}],
-}
+def decision_for(lead_id: str, partner_id: str) -> dict[str, Any]:
+    """A routing decision as the matcher stores it with each offer."""
+    return Decision(
+        lead_id=lead_id,
+        policy_name="default",
+        policy_version=1,
+        mode="offer_n",
+        channel=Channel.PARTNER,
+        reason="best 1 of 2 eligible partners",
+        decided_at=utcnow(),
+        candidates=[Candidate(partner_id, 0.82, {"distance": 0.4, "tier": 0.22}, "standard", 12.5)],
+        chosen=[partner_id],
+        excluded=[Excluded("P-y", "territory", "postal code 80331 outside 1-2")],
+        excluded_total=1,
+    ).to_dict()
 
 
 def csrf_from(client: TestClient, path: str) -> str:
@@ -162,6 +180,8 @@ def world(database: Database, smtp_server: SmtpServer) -> World:
         public_url="http://testserver",
         smtp_host=smtp_server.host,
         smtp_port=smtp_server.port,
+        # the builders' leads come from connection "test": make it a home CRM so write-backs queue
+        connections={"test": ConnectionConfig(name="test", kind="salesforce", role="manufacturer")},
     )
     mailer = SmtpMailer(smtp_server.host, smtp_server.port, "leadbridge@example.com")
     app = create_app(settings, database=database, mailer=mailer)

@@ -56,7 +56,9 @@ def test_lead_timeline_shows_events_routing_explanation_and_outbox(world: World)
         "accept",
         "distance: 0.4",
         "tier: 0.22",
-        "territory",
+        "territory: postal code 80331 outside 1-2",
+        "best 1 of 2 eligible partners",
+        "12.5 km",
         "lead_status",
         "Alpha Heizung",
     ):

@@ -27,7 +27,7 @@ def _state(world: World, lead_id: str) -> str:
 def _outbox_kinds(world: World, lead_id: str) -> list[str]:
     with world.database.transaction() as session:
         return [
-            r.payload["kind"]
+            r.payload["event"]
             for r in session.execute(
                 select(OutboxRow).where(OutboxRow.lead_id == lead_id).order_by(OutboxRow.id)
             ).scalars()
@@ -67,14 +67,14 @@ def test_when_accepting_then_the_full_lead_shows_and_a_write_back_is_queued(worl
         assert lead is not None and lead.email and lead.company
     assert lead.email in page.text and lead.company in page.text
     assert _state(world, world.lead_a) == "accepted"
-    assert _outbox_kinds(world, world.lead_a) == ["accept"]
+    assert _outbox_kinds(world, world.lead_a) == ["route", "offer", "accept"]
 
 
 def test_when_accepting_twice_then_the_second_tap_is_a_harmless_replay(world: World) -> None:
     client = world.partner_client(world.user_a)
     assert _post(client, f"/inbox/offers/{world.offer_a}/accept").status_code == 303
     assert _post(client, f"/inbox/offers/{world.offer_a}/accept").status_code == 303
-    assert _outbox_kinds(world, world.lead_a) == ["accept"]
+    assert _outbox_kinds(world, world.lead_a) == ["route", "offer", "accept"]
 
 
 def test_when_declining_with_a_reason_then_the_offer_is_declined(world: World) -> None:
@@ -87,7 +87,7 @@ def test_when_declining_with_a_reason_then_the_offer_is_declined(world: World) -
         offer = session.get(OfferRow, world.offer_a)
         assert offer is not None
         assert (offer.status, offer.reason_code, offer.comment) == ("declined", "no_capacity", "holiday")
-    assert _outbox_kinds(world, world.lead_a) == ["decline"]
+    assert _outbox_kinds(world, world.lead_a) == ["route", "offer", "decline"]
 
 
 def test_when_declining_with_an_unknown_reason_then_422_and_nothing_changes(world: World) -> None:
@@ -95,7 +95,7 @@ def test_when_declining_with_an_unknown_reason_then_422_and_nothing_changes(worl
     response = _post(client, f"/inbox/offers/{world.offer_a}/decline", {"reason_code": "bored"})
     assert response.status_code == 422
     assert "no_fit" in response.text  # the message names the choices
-    assert _outbox_kinds(world, world.lead_a) == []
+    assert _outbox_kinds(world, world.lead_a) == ["route", "offer"]
 
 
 def test_given_a_decided_offer_when_accepting_then_409(world: World) -> None:
@@ -192,7 +192,8 @@ def test_working_a_lead_from_accept_to_win(world: World) -> None:
         response = _post(client, f"{page}/{action}", form, page=page)
         assert response.status_code == 303, (action, response.text)
     assert _state(world, world.lead_a) == "won"
-    assert _outbox_kinds(world, world.lead_a) == ["accept", "note", "status", "note", "note", "win"]
+    # notes, contact attempts and ratings stay in the log; the home CRM gets status changes
+    assert _outbox_kinds(world, world.lead_a) == ["route", "offer", "accept", "status", "win"]
     with world.database.transaction() as session:
         payloads = {
             e.kind: e.payload

@@ -1,4 +1,7 @@
-"""Partner actions on offers and held leads; each is one transaction: event + write-back row.
+"""Partner actions on offers and held leads; each is one lead event in the caller's transaction.
+
+Write-back is not this module's business: the sync projector (``core/sync/projector.py``, installed
+by ``create_app``) queues the outbox rows for every new event in the same flush.
 
 Rules:
 - every action is scoped to one partner (``scope.py``): another partner's offer or lead is
@@ -31,12 +34,11 @@ from leadbridge.connectors.inbox.inputs import (
 )
 from leadbridge.connectors.inbox.scope import held_lead, scoped_offer
 from leadbridge.core.errors import ConflictError
-from leadbridge.core.leads import Applied, Clock, LeadService
+from leadbridge.core.leads import Clock, LeadService
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.model import LeadEvent, new_id, utcnow
 from leadbridge.core.offers import OfferService
 from leadbridge.core.reasons import ReasonCatalog, ReasonKind, ReturnAction
-from leadbridge.core.writeback import enqueue_writeback
 
 INBOX_SYSTEM = "inbox"
 
@@ -68,7 +70,7 @@ class PartnerInbox:
         applied = self.offers.accept(
             offer_id, actor=self.actor, source_system=INBOX_SYSTEM, partner_id=self.partner_id
         )
-        return self._queued(applied)
+        return applied.event
 
     def decline(self, offer_id: str, data: DeclineInput) -> LeadEvent:
         self.reasons.get(data.reason_code, ReasonKind.DECLINE)
@@ -81,7 +83,7 @@ class PartnerInbox:
             source_system=INBOX_SYSTEM,
             partner_id=self.partner_id,
         )
-        return self._queued(applied)
+        return applied.event
 
     def _open_offer(self, offer_id: str) -> None:
         row = scoped_offer(self.session, offer_id, self.partner_id, self.actor)
@@ -124,19 +126,17 @@ class PartnerInbox:
             source_system=INBOX_SYSTEM,
             idempotency_key=self._key(request_id),
         )
-        event = self._queued(applied)
+        event = applied.event
         follow_up = {ReturnAction.NURTURE: EventKind.NURTURE, ReturnAction.CLOSE: EventKind.CLOSE}.get(
             reason.on_return
         )
         if applied.created and follow_up is not None:
-            self._queued(
-                self.leads.apply(
-                    lead_id,
-                    follow_up,
-                    actor=self.actor,
-                    idempotency_key=f"{follow_up.value}:after:{event.id}",
-                    payload={"reason_code": data.reason_code},
-                )
+            self.leads.apply(
+                lead_id,
+                follow_up,
+                actor=self.actor,
+                idempotency_key=f"{follow_up.value}:after:{event.id}",
+                payload={"reason_code": data.reason_code},
             )
         return event
 
@@ -153,12 +153,7 @@ class PartnerInbox:
             partner_id=self.partner_id,
             payload=payload,
         )
-        return self._queued(applied)
+        return applied.event
 
     def _key(self, request_id: str | None) -> str:
         return f"inbox:{self.partner_id}:{request_id or new_id('R')}"
-
-    def _queued(self, applied: Applied) -> LeadEvent:
-        if applied.created:
-            enqueue_writeback(self.session, applied.event.lead_id, applied.event)
-        return applied.event

@@ -1,0 +1,235 @@
+"""Load check of the partner inbox: 50 concurrent partner sessions against a real ``leadbridge run``.
+
+What it does:
+1. creates a throw-away project on SQLite (the embedded default) with 50 partners, one partner user
+   each, and ``--offers`` open offers per partner;
+2. starts ``leadbridge run`` (with its in-process scheduler) as a separate process on loopback;
+3. signs every partner user in through a real magic link (GET the link, POST the form);
+4. runs 50 sessions at once, each like a person on a phone with think time between taps: list the
+   inbox, open an offer, accept it, open the lead, record a status; repeated ``--rounds`` times;
+5. prints latency figures for every page request; the last two lines are
+   ``inbox_p95_ms: N`` and ``inbox_errors: N`` (target: p95 < 100 ms, 0 errors).
+
+Run: ``.venv/bin/python bench/inbox_load.py [--sessions 50] [--rounds 3] [--think 0.5]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+
+from leadbridge.core.intake import take_in
+from leadbridge.core.leads import LeadService
+from leadbridge.core.lifecycle import EventKind
+from leadbridge.core.model import Lead, utcnow
+from leadbridge.core.offers import OfferService
+from leadbridge.core.partner import Partner
+from leadbridge.core.partners import PartnerRepository
+from leadbridge.core.settings import load_settings
+from leadbridge.core.store.database import Database
+from leadbridge.web.accounts import create_partner_user
+from leadbridge.web.sessions import issue_magic_link
+
+CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+OFFER_LINK = re.compile(r'href="/inbox/offers/(O-[0-9a-f]+)"')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def seed(database: Database, sessions: int, offers: int) -> list[str]:
+    """Partners, users and pending offers; returns one magic-link token per partner user."""
+    tokens = []
+    with database.transaction() as session:
+        for number in range(sessions):
+            partner, _ = PartnerRepository(session).upsert(
+                Partner(
+                    name=f"Bench Partner {number}",
+                    external_id=f"BENCH-{number}",
+                    product_lines=["heat_pumps"],
+                )
+            )
+            user = create_partner_user(session, partner.id, f"user{number}@bench.example")
+            for index in range(offers):
+                lead = Lead(
+                    source_connection="bench",
+                    external_id=f"B-{number}-{index}",
+                    first_name="Test",
+                    last_name=f"Lead {index}",
+                    email=f"l{number}x{index}@example.com",
+                    company=f"Firma {number}-{index}",
+                    industry="manufacturing",
+                    employees=40,
+                    address={"postal_code": "80331", "country": "DE"},
+                    product_interests=["heat_pumps"],
+                    stage="sql",
+                    consent={"share_with_partners": True},
+                )
+                take_in(session, lead)
+                LeadService(session).apply(
+                    lead.id, EventKind.ROUTE, actor="bench", idempotency_key=f"route:{lead.id}"
+                )
+                OfferService(session).create(
+                    lead.id,
+                    partner.id,
+                    round=1,
+                    mode="assign",
+                    deadline=utcnow() + timedelta(hours=8),
+                    decision=None,
+                )
+            tokens.append(issue_magic_link(session, user))
+    return tokens
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.latencies_ms: list[float] = []
+        self.errors: list[str] = []
+
+    def request(self, client: httpx.Client, method: str, url: str, **kwargs: object) -> httpx.Response | None:
+        started = time.perf_counter()
+        try:
+            response = client.request(method, url, **kwargs)  # type: ignore[arg-type]
+        except httpx.HTTPError as error:
+            with self.lock:
+                self.errors.append(f"{method} {url}: {error}")
+            return None
+        elapsed = (time.perf_counter() - started) * 1000
+        with self.lock:
+            self.latencies_ms.append(elapsed)
+            if response.status_code >= 400:
+                self.errors.append(f"{method} {url}: HTTP {response.status_code}")
+        return response
+
+
+def partner_session(base: str, token: str, rounds: int, think: float, seed_value: int, rec: Recorder) -> None:
+    """One person on a phone: sign in, then per round list → offer → accept → lead → status."""
+    rng = random.Random(seed_value)
+    with httpx.Client(base_url=base, follow_redirects=False, timeout=30) as client:
+        page = rec.request(client, "GET", f"/inbox/signin/{token}")
+        if page is None:
+            return
+        csrf = CSRF.search(page.text)
+        if csrf is None:
+            rec.errors.append("no CSRF token on the sign-in page")
+            return
+        rec.request(client, "POST", f"/inbox/signin/{token}", data={"csrf_token": csrf.group(1)})
+        for _ in range(rounds):
+            time.sleep(rng.uniform(0, 2 * think))
+            inbox = rec.request(client, "GET", "/inbox")
+            if inbox is None:
+                continue
+            offers = OFFER_LINK.findall(inbox.text)
+            if not offers:
+                continue
+            time.sleep(rng.uniform(0, 2 * think))
+            offer_page = rec.request(client, "GET", f"/inbox/offers/{offers[0]}")
+            if offer_page is None or (token_match := CSRF.search(offer_page.text)) is None:
+                continue
+            time.sleep(rng.uniform(0, 2 * think))
+            accepted = rec.request(
+                client, "POST", f"/inbox/offers/{offers[0]}/accept", data={"csrf_token": token_match.group(1)}
+            )
+            if accepted is None or accepted.status_code != 303:
+                continue
+            lead_path = accepted.headers["location"].split("?")[0]
+            lead_page = rec.request(client, "GET", lead_path)
+            if lead_page is None or (token_match := CSRF.search(lead_page.text)) is None:
+                continue
+            time.sleep(rng.uniform(0, 2 * think))
+            rec.request(
+                client,
+                "POST",
+                f"{lead_path}/status",
+                data={"csrf_token": token_match.group(1), "status": "contacted"},
+            )
+            rec.request(client, "GET", lead_path)
+
+
+def wait_until_up(base: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"leadbridge run exited with {process.returncode}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("leadbridge run did not come up")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--offers", type=int, default=3)
+    parser.add_argument("--think", type=float, default=0.5, help="mean think time between taps (s)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="lb-bench-") as tmp:
+        project = Path(tmp)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        (project / "leadbridge.yaml").write_text(
+            f"database_url: sqlite:///bench.db\npublic_url: {base}\nsecret_key: bench-secret\npolicy: null\n"
+        )
+        settings = load_settings(project / "leadbridge.yaml")
+        database = Database(settings.sqlalchemy_url)
+        database.upgrade()
+        tokens = seed(database, args.sessions, max(args.offers, args.rounds))
+        database.engine.dispose()
+        leadbridge = Path(sys.executable).with_name("leadbridge")
+        env = {**os.environ, "LEADBRIDGE_CONFIG": str(project / "leadbridge.yaml")}
+        process = subprocess.Popen(
+            [str(leadbridge), "run", "--port", str(port)],
+            cwd=project,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            wait_until_up(base, process)
+            rec = Recorder()
+            started = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=args.sessions) as pool:
+                for index, token in enumerate(tokens):
+                    pool.submit(partner_session, base, token, args.rounds, args.think, index, rec)
+            wall = time.perf_counter() - started
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+    latencies = sorted(rec.latencies_ms)
+    p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")
+    for error in rec.errors[:10]:
+        print(f"error: {error}")
+    print(f"sessions: {args.sessions}  rounds: {args.rounds}  requests: {len(latencies)}  wall_s: {wall:.1f}")
+    if latencies:
+        print(f"p50_ms: {statistics.median(latencies):.1f}  max_ms: {latencies[-1]:.1f}")
+    print(f"inbox_p95_ms: {p95:.0f}")
+    print(f"inbox_errors: {len(rec.errors)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Browser fixtures: a real ``uvicorn`` server on loopback and Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from pydantic import SecretStr
+
+from leadbridge.core.settings import ConnectionConfig, Settings
+from leadbridge.core.store.database import Database
+from leadbridge.notify.mailer import SmtpMailer
+from leadbridge.web.app import create_app
+from tests.web.conftest import (  # noqa: F401  (fixtures shared with the route tests)
+    SmtpServer,
+    _free_port,
+    _no_projector_afterwards,
+    smtp_server,
+)
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    settings: Settings
+    database: Database
+
+
+@pytest.fixture
+def live_server(sqlite_url: str, smtp_server: SmtpServer) -> Iterator[LiveServer]:  # noqa: F811
+    """The whole app served by uvicorn in a thread, mails going to the local SMTP server."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        database_url=sqlite_url,
+        secret_key=SecretStr("browser-test-secret"),
+        public_url=url,
+        connections={"test": ConnectionConfig(name="test", kind="salesforce", role="manufacturer")},
+    )
+    database = Database(sqlite_url)
+    mailer = SmtpMailer(smtp_server.host, smtp_server.port, "leads@maker.example")
+    app = create_app(settings, database=database, mailer=mailer)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    try:
+        yield LiveServer(url, settings, database)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    if executable is None:
+        raise RuntimeError("Debian's chromium is required for browser tests: apt-get install -y chromium")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
