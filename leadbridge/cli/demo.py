@@ -21,6 +21,7 @@ import typer
 from leadbridge.cli.context import console, err_console, print_json
 from leadbridge.core.settings import load_settings
 from leadbridge.core.store.database import Database
+from leadbridge.core.store.db import engine_for
 from leadbridge.core.sync.connections import build_connectors
 from leadbridge.core.sync.cycle import CycleReport, SyncEngine
 from leadbridge.demo.actors import Partners
@@ -32,6 +33,7 @@ PARTNER_ROUNDS = 3  # partners act between cycles: claim/decline, then progress,
 
 def _fresh_database(directory: Path, url: str) -> Database:
     """The demo always starts from an empty database in its directory."""
+    engine_for(url).dispose()  # pooled connections would keep writing to the unlinked file
     for suffix in ("", "-wal", "-shm"):
         (directory / f"leadbridge.db{suffix}").unlink(missing_ok=True)
     database = Database(url)
@@ -105,11 +107,13 @@ def _print(summary: dict[str, Any]) -> None:
     )
     console.print(
         f"routing: {summary['routed']} routed, {summary['offered']} offers, {summary['accepted']} accepted, "
-        f"{summary['declined']} declined, {summary['returned']} returned"
+        f"{summary['declined']} declined, {summary['returned']} returned, "
+        f"{summary['states'].get('direct', 0)} to direct sales"
     )
     console.print(
         f"outcomes: {summary['won']} won, {summary['deals_lost']} lost, {summary['working']} in progress; "
-        f"{summary['written_back']} leads written back"
+        f"{summary['written_back']} leads written back; {summary['conflicts']} conflicts resolved "
+        "(e.g. a partner claiming a lead another partner took first)"
     )
     console.print(
         f"API calls: manufacturer org {calls['salesforce_manufacturer']}, partner orgs "

@@ -2,7 +2,7 @@
 
 Partners with their own Salesforce org act there, through a real simple-salesforce client (a query,
 then sObject Collections updates of the Lead's ``Status``, reason and amount) — exactly what leadbridge
-later reads back. Inbox partners act through the same partner-status rules the inbox uses.
+later reads back. Inbox partners act through the hosted inbox's own actions (``PartnerInbox``).
 
 Each step is decided by a seeded roll per (lead, partner, step), so a run is reproducible and a lead
 declined by one partner is not automatically declined by the next.
@@ -12,15 +12,25 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 
+from leadbridge.connectors.inbox.actions import PartnerInbox
+from leadbridge.connectors.inbox.inputs import (
+    DeclineInput,
+    LoseInput,
+    ReturnInput,
+    StatusInput,
+    WinInput,
+    WorkStatus,
+)
+from leadbridge.core.errors import ConflictError, NotFound
 from leadbridge.core.lifecycle import LeadState
 from leadbridge.core.model import OfferStatus
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import LeadRow, OfferRow, PartnerRow
-from leadbridge.core.sync.partner_status import PartnerStatus, apply_partner_status
 from leadbridge.demo.world import INBOX, DemoWorld
 from leadbridge.sandbox.clients import salesforce_client
 
@@ -91,45 +101,53 @@ class Partners:
         return Counter(update["Status"] for update in updates)
 
     def _act_in_inbox(self) -> Counter[str]:
+        """Inbox partners act through the inbox's own actions (what its pages call)."""
         done: Counter[str] = Counter()
         with self.database.transaction() as session:
             inbox = set(
                 session.execute(select(PartnerRow.id).where(PartnerRow.connection == INBOX)).scalars()
             )
-            work: list[tuple[str, str, str]] = []
+            work: list[tuple[str, str, str, str | None]] = []
             for offer in session.execute(
                 select(OfferRow).where(OfferRow.status == OfferStatus.PENDING, OfferRow.partner_id.in_(inbox))
             ).scalars():
-                work.append((offer.lead_id, offer.partner_id, NEW))
+                work.append((offer.lead_id, offer.partner_id, NEW, offer.id))
             for lead in session.execute(
                 select(LeadRow).where(
                     LeadRow.partner_id.in_(inbox), LeadRow.state.in_([LeadState.ACCEPTED, LeadState.WORKING])
                 )
             ).scalars():
-                work.append(
-                    (
-                        lead.id,
-                        lead.partner_id or "",
-                        ACCEPTED if lead.state == LeadState.ACCEPTED else WORKING,
-                    )
-                )
-            for lead_id, partner_id, status in sorted(work):
-                step = next_step(self.seed, lead_id, partner_id, status)
-                if step is None:
-                    continue
-                amount = step.get("LeadBridge_Expected_Revenue__c")
-                update = PartnerStatus(
-                    lead_id=lead_id,
-                    status=step["Status"],
-                    reason=step.get("LeadBridge_Reason__c"),
-                    amount=str(amount) if amount is not None else None,
-                )
-                apply_partner_status(
-                    session,
-                    update,
-                    partner_id=partner_id,
-                    key=f"inbox:{lead_id}:{partner_id}:{status}",
-                    source=INBOX,
-                )
-                done[step["Status"]] += 1
+                status = ACCEPTED if lead.state == LeadState.ACCEPTED else WORKING
+                work.append((lead.id, lead.partner_id or "", status, None))
+        for lead_id, partner_id, status, offer_id in sorted(work):
+            step = next_step(self.seed, lead_id, partner_id, status)
+            if step is None:
+                continue
+            try:
+                with self.database.transaction() as session:
+                    actions = PartnerInbox(session, partner_id, f"demo:{partner_id}")
+                    _inbox_action(actions, lead_id, offer_id, step)
+            except (ConflictError, NotFound):  # too late: another partner took it, or it was withdrawn
+                done["too late"] += 1
+                continue
+            done[step["Status"]] += 1
         return done
+
+
+def _inbox_action(inbox: PartnerInbox, lead_id: str, offer_id: str | None, step: dict[str, Any]) -> None:
+    """One step as the inbox pages perform it (claim, decline, status, win, loss, return)."""
+    status, reason = step["Status"], step.get("LeadBridge_Reason__c") or "no_fit"
+    key = f"demo:{lead_id}:{inbox.partner_id}:{status}"
+    if status == ACCEPTED and offer_id:
+        inbox.accept(offer_id)
+    elif status == DECLINED and offer_id:
+        inbox.decline(offer_id, DeclineInput(reason_code=reason))
+    elif status == WORKING:
+        inbox.update_status(lead_id, StatusInput(status=WorkStatus.CONTACTED), request_id=key)
+    elif status == WON:
+        amount = Decimal(str(step["LeadBridge_Expected_Revenue__c"]))
+        inbox.win(lead_id, WinInput(amount=amount), request_id=key)
+    elif status == LOST:
+        inbox.lose(lead_id, LoseInput(reason_code=reason), request_id=key)
+    elif status == RETURNED:
+        inbox.return_lead(lead_id, ReturnInput(reason_code=reason), request_id=key)
