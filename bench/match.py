@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import random
 import resource
 import sys
@@ -195,6 +196,8 @@ def main() -> None:
         same = same and explained.chosen == picks[n][0]
         same = same and len(explained.excluded) + len(explained.candidates) == len(partners)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # CPU time still suffers when other processes share the cores (caches, SMT): show the load
+    print(f"load_average_1min: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpu(s)")
     print(f"bruteforce: {len(sample)} leads in {brute_seconds:.2f}s")
     print(f"peak_memory_mb: {peak_mb:.0f}")
     print(f"match_leads_per_s: {fast_rate:.0f}")
