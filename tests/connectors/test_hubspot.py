@@ -245,3 +245,21 @@ def test_given_usage_past_the_stop_share_when_calling_then_it_stops_before_the_l
     with pytest.raises(QuotaExhausted, match="stop share"):
         connector.write_batch("contacts", [item])
     assert quota.used == before  # stopped before calling
+
+
+def test_given_5xx_answers_and_dropped_connections_when_syncing_then_retries_carry_it_through(
+    harness: HubSpotHarness,
+) -> None:
+    ids = add_contacts(harness.portal, 40, same_stamp=False)
+    harness.portal.faults.set("contacts.search", error_rate=0.3, error="unavailable")
+    harness.portal.faults.set("contacts.batch.update", drop_rate=0.3)
+    harness.portal.faults.set("associations.batch.read", error_rate=0.3, error="bad_gateway")
+    connector = harness.connector()
+    taken, _ = read_all(connector)
+    items = [WriteItem(f"k{n}", {"leadbridge_status": "offered"}, i) for n, i in enumerate(ids)]
+    results = [
+        r for chunk in range(0, 40, 5) for r in connector.write_batch("contacts", items[chunk : chunk + 5])
+    ]
+    assert sorted(c.external_id for c in taken) == sorted(ids)
+    assert all(r.ok for r in results)
+    assert len(harness.time.sleeps) >= 2  # some calls failed and were retried

@@ -108,9 +108,10 @@ class RecordFields:
     def lead_from_record(self, record: Mapping[str, Any], connection: str) -> Lead:
         """The canonical lead of a contact (+ ``company.*`` values); ``RecordError`` if unmappable."""
         own = {k: v for k, v in record.items() if not k.startswith(COMPANY_PREFIX)}
-        flat = self.plan.to_canonical(own)
+        flat = dict(self.plan.to_canonical(own))  # a read-only view: copy to fill the gaps
         company = {k[len(COMPANY_PREFIX) :]: v for k, v in record.items() if k.startswith(COMPANY_PREFIX)}
         if company and self.company_plan is not None:
+            from_company: Mapping[str, Any]
             try:
                 from_company = self.company_plan.to_canonical(company)
             except RecordError:
