@@ -123,3 +123,23 @@ def test_given_qualified_contacts_when_cycling_then_partners_work_them_in_hubspo
     assert third.pulled[0].created == third.pulled[0].updated == 0
     assert third.partner_updates[0].events == 0
     assert sum(s.written for s in [*third.delivered, *third.written_back]) == 0
+
+
+def test_given_a_partner_portal_with_its_own_lead_statuses_then_declines_and_wins_come_back(
+    world: HubSpotWorld,
+) -> None:
+    catalogue = world.partner.portal.catalogue  # the partner's admin adds options to hs_lead_status
+    options = [o["value"] for o in catalogue.require("contacts", "hs_lead_status").options]
+    wanted = {"options": [{"value": v} for v in [*options, "DECLINED", "WON"]]}
+    catalogue.update("contacts", "hs_lead_status", wanted, world.partner.portal.clock.now())
+    ids = add_contacts(world.home.portal, 2, same_stamp=False)
+    _ok(world.engine.run())
+    copies, leads = world.partner_copies(), world.leads()
+    declined, won = (copies[leads[i].id]["id"] for i in ids)
+    world.partner.portal.edit_as_user("contacts", declined, {"hs_lead_status": "DECLINED"})
+    world.partner.portal.edit_as_user("contacts", won, {"hs_lead_status": "WON"})
+    _ok(world.engine.run())
+    leads = world.leads()
+    assert leads[ids[0]].partner_id is None and leads[ids[0]].state != "offered"  # declined: back to routing
+    assert leads[ids[1]].state == "won"
+    assert world.home_values(ids[1])["leadbridge_status"] == "won"
