@@ -226,7 +226,8 @@ class Plan:
         the remote record and the canonical record built so far.
         """
         nothing = _NOTHING
-        if flats is None and not handles_none and name:  # the common case, kept as lean as it gets
+        lean = flats is None and not handles_none and bool(name)
+        if lean and name:  # the common case, kept as lean as it gets
             try:
                 return [
                     convert(v, nothing, nothing) if (v := r.get(name)) is not None and v != "" else None
@@ -237,13 +238,14 @@ class Plan:
         raw = [record.get(name) for record in records] if name else [None] * len(records)
         sources: Sequence[Mapping[str, Any]] = records if flats is not None else [nothing] * len(records)
         targets = flats if flats is not None else sources
-        try:
-            triples = zip(raw, sources, targets, strict=True)
-            if handles_none:
-                return [convert(None if v == "" else v, s, t) for v, s, t in triples]
-            return [convert(v, s, t) if v is not None and v != "" else None for v, s, t in triples]
-        except ValueProblem:
-            pass
+        if not lean:  # (a lean column that failed goes straight to the careful pass)
+            try:
+                triples = zip(raw, sources, targets, strict=True)
+                if handles_none:
+                    return [convert(None if v == "" else v, s, t) for v, s, t in triples]
+                return [convert(v, s, t) if v is not None and v != "" else None for v, s, t in triples]
+            except ValueProblem:
+                pass
         # Some value failed. ``list.extend`` keeps what a generator yielded before it raised, so the
         # failing index is ``len(column)``: note the problem, leave the value empty, go on from there.
         column: list[Any] = []
