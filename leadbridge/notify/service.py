@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from leadbridge.connectors.inbox.preview import blind_preview
 from leadbridge.connectors.inbox.views import held_leads, open_offers
-from leadbridge.core.leads import LeadService, lead_from_row
+from leadbridge.core.leads import LeadService
 from leadbridge.core.model import utcnow
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
@@ -81,7 +81,7 @@ class Notifier:
                 return 0
             lead = session.get(LeadRow, offer.lead_id)
             assert lead is not None  # foreign key
-            preview = blind_preview(offer, lead_from_row(lead))
+            preview = blind_preview(offer, lead.data)
             material = materials_for(preview, self.materials)
             now = self.clock()
             mails = [
@@ -121,14 +121,9 @@ class Notifier:
             for partner_id in list(partners):
                 offers = open_offers(session, partner_id)
                 leads = [
-                    DigestLine(
-                        row.id,
-                        lead.company or lead.full_name or row.id,
-                        row.state,
-                        _next_follow_up(session, row.id),
-                    )
-                    for row, lead in held_leads(session, partner_id)
-                    if row.state in ("accepted", "working")
+                    DigestLine(line.lead_id, line.label, line.state, _next_follow_up(session, line.lead_id))
+                    for line in held_leads(session, partner_id)
+                    if line.state in ("accepted", "working")
                 ]
                 if not offers and not leads:
                     continue

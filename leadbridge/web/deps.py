@@ -19,11 +19,10 @@ from starlette.responses import Response
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import PartnerRow
-from leadbridge.web.accounts import AdminPrincipal, PartnerPrincipal, active_partner_user, api_key_for
-from leadbridge.web.accounts import partner_principal as principal_of
+from leadbridge.web.accounts import AdminPrincipal, PartnerPrincipal, api_key_for
 from leadbridge.web.i18n import translator
 from leadbridge.web.security import csrf_token, csrf_valid, new_token
-from leadbridge.web.sessions import session_user
+from leadbridge.web.sessions import partner_of_session, session_user
 from leadbridge.web.tables import AdminUserRow
 
 PARTNER_COOKIE = "lb_session"
@@ -83,11 +82,10 @@ def current_partner(request: Request, db: Db) -> PartnerPrincipal:
             if partner is None or not partner.active:
                 raise NotSignedIn("api")
             return PartnerPrincipal(partner.id, partner.name, None, key.id, "en")
-        user_id = session_user(session, request.cookies.get(PARTNER_COOKIE), "partner")
-        user = active_partner_user(session, user_id) if user_id else None
-        if user is None:
+        principal = partner_of_session(session, request.cookies.get(PARTNER_COOKIE))
+        if principal is None:
             raise NotSignedIn("inbox")
-        return principal_of(session, user)
+        return principal
 
 
 def current_admin(request: Request, db: Db) -> AdminPrincipal:

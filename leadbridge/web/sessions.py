@@ -18,7 +18,8 @@ from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from leadbridge.core.model import utcnow
-from leadbridge.web.accounts import active_partner_user
+from leadbridge.core.store.tables import PartnerRow
+from leadbridge.web.accounts import PartnerPrincipal, active_partner_user
 from leadbridge.web.security import new_token, token_hash
 from leadbridge.web.tables import MagicLinkRow, PartnerUserRow, RateLimitHitRow, WebSessionRow
 
@@ -65,6 +66,30 @@ def session_user(session: Session, raw: str | None, kind: str) -> str | None:
     if row is None or row.kind != kind or row.expires_at <= utcnow():
         return None
     return row.user_id
+
+
+def partner_of_session(session: Session, raw: str | None) -> PartnerPrincipal | None:
+    """The principal of a live partner session whose user is not revoked and whose partner is
+    active — one query, since every inbox request asks it."""
+    if not raw:
+        return None
+    row = session.execute(
+        select(PartnerUserRow.id, PartnerUserRow.partner_id, PartnerRow.name, PartnerUserRow.language)
+        .select_from(WebSessionRow)
+        .join(PartnerUserRow, PartnerUserRow.id == WebSessionRow.user_id)
+        .join(PartnerRow, PartnerRow.id == PartnerUserRow.partner_id)
+        .where(
+            WebSessionRow.token_hash == token_hash(raw),
+            WebSessionRow.kind == "partner",
+            WebSessionRow.expires_at > utcnow(),
+            PartnerUserRow.revoked_at.is_(None),
+            PartnerRow.active.is_(True),
+        )
+    ).first()
+    if row is None:
+        return None
+    user_id, partner_id, name, language = row
+    return PartnerPrincipal(partner_id, name, user_id, None, language)
 
 
 def end_session(session: Session, raw: str | None) -> None:

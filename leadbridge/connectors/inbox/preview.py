@@ -8,11 +8,12 @@ in, because nothing is copied wholesale.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from leadbridge.core.model import Lead
 from leadbridge.core.partner import segment_for_employees
 from leadbridge.core.store.tables import OfferRow
 
@@ -37,23 +38,28 @@ class BlindPreview(BaseModel):
         return "pool" in self.mode
 
 
-def region_of(lead: Lead) -> str:
-    country = lead.address.country or "??"
-    postal = (lead.address.postal_code or "").strip()
+def region_of(address: Mapping[str, Any]) -> str:
+    country = address.get("country") or "??"
+    postal = (address.get("postal_code") or "").strip()
     return f"{country}-{postal[:2]}" if len(postal) >= 2 else country
 
 
-def blind_preview(offer: OfferRow, lead: Lead) -> BlindPreview:
-    segment = segment_for_employees(lead.employees)
+def blind_preview(offer: OfferRow, lead: Mapping[str, Any]) -> BlindPreview:
+    """The preview of ``offer`` from the lead's stored data (``LeadRow.data``, a dumped ``Lead``).
+
+    Reading the stored data instead of re-validating a ``Lead`` keeps the inbox list fast; the
+    whitelist below is the same either way.
+    """
+    segment = segment_for_employees(lead.get("employees"))
     return BlindPreview(
         offer_id=offer.id,
         status=offer.status,
         mode=offer.mode,
-        region=region_of(lead),
-        industry=lead.industry,
+        region=region_of(lead.get("address") or {}),
+        industry=lead.get("industry"),
         size=segment.value if segment else None,
-        product_interests=list(lead.product_interests),
-        score=lead.score,
+        product_interests=list(lead.get("product_interests") or []),
+        score=lead.get("score"),
         offered_at=offer.offered_at,
         deadline=offer.deadline,
     )

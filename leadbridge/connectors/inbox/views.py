@@ -35,26 +35,40 @@ class HeldLead:
 def open_offers(session: Session, partner_id: str) -> list[BlindPreview]:
     """Pending offers of the partner, soonest deadline first, as blind previews."""
     rows = session.execute(
-        select(OfferRow, LeadRow)
+        select(OfferRow, LeadRow.data)
         .join(LeadRow, LeadRow.id == OfferRow.lead_id)
         .where(OfferRow.partner_id == partner_id, OfferRow.status == OfferStatus.PENDING.value)
         .order_by(OfferRow.deadline.is_(None), OfferRow.deadline, OfferRow.offered_at)
     ).all()
-    return [blind_preview(offer, lead_from_row(lead)) for offer, lead in rows]
+    return [blind_preview(offer, data) for offer, data in rows]
 
 
 def offer_preview(session: Session, offer_id: str, partner_id: str, actor: str) -> BlindPreview:
     offer = scoped_offer(session, offer_id, partner_id, actor)
     lead = session.get(LeadRow, offer.lead_id)
     assert lead is not None  # offers.lead_id is a foreign key
-    return blind_preview(offer, lead_from_row(lead))
+    return blind_preview(offer, lead.data)
 
 
-def held_leads(session: Session, partner_id: str) -> list[tuple[LeadRow, Lead]]:
+@dataclass(frozen=True)
+class HeldLeadLine:
+    """One line of the partner's lead list."""
+
+    lead_id: str
+    state: str
+    label: str
+
+
+def held_leads(session: Session, partner_id: str) -> list[HeldLeadLine]:
+    """The leads the partner holds, most recently changed first."""
     rows = session.execute(
-        select(LeadRow).where(LeadRow.partner_id == partner_id).order_by(LeadRow.updated_at.desc())
-    ).scalars()
-    return [(row, lead_from_row(row)) for row in rows]
+        select(LeadRow.id, LeadRow.state, LeadRow.company, LeadRow.email)
+        .where(LeadRow.partner_id == partner_id)
+        .order_by(LeadRow.updated_at.desc())
+    ).all()
+    return [
+        HeldLeadLine(lead_id, state, company or email or lead_id) for lead_id, state, company, email in rows
+    ]
 
 
 def held_lead_detail(session: Session, lead_id: str, partner_id: str, actor: str) -> HeldLead:
