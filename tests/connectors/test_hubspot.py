@@ -10,11 +10,12 @@ import pytest
 
 from leadbridge.connectors.base import Action, Change, Checkpoint, WriteItem, advance
 from leadbridge.connectors.hubspot import Pacer
+from leadbridge.connectors.hubspot.connector import parse_filter
 from leadbridge.connectors.hubspot.keyset import KeysetQuery, keyset_pages
-from leadbridge.core.errors import QuotaExhausted
+from leadbridge.core.errors import ConfigError, QuotaExhausted
 from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.hubspot.search import SearchLimits
-from tests.connectors.sandbox_hubspot import HubSpotHarness, add_contacts
+from tests.connectors.sandbox_hubspot import FakeTime, HubSpotHarness, add_contacts
 
 
 @pytest.fixture(scope="module")
@@ -263,3 +264,31 @@ def test_given_5xx_answers_and_dropped_connections_when_syncing_then_retries_car
     assert sorted(c.external_id for c in taken) == sorted(ids)
     assert all(r.ok for r in results)
     assert len(harness.time.sleeps) >= 2  # some calls failed and were retried
+
+
+def test_given_slow_answers_when_pacing_then_the_window_counts_from_each_answer() -> None:
+    fake = FakeTime()
+    pacer = Pacer(2, clock=fake.monotonic, sleep=fake.sleep)
+    for _ in range(2):
+        pacer.wait()
+        fake.now += 0.4  # the answer takes 0.4 s to arrive
+        pacer.settle()
+    pacer.wait()  # the first answer arrived at +0.4: the third call may leave at +1.4, not +1.0
+    assert fake.now == pytest.approx(1_001.401)
+
+
+def test_given_a_qualification_filter_then_it_becomes_search_filters_or_a_clear_error() -> None:
+    assert parse_filter(
+        "lifecyclestage IN marketingqualifiedlead,salesqualifiedlead AND lead_score GTE 50"
+    ) == (
+        {
+            "propertyName": "lifecyclestage",
+            "operator": "IN",
+            "values": ["marketingqualifiedlead", "salesqualifiedlead"],
+        },
+        {"propertyName": "lead_score", "operator": "GTE", "value": "50"},
+    )
+    with pytest.raises(ConfigError, match="OPERATOR"):
+        parse_filter("lifecyclestage = mql")
+    with pytest.raises(ConfigError, match="at most 4"):
+        parse_filter(" AND ".join(f"p{n} HAS_PROPERTY" for n in range(5)))

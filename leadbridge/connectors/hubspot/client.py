@@ -164,12 +164,16 @@ class HubSpotClient:
             try:
                 raw = fn(apis)
             except API_EXCEPTIONS as error:
+                if search:
+                    self.pacer.settle()
                 self._count(error.status)
                 found = failure(error.status, error.body, error.headers, error.reason)
                 raise translate(found, what, attempts) from None
             except urllib3.exceptions.HTTPError as error:
                 self._count(None)
                 raise RetriableError(f"{label}: connection failed: {error}") from None
+            if search:
+                self.pacer.settle()
             headers = {key.lower(): value for key, value in dict(raw.headers or {}).items()}
             self._count(raw.status)
             self._remember(headers)

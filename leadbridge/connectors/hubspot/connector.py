@@ -46,6 +46,7 @@ from leadbridge.core.errors import ConfigError, FatalConnectorError, LeadbridgeE
 from leadbridge.core.model import Lead
 from leadbridge.core.settings import ConnectionConfig
 from leadbridge.core.sync.partner_status import PartnerStatus
+from leadbridge.mappings.apply import RecordError
 from leadbridge.mappings.check import check_mapping, remote_from_hubspot_properties
 from leadbridge.mappings.fix import hubspot_property_bodies
 from leadbridge.mappings.writeback import LeadStatusRecord
@@ -134,6 +135,7 @@ class HubSpotConnector:
             "tasks",
         )
         self.writeback_owned = fields.leadbridge_owned
+        self._page_leads: dict[tuple[str, str], Lead | RecordError] = {}
 
     @property
     def is_partner(self) -> bool:
@@ -211,7 +213,7 @@ class HubSpotConnector:
             floor = changes[0].stamp  # later windows never go below this page's first stamp
             taken = {key for key in taken if key[0] >= floor} | {(c.stamp, c.external_id) for c in page}
             if page:
-                yield self._with_companies(page)
+                yield self._mapped(self._with_companies(page))
 
     def read_records(self, ids: Sequence[str]) -> list[Change]:
         """The current version of these records (e.g. named by webhook events), unknown ids left out."""
@@ -222,6 +224,13 @@ class HubSpotConnector:
         return (
             self._with_companies(sorted(changes, key=lambda c: (c.stamp, c.external_id))) if changes else []
         )
+
+    def _mapped(self, page: list[Change]) -> list[Change]:
+        """Map a manufacturer page at once (``lead_from`` then takes each lead from here)."""
+        if not self.is_partner:
+            leads = self.fields.leads_from_records([c.record for c in page], self.name)
+            self._page_leads = {(c.external_id, c.stamp): lead for c, lead in zip(page, leads, strict=True)}
+        return page
 
     def _change(self, result: Mapping[str, Any]) -> Change:
         record = {**(result.get("properties") or {}), "hs_object_id": str(result["id"])}
@@ -342,7 +351,14 @@ class HubSpotConnector:
 
     # -- the sync engine's mapping side --------------------------------------------------------
     def lead_from(self, change: Change) -> Lead:
-        return self.fields.lead_from_record(change.record, self.name)
+        """The lead of a pulled change (mapped with its page when it came from ``read_changes``);
+        ``RecordError`` when the record cannot be mapped."""
+        lead = self._page_leads.pop((change.external_id, change.stamp), None)
+        if lead is None:
+            return self.fields.lead_from_record(change.record, self.name)
+        if isinstance(lead, RecordError):
+            raise lead
+        return lead
 
     def writeback_fields(self, lead: Lead, status: LeadStatusRecord) -> dict[str, Any]:
         owner = getattr(self.config, "direct_sales_owner_id", None)

@@ -19,7 +19,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -79,6 +79,18 @@ def _inbound(mapping: MappingSpec, canonical: str) -> str | None:
     return None
 
 
+def _fill(flat: dict[str, Any], company: Mapping[str, Any]) -> dict[str, Any]:
+    """The contact's values, with the company's where the contact has none (module rules); a
+    company that could not be mapped (no name) is passed as ``{}`` and adds nothing."""
+    has_address = any(flat.get(f"{_ADDRESS}{part}") for part in ("street", "postal_code", "city"))
+    for path, value in company.items():
+        if value is None or (has_address and path.startswith(_ADDRESS)):
+            continue
+        if flat.get(path) is None:
+            flat[path] = value
+    return flat
+
+
 class RecordFields:
     """One connection's mapping (and, for manufacturer contacts, its company mapping), compiled once."""
 
@@ -107,22 +119,35 @@ class RecordFields:
     # -- manufacturer ---------------------------------------------------------------------------
     def lead_from_record(self, record: Mapping[str, Any], connection: str) -> Lead:
         """The canonical lead of a contact (+ ``company.*`` values); ``RecordError`` if unmappable."""
-        own = {k: v for k, v in record.items() if not k.startswith(COMPANY_PREFIX)}
-        flat = dict(self.plan.to_canonical(own))  # a read-only view: copy to fill the gaps
-        company = {k[len(COMPANY_PREFIX) :]: v for k, v in record.items() if k.startswith(COMPANY_PREFIX)}
-        if company and self.company_plan is not None:
-            from_company: Mapping[str, Any]
+        [lead] = self.leads_from_records([record], connection)
+        if isinstance(lead, RecordError):
+            raise lead
+        return lead
+
+    def leads_from_records(
+        self, records: Sequence[Mapping[str, Any]], connection: str
+    ) -> list[Lead | RecordError]:
+        """``lead_from_record`` for a page at once (the mappings map a whole column per call)."""
+        own = [{k: v for k, v in r.items() if not k.startswith(COMPANY_PREFIX)} for r in records]
+        company = [
+            {k[len(COMPANY_PREFIX) :]: v for k, v in r.items() if k.startswith(COMPANY_PREFIX)}
+            for r in records
+        ]
+        flats = self.plan.to_canonical_batch(own)
+        from_company: Sequence[Mapping[str, Any] | RecordError] = [{}] * len(records)
+        if self.company_plan is not None and any(company):
+            from_company = self.company_plan.to_canonical_batch(company)
+        leads: list[Lead | RecordError] = []
+        for values, flat, extra in zip(own, flats, from_company, strict=True):
+            if isinstance(flat, RecordError):
+                leads.append(flat)
+                continue
+            merged = _fill(dict(flat), {} if isinstance(extra, RecordError) else extra)
             try:
-                from_company = self.company_plan.to_canonical(company)
-            except RecordError:
-                from_company = {}  # a company without a name adds nothing; the contact still maps
-            has_address = any(flat.get(f"{_ADDRESS}{part}") for part in ("street", "postal_code", "city"))
-            for path, value in from_company.items():
-                if value is None or (has_address and path.startswith(_ADDRESS)):
-                    continue
-                if flat.get(path) is None:
-                    flat[path] = value
-        return self.plan.build(flat, self.plan.external_id(own), connection).lead
+                leads.append(self.plan.build(merged, self.plan.external_id(values), connection).lead)
+            except RecordError as error:
+                leads.append(error)
+        return leads
 
     def writeback_fields(
         self, lead: Lead, status: LeadStatusRecord, *, owner_id: str | None

@@ -46,3 +46,11 @@ class Pacer:
                 pause = self._sent[0] + self.window - now + 0.001
                 self.waited += pause
                 self.sleep(pause)
+
+    def settle(self) -> None:
+        """Count the last call from when its answer arrived, not from when it left: HubSpot counts
+        it on arrival, and a call that left early but arrived late would otherwise let the next one
+        in while the portal still sees five within its second."""
+        with self._lock:
+            if self._sent:
+                self._sent[-1] = max(self._sent[-1], self.clock())
