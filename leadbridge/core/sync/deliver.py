@@ -38,6 +38,12 @@ class Planned:
     group: GroupKey
     stream: str
     item: WriteItem
+    refused: str | None = None  # the record cannot be built (e.g. a value the mapping cannot write)
+
+    @classmethod
+    def refusal(cls, group: GroupKey, reason: str) -> Planned:
+        """A group that will not be sent: its rows are dead-lettered with ``reason``."""
+        return cls(group, "", WriteItem("|".join(group), {}), refused=reason)
 
 
 class Writer(Protocol):
@@ -121,7 +127,10 @@ def _send(writer: Writer, planned: list[Planned]) -> dict[GroupKey, WriteResult]
     results: dict[GroupKey, WriteResult] = {}
     streams: dict[str, list[Planned]] = {}
     for plan in planned:
-        streams.setdefault(plan.stream, []).append(plan)
+        if plan.refused is not None:
+            results[plan.group] = WriteResult(plan.item.key, False, error=plan.refused, action=Action.SKIP)
+        else:
+            streams.setdefault(plan.stream, []).append(plan)
     for stream, plans in streams.items():
         for plan, result in zip(plans, writer.send(stream, [p.item for p in plans]), strict=True):
             results[plan.group] = result

@@ -12,7 +12,9 @@ Rules:
   written back again (the ``conflict`` event queues the write-back);
 - partner records whose partner-owned fields equal what we last saw are echoes; others become
   offer/lead events (``partner_status``);
-- a quota stop ends the pull with the checkpoint of the last committed page saved.
+- a quota stop ends the pull with the checkpoint of the last committed page saved;
+- a record whose handling fails (any leadbridge error) is rolled back alone and quarantined with
+  the reason, so one bad record never blocks the records after it.
 """
 
 from __future__ import annotations
@@ -25,17 +27,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadbridge.connectors.base import Change, Checkpoint, advance
-from leadbridge.core.errors import NotFound, QuotaExhausted, SkipRecord
+from leadbridge.core.errors import LeadbridgeError, NotFound, QuotaExhausted, SkipRecord
 from leadbridge.core.intake import IntakeResult, take_in
 from leadbridge.core.leads import Clock, LeadService
 from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.model import Lead, utcnow
 from leadbridge.core.offers import OfferService
 from leadbridge.core.store.database import Database
-from leadbridge.core.store.tables import PartnerRow, QuarantineRow
+from leadbridge.core.store.tables import PartnerRow
 from leadbridge.core.sync import checkpoints, links
 from leadbridge.core.sync.partner_status import PartnerStatus, apply_partner_status
 from leadbridge.core.sync.tables import SyncLinkRow
+from leadbridge.mappings.quarantine import SqlQuarantine
 
 STREAM = "Lead"
 
@@ -79,7 +82,16 @@ def _pages(database: Database, connector: PullConnector, stats: PullStats, handl
                 known = links.by_remote(session, connector.name, [change.external_id for change in page])
                 for change in page:
                     stats.read += 1
-                    handle(session, change, known.get(change.external_id))
+                    try:
+                        with session.begin_nested():  # one bad record never blocks its page
+                            handle(session, change, known.get(change.external_id))
+                    except QuotaExhausted:
+                        raise
+                    except LeadbridgeError as error:
+                        _quarantine(
+                            session, connector.name, change, f"{type(error).__name__}: {error}", clock
+                        )
+                        stats.quarantined += 1
                 since = advance(since, page, connector.lookback)
                 if since is not None:
                     checkpoints.save(session, connector.name, STREAM, since, now=clock())
@@ -91,6 +103,8 @@ def _pages(database: Database, connector: PullConnector, stats: PullStats, handl
 def pull_manufacturer(database: Database, connector: PullConnector, *, clock: Clock = utcnow) -> PullStats:
     """Take in new and changed leads from a manufacturer CRM (module rules)."""
     stats = PullStats(connector.name)
+    with database.transaction() as session:
+        quarantined = {r.external_id for r in SqlQuarantine(session).open(connector.name)}
 
     def handle(session: Session, change: Change, link: SyncLinkRow | None) -> None:
         if change.deleted:
@@ -124,6 +138,8 @@ def pull_manufacturer(database: Database, connector: PullConnector, *, clock: Cl
                     },
                 )
         intake = take_in(session, lead, stamp=change.stamp, actor=f"sync:{connector.name}", clock=clock)
+        if change.external_id in quarantined:  # a fixed version of a quarantined record
+            SqlQuarantine(session).resolve(connector.name, change.external_id)
         if intake.result is IntakeResult.CREATED:
             stats.created += 1
         elif intake.result is IntakeResult.UPDATED:
@@ -244,32 +260,5 @@ def _deleted(session: Session, connection: str, change: Change, stats: PullStats
 
 
 def _quarantine(session: Session, connection: str, change: Change, reason: str, clock: Clock) -> None:
-    row = session.execute(
-        select(QuarantineRow).where(
-            QuarantineRow.connection == connection, QuarantineRow.external_id == change.external_id
-        )
-    ).scalar_one_or_none()
-    now = clock()
-    record = {key: (value if isinstance(value, str | int | float | bool) or value is None else str(value))
-              for key, value in change.record.items()}  # fmt: skip
-    if row is None:
-        session.add(
-            QuarantineRow(
-                connection=connection,
-                external_id=change.external_id,
-                reason=reason[:2000],
-                record=record,
-                attempts=1,
-                created_at=now,
-                updated_at=now,
-                resolved_at=None,
-            )
-        )
-        return
-    row.reason, row.record, row.attempts, row.updated_at, row.resolved_at = (
-        reason[:2000],
-        record,
-        row.attempts + 1,
-        now,
-        None,
-    )
+    """Keep the record with its reason (``leadbridge leads quarantine`` shows it)."""
+    SqlQuarantine(session).put(connection, change.external_id, reason[:2000], dict(change.record))

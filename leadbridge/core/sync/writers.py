@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadbridge.connectors.base import Change, WriteItem, WriteResult
+from leadbridge.core.errors import SkipRecord
 from leadbridge.core.leads import lead_from_row
 from leadbridge.core.model import Lead, OfferStatus
 from leadbridge.core.store.tables import LeadRow, OfferRow, OutboxRow
@@ -78,7 +79,11 @@ class HomeWriter:
             if lead is None or record_id is None or status is None:
                 continue
             if kind == WRITEBACK:
-                fields = self.connector.writeback_fields(lead_from_row(lead), status)
+                try:
+                    fields = self.connector.writeback_fields(lead_from_row(lead), status)
+                except SkipRecord as error:
+                    planned.append(Planned.refusal(group, f"cannot map the write-back: {error}"))
+                    continue
                 item = WriteItem(_key(group), fields, record_id)
                 planned.append(Planned(group, self.connector.update_stream, item))
             elif kind == TASK:
@@ -143,13 +148,17 @@ class PartnerWriter:
                 OfferStatus.WITHDRAWN.value,
                 OfferStatus.EXPIRED.value,
             )
-            fields = self.connector.partner_fields(
-                lead_from_row(lead),
-                statuses[lead_id],
-                accepted=accepted,
-                withdrawn=withdrawn,
-                first_push=lead_id not in known,
-            )
+            try:
+                fields = self.connector.partner_fields(
+                    lead_from_row(lead),
+                    statuses[lead_id],
+                    accepted=accepted,
+                    withdrawn=withdrawn,
+                    first_push=lead_id not in known,
+                )
+            except SkipRecord as error:
+                planned.append(Planned.refusal(group, f"cannot map the partner's copy: {error}"))
+                continue
             planned.append(Planned(group, self.connector.upsert_stream, WriteItem(_key(group), fields)))
         return planned
 
