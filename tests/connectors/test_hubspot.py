@@ -13,8 +13,10 @@ from leadbridge.connectors.hubspot import Pacer
 from leadbridge.connectors.hubspot.connector import parse_filter
 from leadbridge.connectors.hubspot.keyset import KeysetQuery, keyset_pages
 from leadbridge.core.errors import ConfigError, QuotaExhausted
+from leadbridge.mappings.writeback import LeadStatusRecord
 from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.hubspot.search import SearchLimits
+from tests.builders import a_lead
 from tests.connectors.sandbox_hubspot import FakeTime, HubSpotHarness, add_contacts
 
 
@@ -38,8 +40,14 @@ def harness(box: Sandbox) -> Iterator[HubSpotHarness]:
 
 
 def read_all(connector: Any, since: Checkpoint | None = None) -> tuple[list[Change], Checkpoint | None]:
+    return read_all_of(connector, "contacts", since)
+
+
+def read_all_of(
+    connector: Any, stream: str, since: Checkpoint | None = None
+) -> tuple[list[Change], Checkpoint | None]:
     taken: list[Change] = []
-    for page in connector.read_changes("contacts", since):
+    for page in connector.read_changes(stream, since):
         taken += page
         since = advance(since, page, connector.lookback)
     return taken, since
@@ -292,3 +300,24 @@ def test_given_a_qualification_filter_then_it_becomes_search_filters_or_a_clear_
         parse_filter("lifecyclestage = mql")
     with pytest.raises(ConfigError, match="at most 4"):
         parse_filter(" AND ".join(f"p{n} HAS_PROPERTY" for n in range(5)))
+
+
+def test_given_a_deal_mapping_when_pushing_offers_then_deals_carry_them_and_their_outcome_comes_back(
+    box: Sandbox,
+) -> None:
+    portal = box.hubspot.portal("manufacturer")
+    partner = HubSpotHarness(portal, box.hubspot.base_url(), box.ca_file, role="partner")
+    connector = partner.connector(name="p1", object="deals")
+    lead = a_lead(company="Kessler Haustechnik GmbH", industry="construction")
+    status = LeadStatusRecord(lead_id=lead.id)
+    blind = connector.partner_fields(lead, status, accepted=False, withdrawn=False, first_push=True)
+    assert "Kessler" not in blind["dealname"] and blind["dealstage"] == "appointmentscheduled"
+    [pushed] = connector.write_batch("deals:upsert", [WriteItem("k", blind)])
+    [again] = connector.write_batch("deals:upsert", [WriteItem("k", blind)])
+    assert pushed.ok and pushed.created and again.remote_id == pushed.remote_id and not again.created
+    portal.edit_as_user("deals", str(pushed.remote_id), {"dealstage": "closedwon", "amount": "12500"})
+    taken, _ = read_all_of(connector, "deals")
+    [change] = [c for c in taken if c.external_id == pushed.remote_id]
+    update = connector.partner_status(change)
+    assert (update.lead_id, update.status, update.meaning) == (lead.id, "closedwon", "won")
+    assert float(update.amount or 0) == 12_500
