@@ -123,6 +123,7 @@ class Recorder:
 def partner_session(base: str, token: str, rounds: int, think: float, seed_value: int, rec: Recorder) -> None:
     """One person on a phone: sign in, then per round list → offer → accept → lead → status."""
     rng = random.Random(seed_value)
+    time.sleep(rng.uniform(0, 4 * think))  # people do not all open their mail in the same millisecond
     with httpx.Client(base_url=base, follow_redirects=False, timeout=30) as client:
         page = rec.request(client, "GET", f"/inbox/signin/{token}")
         if page is None:
@@ -186,6 +187,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--offers", type=int, default=3)
     parser.add_argument("--think", type=float, default=0.5, help="mean think time between taps (s)")
+    parser.add_argument("--no-scheduler", action="store_true", help="run the server without its scheduler")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="lb-bench-") as tmp:
@@ -203,7 +205,13 @@ def main() -> None:
         leadbridge = Path(sys.executable).with_name("leadbridge")
         env = {**os.environ, "LEADBRIDGE_CONFIG": str(project / "leadbridge.yaml")}
         process = subprocess.Popen(
-            [str(leadbridge), "run", "--port", str(port)],
+            [
+                str(leadbridge),
+                "run",
+                "--port",
+                str(port),
+                *(["--no-background"] if args.no_scheduler else []),
+            ],
             cwd=project,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -224,7 +232,9 @@ def main() -> None:
     p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")
     for error in rec.errors[:10]:
         print(f"error: {error}")
+    load = os.getloadavg()[0]
     print(f"sessions: {args.sessions}  rounds: {args.rounds}  requests: {len(latencies)}  wall_s: {wall:.1f}")
+    print(f"scheduler: {'off' if args.no_scheduler else 'on'}  host load average (1 min): {load:.1f}")
     if latencies:
         print(f"p50_ms: {statistics.median(latencies):.1f}  max_ms: {latencies[-1]:.1f}")
     print(f"inbox_p95_ms: {p95:.0f}")
