@@ -321,3 +321,22 @@ def test_given_a_deal_mapping_when_pushing_offers_then_deals_carry_them_and_thei
     update = connector.partner_status(change)
     assert (update.lead_id, update.status, update.meaning) == (lead.id, "closedwon", "won")
     assert float(update.amount or 0) == 12_500
+
+
+def test_given_search_lags_behind_writes_when_reading_then_late_records_come_in_the_next_read(
+    harness: HubSpotHarness,
+) -> None:
+    portal = harness.portal
+    portal.search_lag_seconds = 5
+    portal.clock.freeze()
+    try:
+        ids = add_contacts(portal, 3, same_stamp=False)
+        connector = harness.connector()
+        assert read_all(connector) == ([], None)  # written, not yet searchable
+        portal.clock.advance(6)
+        taken, checkpoint = read_all(connector)
+        assert sorted(c.external_id for c in taken) == sorted(ids)
+        assert read_all(connector, checkpoint)[0] == []
+    finally:
+        portal.search_lag_seconds = 0
+        portal.clock.reset()

@@ -143,3 +143,17 @@ def test_given_a_partner_portal_with_its_own_lead_statuses_then_declines_and_win
     assert leads[ids[0]].partner_id is None and leads[ids[0]].state != "offered"  # declined: back to routing
     assert leads[ids[1]].state == "won"
     assert world.home_values(ids[1])["leadbridge_status"] == "won"
+
+
+def test_given_the_daily_limit_mid_pull_then_the_cycle_stops_for_quota_and_the_next_one_resumes(
+    world: HubSpotWorld,
+) -> None:
+    ids = add_contacts(world.home.portal, 25, same_stamp=True)  # three pages of 10
+    world.home.allow_calls(4)  # two pages (a search and an associations read each), then DAILY
+    first = world.engine.run()
+    assert first.pulled[0].stopped == "quota" and "daily" in first.pulled[0].errors[0]
+    assert 0 < first.pulled[0].created < 25
+    world.home.allow_calls(1_000)
+    second = _ok(world.engine.run())
+    assert first.pulled[0].created + second.pulled[0].created == 25
+    assert sorted(world.leads()) == sorted(ids)
