@@ -1,5 +1,6 @@
 # leadbridge: two commands after cloning.
-#   make demo   creates .venv, installs leadbridge, runs the whole pipeline on the embedded default
+#   make demo   creates .venv, installs leadbridge, runs the whole pipeline on the embedded default,
+#               then serves the cockpit and partner inbox on http://127.0.0.1:8000 (Ctrl+C stops)
 #   make test   installs what the tests need and runs the whole suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -24,7 +25,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 demo: install
-	$(BIN)/leadbridge demo
+	$(BIN)/leadbridge demo --serve
 
 test: install-dev
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
