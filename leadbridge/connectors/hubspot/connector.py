@@ -11,11 +11,7 @@ Rules:
 - the manufacturer side reads contacts matching ``qualification_filter`` (default: lifecycle stage
   MQL or SQL) together with their primary company (associations v4 + a companies batch read); the
   partner side reads only records carrying ``leadbridge_id`` (the ones leadbridge delivered);
-- writes are batches of at most 100 (update by id, or upsert on ``leadbridge_id``), every input
-  traced (``objectWriteTraceId``) so one bad input yields a 207 with per-input errors instead of
-  failing the batch; each input gets a ``WriteResult`` mapped through the error table; an upsert
-  refused because its e-mail already belongs to another contact (409) is sent again without the
-  e-mail (the partner already has that person; our copy still lands, keyed by our id);
+- writes are batches of at most 100 (update by id, or upsert on ``leadbridge_id``; ``writes.py``);
 - HubSpot search never returns archived records: deletions arrive through webhooks only.
 """
 
@@ -39,10 +35,10 @@ from leadbridge.connectors.base import (
 )
 from leadbridge.connectors.hubspot import fields as F
 from leadbridge.connectors.hubspot.client import HubSpotClient
-from leadbridge.connectors.hubspot.errors import item_rule
 from leadbridge.connectors.hubspot.keyset import KeysetQuery, epoch_ms, keyset_pages
 from leadbridge.connectors.hubspot.webhooks import WebhookParser, event_change
-from leadbridge.core.errors import ConfigError, FatalConnectorError, LeadbridgeError, SkipRecord
+from leadbridge.connectors.hubspot.writes import write_chunk
+from leadbridge.core.errors import ConfigError, FatalConnectorError, LeadbridgeError
 from leadbridge.core.model import Lead
 from leadbridge.core.settings import ConnectionConfig
 from leadbridge.core.sync.partner_status import PartnerStatus
@@ -52,7 +48,7 @@ from leadbridge.mappings.fix import hubspot_property_bodies
 from leadbridge.mappings.writeback import LeadStatusRecord
 
 BATCH_LIMIT = 100
-LOOKBACK = timedelta(seconds=30)
+LOOKBACK = timedelta(seconds=10)  # > the search index lag ("a few seconds"); every key in it is kept
 GENERIC_STREAM = "Lead"
 DEFAULT_QUALIFICATION = "lifecyclestage IN marketingqualifiedlead,salesqualifiedlead"
 OPERATORS = ("EQ", "NEQ", "LT", "LTE", "GT", "GTE", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY",
@@ -275,66 +271,7 @@ class HubSpotConnector:
             raise ValueError(f"{self.name}: cannot write stream {stream!r}")
         results: list[WriteResult] = []
         for chunk in chunks(items, BATCH_LIMIT):
-            results += self._write_chunk(stream == self.upsert_stream, chunk)
-        return results
-
-    def _input(self, item: WriteItem, upsert: bool, trace: str) -> dict[str, Any]:
-        fields = {k: F.hs_value(v) for k, v in item.fields.items()}
-        if upsert:
-            key = fields.pop(F.EXTERNAL_ID, "")
-            return {"id": key, "idProperty": F.EXTERNAL_ID, "properties": fields, "objectWriteTraceId": trace}
-        return {"id": str(item.external_id), "properties": fields, "objectWriteTraceId": trace}
-
-    def _write_chunk(
-        self, upsert: bool, items: Sequence[WriteItem], retry_conflicts: bool = True
-    ) -> list[WriteResult]:
-        inputs = [self._input(item, upsert, str(n)) for n, item in enumerate(items)]
-        try:
-            answer = self.client.batch_write(self.object, "upsert" if upsert else "update", inputs)
-        except SkipRecord as refused:  # the whole batch was refused: every item carries the reason
-            return [WriteResult(item.key, False, error=str(refused), action=Action.SKIP) for item in items]
-        done: dict[str, Mapping[str, Any]] = {}
-        for result in answer.data.get("results") or []:
-            done[str(result.get("objectWriteTraceId") or "")] = result
-        failed: dict[str, Mapping[str, Any]] = {}
-        for problem in answer.data.get("errors") or []:
-            context = problem.get("context") or {}
-            for trace in context.get("objectWriteTraceId") or []:
-                failed[str(trace)] = problem
-            for missing in context.get("ids") or []:  # unknown ids are one error listing them
-                failed[f"id:{missing}"] = problem
-        results: list[WriteResult] = []
-        conflicts: list[int] = []
-        for n, item in enumerate(items):
-            trace = str(n)
-            if trace in done:
-                result = done[trace]
-                results.append(WriteResult(item.key, True, str(result.get("id")), bool(result.get("new"))))
-                continue
-            problem = failed.get(trace) or failed.get(f"id:{item.external_id}")
-            if problem is None:  # HubSpot said nothing about this input: try it again later
-                results.append(
-                    WriteResult(item.key, False, error="no result for this input", action=Action.RETRY)
-                )
-                continue
-            if (
-                upsert
-                and retry_conflicts
-                and problem.get("category") == "CONFLICT"
-                and "email" in item.fields
-            ):
-                conflicts.append(n)
-            message = f"{problem.get('category')}: {problem.get('message')}"
-            results.append(WriteResult(item.key, False, error=message, action=item_rule(problem).action))
-        if conflicts:
-            again = [
-                WriteItem(items[n].key, {k: v for k, v in items[n].fields.items() if k != "email"})
-                for n in conflicts
-            ]
-            for n, result in zip(
-                conflicts, self._write_chunk(True, again, retry_conflicts=False), strict=True
-            ):
-                results[n] = result
+            results += write_chunk(self.client, self.object, chunk, upsert=stream == self.upsert_stream)
         return results
 
     # -- webhooks ------------------------------------------------------------------------------
