@@ -43,15 +43,16 @@ def run(
         bool, typer.Option("--background/--no-background", help="run the scheduler in this process")
     ] = True,
 ) -> None:
-    """Serve the partner inbox, the cockpit and the REST API (with the embedded scheduler)."""
+    """Serve the partner inbox, the cockpit and the REST API (with the embedded scheduler and mail)."""
     import uvicorn
 
     from leadbridge.jobs.background import background_starter
+    from leadbridge.notify.dispatch import mail_starter
     from leadbridge.web.app import create_app
 
     config = settings()
     database = _database()
-    starters = [background_starter(config)] if background else []
+    starters = [background_starter(config), mail_starter(config)] if background else []
     app = create_app(config, database=database, background=starters)
     console.print(f"leadbridge on http://{host}:{port}/ — cockpit /cockpit, inbox /inbox, API /api/docs")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -1,0 +1,132 @@
+"""Which lead events become e-mail, read from the event log with a checkpoint.
+
+Rules:
+- ``offer`` events for partners on the hosted inbox (connection ``inbox``) mail the offer to the
+  partner's users (partners with a CRM see it there); ``remind`` events mail a reminder about their
+  offer; ``escalate`` events mail the admins (the SLA engine writes both, see ``core/sla_tick.py``);
+- the log is read in keyset order ``(occurred_at, event id)`` after the checkpoint
+  (``checkpoints`` row ``notify``/``mail``), and only up to ``settle`` ago, so an event whose
+  transaction commits a moment after a later-stamped one is not skipped;
+- mail is sent before the checkpoint moves: at least once. A send failure stops the batch with the
+  checkpoint after the last event that was sent, so the next run retries from there.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+
+from leadbridge.core.errors import LeadbridgeError
+from leadbridge.core.model import utcnow
+from leadbridge.core.settings import Settings
+from leadbridge.core.store.database import Database
+from leadbridge.core.store.tables import CheckpointRow, LeadEventRow, PartnerRow
+from leadbridge.notify.service import Notifier
+
+log = logging.getLogger("leadbridge.notify")
+
+CONNECTION, STREAM = "notify", "mail"
+MAIL_KINDS = ("offer", "remind", "escalate")
+
+
+def send_due(notifier: Notifier, *, settle: timedelta = timedelta(seconds=5), limit: int = 500) -> int:
+    """Mail what the events since the checkpoint call for; returns how many events were handled."""
+    database = notifier.database
+    until = utcnow() - settle
+    with database.transaction() as session:
+        checkpoint = session.get(CheckpointRow, (CONNECTION, STREAM))
+        query = (
+            select(LeadEventRow, PartnerRow.connection)
+            .outerjoin(PartnerRow, PartnerRow.id == LeadEventRow.partner_id)
+            .where(LeadEventRow.kind.in_(MAIL_KINDS), LeadEventRow.occurred_at <= until)
+            .order_by(LeadEventRow.occurred_at, LeadEventRow.id)
+            .limit(limit)
+        )
+        if checkpoint is not None and checkpoint.cursor_stamp and checkpoint.cursor_id:
+            after = datetime.fromisoformat(checkpoint.cursor_stamp)
+            query = query.where(
+                or_(
+                    LeadEventRow.occurred_at > after,
+                    and_(LeadEventRow.occurred_at == after, LeadEventRow.id > checkpoint.cursor_id),
+                )
+            )
+        work = [
+            (row.id, row.kind, row.occurred_at, row.lead_id, row.offer_id, row.payload, conn)
+            for row, conn in session.execute(query).all()
+        ]
+    done: tuple[datetime, str] | None = None
+    handled = 0
+    try:
+        for event_id, kind, occurred_at, lead_id, offer_id, payload, connection in work:
+            if kind == "offer" and offer_id and connection == "inbox":
+                notifier.offer(offer_id)
+            elif kind == "remind" and offer_id:
+                notifier.offer(offer_id, reminder=True)
+            elif kind == "escalate":
+                notifier.escalation(lead_id, str((payload or {}).get("reason") or "SLA breach"))
+            done = (occurred_at, event_id)
+            handled += 1
+    except LeadbridgeError as error:
+        log.warning("mail stopped after %d event(s): %s", handled, error)
+    if done is not None:
+        _save(database, done[0].isoformat(), done[1])
+    return handled
+
+
+def _save(database: Database, stamp: str, event_id: str) -> None:
+    with database.transaction() as session:
+        row = session.get(CheckpointRow, (CONNECTION, STREAM))
+        if row is None:
+            session.add(
+                CheckpointRow(
+                    connection=CONNECTION,
+                    stream=STREAM,
+                    cursor_stamp=stamp,
+                    cursor_id=event_id,
+                    state={},
+                    updated_at=utcnow(),
+                )
+            )
+        else:
+            row.cursor_stamp, row.cursor_id, row.updated_at = stamp, event_id, utcnow()
+
+
+def mail_starter(settings: Settings, *, every: float = 15.0) -> Callable[[Any], Callable[[], None]]:
+    """A ``create_app`` background starter: mail due events every ``every`` seconds in a thread."""
+
+    def start(app: Any) -> Callable[[], None]:
+        notifier = Notifier(app.state.database, settings, app.state.mailer, materials=_materials(settings))
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(every):
+                try:
+                    send_due(notifier)
+                except Exception:  # a bad run must not kill the loop; it is logged with its traceback
+                    log.exception("mail run failed")
+
+        thread = threading.Thread(target=loop, name="leadbridge-mail", daemon=True)
+        thread.start()
+
+        def halt() -> None:
+            stop.set()
+            thread.join(timeout=5)
+
+        return halt
+
+    return start
+
+
+def _materials(settings: Settings) -> dict[str, Any]:
+    """The policy's sales material per product line (none when there is no policy file)."""
+    from leadbridge.core.policy import load_policy
+
+    path = settings.resolve(settings.policy)
+    if path is None or not path.exists():
+        return {}
+    return dict(load_policy(path).materials)
