@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 
 from leadbridge.connectors.base import Action, Change, Checkpoint, WriteItem, advance
-from leadbridge.connectors.hubspot import Pacer
+from leadbridge.connectors.hubspot import HubSpotConnector, Pacer
 from leadbridge.connectors.hubspot.connector import parse_filter
 from leadbridge.connectors.hubspot.keyset import KeysetQuery, keyset_pages
 from leadbridge.core.errors import ConfigError, QuotaExhausted
+from leadbridge.core.settings import Settings
+from leadbridge.core.sync.connections import connector_for
 from leadbridge.mappings.writeback import LeadStatusRecord
 from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.hubspot.search import SearchLimits
@@ -340,3 +342,24 @@ def test_given_search_lags_behind_writes_when_reading_then_late_records_come_in_
     finally:
         portal.search_lag_seconds = 0
         portal.clock.reset()
+
+
+def test_given_hubspot_connections_in_the_settings_then_the_sync_engine_builds_hubspot_connectors() -> None:
+    settings = Settings(
+        connections={
+            "home": {"name": "home", "kind": "hubspot", "access_token": "pat-x"},
+            "p1": {
+                "name": "p1",
+                "kind": "hubspot",
+                "role": "partner",
+                "object": "deals",
+                "access_token": "pat-y",
+            },
+        }
+    )
+    home, partner = connector_for(settings, "home"), connector_for(settings, "p1")
+    assert isinstance(home, HubSpotConnector) and isinstance(partner, HubSpotConnector)
+    assert (home.object, home.stamp_property, partner.object, partner.stamp_property) == (
+        "contacts", "lastmodifieddate", "deals", "hs_lastmodifieddate"
+    )  # fmt: skip
+    assert home.client.calls == 0  # nothing is called until the connector is used
