@@ -38,7 +38,7 @@ def worker(
 ) -> None:
     """Run a Celery worker for leadbridge's background steps (scaled mode)."""
     current = _scaled_settings("worker")
-    from leadbridge.jobs.app import QUEUE, configure
+    from leadbridge.jobs.app import configure, queue_name
 
     app = configure(current)
     if metrics_port:
@@ -52,7 +52,7 @@ def worker(
             "worker",
             f"--pool={pool}",
             f"--concurrency={concurrency}",
-            f"--queues={QUEUE}",
+            f"--queues={queue_name()}",
             f"--loglevel={current.log_level}",
             "--hostname=leadbridge-%p@%h",
             "--without-gossip",

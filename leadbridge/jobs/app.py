@@ -10,11 +10,14 @@ Delivery rules, and why:
   redelivered while it still runs — and if one ever is, steps are idempotent;
 - prefetch 1: a worker holds at most one message it is not working on, so a killed worker strands
   little and work spreads evenly over workers;
-- results are not stored: tasks communicate through the database.
+- results are not stored: tasks communicate through the database;
+- the queue is ``leadbridge`` unless ``LEADBRIDGE_QUEUE`` names another, so several deployments
+  (or test runs) can share one Redis without taking each other's work.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import redis
@@ -27,7 +30,6 @@ VISIBILITY_TIMEOUT_S = 90
 RESTORE_INTERVAL_S = 5
 TASK_SOFT_LIMIT_S = 60
 TASK_HARD_LIMIT_S = 75
-QUEUE = "leadbridge"
 QUEUED_TTL_S = 120  # how long "already queued" suppresses a duplicate publish of the same work
 
 app = Celery("leadbridge", include=["leadbridge.jobs.tasks"])
@@ -51,7 +53,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "result_backend": None,
         "task_soft_time_limit": TASK_SOFT_LIMIT_S,
         "task_time_limit": TASK_HARD_LIMIT_S,
-        "task_default_queue": QUEUE,
+        "task_default_queue": queue_name(),
         "worker_prefetch_multiplier": 1,
         "worker_hijack_root_logger": False,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
@@ -76,8 +78,13 @@ def current_settings() -> Settings:
     return _settings
 
 
+def queue_name() -> str:
+    """The broker queue of this deployment (``$LEADBRIDGE_QUEUE``, default ``leadbridge``)."""
+    return os.environ.get("LEADBRIDGE_QUEUE") or "leadbridge"
+
+
 def queued_key(step: str, args: tuple[str, ...]) -> str:
-    return "leadbridge:queued:" + ":".join((step, *args))
+    return f"{queue_name()}:queued:" + ":".join((step, *args))
 
 
 class CeleryDispatcher:
@@ -93,7 +100,7 @@ class CeleryDispatcher:
         if not self.redis.set(key, "1", nx=True, ex=QUEUED_TTL_S):
             return  # the same work is already waiting in the queue
         try:
-            app.send_task(task_name(step), args=list(args), queue=QUEUE)
+            app.send_task(task_name(step), args=list(args), queue=queue_name())
         except Exception:
             self.redis.delete(key)
             raise

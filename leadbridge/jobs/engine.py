@@ -35,6 +35,10 @@ from leadbridge.ops.metrics import SPEED_TO_LEAD
 log = logging.getLogger(__name__)
 
 ROUTE_BUSY_RETRY_S = 1.0
+# Outbox retries are the second tier (each call was already retried by the connector): tries 5, 10,
+# 20, 40, 80 s apart rather than the cycle's 30 s-doubling — the sweeper looks every 10 s anyway,
+# and a row-lock or a brief outage should not hold a lead's delivery back for many minutes.
+OUTBOX_RETRY_BASE_S = 5.0
 _local = threading.local()
 _projector_lock = threading.Lock()
 _projected_for: int | None = None
@@ -140,23 +144,21 @@ def sla_tick(ctx: JobContext) -> list[Followup]:
 
 def flush_outbox(ctx: JobContext, target: str) -> list[Followup]:
     """Send the due outbox rows of one target (module rules)."""
+    from leadbridge.core.retry import RetryPolicy
     from leadbridge.core.sync.deliver import flush
     from leadbridge.core.sync.outbox import OutboxSettings
     from leadbridge.core.sync.writers import HomeWriter, PartnerWriter
+
+    retries = OutboxSettings(
+        stale_after=CLAIM_LEASE, backoff=RetryPolicy(base=OUTBOX_RETRY_BASE_S, cap=600.0)
+    )
 
     _prepare(ctx.settings)
     config = ctx.settings.connection(target)
     conn = connector(ctx, target)
     writer = PartnerWriter(conn) if config.role == "partner" else HomeWriter(conn)
     started = utcnow()
-    stats = flush(
-        ctx.database,
-        target,
-        writer,
-        worker=ctx.worker_id,
-        clock=utcnow,
-        settings=OutboxSettings(stale_after=CLAIM_LEASE),
-    )
+    stats = flush(ctx.database, target, writer, worker=ctx.worker_id, clock=utcnow, settings=retries)
     if config.role == "partner" and stats.written:
         _observe_speed_to_lead(ctx, target, started)
     if stats.stopped:

@@ -16,7 +16,7 @@ import socket
 import time
 from collections.abc import Sequence
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from leadbridge.core.errors import RetriableError, SessionExpired
 from leadbridge.core.settings import Settings
@@ -29,13 +29,15 @@ from leadbridge.ops.metrics import TASK_SECONDS
 log = logging.getLogger(__name__)
 
 # Errors worth another try later: transient remote failures, an expired session (refreshed on the
-# next try), and database hiccups (a lost connection, a deadlock victim). Never a 4xx-like error.
+# next try), database hiccups (a lost connection, a deadlock victim) and a unique-key race with a
+# concurrent writer (the next try finds the other writer's row). Never a 4xx-like error.
 RETRIABLE: tuple[type[BaseException], ...] = (
     RetriableError,
     SessionExpired,
     ConnectionError,
     TimeoutError,
     OperationalError,
+    IntegrityError,
 )
 
 # Bounded retries (the same policy for Celery and the embedded scheduler): exponential backoff with

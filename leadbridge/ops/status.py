@@ -14,7 +14,7 @@ from typing import Any
 
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
-from leadbridge.jobs.app import QUEUE
+from leadbridge.jobs.app import queue_name
 from leadbridge.jobs.schedule import POLLED_KINDS
 from leadbridge.ops.snapshot import take_snapshot
 
@@ -27,7 +27,7 @@ def broker_depths(broker_url: str) -> dict[str, Any]:
 
     client = redis.Redis.from_url(broker_url, socket_connect_timeout=2, socket_timeout=2)
     try:
-        return {"queued": client.llen(QUEUE), "unacked": client.hlen(UNACKED_KEY), "error": None}
+        return {"queued": client.llen(queue_name()), "unacked": client.hlen(UNACKED_KEY), "error": None}
     except redis.RedisError as error:
         return {"queued": None, "unacked": None, "error": str(error)}
     finally:

@@ -7,25 +7,21 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import redis
 import sqlalchemy as sa
 
-from leadbridge.jobs.app import QUEUE
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def reset_broker(url: str) -> None:
-    """Drop leftovers of earlier runs: our queue, in-flight messages, de-dup keys, workload keys."""
+def reset_broker(url: str, queue: str) -> None:
+    """Drop what a run left under its own queue name (other runs on the same Redis are untouched)."""
     client = redis.Redis.from_url(url)
-    keys = [QUEUE, "unacked", "unacked_index", "unacked_mutex"]
-    keys += [k.decode() for k in client.scan_iter("leadbridge:queued:*")]
-    keys += [k.decode() for k in client.scan_iter("wl:*")]
-    if keys:
-        client.delete(*keys)
+    keys = [queue, *(k.decode() for k in client.scan_iter(f"{queue}:*"))]
+    client.delete(*keys)
     client.close()
 
 
@@ -47,8 +43,9 @@ def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 
 class Cluster:
     """``celery -A leadbridge.jobs.app`` workers and beat with the test workload; all stopped at the end."""
 
-    def __init__(self, database_url: str, broker_url: str, workdir: Path, **env: str) -> None:
+    def __init__(self, database_url: str, broker_url: str, workdir: Path, *, queue: str, **env: str) -> None:
         self.workdir = workdir
+        self.queue = queue  # one queue per test run: parallel runs on one Redis stay apart
         inherited = {k: v for k, v in os.environ.items() if k != "LEADBRIDGE_CONFIG"}
         self.env = {
             **inherited,
@@ -56,8 +53,10 @@ class Cluster:
             "LEADBRIDGE_DATABASE_URL": database_url,
             "LEADBRIDGE_BROKER_URL": broker_url,
             "LEADBRIDGE_LOG_LEVEL": "INFO",
+            "LEADBRIDGE_QUEUE": queue,
             **env,
         }
+        self.broker_url = broker_url
         self.redis = redis.Redis.from_url(broker_url)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -83,7 +82,7 @@ class Cluster:
                 f"--include={include}",
                 "--pool=threads",
                 f"--concurrency={concurrency}",
-                f"--queues={QUEUE}",
+                f"--queues={self.queue}",
                 f"--hostname={name}@%h",
                 "--without-gossip",
                 "--without-mingle",
@@ -100,7 +99,7 @@ class Cluster:
         pids = {str(self.processes[name].pid) for name in names}
 
         def ready() -> bool:
-            return pids <= {p.decode() for p in self.redis.lrange("wl:ready", 0, -1)}
+            return pids <= {p.decode() for p in self.redis.lrange(f"{self.queue}:ready", 0, -1)}
 
         if not wait_until(ready, timeout):
             raise AssertionError(f"workers {names} not ready in {timeout}s: {self.logs()}")
@@ -126,4 +125,18 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
+        reset_broker(self.broker_url, self.queue)
         self.redis.close()
+
+
+def run_queue() -> str:
+    """A queue name of its own for one test run."""
+    return f"leadbridge-test-{uuid.uuid4().hex[:8]}"
+
+
+def send(cluster: Cluster, step: str, *args: str) -> None:
+    """Publish ``step(*args)`` straight to the cluster's queue (no de-duplication)."""
+    from leadbridge.jobs.app import app
+    from leadbridge.jobs.schedule import task_name
+
+    app.send_task(task_name(step), args=list(args), queue=cluster.queue)

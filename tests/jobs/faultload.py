@@ -10,6 +10,7 @@ import redis
 from celery.signals import worker_ready
 
 from leadbridge.jobs import engine
+from leadbridge.jobs.app import queue_name
 from tests.sync.routers import round_robin_router
 
 engine.use_router(round_robin_router)
@@ -17,4 +18,4 @@ engine.use_router(round_robin_router)
 
 @worker_ready.connect
 def _announce(**_: object) -> None:
-    redis.Redis.from_url(os.environ["LEADBRIDGE_BROKER_URL"]).rpush("wl:ready", str(os.getpid()))
+    redis.Redis.from_url(os.environ["LEADBRIDGE_BROKER_URL"]).rpush(f"{queue_name()}:ready", str(os.getpid()))

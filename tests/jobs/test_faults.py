@@ -24,7 +24,7 @@ from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import OutboxRow
 from leadbridge.ops.snapshot import take_snapshot
 from tests.conftest import IN_CI, REDIS_URL, _truncate
-from tests.jobs.cluster import Cluster, reset_broker
+from tests.jobs.cluster import Cluster, run_queue
 from tests.jobs.pipeline import (
     audit,
     clear_faults,
@@ -50,11 +50,9 @@ def world(postgres_url: str) -> Iterator[World]:
         if IN_CI:
             raise
         pytest.skip(f"Redis not reachable at {REDIS_URL}: {error}")
-    reset_broker(REDIS_URL)
     _truncate(postgres_url)
     with a_world(Database(postgres_url), partners=3) as found:
         yield found
-    reset_broker(REDIS_URL)
 
 
 def claims_by_pid(database: Database) -> dict[int, set[int]]:
@@ -87,7 +85,7 @@ def test_given_faults_and_two_killed_workers_then_nothing_is_lost_doubled_or_out
     home_ids = seed_leads(world, LEADS)
     inject_faults(world)
     config = worker_config(world, tmp_path, poll_seconds=2)
-    cluster = Cluster(postgres_url, REDIS_URL, tmp_path, LEADBRIDGE_CONFIG=str(config))
+    cluster = Cluster(postgres_url, REDIS_URL, tmp_path, queue=run_queue(), LEADBRIDGE_CONFIG=str(config))
     try:
         workers = {
             name: cluster.start_worker(name, concurrency=3, include="tests.jobs.faultload") for name in "abc"
@@ -112,6 +110,9 @@ def test_given_faults_and_two_killed_workers_then_nothing_is_lost_doubled_or_out
         stranded = set().union(*victims.values())
         assert wait_for(lambda: still_held(database, stranded, set(victims)) < len(stranded), 150, 0.25)
         resumed_s = time.monotonic() - killed_at
+        print(
+            f"\nkilled 2 workers holding {len(stranded)} claimed rows; work resumed after {resumed_s:.1f} s"
+        )
 
         # Every lead offered to a partner and the home org told so, despite the faults.
         def all_offered() -> bool:

@@ -22,11 +22,10 @@ from leadbridge.core.store.database import Database
 from leadbridge.core.sync import outbox
 from leadbridge.core.sync.outbox import OutboxStatus
 from leadbridge.jobs.app import app
-from leadbridge.jobs.schedule import task_name
 from leadbridge.jobs.steps import FLUSH_OUTBOX, POLL_SOURCE
 from leadbridge.ops.snapshot import take_snapshot
 from tests.conftest import IN_CI, REDIS_URL
-from tests.jobs.cluster import Cluster, reset_broker, reset_tables, wait_until
+from tests.jobs.cluster import Cluster, reset_tables, run_queue, send, wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -44,13 +43,12 @@ def redis_url() -> str:
 
 @pytest.fixture
 def make_cluster(postgres_url: str, redis_url: str, tmp_path: Path) -> Iterator[type[Cluster]]:
-    reset_broker(redis_url)
     reset_tables(postgres_url, "outbox", "checkpoints")
     app.conf.broker_url = redis_url
     started: list[Cluster] = []
 
     def make(**env: str) -> Cluster:
-        cluster = Cluster(postgres_url, redis_url, tmp_path, **env)
+        cluster = Cluster(postgres_url, redis_url, tmp_path, queue=run_queue(), **env)
         started.append(cluster)
         return cluster
 
@@ -58,7 +56,6 @@ def make_cluster(postgres_url: str, redis_url: str, tmp_path: Path) -> Iterator[
     for cluster in started:
         cluster.stop()
     app.conf.broker_url = "memory://"
-    reset_broker(redis_url)
 
 
 def enqueue(database: Database, targets: list[str], per_target: int) -> int:
@@ -82,18 +79,19 @@ def sent(database: Database) -> int:
     return sum(t.by_status.get(OutboxStatus.SENT.value, 0) for t in snap.outbox.values())
 
 
-def claims(client: redis.Redis) -> list[tuple[int, str, float]]:
+def claims(cluster: Cluster) -> list[tuple[int, str, float]]:
     found = []
-    for raw in client.lrange("wl:claims", 0, -1):
+    for raw in cluster.redis.lrange(f"{cluster.queue}:claims", 0, -1):
         row_id, worker, at = raw.decode().split("|")
         found.append((int(row_id), worker, float(at)))
     return found
 
 
-def remote(client: redis.Redis, targets: list[str]) -> dict[str, int]:
+def remote(cluster: Cluster, targets: list[str]) -> dict[str, int]:
     held: dict[str, int] = {}
     for target in targets:
-        held.update({k.decode(): int(v) for k, v in client.hgetall(f"wl:remote:{target}").items()})
+        found = cluster.redis.hgetall(f"{cluster.queue}:remote:{target}")
+        held.update({k.decode(): int(v) for k, v in found.items()})
     return held
 
 
@@ -109,14 +107,14 @@ def test_given_two_workers_on_the_same_targets_then_no_row_is_claimed_twice_and_
     cluster.wait_ready("w1", "w2")
     for target in targets:  # several flushes of one target at once: they compete for the same rows
         for _ in range(3):
-            app.send_task(task_name(FLUSH_OUTBOX), args=[target], queue="leadbridge")
+            send(cluster, FLUSH_OUTBOX, target)
     assert wait_until(lambda: sent(database) == total, timeout=60), cluster.logs()
 
-    claimed = claims(cluster.redis)
+    claimed = claims(cluster)
     per_row = Counter(row_id for row_id, _, _ in claimed)
     assert len(per_row) == total and max(per_row.values()) == 1  # SKIP LOCKED: never the same row twice
     assert len({worker for _, worker, _ in claimed}) == 2  # both workers took part
-    held = remote(cluster.redis, targets)
+    held = remote(cluster, targets)
     assert len(held) == total and set(held.values()) == {1}
 
 
@@ -129,14 +127,14 @@ def test_given_many_polls_of_one_connection_at_once_then_they_never_overlap(
     cluster.wait_ready("w1", "w2")
     for _ in range(3):
         for _ in range(6):
-            app.send_task(task_name(POLL_SOURCE), args=["home"], queue="leadbridge")
+            send(cluster, POLL_SOURCE, "home")
         time.sleep(0.4)
 
     def polls() -> list[tuple[float, float]]:
-        raw = [p.decode().split("|") for p in cluster.redis.lrange("wl:polls", 0, -1)]
+        raw = [p.decode().split("|") for p in cluster.redis.lrange(f"{cluster.queue}:polls", 0, -1)]
         return sorted((float(start), float(end)) for _, start, end, _ in raw)
 
-    assert wait_until(lambda: cluster.redis.llen("leadbridge") == 0, timeout=30), cluster.logs()
+    assert wait_until(lambda: cluster.redis.llen(cluster.queue) == 0, timeout=30), cluster.logs()
     time.sleep(1.0)  # let the last polls finish
     windows = polls()
     assert 1 <= len(windows) < 18  # some polls skipped because another held the lease
@@ -158,10 +156,10 @@ def test_given_a_worker_killed_mid_batch_then_its_claims_are_taken_over_within_1
     cluster.start_beat()  # runs the sweeper every 10 s
     cluster.wait_ready("victim", "survivor")
     for target in targets:
-        app.send_task(task_name(FLUSH_OUTBOX), args=[target], queue="leadbridge")
-        app.send_task(task_name(FLUSH_OUTBOX), args=[target], queue="leadbridge")
+        send(cluster, FLUSH_OUTBOX, target)
+        send(cluster, FLUSH_OUTBOX, target)
     victim_id = f":{victim.pid}"
-    assert wait_until(lambda: any(w.endswith(victim_id) for _, w, _ in claims(cluster.redis)), timeout=30)
+    assert wait_until(lambda: any(w.endswith(victim_id) for _, w, _ in claims(cluster)), timeout=30)
     time.sleep(0.1)  # mid-batch: the victim holds claimed rows it has not sent
     cluster.kill("victim")
     killed_at = time.time()
@@ -174,11 +172,9 @@ def test_given_a_worker_killed_mid_batch_then_its_claims_are_taken_over_within_1
     assert stranded, "the victim held no claim when it was killed"
 
     assert wait_until(lambda: sent(database) == total, timeout=150, interval=0.5), cluster.logs()
-    takeover = min(
-        at for row_id, worker, at in claims(cluster.redis) if row_id in stranded and at > killed_at
-    )
+    takeover = min(at for row_id, worker, at in claims(cluster) if row_id in stranded and at > killed_at)
     resumed_s = takeover - killed_at
-    held = remote(cluster.redis, targets)
+    held = remote(cluster, targets)
     lost = total - len(held)
     print(f"\nkilled worker's claims: {len(stranded)}; resumed after {resumed_s:.1f} s; lost = {lost}")
     assert lost == 0 and resumed_s < 120

@@ -17,10 +17,12 @@ from celery.signals import worker_ready
 from leadbridge.core.model import utcnow
 from leadbridge.core.sync import outbox
 from leadbridge.jobs import steps
+from leadbridge.jobs.app import queue_name
 from leadbridge.jobs.steps import Followup, JobContext
 from leadbridge.jobs.sweeper import CLAIM_LEASE
 
 REMOTE = redis.Redis.from_url(os.environ["LEADBRIDGE_BROKER_URL"])
+PREFIX = queue_name()  # keys of this test run only
 SEND_DELAY_S = float(os.environ.get("WORKLOAD_SEND_DELAY_S", "0.02"))
 BATCH = 10
 BATCHES_PER_RUN = 20  # a task stays short; what is left becomes a follow-up task
@@ -35,10 +37,10 @@ def flush(ctx: JobContext, target: str) -> list[Followup]:
             batch = [(row.id, row.idempotency_key) for row in rows]
         if not batch:
             return []
-        REMOTE.rpush("wl:claims", *[f"{row_id}|{ctx.worker_id}|{time.time()}" for row_id, _ in batch])
+        REMOTE.rpush(f"{PREFIX}:claims", *[f"{row_id}|{ctx.worker_id}|{time.time()}" for row_id, _ in batch])
         time.sleep(SEND_DELAY_S)  # the remote call
         for _, key in batch:
-            REMOTE.hincrby(f"wl:remote:{target}", key, 1)
+            REMOTE.hincrby(f"{PREFIX}:remote:{target}", key, 1)
         with ctx.database.transaction() as session:
             outbox.mark_sent(session, [row_id for row_id, _ in batch], worker=ctx.worker_id, now=utcnow())
     return [Followup(steps.FLUSH_OUTBOX, (target,))]
@@ -47,7 +49,7 @@ def flush(ctx: JobContext, target: str) -> list[Followup]:
 def poll(ctx: JobContext, connection: str) -> list[Followup]:
     started = time.time()
     time.sleep(0.3)
-    REMOTE.rpush("wl:polls", f"{connection}|{started}|{time.time()}|{ctx.worker_id}")
+    REMOTE.rpush(f"{PREFIX}:polls", f"{connection}|{started}|{time.time()}|{ctx.worker_id}")
     return []
 
 
@@ -57,4 +59,4 @@ steps.register(steps.POLL_SOURCE, steps.exclusive_poll(poll))
 
 @worker_ready.connect
 def _announce(**_: object) -> None:
-    REMOTE.rpush("wl:ready", str(os.getpid()))
+    REMOTE.rpush(f"{PREFIX}:ready", str(os.getpid()))
