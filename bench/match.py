@@ -29,7 +29,7 @@ from leadbridge.core.geo import Place, shipped_places
 from leadbridge.core.matching import build_index, match
 from leadbridge.core.model import Lead
 from leadbridge.core.partner import Partner
-from leadbridge.core.performance import PartnerStats, finish
+from leadbridge.core.performance import PartnerStats, StatsTable, finish
 from leadbridge.core.policy import Policy
 
 PRODUCTS = ["heat_pumps", "solar_inverters", "batteries", "ventilation", "wallboxes", "boilers"]
@@ -93,7 +93,8 @@ def make_partners(count: int, places: dict[str, list[Place]], rng: random.Random
     return partners
 
 
-def make_stats(partners: list[Partner], policy: Policy, rng: random.Random) -> dict[str, PartnerStats]:
+def make_stats(partners: list[Partner], policy: Policy, rng: random.Random) -> StatsTable:
+    """Random records, as ``compute_stats`` would return them (an immutable table)."""
     stats = {}
     for partner in partners:
         offers = rng.randint(0, 60)
@@ -110,7 +111,7 @@ def make_stats(partners: list[Partner], policy: Policy, rng: random.Random) -> d
             open_leads=rng.randint(0, 25),
         )
         stats[partner.id] = finish(raw, policy.performance)
-    return stats
+    return StatsTable(stats)
 
 
 def make_leads(count: int, places: dict[str, list[Place]], rng: random.Random) -> list[Lead]:

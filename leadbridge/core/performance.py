@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.model import LeadEvent, Offer, OfferStatus
@@ -64,6 +65,30 @@ class PartnerStats:
         )
 
 
+class StatsTable(Mapping[str, PartnerStats]):
+    """Partner stats by partner id that never change once built (``compute_stats`` returns one).
+
+    Matching may cache work per table object — safe only because, unlike a dict, it cannot change.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, PartnerStats] | None = None) -> None:
+        self._data: dict[str, PartnerStats] = dict(data or {})
+
+    def __getitem__(self, key: str) -> PartnerStats:
+        return self._data[key]
+
+    def get(self, key: str, default: Any = None) -> Any:  # dict speed, not Mapping's try/except
+        return self._data.get(key, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
 def smooth(successes: float, trials: float, prior: float, strength: float) -> float:
     """Bayesian (beta-prior) mean: ``(successes + prior × strength) / (trials + strength)``."""
     return (successes + prior * strength) / (trials + strength)
@@ -103,7 +128,7 @@ def _same_week(a: datetime, b: datetime) -> bool:
 
 def compute_stats(
     offers: Iterable[Offer], events: Iterable[LeadEvent], config: Performance, *, now: datetime
-) -> dict[str, PartnerStats]:
+) -> StatsTable:
     """Per-partner stats from all offers and the lead events (win/lose/return) — pure."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     accept_hours: dict[str, list[float]] = defaultdict(list)
@@ -168,7 +193,7 @@ def compute_stats(
             returns_by_reason=dict(returns.get(partner_id, {})),
         )
         result[partner_id] = finish(raw, config)
-    return result
+    return StatsTable(result)
 
 
 def stats_for(stats: Mapping[str, PartnerStats], partner_id: str, config: Performance) -> PartnerStats:

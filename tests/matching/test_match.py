@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from leadbridge.core.matching import Channel, Decision, History, build_index, history_from_offers, match
 from leadbridge.core.model import Offer, OfferStatus
-from leadbridge.core.performance import PartnerStats, finish
+from leadbridge.core.performance import PartnerStats, StatsTable, finish
 from leadbridge.core.policy import Performance
 from tests.matching.helpers import NOW, lead, partner, policy, rng
 
@@ -212,6 +212,10 @@ def test_property_index_and_brute_force_and_explanation_agree(data: tuple, seed:
         assert len(fast.candidates) + fast.pruned + fast.excluded_total == len(partners)
         assert fast.chosen == brute.chosen == explained.chosen
         assert reference == [(c.partner_id, c.score) for c in explained.candidates]
+        # an immutable stats table takes the presorted path: same picks, same scores
+        table = match(item, index, pol, StatsTable(stats), now=NOW, rng=random.Random(seed))
+        assert table.chosen == fast.chosen
+        assert set((c.partner_id, c.score) for c in table.candidates) <= set(reference)
         assert len(explained.excluded) + len(explained.candidates) == len(partners)
 
 

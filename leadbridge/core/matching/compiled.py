@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from leadbridge.core.geo import Gazetteer, load_gazetteer
 from leadbridge.core.matching.filters import Filter, FilterEnv, enabled_filters
@@ -47,6 +48,8 @@ class Compiled:
     env: FilterEnv
     fast_filters: list[tuple[str, Filter]]
     last_env: list[FilterEnv | None] = field(default_factory=lambda: [None])
+    # id(index list) → (that list, the stats table, its entries sorted by bound): see evaluate.py
+    sorted_runs: dict[int, tuple[Any, Any, Any]] = field(default_factory=dict)
 
     def env_for(self, stats: Mapping[str, PartnerStats]) -> FilterEnv:
         """The filter environment for ``stats`` (the last one is reused: batches share stats)."""

@@ -11,13 +11,14 @@ Rules:
   that upper bound, highest first; once ``keep`` candidates are found and the next bound is below
   the ``keep``-th best score, no partner left can enter the picks, and they are neither filtered
   nor scored (``pruned``). Ties keep their place: a partner whose bound equals a pick's score is
-  still visited.
+  still visited. With an immutable ``StatsTable`` the index's lists are sorted by bound once and
+  merged per lead (the distance part is then tightened as partners are reached).
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from operator import itemgetter, mul
 
 from leadbridge.core.matching.compiled import Compiled, PartnerEntry, partner_values
@@ -25,7 +26,7 @@ from leadbridge.core.matching.decision import Candidate, Excluded
 from leadbridge.core.matching.filters import Filter, FilterEnv, first_failure
 from leadbridge.core.matching.scorers import distance_km
 from leadbridge.core.matching.vectors import LeadCtx, PartnerVec
-from leadbridge.core.performance import PartnerStats
+from leadbridge.core.performance import PartnerStats, StatsTable
 
 EPSILON = 1e-9  # float noise allowance when comparing a bound with a score
 KM_PER_DEGREE_LAT = 111.19  # just under R·π/180 for haversine's R = 6,371.0088 km
@@ -87,40 +88,80 @@ def evaluate_all(
     return candidates
 
 
+Entry = tuple[float, PartnerVec, PartnerStats, PartnerEntry]  # (upper bound, partner, stats, memo)
+
+
+def _entry(compiled: Compiled, ctx: LeadCtx, vec: PartnerVec, s: PartnerStats) -> Entry:
+    cached = compiled.partner_values.get(vec.id)
+    if cached is None or cached[1] is not s or cached[0] is not vec:
+        cached = partner_values(compiled, ctx, vec, s)
+    return cached[4], vec, s, cached
+
+
+def _distance_cap(compiled: Compiled, ctx: LeadCtx, vec: PartnerVec, s: PartnerStats) -> float:
+    """How far below its maximum the distance part surely stays: unknown locations score exactly
+    0.5; otherwise the distance is at least the north-south gap (a great circle is never shorter)."""
+    weight = compiled.distance_weight[s.tier]
+    if ctx.latitude is None or vec.latitude is None:
+        return 0.5 * weight
+    return weight * min(1.0, abs(ctx.latitude - vec.latitude) * KM_PER_DEGREE_LAT / compiled.params.max_km)
+
+
+def _presorted(compiled: Compiled, ctx: LeadCtx, vecs: list[PartnerVec], stats: StatsTable) -> list[Entry]:
+    """The index list's entries by static bound, highest first, cached per (list, stats table)."""
+    found = compiled.sorted_runs.get(id(vecs))
+    if found is not None and found[0] is vecs and found[1] is stats:
+        return found[2]
+    default = compiled.env.default_stats
+    run = sorted((_entry(compiled, ctx, v, stats.get(v.id) or default) for v in vecs), key=itemgetter(0))
+    run.reverse()
+    if len(compiled.sorted_runs) > 50_000:
+        compiled.sorted_runs.clear()
+    compiled.sorted_runs[id(vecs)] = (vecs, stats, run)
+    return run
+
+
+def _by_bound(
+    compiled: Compiled, ctx: LeadCtx, env: FilterEnv, lists: list[list[PartnerVec]]
+) -> tuple[Iterable[Entry], bool]:
+    """Entries highest bound first, and whether their distance part is still to be tightened."""
+    stats = env.stats
+    if isinstance(stats, StatsTable):
+        # an immutable table: the index's lists can be sorted once and merged per lead
+        runs = [_presorted(compiled, ctx, vecs, stats) for vecs in lists]
+        return (runs[0] if len(runs) == 1 else heapq.merge(*runs, key=itemgetter(0), reverse=True)), True
+    default = env.default_stats
+    entries = []
+    for vecs in lists:
+        for vec in vecs:
+            s = stats.get(vec.id) or default
+            bound, _, _, cached = _entry(compiled, ctx, vec, s)
+            entries.append((bound - _distance_cap(compiled, ctx, vec, s), vec, s, cached))
+    entries.sort(key=itemgetter(0), reverse=True)
+    return entries, False
+
+
 def evaluate_bounded(
     compiled: Compiled,
     ctx: LeadCtx,
     env: FilterEnv,
-    pool: Iterable[PartnerVec],
+    lists: list[list[PartnerVec]],
     checks: list[Filter],
     *,
     keep: int,
 ) -> tuple[list[Candidate], int]:
     """Candidates that can reach the picks, and how many partners were pruned unvisited."""
-    stats: Mapping[str, PartnerStats] = env.stats
-    default, stats_get, memo_get = env.default_stats, stats.get, compiled.partner_values.get
-    distance_weight, max_km, lead_lat = compiled.distance_weight, compiled.params.max_km, ctx.latitude
-    bounded: list[tuple[float, PartnerVec, PartnerStats, PartnerEntry]] = []
-    add = bounded.append
-    for vec in pool:  # _cached() inlined, names bound locally: this visits every pre-selected partner
-        s = stats_get(vec.id) or default
-        cached = memo_get(vec.id)
-        if cached is None or cached[1] is not s or cached[0] is not vec:
-            cached = partner_values(compiled, ctx, vec, s)
-        # Tighten the distance part: unknown locations score exactly 0.5; otherwise the distance is
-        # at least the north-south gap (a degree of latitude is over 111.19 km on a great circle).
-        if lead_lat is None or vec.latitude is None:
-            bound = cached[4] - 0.5 * distance_weight[s.tier]
-        else:
-            gap = abs(lead_lat - vec.latitude) * KM_PER_DEGREE_LAT
-            bound = cached[4] - distance_weight[s.tier] * min(1.0, gap / max_km)
-        add((bound, vec, s, cached))
-    bounded.sort(key=itemgetter(0), reverse=True)
+    entries, lazy = _by_bound(compiled, ctx, env, lists)
     candidates: list[Candidate] = []
     best: list[float] = []  # min-heap of the ``keep`` best scores so far
-    for visited, (bound, vec, s, cached) in enumerate(bounded):
-        if len(best) >= keep and bound < best[0] - EPSILON:
-            return candidates, len(bounded) - visited
+    examined = 0
+    for bound, vec, s, cached in entries:
+        if len(best) >= keep:
+            if bound < best[0] - EPSILON:
+                break  # entries come highest bound first: none left can reach the picks
+            if lazy and bound - _distance_cap(compiled, ctx, vec, s) < best[0] - EPSILON:
+                continue
+        examined += 1
         for check in checks:  # a plain loop: this runs for most pre-selected partners of every lead
             if check(ctx, vec, env) is not None:
                 break
@@ -134,4 +175,4 @@ def evaluate_bounded(
             heapq.heappush(best, candidate.score)
         elif candidate.score > best[0]:
             heapq.heapreplace(best, candidate.score)
-    return candidates, 0
+    return candidates, sum(len(vecs) for vecs in lists) - examined

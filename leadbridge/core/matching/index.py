@@ -135,18 +135,24 @@ class PartnerIndex:
                 unique.setdefault(vec.id, vec)
         return list(unique.values())
 
-    def candidates(self, ctx: LeadCtx, product: Product = None) -> list[PartnerVec]:
-        """Partners that may pass the territory filter (and carry ``product``): a superset."""
+    def candidate_lists(self, ctx: LeadCtx, product: Product = None) -> list[list[PartnerVec]]:
+        """``candidates`` as the index's own cached lists (territorial, then radius partners nearby),
+        without copying them; callers may cache work per list object."""
         key = (ctx.country, ctx.postal[:3], product)
         found = self._cache.get(key)
         if found is None:
             found = self._cache[key] = self._territorial(ctx.country, ctx.postal, product)
         if not self._grid or ctx.latitude is None or ctx.longitude is None:
-            return found
+            return [found]
         near = self._grid.get((cell_of(ctx.latitude, ctx.longitude), product))
         if not near:
-            return found
+            return [found]
         if not self._mixed:
-            return found + near
+            return [found, near]
         ids = {vec.id for vec in found}
-        return found + [vec for vec in near if vec.id not in ids]
+        return [found, [vec for vec in near if vec.id not in ids]]
+
+    def candidates(self, ctx: LeadCtx, product: Product = None) -> list[PartnerVec]:
+        """Partners that may pass the territory filter (and carry ``product``): a superset."""
+        lists = self.candidate_lists(ctx, product)
+        return lists[0] if len(lists) == 1 else lists[0] + lists[1]

@@ -127,7 +127,7 @@ def match(
         cut = _product_cut(ctx, policy)
         checks = relevant_filters(compiled.fast_filters, ctx, env, product_cut=cut is not None)
         candidates, decision.pruned = evaluate_bounded(
-            compiled, ctx, env, index.candidates(ctx, cut), checks, keep=_needed(policy, len(index.vecs))
+            compiled, ctx, env, index.candidate_lists(ctx, cut), checks, keep=_needed(policy, len(index.vecs))
         )
     candidates.sort(key=lambda c: (-c.score, c.partner_id))
     decision.candidates = candidates
