@@ -8,7 +8,7 @@ Rules:
 - an event on a lead whose source connection is a registered *manufacturer* target queues a
   ``lead_status`` write-back for that connection (kinds in ``WRITEBACK_KINDS``), plus a ``task``
   row when that connection wants a Task per status change (kinds in ``TASK_KINDS``);
-- an offer, accept, withdraw or expire event for a partner whose connection is a registered
+- an offer, accept, withdraw, expire or conflict event for a partner whose connection is a registered
   *partner* target queues a ``partner_lead`` write for that connection;
 - the row's idempotency key is ``target:kind:event id``: one row per event and target.
 Nothing is queued for connections that are not registered (CSV, API, the inbox).
@@ -36,7 +36,7 @@ WRITEBACK_KINDS = frozenset(
     | {E.WIN, E.LOSE, E.RETURN, E.NURTURE, E.CLOSE, E.REOPEN, E.CONFLICT}
 )
 TASK_KINDS = frozenset({E.ACCEPT, E.STATUS, E.WIN, E.LOSE, E.RETURN})
-PARTNER_KINDS = frozenset({E.OFFER, E.ACCEPT, E.WITHDRAW, E.EXPIRE})
+PARTNER_KINDS = frozenset({E.OFFER, E.ACCEPT, E.WITHDRAW, E.EXPIRE, E.CONFLICT})  # conflict: push ours again
 
 
 @dataclass(frozen=True)
