@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
@@ -24,6 +25,7 @@ from leadbridge import __version__
 from leadbridge.core.errors import ConflictError, IllegalTransition, NotFound
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
+from leadbridge.core.store.db import is_sqlite
 from leadbridge.core.sync import projector
 from leadbridge.core.sync.projector import SyncTargets
 from leadbridge.notify.mailer import Mailer, SmtpMailer
@@ -36,6 +38,8 @@ from leadbridge.web.inbox import router as inbox_router
 from leadbridge.web.security import SecurityHeadersMiddleware
 
 log = logging.getLogger("leadbridge.web")
+
+SQLITE_REQUEST_THREADS = 4
 
 # A background starter gets the app and returns a callable that stops what it started.
 BackgroundStarter = Callable[[FastAPI], Callable[[], None]]
@@ -52,6 +56,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if is_sqlite(app.state.database.url):
+            # SQLite admits one writer and every transaction begins IMMEDIATE: more request threads
+            # than this only queue in SQLite's busy handler, which sleeps in steps of up to 100 ms.
+            anyio.to_thread.current_default_thread_limiter().total_tokens = SQLITE_REQUEST_THREADS
         stops = [start(app) for start in background]
         try:
             yield

@@ -14,11 +14,12 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy import CursorResult, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from leadbridge.core.model import utcnow
 from leadbridge.core.store.tables import PartnerRow
+from leadbridge.core.store.types import UtcDateTime
 from leadbridge.web.accounts import PartnerPrincipal, active_partner_user
 from leadbridge.web.security import new_token, token_hash
 from leadbridge.web.tables import MagicLinkRow, PartnerUserRow, RateLimitHitRow, WebSessionRow
@@ -68,24 +69,28 @@ def session_user(session: Session, raw: str | None, kind: str) -> str | None:
     return row.user_id
 
 
+# Built once: statement construction costs more than running it on every inbox request.
+_PARTNER_OF_SESSION = (
+    select(PartnerUserRow.id, PartnerUserRow.partner_id, PartnerRow.name, PartnerUserRow.language)
+    .select_from(WebSessionRow)
+    .join(PartnerUserRow, PartnerUserRow.id == WebSessionRow.user_id)
+    .join(PartnerRow, PartnerRow.id == PartnerUserRow.partner_id)
+    .where(
+        WebSessionRow.token_hash == bindparam("token"),
+        WebSessionRow.kind == "partner",
+        WebSessionRow.expires_at > bindparam("now", type_=UtcDateTime()),
+        PartnerUserRow.revoked_at.is_(None),
+        PartnerRow.active.is_(True),
+    )
+)
+
+
 def partner_of_session(session: Session, raw: str | None) -> PartnerPrincipal | None:
     """The principal of a live partner session whose user is not revoked and whose partner is
     active — one query, since every inbox request asks it."""
     if not raw:
         return None
-    row = session.execute(
-        select(PartnerUserRow.id, PartnerUserRow.partner_id, PartnerRow.name, PartnerUserRow.language)
-        .select_from(WebSessionRow)
-        .join(PartnerUserRow, PartnerUserRow.id == WebSessionRow.user_id)
-        .join(PartnerRow, PartnerRow.id == PartnerUserRow.partner_id)
-        .where(
-            WebSessionRow.token_hash == token_hash(raw),
-            WebSessionRow.kind == "partner",
-            WebSessionRow.expires_at > utcnow(),
-            PartnerUserRow.revoked_at.is_(None),
-            PartnerRow.active.is_(True),
-        )
-    ).first()
+    row = session.execute(_PARTNER_OF_SESSION, {"token": token_hash(raw), "now": utcnow()}).first()
     if row is None:
         return None
     user_id, partner_id, name, language = row

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from leadbridge.connectors.inbox.preview import BlindPreview, blind_preview
@@ -32,14 +32,24 @@ class HeldLead:
         return {}
 
 
+# Built once (the inbox page runs both on every request; building a statement costs more than
+# running it on SQLite).
+_OPEN_OFFERS = (
+    select(OfferRow, LeadRow.data)
+    .join(LeadRow, LeadRow.id == OfferRow.lead_id)
+    .where(OfferRow.partner_id == bindparam("partner_id"), OfferRow.status == OfferStatus.PENDING.value)
+    .order_by(OfferRow.deadline.is_(None), OfferRow.deadline, OfferRow.offered_at)
+)
+_HELD_LEADS = (
+    select(LeadRow.id, LeadRow.state, LeadRow.company, LeadRow.email)
+    .where(LeadRow.partner_id == bindparam("partner_id"))
+    .order_by(LeadRow.updated_at.desc())
+)
+
+
 def open_offers(session: Session, partner_id: str) -> list[BlindPreview]:
     """Pending offers of the partner, soonest deadline first, as blind previews."""
-    rows = session.execute(
-        select(OfferRow, LeadRow.data)
-        .join(LeadRow, LeadRow.id == OfferRow.lead_id)
-        .where(OfferRow.partner_id == partner_id, OfferRow.status == OfferStatus.PENDING.value)
-        .order_by(OfferRow.deadline.is_(None), OfferRow.deadline, OfferRow.offered_at)
-    ).all()
+    rows = session.execute(_OPEN_OFFERS, {"partner_id": partner_id}).all()
     return [blind_preview(offer, data) for offer, data in rows]
 
 
@@ -61,11 +71,7 @@ class HeldLeadLine:
 
 def held_leads(session: Session, partner_id: str) -> list[HeldLeadLine]:
     """The leads the partner holds, most recently changed first."""
-    rows = session.execute(
-        select(LeadRow.id, LeadRow.state, LeadRow.company, LeadRow.email)
-        .where(LeadRow.partner_id == partner_id)
-        .order_by(LeadRow.updated_at.desc())
-    ).all()
+    rows = session.execute(_HELD_LEADS, {"partner_id": partner_id}).all()
     return [
         HeldLeadLine(lead_id, state, company or email or lead_id) for lead_id, state, company, email in rows
     ]
