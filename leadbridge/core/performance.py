@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.model import LeadEvent, Offer, OfferStatus
@@ -65,28 +65,18 @@ class PartnerStats:
         )
 
 
-class StatsTable(Mapping[str, PartnerStats]):
-    """Partner stats by partner id that never change once built (``compute_stats`` returns one).
+class StatsTable(dict[str, PartnerStats]):
+    """Partner stats by partner id that cannot change once built (``compute_stats`` returns one).
 
-    Matching may cache work per table object — safe only because, unlike a dict, it cannot change.
+    Matching may cache work per table object — safe only because, unlike a plain dict, it cannot
+    change. It is a dict underneath (for lookup speed) with every mutating method refused.
     """
 
-    __slots__ = ("_data",)
+    def _frozen(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("a StatsTable cannot change; build a new one")
 
-    def __init__(self, data: Mapping[str, PartnerStats] | None = None) -> None:
-        self._data: dict[str, PartnerStats] = dict(data or {})
-
-    def __getitem__(self, key: str) -> PartnerStats:
-        return self._data[key]
-
-    def get(self, key: str, default: Any = None) -> Any:  # dict speed, not Mapping's try/except
-        return self._data.get(key, default)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
+    __setitem__ = __delitem__ = __ior__ = _frozen
+    clear = pop = popitem = setdefault = update = _frozen
 
 
 def smooth(successes: float, trials: float, prior: float, strength: float) -> float:

@@ -6,13 +6,13 @@ Rules:
   candidate's per-scorer contributions. It is the reference the bench compares against.
 - ``evaluate_bounded`` gives the same picks with less work (branch and bound): a partner's score is
   its cached partner-only part plus a lead-dependent part of at most the sum of those scorers'
-  weights (each scorer yields at most 1), with the distance part tightened by the north-south gap
-  between lead and partner (the great-circle distance is never shorter). Partners are visited by
-  that upper bound, highest first; once ``keep`` candidates are found and the next bound is below
-  the ``keep``-th best score, no partner left can enter the picks, and they are neither filtered
-  nor scored (``pruned``). Ties keep their place: a partner whose bound equals a pick's score is
-  still visited. With an immutable ``StatsTable`` the index's lists are sorted by bound once and
-  merged per lead (the distance part is then tightened as partners are reached).
+  weights (each scorer yields at most 1). Partners are visited by that upper bound, highest first;
+  once ``keep`` candidates are found and the next bound is below the ``keep``-th best score, no
+  partner left can enter the picks, and they are neither filtered nor scored (``pruned``). A
+  partner reached whose bound, with the distance part tightened by the north-south gap (a great
+  circle is never shorter), is below that score is skipped too. Ties keep their place: a partner
+  whose bound equals a pick's score is still visited. With an immutable ``StatsTable`` the
+  index's lists are sorted by bound once and merged per lead.
 """
 
 from __future__ import annotations
@@ -98,47 +98,31 @@ def _entry(compiled: Compiled, ctx: LeadCtx, vec: PartnerVec, s: PartnerStats) -
     return cached[4], vec, s, cached
 
 
-def _distance_cap(compiled: Compiled, ctx: LeadCtx, vec: PartnerVec, s: PartnerStats) -> float:
-    """How far below its maximum the distance part surely stays: unknown locations score exactly
-    0.5; otherwise the distance is at least the north-south gap (a great circle is never shorter)."""
-    weight = compiled.distance_weight[s.tier]
-    if ctx.latitude is None or vec.latitude is None:
-        return 0.5 * weight
-    return weight * min(1.0, abs(ctx.latitude - vec.latitude) * KM_PER_DEGREE_LAT / compiled.params.max_km)
-
-
 def _presorted(compiled: Compiled, ctx: LeadCtx, vecs: list[PartnerVec], stats: StatsTable) -> list[Entry]:
     """The index list's entries by static bound, highest first, cached per (list, stats table)."""
     found = compiled.sorted_runs.get(id(vecs))
     if found is not None and found[0] is vecs and found[1] is stats:
         return found[2]
     default = compiled.env.default_stats
-    run = sorted((_entry(compiled, ctx, v, stats.get(v.id) or default) for v in vecs), key=itemgetter(0))
-    run.reverse()
+    run = [_entry(compiled, ctx, v, stats.get(v.id) or default) for v in vecs]
+    run.sort(key=itemgetter(0), reverse=True)
     if len(compiled.sorted_runs) > 50_000:
         compiled.sorted_runs.clear()
     compiled.sorted_runs[id(vecs)] = (vecs, stats, run)
     return run
 
 
-def _by_bound(
-    compiled: Compiled, ctx: LeadCtx, env: FilterEnv, lists: list[list[PartnerVec]]
-) -> tuple[Iterable[Entry], bool]:
-    """Entries highest bound first, and whether their distance part is still to be tightened."""
+def _by_bound(compiled: Compiled, ctx: LeadCtx, env: FilterEnv, lists: list[list[PartnerVec]]) -> list[Entry]:
+    """Every pre-selected partner's entry, highest bound first."""
     stats = env.stats
     if isinstance(stats, StatsTable):
-        # an immutable table: the index's lists can be sorted once and merged per lead
+        # an immutable table: the index's lists are sorted once; two runs merge in C (timsort)
         runs = [_presorted(compiled, ctx, vecs, stats) for vecs in lists]
-        return (runs[0] if len(runs) == 1 else heapq.merge(*runs, key=itemgetter(0), reverse=True)), True
+        return runs[0] if len(runs) == 1 else sorted(runs[0] + runs[1], key=itemgetter(0), reverse=True)
     default = env.default_stats
-    entries = []
-    for vecs in lists:
-        for vec in vecs:
-            s = stats.get(vec.id) or default
-            bound, _, _, cached = _entry(compiled, ctx, vec, s)
-            entries.append((bound - _distance_cap(compiled, ctx, vec, s), vec, s, cached))
+    entries = [_entry(compiled, ctx, vec, stats.get(vec.id) or default) for vecs in lists for vec in vecs]
     entries.sort(key=itemgetter(0), reverse=True)
-    return entries, False
+    return entries
 
 
 def evaluate_bounded(
@@ -151,15 +135,25 @@ def evaluate_bounded(
     keep: int,
 ) -> tuple[list[Candidate], int]:
     """Candidates that can reach the picks, and how many partners were pruned unvisited."""
-    entries, lazy = _by_bound(compiled, ctx, env, lists)
+    entries = _by_bound(compiled, ctx, env, lists)
     candidates: list[Candidate] = []
     best: list[float] = []  # min-heap of the ``keep`` best scores so far
     examined = 0
+    lead_lat, per_km = ctx.latitude, KM_PER_DEGREE_LAT / compiled.params.max_km
+    distance_weight = compiled.distance_weight
     for bound, vec, s, cached in entries:
         if len(best) >= keep:
-            if bound < best[0] - EPSILON:
+            floor = best[0] - EPSILON
+            if bound < floor:
                 break  # entries come highest bound first: none left can reach the picks
-            if lazy and bound - _distance_cap(compiled, ctx, vec, s) < best[0] - EPSILON:
+            # Tighten the distance part: unknown locations score exactly 0.5; otherwise the
+            # distance is at least the north-south gap (a great circle is never shorter).
+            weight = distance_weight[s.tier]
+            if lead_lat is None or vec.latitude is None:
+                cap = 0.5 * weight
+            else:
+                cap = weight * min(1.0, abs(lead_lat - vec.latitude) * per_km)
+            if bound - cap < floor:
                 continue
         examined += 1
         for check in checks:  # a plain loop: this runs for most pre-selected partners of every lead
