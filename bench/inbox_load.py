@@ -102,6 +102,7 @@ class Recorder:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.latencies_ms: list[float] = []
+        self.by_page: dict[str, list[float]] = {}
         self.errors: list[str] = []
 
     def request(self, client: httpx.Client, method: str, url: str, **kwargs: object) -> httpx.Response | None:
@@ -115,6 +116,8 @@ class Recorder:
         elapsed = (time.perf_counter() - started) * 1000
         with self.lock:
             self.latencies_ms.append(elapsed)
+            page = re.sub(r"/(O|L)-[0-9a-f]+", r"/{\1}", re.sub(r"/signin/\S+", "/signin/{token}", url))
+            self.by_page.setdefault(f"{method} {page}", []).append(elapsed)
             if response.status_code >= 400:
                 self.errors.append(f"{method} {url}: HTTP {response.status_code}")
         return response
@@ -230,6 +233,12 @@ def main() -> None:
             process.wait(timeout=20)
     latencies = sorted(rec.latencies_ms)
     p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")
+    for page, values in sorted(rec.by_page.items()):
+        values.sort()
+        print(
+            f"  {page:<38} n={len(values):<4} p50={statistics.median(values):7.1f} "
+            f"p95={values[int(0.95 * (len(values) - 1))]:7.1f} ms"
+        )
     for error in rec.errors[:10]:
         print(f"error: {error}")
     load = os.getloadavg()[0]

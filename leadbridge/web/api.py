@@ -9,6 +9,7 @@ are separate models, so nothing private leaks into responses.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -33,6 +34,8 @@ from leadbridge.core.leads import LeadService, lead_from_row
 from leadbridge.core.model import Lead, LeadEvent
 from leadbridge.core.partner import Partner
 from leadbridge.core.partners import PartnerRepository
+from leadbridge.core.store.database import Database
+from leadbridge.web.accounts import PartnerPrincipal
 from leadbridge.web.deps import CurrentAdmin, CurrentPartner, Db, current_admin
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -187,7 +190,15 @@ def partner_lead(lead_id: str, partner: CurrentPartner, db: Db) -> HeldLeadOut:
     return HeldLeadOut(lead=detail.lead, state=detail.state, offer_id=detail.offer_id, events=detail.events)
 
 
-def _act(db: Any, partner: Any, perform: Any, lead_id: str, data: Any, request_id: str | None) -> EventOut:
+def _act(
+    db: Database,
+    partner: PartnerPrincipal,
+    perform: Callable[[PartnerInbox, str, Any, str | None], LeadEvent],
+    lead_id: str,
+    data: BaseModel,
+    request_id: str | None,
+) -> EventOut:
+    """Run one partner action on a held lead in one transaction."""
     with db.transaction() as session:
         inbox = PartnerInbox(session, partner.partner_id, partner.actor)
         return EventOut.of(perform(inbox, lead_id, data, request_id))

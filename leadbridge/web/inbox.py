@@ -155,8 +155,7 @@ def language(partner: CurrentPartner, db: Db, settings: AppSettings, form: FormD
             session.execute(
                 update(PartnerUserRow).where(PartnerUserRow.id == partner.user_id).values(language=chosen)
             )
-    response = RedirectResponse(
-        form.get("back", "/inbox") if form.get("back", "").startswith("/inbox") else "/inbox", status_code=303
-    )
+    back = form.get("back", "/inbox")
+    response = RedirectResponse(back if back.startswith("/inbox") else "/inbox", status_code=303)
     set_cookie(response, settings, "lb_lang", chosen, max_age=365 * 86400)
     return response
