@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
+from itertools import chain
 from operator import itemgetter, mul
 
 from leadbridge.core.matching.compiled import Compiled, PartnerEntry, partner_values
@@ -116,9 +117,11 @@ def _by_bound(compiled: Compiled, ctx: LeadCtx, env: FilterEnv, lists: list[list
     """Every pre-selected partner's entry, highest bound first."""
     stats = env.stats
     if isinstance(stats, StatsTable):
-        # an immutable table: the index's lists are sorted once; two runs merge in C (timsort)
+        # an immutable table: the index's lists are sorted once; the runs merge in C (timsort)
         runs = [_presorted(compiled, ctx, vecs, stats) for vecs in lists]
-        return runs[0] if len(runs) == 1 else sorted(runs[0] + runs[1], key=itemgetter(0), reverse=True)
+        if len(runs) == 1:
+            return runs[0]
+        return sorted(chain.from_iterable(runs), key=itemgetter(0), reverse=True)
     default = env.default_stats
     entries = [_entry(compiled, ctx, vec, stats.get(vec.id) or default) for vecs in lists for vec in vecs]
     entries.sort(key=itemgetter(0), reverse=True)

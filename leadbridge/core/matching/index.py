@@ -89,7 +89,7 @@ class PartnerIndex:
         self._always: dict[tuple[str, Product], list[PartnerVec]] = defaultdict(list)
         self._postal_all: dict[tuple[str, Product], list[PartnerVec]] = defaultdict(list)
         self._grid: dict[tuple[tuple[int, int], Product], list[PartnerVec]] = defaultdict(list)
-        self._cache: dict[tuple[str | None, str, Product], list[PartnerVec]] = {}
+        self._cache: dict[tuple[str, str, Product], list[PartnerVec]] = {}
         # partners with both countries and radii can be found twice; only then is deduplication needed
         self._mixed = any(vec.countries and vec.radii for vec in self.vecs)
         for vec in self.vecs:
@@ -104,10 +104,15 @@ class PartnerIndex:
                 continue
             placements = [keys_for_prefix(p) for p in vec.prefixes]
             placements += [keys_for_range(a, b) for a, b in vec.ranges]
+            unplaceable = any(found is None for found in placements)
             keys = {key for found in placements if found for key in found[1]}
+            # Each partner is filed once per lead key: a 3-character key under a 2-character key it
+            # also has is redundant, and an "always" partner needs no key at all. So the lists a lead
+            # reads (2-character, 3-character, always) never hold the same partner twice.
+            keys = set() if unplaceable else {k for k in keys if not (len(k) == 3 and k[:2] in keys)}
             for product in products:
                 self._postal_all[(country, product)].append(vec)
-                if any(found is None for found in placements):
+                if unplaceable:
                     self._always[(country, product)].append(vec)
                 for key in keys:
                     self._keyed[(country, key, product)].append(vec)
@@ -118,41 +123,40 @@ class PartnerIndex:
             for product in products:
                 self._grid[(cell, product)].append(vec)
 
-    def _territorial(self, country: str | None, postal: str, product: Product) -> list[PartnerVec]:
-        groups: list[list[PartnerVec]] = []
-        if country is not None:
-            groups.append(self._country_wide.get((country, product), []))
-            if len(postal) < 2:
-                groups.append(self._postal_all.get((country, product), []))
-            else:
-                groups.append(self._keyed.get((country, postal[:2], product), []))
-                if len(postal) >= 3:
-                    groups.append(self._keyed.get((country, postal[:3], product), []))
-                groups.append(self._always.get((country, product), []))
-        unique: dict[str, PartnerVec] = {}
-        for group in groups:
-            for vec in group:
-                unique.setdefault(vec.id, vec)
-        return list(unique.values())
-
-    def candidate_lists(self, ctx: LeadCtx, product: Product = None) -> list[list[PartnerVec]]:
-        """``candidates`` as the index's own cached lists (territorial, then radius partners nearby),
-        without copying them; callers may cache work per list object."""
-        key = (ctx.country, ctx.postal[:3], product)
+    def _broad(self, country: str, postal: str, product: Product) -> list[PartnerVec]:
+        """Country-wide partners plus those keyed by the postal code's first two characters (or,
+        for a shorter code, every partner with a postal restriction), cached per key."""
+        head = postal[:2]
+        key = (country, head, product)
         found = self._cache.get(key)
         if found is None:
-            found = self._cache[key] = self._territorial(ctx.country, ctx.postal, product)
-        if not self._grid or ctx.latitude is None or ctx.longitude is None:
-            return [found]
-        near = self._grid.get((cell_of(ctx.latitude, ctx.longitude), product))
-        if not near:
-            return [found]
-        if not self._mixed:
-            return [found, near]
-        ids = {vec.id for vec in found}
-        return [found, [vec for vec in near if vec.id not in ids]]
+            if len(head) < 2:
+                narrow = self._postal_all.get((country, product), [])
+            else:
+                narrow = self._keyed.get((country, head, product), []) + self._always.get(
+                    (country, product), []
+                )
+            found = self._cache[key] = self._country_wide.get((country, product), []) + narrow
+        return found
+
+    def candidate_lists(self, ctx: LeadCtx, product: Product = None) -> list[list[PartnerVec]]:
+        """``candidates`` as the index's own lists (2-character key, 3-character key, radius
+        partners nearby) without copying them — callers may cache work per list object. No partner
+        is in two of them, except a partner with both countries and radii (then deduplicated)."""
+        lists: list[list[PartnerVec]] = []
+        country, postal = ctx.country, ctx.postal
+        if country is not None:
+            lists.append(self._broad(country, postal, product))
+            if len(postal) >= 3:
+                lists.append(self._keyed.get((country, postal[:3], product), []))
+        if self._grid and ctx.latitude is not None and ctx.longitude is not None:
+            near = self._grid.get((cell_of(ctx.latitude, ctx.longitude), product), [])
+            if near and self._mixed:
+                ids = {vec.id for found in lists for vec in found}
+                near = [vec for vec in near if vec.id not in ids]
+            lists.append(near)
+        return [found for found in lists if found]
 
     def candidates(self, ctx: LeadCtx, product: Product = None) -> list[PartnerVec]:
         """Partners that may pass the territory filter (and carry ``product``): a superset."""
-        lists = self.candidate_lists(ctx, product)
-        return lists[0] if len(lists) == 1 else lists[0] + lists[1]
+        return [vec for found in self.candidate_lists(ctx, product) for vec in found]
