@@ -8,6 +8,8 @@ import pytest
 from sqlalchemy import select, update
 
 from leadbridge.core.model import utcnow
+from leadbridge.core.policy import default_policy
+from leadbridge.core.router import route_pending
 from leadbridge.core.store.tables import LeadEventRow, LeadRow, OfferRow, OutboxRow
 from leadbridge.web.accounts import revoke_partner_user
 from tests.web.conftest import World, csrf_from
@@ -220,21 +222,24 @@ def test_when_marking_lost_then_the_reason_is_recorded(world: World) -> None:
 
 
 @pytest.mark.parametrize(
-    ("reason", "final_state"), [("no_fit", "returned"), ("not_a_lead", "nurture"), ("duplicate", "closed")]
+    ("reason", "after_routing"), [("no_fit", "offered"), ("not_a_lead", "nurture"), ("duplicate", "closed")]
 )
-def test_when_returning_then_the_reason_decides_what_happens_next(
-    world: World, reason: str, final_state: str
+def test_when_returning_then_the_router_follows_the_reason(
+    world: World, reason: str, after_routing: str
 ) -> None:
     client = world.partner_client(world.user_a)
     _post(client, f"/inbox/offers/{world.offer_a}/accept")
     page = f"/inbox/leads/{world.lead_a}"
     response = _post(client, f"{page}/return", {"reason_code": reason}, page=page)
     assert response.status_code == 303 and response.headers["location"] == "/inbox?done=returned"
-    assert _state(world, world.lead_a) == final_state
+    assert _state(world, world.lead_a) == "returned"
     assert client.get(page).status_code == 404  # no longer held
     with world.database.transaction() as session:
         offer = session.get(OfferRow, world.offer_a)
-        assert offer is not None and offer.status == "returned"
+        assert offer is not None and (offer.status, offer.reason_code) == ("returned", reason)
+    # the router moves it on: "no_fit" re-routes (to partner B; A is barred), the others per the catalog
+    route_pending(world.database, policy=default_policy(), lead_ids=[world.lead_a])
+    assert _state(world, world.lead_a) == after_routing
 
 
 def test_when_switching_language_then_pages_follow(world: World) -> None:

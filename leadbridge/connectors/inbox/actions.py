@@ -11,8 +11,8 @@ Rules:
 - work on a lead (status, contact attempt, note, win, loss, return, rating) needs the partner to
   hold it; the lifecycle decides which are legal in the lead's state;
 - reason codes are checked against the reason catalog for their kind;
-- a return whose reason says ``nurture`` or ``close`` moves the lead there at once (a lead that is
-  "not a lead" is never offered again); ``reroute`` reasons leave it ``returned`` for the router;
+- a return leaves the lead ``returned``; the router (``core/router.py``) moves it on per the
+  policy's ``returns`` map and the reason catalog (re-route, nurture or close);
 - ``request_id`` makes an action idempotent: the same id again replays the first result.
 """
 
@@ -38,7 +38,7 @@ from leadbridge.core.leads import Clock, LeadService
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.model import LeadEvent, new_id, utcnow
 from leadbridge.core.offers import OfferService
-from leadbridge.core.reasons import ReasonCatalog, ReasonKind, ReturnAction
+from leadbridge.core.reasons import ReasonCatalog, ReasonKind
 
 INBOX_SYSTEM = "inbox"
 
@@ -115,7 +115,8 @@ class PartnerInbox:
         return self._lead_event(lead_id, EventKind.LOSE, payload, request_id)
 
     def return_lead(self, lead_id: str, data: ReturnInput, request_id: str | None = None) -> LeadEvent:
-        reason = self.reasons.get(data.reason_code, ReasonKind.RETURN)
+        """Give a held lead back; the router then re-routes, nurtures or closes it per the reason."""
+        self.reasons.get(data.reason_code, ReasonKind.RETURN)
         held_lead(self.session, lead_id, self.partner_id, self.actor)
         applied = self.offers.return_lead(
             lead_id,
@@ -126,19 +127,7 @@ class PartnerInbox:
             source_system=INBOX_SYSTEM,
             idempotency_key=self._key(request_id),
         )
-        event = applied.event
-        follow_up = {ReturnAction.NURTURE: EventKind.NURTURE, ReturnAction.CLOSE: EventKind.CLOSE}.get(
-            reason.on_return
-        )
-        if applied.created and follow_up is not None:
-            self.leads.apply(
-                lead_id,
-                follow_up,
-                actor=self.actor,
-                idempotency_key=f"{follow_up.value}:after:{event.id}",
-                payload={"reason_code": data.reason_code},
-            )
-        return event
+        return applied.event
 
     def _lead_event(
         self, lead_id: str, kind: EventKind, payload: dict[str, Any], request_id: str | None
