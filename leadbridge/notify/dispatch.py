@@ -123,10 +123,7 @@ def mail_starter(settings: Settings, *, every: float = 15.0) -> Callable[[Any], 
 
 
 def _materials(settings: Settings) -> dict[str, Any]:
-    """The policy's sales material per product line (none when there is no policy file)."""
-    from leadbridge.core.policy import load_policy
+    """The policy's sales material per product line."""
+    from leadbridge.core.router import policy_from_settings
 
-    path = settings.resolve(settings.policy)
-    if path is None or not path.exists():
-        return {}
-    return dict(load_policy(path).materials)
+    return dict(policy_from_settings(settings).materials)

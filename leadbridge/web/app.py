@@ -23,6 +23,7 @@ from starlette.responses import Response
 
 from leadbridge import __version__
 from leadbridge.core.errors import ConflictError, IllegalTransition, NotFound
+from leadbridge.core.router import policy_from_settings
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.db import is_sqlite
@@ -79,6 +80,7 @@ def create_app(
     # Every event a page or the API appends queues its write-back in the same flush.
     projector.install(SyncTargets.from_settings(settings))
     app.state.settings = settings
+    app.state.policy = policy_from_settings(settings)
     app.state.database = database or Database(settings.sqlalchemy_url)
     app.state.mailer = mailer or SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_sender)
     app.add_middleware(SecurityHeadersMiddleware, https=settings.public_url.startswith("https://"))

@@ -3,6 +3,7 @@ SLA breaches, dead letters, and the manual re-route / assignment / retry actions
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from leadbridge.core.lifecycle import LeadState
+from leadbridge.core.policy import Policy
 from leadbridge.core.store.tables import PartnerRow
 from leadbridge.web import cockpit_actions as actions
 from leadbridge.web import cockpit_queries as queries
@@ -20,12 +22,17 @@ from leadbridge.web.deps import CsrfChecked, CurrentAdmin, Db, Page
 router = APIRouter(prefix="/cockpit", include_in_schema=False)
 
 
+def _first_contact(request: Request) -> timedelta:
+    policy: Policy = request.app.state.policy
+    return timedelta(hours=policy.sla.first_contact_hours)
+
+
 @router.get("")
 def overview(request: Request, admin: CurrentAdmin, db: Db) -> Response:
     with db.transaction() as session:
         funnel = queries.funnel(session)
         waits = queries.time_to_accept(session)
-        breaches = len(queries.sla_breaches(session))
+        breaches = len(queries.sla_breaches(session, first_contact=_first_contact(request)))
         dead = len(queries.dead_letters(session))
     context = {
         "admin": admin,
@@ -54,6 +61,7 @@ def leads(
         region=region or None,
         campaign=campaign or None,
         sla_breached=sla,
+        first_contact=_first_contact(request),
     )
     with db.transaction() as session:
         rows = [(row, queries.lead_label(row)) for row in queries.leads(session, filters)]
@@ -106,7 +114,7 @@ def partners(request: Request, admin: CurrentAdmin, db: Db) -> Response:
 @router.get("/sla")
 def sla(request: Request, admin: CurrentAdmin, db: Db) -> Response:
     with db.transaction() as session:
-        breaches = queries.sla_breaches(session)
+        breaches = queries.sla_breaches(session, first_contact=_first_contact(request))
     return Page(request).render("cockpit/sla.html", {"admin": admin, "breaches": breaches})
 
 

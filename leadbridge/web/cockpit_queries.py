@@ -2,7 +2,8 @@
 SLA breaches, dead letters, the funnel and time to accept.
 
 Rule: an offer breaches its SLA when it is still pending after its deadline; an accepted lead
-breaches when no status has been reported ``FIRST_CONTACT`` after the accept.
+breaches when no status has been reported within the policy's ``sla.first_contact_hours`` (calendar
+hours here; the SLA engine's escalations count business hours) after the accept.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from leadbridge.core.model import LeadEvent, Offer, utcnow
 from leadbridge.core.offers import OfferService
 from leadbridge.core.store.tables import LeadEventRow, LeadRow, OfferRow, OutboxRow, PartnerRow
 
-FIRST_CONTACT = timedelta(hours=24)
+FIRST_CONTACT = timedelta(hours=24)  # the policy default; callers pass the configured value
 LIST_LIMIT = 200
 
 
@@ -31,11 +32,12 @@ class LeadFilters:
     region: str | None = None
     campaign: str | None = None
     sla_breached: bool = False
+    first_contact: timedelta = FIRST_CONTACT
 
 
-def _breached_lead_ids(session: Session, now: datetime) -> set[str]:
+def _breached_lead_ids(session: Session, now: datetime, first_contact: timedelta) -> set[str]:
     late_offers = select(OfferRow.lead_id).where(OfferRow.status == "pending", OfferRow.deadline < now)
-    silent = select(LeadRow.id).where(LeadRow.state == "accepted", LeadRow.updated_at < now - FIRST_CONTACT)
+    silent = select(LeadRow.id).where(LeadRow.state == "accepted", LeadRow.updated_at < now - first_contact)
     return set(session.execute(late_offers).scalars()) | set(session.execute(silent).scalars())
 
 
@@ -55,7 +57,9 @@ def leads(session: Session, filters: LeadFilters, now: datetime | None = None) -
         if postal:
             query = query.where(LeadRow.postal_code.startswith(postal))
     if filters.sla_breached:
-        query = query.where(LeadRow.id.in_(_breached_lead_ids(session, now or utcnow())))
+        query = query.where(
+            LeadRow.id.in_(_breached_lead_ids(session, now or utcnow(), filters.first_contact))
+        )
     return list(session.execute(query).scalars())
 
 
@@ -157,7 +161,9 @@ class Breach:
     since: datetime
 
 
-def sla_breaches(session: Session, now: datetime | None = None) -> list[Breach]:
+def sla_breaches(
+    session: Session, now: datetime | None = None, first_contact: timedelta = FIRST_CONTACT
+) -> list[Breach]:
     now = now or utcnow()
     found = [
         Breach(o.lead_id, o.partner_id, "accept deadline passed", o.deadline or o.offered_at)
@@ -170,7 +176,7 @@ def sla_breaches(session: Session, now: datetime | None = None) -> list[Breach]:
     found += [
         Breach(r.id, r.partner_id, "no first contact reported", r.updated_at)
         for r in session.execute(
-            select(LeadRow).where(LeadRow.state == "accepted", LeadRow.updated_at < now - FIRST_CONTACT)
+            select(LeadRow).where(LeadRow.state == "accepted", LeadRow.updated_at < now - first_contact)
         ).scalars()
     ]
     return found

@@ -3,6 +3,8 @@ stats, SLA breaches, dead letters with retry, manual re-route and assignment."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from leadbridge.core.model import utcnow
@@ -146,3 +148,14 @@ def test_dead_letters_can_be_retried(world: World) -> None:
     with world.database.transaction() as session:
         retried = session.get(OutboxRow, row_id)
         assert retried is not None and (retried.status, retried.attempts) == ("pending", 0)
+
+
+def test_an_accepted_lead_without_a_status_past_first_contact_is_a_breach(world: World) -> None:
+    client = world.partner_client(world.user_a)
+    client.post(f"/inbox/offers/{world.offer_a}/accept", data={"csrf_token": csrf_from(client, "/inbox")})
+    with world.database.transaction() as session:
+        lead = session.get(LeadRow, world.lead_a)
+        assert lead is not None
+        lead.updated_at = utcnow() - timedelta(hours=25)  # the default policy allows 24 h
+    sla = world.admin_client().get("/cockpit/sla").text
+    assert world.lead_a in sla and "no first contact reported" in sla
