@@ -33,7 +33,7 @@ from leadbridge.core.model import Lead, Offer, OfferStatus, utcnow
 from leadbridge.core.offers import OfferService, offer_from_row
 from leadbridge.core.partner import Partner
 from leadbridge.core.partners import PartnerRepository
-from leadbridge.core.performance import PartnerStats, compute_stats
+from leadbridge.core.performance import PartnerStats, StatsTable, compute_stats, stats_for
 from leadbridge.core.policy import Policy, default_policy, load_policy
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
@@ -175,6 +175,8 @@ class Router:
                     actor=ACTOR,
                 )
                 summary.offers += int(applied.created)
+                if applied.created:
+                    self._count_assignment(spec.partner_id)
                 if spec.auto_accept:
                     self.offers.accept(offer.id, actor=ACTOR, idempotency_key=f"auto-accept:{offer.id}")
             summary.routed += 1
@@ -200,6 +202,12 @@ class Router:
             summary.closed += 1
         else:
             summary.waiting += 1
+
+    def _count_assignment(self, partner_id: str) -> None:
+        # Stats are computed once per pass; without this, several leads of one pass could all go to
+        # a partner past its open-lead or per-day cap.
+        current = stats_for(self.ctx.stats, partner_id, self.ctx.policy.performance)
+        self.ctx.stats = StatsTable({**self.ctx.stats, partner_id: current.with_assignment()})
 
     def _to(self, row: LeadRow, kind: EventKind, key: str, plan: Plan) -> None:
         if row.state == LeadState.OFFERED.value and kind is not EventKind.CLOSE:

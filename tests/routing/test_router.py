@@ -22,8 +22,12 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 def policy(**overrides: object) -> Policy:
-    data: dict[str, object] = {"version": 1, "max_rounds": 2, "fallback": "direct_sales",
-                               "sla": {"use_business_hours": False, "accept_hours": 4}}
+    data: dict[str, object] = {
+        "version": 1,
+        "max_rounds": 2,
+        "fallback": "direct_sales",
+        "sla": {"use_business_hours": False, "accept_hours": 4},
+    }
     data.update(overrides)
     return parse_policy(data)
 
@@ -140,3 +144,17 @@ def test_sla_reminder_is_recorded_once(database: Database) -> None:
         kinds = [e.kind for e in LeadService(session).events(lead_id)]
     assert kinds.count("remind") == 1
     assert OfferStatus.PENDING.value in [o[1] for o in state_of(database, lead_id)[1]]
+
+
+def test_caps_hold_across_the_leads_of_one_pass(database: Database) -> None:
+    with database.transaction() as session:
+        for name in ("Cap A", "Cap B"):
+            a_partner(session, name=name, capacity={"per_day": 1})
+        leads = [a_lead() for _ in range(3)]
+        for lead in leads:
+            take_in(session, lead)
+    summary = route_pending(database, policy=policy(fallback="nurture", max_rounds=1), clock=clock)
+    assert summary.offers == 2 and summary.nurtured == 1
+    with database.transaction() as session:
+        offered = [o.partner_id for lead in leads for o in OfferService(session).for_lead(lead.id)]
+    assert len(offered) == len(set(offered)) == 2
