@@ -40,7 +40,7 @@ from leadbridge.web.security import SecurityHeadersMiddleware
 
 log = logging.getLogger("leadbridge.web")
 
-SQLITE_REQUEST_THREADS = 4
+SQLITE_REQUEST_THREADS = 2
 
 # A background starter gets the app and returns a callable that stops what it started.
 BackgroundStarter = Callable[[FastAPI], Callable[[], None]]
