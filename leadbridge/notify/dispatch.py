@@ -8,7 +8,9 @@ Rules:
   (``checkpoints`` row ``notify``/``mail``), and only up to ``settle`` ago, so an event whose
   transaction commits a moment after a later-stamped one is not skipped;
 - mail is sent before the checkpoint moves: at least once. A send failure stops the batch with the
-  checkpoint after the last event that was sent, so the next run retries from there.
+  checkpoint after the last event that was sent, so the next run retries from there;
+- the daily digest goes out once per UTC day, at the first run after ``DIGEST_HOUR`` (checkpoint
+  ``notify``/``digest`` holds the last day sent).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from leadbridge.notify.service import Notifier
 
 log = logging.getLogger("leadbridge.notify")
 
-CONNECTION, STREAM = "notify", "mail"
+CONNECTION, STREAM, DIGEST_STREAM = "notify", "mail", "digest"
+DIGEST_HOUR = 7
 MAIL_KINDS = ("offer", "remind", "escalate")
 
 
@@ -78,14 +81,27 @@ def send_due(notifier: Notifier, *, settle: timedelta = timedelta(seconds=5), li
     return handled
 
 
-def _save(database: Database, stamp: str, event_id: str) -> None:
+def send_digest_if_due(notifier: Notifier, now: datetime | None = None) -> int:
+    """Send the daily digest if today's has not gone out and it is past ``DIGEST_HOUR`` (UTC)."""
+    now = now or utcnow()
+    today = now.date().isoformat()
+    with notifier.database.transaction() as session:
+        row = session.get(CheckpointRow, (CONNECTION, DIGEST_STREAM))
+        if now.hour < DIGEST_HOUR or (row is not None and row.cursor_stamp == today):
+            return 0
+    sent = notifier.daily_digest()
+    _save(notifier.database, today, "", stream=DIGEST_STREAM)
+    return sent
+
+
+def _save(database: Database, stamp: str, event_id: str, *, stream: str = STREAM) -> None:
     with database.transaction() as session:
-        row = session.get(CheckpointRow, (CONNECTION, STREAM))
+        row = session.get(CheckpointRow, (CONNECTION, stream))
         if row is None:
             session.add(
                 CheckpointRow(
                     connection=CONNECTION,
-                    stream=STREAM,
+                    stream=stream,
                     cursor_stamp=stamp,
                     cursor_id=event_id,
                     state={},
@@ -107,6 +123,7 @@ def mail_starter(settings: Settings, *, every: float = 15.0) -> Callable[[Any], 
             while not stop.wait(every):
                 try:
                     send_due(notifier)
+                    send_digest_if_due(notifier)
                 except Exception:  # a bad run must not kill the loop; it is logged with its traceback
                     log.exception("mail run failed")
 

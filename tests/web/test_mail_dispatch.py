@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from leadbridge.core.leads import LeadService
 from leadbridge.core.lifecycle import EventKind
-from leadbridge.notify.dispatch import send_due
+from leadbridge.notify.dispatch import send_digest_if_due, send_due
 from leadbridge.notify.mailer import SmtpMailer
 from leadbridge.notify.service import Notifier
 from leadbridge.web.accounts import create_partner_user
@@ -72,3 +72,13 @@ def test_an_smtp_failure_keeps_the_checkpoint_before_the_failed_event(
     broken = Notifier(world.database, world.settings, SmtpMailer("127.0.0.1", 9, "x@example.com", timeout=2))
     assert send_due(broken, settle=NOW) == 0
     assert send_due(_notifier(world, smtp_server), settle=NOW) == 2
+
+
+def test_the_daily_digest_goes_out_once_a_day_after_seven(world: World, smtp_server: SmtpServer) -> None:
+    notifier = _notifier(world, smtp_server)
+    morning = datetime(2026, 11, 23, 6, 59, tzinfo=UTC)
+    assert send_digest_if_due(notifier, morning) == 0
+    assert send_digest_if_due(notifier, morning.replace(hour=7)) == 2  # both partners have an open offer
+    assert send_digest_if_due(notifier, morning.replace(hour=18)) == 0
+    assert send_digest_if_due(notifier, morning + timedelta(days=1, hours=1)) == 2
+    assert len(smtp_server.messages) == 4
