@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -54,7 +55,7 @@ def worker(
             f"--concurrency={concurrency}",
             f"--queues={queue_name()}",
             f"--loglevel={current.log_level}",
-            "--hostname=leadbridge-%p@%h",
+            f"--hostname=leadbridge-{os.getpid()}@%h",
             "--without-gossip",
             "--without-mingle",
         ]
