@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -70,8 +70,13 @@ def postgres_database() -> Iterator[str]:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def throughput(url: str, workers: int, leads: int, workdir: Path) -> tuple[float, Cluster, World, object]:
-    """Leads per minute through one whole cycle with ``workers`` workers; leaves the cluster running."""
+def throughput(
+    url: str, workers: int, leads: int, workdir: Path, probe: Callable[[Cluster, World], None] | None = None
+) -> tuple[float, Cluster, World, object]:
+    """Leads per minute through one whole cycle with ``workers`` workers; leaves the cluster running.
+
+    ``probe`` runs once the workers are ready, before the cycle starts (on a still empty database).
+    """
     _truncate(url)
     world_cm = a_world(Database(url), partners=3)
     world = world_cm.__enter__()
@@ -83,6 +88,8 @@ def throughput(url: str, workers: int, leads: int, workdir: Path) -> tuple[float
         cluster.start_worker(name, concurrency=3, include=WORKLOAD)
     cluster.wait_ready(*names)
     celery_app.conf.broker_url = REDIS_URL
+    if probe is not None:
+        probe(cluster, world)
     started = time.monotonic()
     send(cluster, POLL_SOURCE, "home")
 
@@ -186,29 +193,28 @@ def main() -> None:
         figures["embedded"] = report("embedded", delays)
         # -- scaled: PostgreSQL, Redis, 1 then 2 workers ----------------------------------------
         with postgres_database() as url:
+
+            def scaled_probe(cluster: Cluster, world: World) -> None:
+                settings = world.settings.model_copy(update={"database_url": url, "broker_url": REDIS_URL})
+                previous = dispatch.current()
+                os.environ["LEADBRIDGE_QUEUE"] = cluster.queue  # kicks go to these workers
+                stop = start_background(settings)
+                try:
+                    delays = speed_to_lead(settings, Database(url), world, args.trickle)
+                finally:
+                    stop()
+                    kicks.uninstall()
+                    dispatch.install(previous)
+                figures["scaled"] = report("scaled, 2 workers", delays)
+
             for workers in (1, 2):
                 workdir = tmp_path / f"workers-{workers}"
                 workdir.mkdir()
-                per_min, cluster, world, world_cm = throughput(url, workers, args.leads, workdir)
+                probe = scaled_probe if workers == 2 else None
+                per_min, cluster, world, world_cm = throughput(url, workers, args.leads, workdir, probe)
                 figures[f"workers_{workers}"] = per_min
-                try:
-                    if workers == 2:
-                        settings = world.settings.model_copy(
-                            update={"database_url": url, "broker_url": REDIS_URL}
-                        )
-                        previous = dispatch.current()
-                        os.environ["LEADBRIDGE_QUEUE"] = cluster.queue  # kicks go to these workers
-                        stop = start_background(settings)
-                        try:
-                            delays = speed_to_lead(settings, Database(url), world, args.trickle)
-                        finally:
-                            stop()
-                            kicks.uninstall()
-                            dispatch.install(previous)
-                        figures["scaled"] = report("scaled, 2 workers", delays)
-                finally:
-                    cluster.stop()
-                    world_cm.__exit__(None, None, None)  # type: ignore[attr-defined]
+                cluster.stop()
+                world_cm.__exit__(None, None, None)  # type: ignore[attr-defined]
     print(f"leads_per_min_1_worker: {figures['workers_1']:.0f}")
     print(f"leads_per_min_2_workers: {figures['workers_2']:.0f}")
     print(f"speed_to_lead_p95_s_embedded: {figures['embedded']:.2f}")
