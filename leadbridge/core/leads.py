@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -245,12 +245,8 @@ class LeadService:
         row.state = to_state.value
         row.version = (row.version or 0) + 1
         row.updated_at = at
-        seq = (
-            self.session.execute(
-                select(func.coalesce(func.max(LeadEventRow.seq), 0)).where(LeadEventRow.lead_id == row.id)
-            ).scalar_one()
-            + 1
-        )
+        # The lead's version counts its events, so it is the event's sequence number (no MAX query).
+        seq = row.version
         event_row = LeadEventRow(
             id=new_id("E"),
             lead_id=row.id,
