@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from leadbridge.connectors.csvfile import FileReport
 from leadbridge.core.intake import take_in
@@ -57,6 +60,34 @@ def _summary(report: FileReport[Any], skip_invalid: bool) -> ImportSummary:
     return summary
 
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _import(
+    database: Database,
+    report: FileReport[ModelT],
+    outcomes: tuple[str, ...],
+    store_one: Callable[[Session, ModelT], str],
+    *,
+    skip_invalid: bool,
+    progress: Progress | None,
+) -> ImportSummary:
+    """Store every valid row in chunked transactions, counting what ``store_one`` says happened."""
+    summary = _summary(report, skip_invalid)
+    if summary.aborted:
+        return summary
+    counts: Counter[str] = Counter(dict.fromkeys(outcomes, 0))
+    for start in range(0, len(report.valid), CHUNK):
+        chunk = report.valid[start : start + CHUNK]
+        with database.transaction() as session:
+            for _line, model in chunk:
+                counts[store_one(session, model)] += 1
+        if progress:
+            progress(len(chunk))
+    summary.imported = dict(counts)
+    return summary
+
+
 def import_leads(
     database: Database,
     report: FileReport[Lead],
@@ -65,19 +96,18 @@ def import_leads(
     progress: Progress | None = None,
 ) -> ImportSummary:
     """Take every valid lead in through intake; counts of created / updated / unchanged."""
-    summary = _summary(report, skip_invalid)
-    if summary.aborted:
-        return summary
-    counts: Counter[str] = Counter({"created": 0, "updated": 0, "unchanged": 0})
-    for start in range(0, len(report.valid), CHUNK):
-        chunk = report.valid[start : start + CHUNK]
-        with database.transaction() as session:
-            for _line, lead in chunk:
-                counts[take_in(session, lead, actor="csv-import").result.value] += 1
-        if progress:
-            progress(len(chunk))
-    summary.imported = dict(counts)
-    return summary
+
+    def store(session: Session, lead: Lead) -> str:
+        return take_in(session, lead, actor="csv-import").result.value
+
+    return _import(
+        database,
+        report,
+        ("created", "updated", "unchanged"),
+        store,
+        skip_invalid=skip_invalid,
+        progress=progress,
+    )
 
 
 def import_partners(
@@ -88,18 +118,10 @@ def import_partners(
     progress: Progress | None = None,
 ) -> ImportSummary:
     """Upsert every valid partner by external id; counts of created / updated."""
-    summary = _summary(report, skip_invalid)
-    if summary.aborted:
-        return summary
-    counts: Counter[str] = Counter({"created": 0, "updated": 0})
-    for start in range(0, len(report.valid), CHUNK):
-        chunk = report.valid[start : start + CHUNK]
-        with database.transaction() as session:
-            repository = PartnerRepository(session)
-            for _line, partner in chunk:
-                _stored, created = repository.upsert(partner)
-                counts["created" if created else "updated"] += 1
-        if progress:
-            progress(len(chunk))
-    summary.imported = dict(counts)
-    return summary
+
+    def store(session: Session, partner: Partner) -> str:
+        return "created" if PartnerRepository(session).upsert(partner)[1] else "updated"
+
+    return _import(
+        database, report, ("created", "updated"), store, skip_invalid=skip_invalid, progress=progress
+    )
