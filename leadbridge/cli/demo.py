@@ -178,7 +178,33 @@ def _serve(world: DemoWorld) -> None:
     console.print(
         f"cockpit on http://{host}:{port}/cockpit/login — sign in as {email} / {password}; Ctrl+C stops"
     )
+    link = _partner_sign_in_link(database, f"http://{host}:{port}")
+    if link:
+        console.print(f"a partner's inbox (single-use sign-in link, 15 minutes): {link}", soft_wrap=True)
     uvicorn.run(create_app(settings, database=database), host=host, port=port, log_level="warning")
+
+
+def _partner_sign_in_link(database: Database, base_url: str) -> str | None:
+    """A sign-in link for the inbox partner holding the most offers, so a newcomer can click through."""
+    from sqlalchemy import func, select
+
+    from leadbridge.core.store.tables import OfferRow, PartnerRow
+    from leadbridge.web.accounts import create_partner_user
+    from leadbridge.web.sessions import issue_magic_link
+
+    with database.transaction() as session:
+        busiest = session.execute(
+            select(PartnerRow.id)
+            .join(OfferRow, OfferRow.partner_id == PartnerRow.id)
+            .where(PartnerRow.connection == "inbox")
+            .group_by(PartnerRow.id)
+            .order_by(func.count(OfferRow.id).desc(), PartnerRow.id)
+            .limit(1)
+        ).scalar_one_or_none()
+        if busiest is None:
+            return None
+        user = create_partner_user(session, busiest, "partner@demo.example", name="Demo partner")
+        return f"{base_url}/inbox/signin/{issue_magic_link(session, user)}"
 
 
 def register(app: typer.Typer) -> None:
