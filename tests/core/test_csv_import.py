@@ -37,8 +37,13 @@ def test_valid_rows_become_canonical_leads_with_iso_countries(tmp_path: Path) ->
 
 
 def test_bad_rows_are_reported_with_their_line_numbers(tmp_path: Path) -> None:
-    text = HEADER + GOOD[0] + "W-3,Cem,Can,,Can KG,10115,Berlin,DE,heat_pumps,mql\n" \
-        + "W-4,Dora,Dorn,dora@dorn.example,Dorn,12345,Atlantis,Narnia,heat_pumps,mql\n" + GOOD[0]
+    text = (
+        HEADER
+        + GOOD[0]
+        + "W-3,Cem,Can,,Can KG,10115,Berlin,DE,heat_pumps,mql\n"
+        + "W-4,Dora,Dorn,dora@dorn.example,Dorn,12345,Atlantis,Narnia,heat_pumps,mql\n"
+        + GOOD[0]
+    )
     report = validate_leads(write(tmp_path, "l.csv", text))
     messages = {error.line: error.message for error in report.errors}
     assert set(messages) == {3, 4, 5}
@@ -49,8 +54,11 @@ def test_bad_rows_are_reported_with_their_line_numbers(tmp_path: Path) -> None:
 
 
 def test_a_multi_line_quoted_cell_keeps_later_line_numbers_right(tmp_path: Path) -> None:
-    text = HEADER + 'W-9,"Anna\nMaria",Alt,am@alt.example,Alt,80331,München,DE,heat_pumps,mql\n' \
+    text = (
+        HEADER
+        + 'W-9,"Anna\nMaria",Alt,am@alt.example,Alt,80331,München,DE,heat_pumps,mql\n'
         + "W-10,X,Y,not-an-email,Y,80331,München,DE,heat_pumps,mql\n"
+    )
     report = validate_leads(write(tmp_path, "l.csv", text))
     assert [e.line for e in report.errors] == [4]
 
@@ -68,7 +76,9 @@ def test_semicolon_separated_excel_files_are_read(tmp_path: Path) -> None:
     assert report.errors == [] and report.valid[0][1].company == "Alt GmbH"
 
 
-def test_nothing_is_imported_from_a_file_with_errors_unless_skip_invalid(database: Database, tmp_path: Path) -> None:
+def test_nothing_is_imported_from_a_file_with_errors_unless_skip_invalid(
+    database: Database, tmp_path: Path
+) -> None:
     path = write(tmp_path, "l.csv", HEADER + GOOD[0] + "W-3,Cem,Can,,Can KG,10115,Berlin,DE,heat_pumps,mql\n")
     refused = import_leads(database, validate_leads(path))
     assert refused.aborted and refused.imported == {}
@@ -76,6 +86,7 @@ def test_nothing_is_imported_from_a_file_with_errors_unless_skip_invalid(databas
         from sqlalchemy import func, select
 
         from leadbridge.core.store.tables import LeadRow
+
         assert session.execute(select(func.count()).select_from(LeadRow)).scalar_one() == 0
     partial = import_leads(database, validate_leads(path), skip_invalid=True)
     assert partial.imported["created"] == 1 and partial.skipped_invalid == 1
@@ -103,11 +114,13 @@ def test_partners_import_is_idempotent_and_keeps_ids(database: Database) -> None
 
 
 def test_partner_rows_with_bad_profiles_are_reported(tmp_path: Path) -> None:
-    text = ("external_id,name,countries,postal_ranges,radius,tier,contact_email\n"
-            "A,Alpha,DE,80000-81999,,gold,a@alpha.example\n"
-            "B,Beta,DE,80000,,gold,b@beta.example\n"
-            "C,Gamma,DE,,\"48.1,11.5\",gold,c@gamma.example\n"
-            "D,Delta,DE,,,diamond,d@delta.example\n")
+    text = (
+        "external_id,name,countries,postal_ranges,radius,tier,contact_email\n"
+        "A,Alpha,DE,80000-81999,,gold,a@alpha.example\n"
+        "B,Beta,DE,80000,,gold,b@beta.example\n"
+        'C,Gamma,DE,,"48.1,11.5",gold,c@gamma.example\n'
+        "D,Delta,DE,,,diamond,d@delta.example\n"
+    )
     report = validate_partners(write(tmp_path, "p.csv", text))
     messages = {e.line: e.message for e in report.errors}
     assert "must look like 80000-81999" in messages[3]
@@ -148,13 +161,15 @@ def test_cli_init_import_list_show_round_trip(project: Path) -> None:
     listed = json.loads(runner.invoke(app, ["leads", "list", "--json", "--limit", "500"]).stdout)
     assert len(listed) == 200 and {row["state"] for row in listed} <= {"qualified", "nurture"}
     shown = json.loads(runner.invoke(app, ["leads", "show", listed[0]["id"], "--json"]).stdout)
-    assert [e["kind"] for e in shown["events"]][0] == "receive"
+    assert next(e["kind"] for e in shown["events"]) == "receive"
     partners = json.loads(runner.invoke(app, ["partners", "list", "--json"]).stdout)
     assert len(partners) == 30
 
 
 def test_cli_import_of_a_bad_file_exits_1_and_lists_every_error(project: Path) -> None:
-    (project / "bad.csv").write_text(HEADER + GOOD[0] + "W-3,Cem,Can,,Can KG,10115,Berlin,DE,heat_pumps,mql\n")
+    (project / "bad.csv").write_text(
+        HEADER + GOOD[0] + "W-3,Cem,Can,,Can KG,10115,Berlin,DE,heat_pumps,mql\n"
+    )
     result = runner.invoke(app, ["leads", "import", "bad.csv", "--json"])
     assert result.exit_code == 1
     body = json.loads(result.stdout)

@@ -21,7 +21,9 @@ secrets_file: secrets.yaml
 """
 
 
-def test_secrets_come_from_env_and_secrets_file_and_never_print(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secrets_come_from_env_and_secrets_file_and_never_print(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TEST_SF_PASSWORD", "hunter2-password")
     (tmp_path / "leadbridge.yaml").write_text(CONFIG)
     (tmp_path / "secrets.yaml").write_text("home:\n  security_token: tok-SECRET-123\n")
