@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -22,10 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from leadbridge.core.event_batch import current_batch
 from leadbridge.core.leads import Clock, LeadService, lead_from_row
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.model import Lead, utcnow
-from leadbridge.core.store.tables import IntakeRow
+from leadbridge.core.store.tables import IntakeRow, LeadRow
 
 
 class IntakeResult(StrEnum):
@@ -57,22 +59,34 @@ def changed_fields(old: Lead, new: Lead) -> dict[str, Any]:
 
 
 def take_in(
-    session: Session, lead: Lead, *, stamp: str | None = None, actor: str = "intake", clock: Clock = utcnow
+    session: Session,
+    lead: Lead,
+    *,
+    stamp: str | None = None,
+    actor: str = "intake",
+    clock: Clock = utcnow,
+    known_new: bool = False,
 ) -> Intake:
-    """Record one source version of a lead per the module rules."""
+    """Record one source version of a lead per the module rules.
+
+    ``known_new``: the caller established (in one query for a whole page, see ``unknown_external_ids``)
+    that no lead has this external id yet, so the per-record lookups are skipped.
+    """
     if lead.external_id is None:
         raise ValueError("a lead from a source needs an external id")
     stamp = stamp or content_stamp(lead)
     connection = lead.source_connection
-    seen = session.execute(
-        select(IntakeRow.lead_id).where(
-            IntakeRow.connection == connection,
-            IntakeRow.external_id == lead.external_id,
-            IntakeRow.stamp == stamp,
-        )
-    ).first()
     service = LeadService(session, clock)
-    existing = service.find_by_external(connection, lead.external_id)
+    seen, existing = None, None
+    if not known_new:
+        seen = session.execute(
+            select(IntakeRow.lead_id).where(
+                IntakeRow.connection == connection,
+                IntakeRow.external_id == lead.external_id,
+                IntakeRow.stamp == stamp,
+            )
+        ).first()
+        existing = service.find_by_external(connection, lead.external_id)
     if seen is not None and existing is not None:
         return Intake(existing.id, IntakeResult.UNCHANGED)
     key = f"intake:{connection}:{lead.external_id}:{stamp}"
@@ -107,19 +121,30 @@ def take_in(
     return Intake(lead_id, result)
 
 
+def unknown_external_ids(session: Session, connection: str, external_ids: Iterable[str]) -> set[str]:
+    """Those of ``external_ids`` that no lead of ``connection`` has yet (one query)."""
+    wanted = set(external_ids)
+    if not wanted:
+        return set()
+    known = session.execute(
+        select(LeadRow.external_id).where(
+            LeadRow.source_connection == connection, LeadRow.external_id.in_(sorted(wanted))
+        )
+    ).scalars()
+    return wanted - set(known)
+
+
 def _remember(
     session: Session, connection: str, external_id: str, stamp: str, lead_id: str, clock: Clock
 ) -> None:
+    row = IntakeRow(
+        connection=connection, external_id=external_id, stamp=stamp, lead_id=lead_id, received_at=clock()
+    )
+    if current_batch(session) is not None:  # a duplicate fails the batch's one flush instead
+        session.add(row)
+        return
     try:
         with session.begin_nested():
-            session.add(
-                IntakeRow(
-                    connection=connection,
-                    external_id=external_id,
-                    stamp=stamp,
-                    lead_id=lead_id,
-                    received_at=clock(),
-                )
-            )
+            session.add(row)
     except IntegrityError:
         pass  # another writer recorded the same version first: nothing to add

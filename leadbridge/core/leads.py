@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leadbridge.core.errors import ConflictError, IllegalTransition, NotFound
+from leadbridge.core.event_batch import current_batch
 from leadbridge.core.lifecycle import EventKind, LeadState, allowed_events, next_state
 from leadbridge.core.model import Lead, LeadEvent, new_id, utcnow
 from leadbridge.core.store.tables import LeadEventRow, LeadRow
@@ -79,6 +80,9 @@ class LeadService:
 
     # -- reading ---------------------------------------------------------------------------
     def get_row(self, lead_id: str, *, for_update: bool = False) -> LeadRow:
+        batch = current_batch(self.session)
+        if batch is not None and lead_id in batch.rows:  # loaded and locked when the batch opened
+            return batch.rows[lead_id]
         query = select(LeadRow).where(LeadRow.id == lead_id)
         if for_update:
             query = query.with_for_update()
@@ -99,6 +103,9 @@ class LeadService:
         return [event_from_row(row) for row in rows]
 
     def _existing_event(self, idempotency_key: str) -> LeadEventRow | None:
+        batch = current_batch(self.session)
+        if batch is not None:  # every key the batch does not know is presumed new (event_batch rules)
+            return batch.events.get(idempotency_key)
         return self.session.execute(
             select(LeadEventRow).where(LeadEventRow.idempotency_key == idempotency_key)
         ).scalar_one_or_none()
@@ -132,6 +139,9 @@ class LeadService:
             **_projection_columns(lead),
         )
         self.session.add(row)
+        batch = current_batch(self.session)
+        if batch is not None:
+            batch.add_row(row)
         return self._append(
             row,
             EventKind.RECEIVE,
@@ -262,6 +272,11 @@ class LeadService:
             offer_id=offer_id,
             payload=payload,
         )
+        batch = current_batch(self.session)
+        if batch is not None:  # flushed once with the whole batch (event_batch rules)
+            self.session.add(event_row)
+            batch.add_event(event_row)
+            return Applied(event_from_row(event_row), created=True)
         try:
             with self.session.begin_nested():
                 self.session.add(event_row)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadbridge.core.errors import ConflictError, NotFound
+from leadbridge.core.event_batch import current_batch
 from leadbridge.core.leads import Applied, Clock, LeadService
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.model import Offer, OfferStatus, new_id, utcnow
@@ -109,7 +110,8 @@ class OfferService:
             decision=decision,
         )
         self.session.add(row)
-        self.session.flush()
+        if current_batch(self.session) is None:  # a batch flushes once, at its end
+            self.session.flush()
         return offer_from_row(row), applied
 
     def _decide(

@@ -22,9 +22,11 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leadbridge.core.errors import ConflictError, IllegalTransition, NotFound
+from leadbridge.core.event_batch import event_batch, lock_leads
 from leadbridge.core.leads import LeadService, event_from_row, lead_from_row
 from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.matching import Decision, PartnerIndex, build_index, history_from_offers, match
@@ -41,6 +43,9 @@ from leadbridge.core.store.tables import LeadEventRow, LeadRow, OfferRow
 
 log = logging.getLogger(__name__)
 ACTOR = "router"
+# Leads per routing transaction: large enough that a pass costs a few round trips per chunk, not
+# per lead; small enough that a chunk redone one by one (a lead moved under us) stays cheap.
+ROUTE_CHUNK = 100
 Clock = Callable[[], datetime]
 
 
@@ -63,6 +68,12 @@ class RouteSummary:
     closed: int = 0
     waiting: int = 0
     errors: list[str] = field(default_factory=list)
+
+    def add(self, other: RouteSummary) -> None:
+        """Count ``other``'s pass into this one."""
+        for name in ("routed", "offers", "direct", "nurtured", "closed", "waiting"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors += other.errors
 
 
 @dataclass
@@ -90,11 +101,24 @@ class RoutingContext:
 class Router:
     """Routes leads per the module rules; one instance per pass (it caches partners and stats)."""
 
-    def __init__(self, session: Session, context: RoutingContext, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        session: Session,
+        context: RoutingContext,
+        clock: Clock = utcnow,
+        offers: Mapping[str, list[Offer]] | None = None,
+    ) -> None:
+        """``offers``: the offers of every lead this router will see, loaded by the caller at once."""
         self.session = session
         self.ctx = context
         self.leads = LeadService(session, clock)
         self.offers = OfferService(session, clock)
+        self._offers = offers
+
+    def _offers_of(self, lead_id: str) -> list[Offer]:
+        if self._offers is not None:
+            return self._offers.get(lead_id, [])
+        return self.offers.for_lead(lead_id)
 
     # -- entry points ----------------------------------------------------------------------
     def advance(self, lead_id: str, summary: RouteSummary) -> None:
@@ -113,7 +137,7 @@ class Router:
         if row.state == LeadState.QUALIFIED.value:
             self.leads.apply(row.id, EventKind.ROUTE, actor=ACTOR, idempotency_key=f"route:{row.id}", row=row)
         lead = lead_from_row(row)
-        offers = self.offers.for_lead(row.id)
+        offers = self._offers_of(row.id)
         history = history_from_offers(offers)
         decision = match(
             lead,
@@ -131,7 +155,7 @@ class Router:
 
     # -- after partners answered ------------------------------------------------------------
     def _after_refusal(self, row: LeadRow, summary: RouteSummary) -> None:
-        offers = self.offers.for_lead(row.id)
+        offers = self._offers_of(row.id)
         if not offers or any(o.status in (OfferStatus.PENDING, OfferStatus.ACCEPTED) for o in offers):
             summary.waiting += 1
             return
@@ -264,8 +288,14 @@ def route_pending(
     rng: random.Random | None = None,
     limit: int | None = None,
     settings: Settings | None = None,
+    chunk: int = ROUTE_CHUNK,
 ) -> RouteSummary:
-    """Move every waiting lead on (module rules); each lead commits on its own."""
+    """Move every waiting lead on (module rules).
+
+    Leads are routed ``chunk`` at a time, each chunk in one transaction with one event batch; a chunk
+    that fails for any lead is rolled back whole and redone one lead per transaction, so one lead
+    that another worker moved first (or that breaks a rule) costs only speed, never another lead.
+    """
     if policy is None:
         from leadbridge.core.settings import load_settings
 
@@ -277,12 +307,50 @@ def route_pending(
         if not ids:
             return summary
         context = RoutingContext.load(session, policy, now=now, rng=rng or random.Random(now.timestamp()))
-    for lead_id in ids:
-        try:
-            with database.transaction() as session:
-                Router(session, context, clock).advance(lead_id, summary)
-        except (IllegalTransition, ConflictError, NotFound) as error:
-            # Another worker moved the lead first, or it vanished: the next pass sees the new state.
-            log.info("routing %s skipped: %s", lead_id, error)
-            summary.errors.append(f"{lead_id}: {error}")
+    for start in range(0, len(ids), max(1, chunk)):
+        part = ids[start : start + max(1, chunk)]
+        if len(part) > 1 and _route_chunk(database, context, clock, part, summary):
+            continue
+        for lead_id in part:
+            _route_one(database, context, clock, lead_id, summary)
     return summary
+
+
+def _route_chunk(
+    database: Database, context: RoutingContext, clock: Clock, lead_ids: list[str], summary: RouteSummary
+) -> bool:
+    """Route ``lead_ids`` in one transaction; False (and nothing changed) if any of them failed."""
+    stats_before = context.stats
+    part = RouteSummary()
+    try:
+        with database.transaction() as session:
+            rows = lock_leads(session, lead_ids)
+            offers: dict[str, list[Offer]] = {}
+            for offer_row in session.execute(
+                select(OfferRow)
+                .where(OfferRow.lead_id.in_([r.id for r in rows]))
+                .order_by(OfferRow.offered_at, OfferRow.id)
+            ).scalars():
+                offers.setdefault(offer_row.lead_id, []).append(offer_from_row(offer_row))
+            with event_batch(session, rows):
+                router = Router(session, context, clock, offers=offers)
+                for row in rows:
+                    router.advance(row.id, part)
+    except (IllegalTransition, ConflictError, NotFound, IntegrityError) as error:
+        context.stats = stats_before  # the redo counts its own assignments
+        log.info("routing %d leads at once failed (%s); routing them one by one", len(lead_ids), error)
+        return False
+    summary.add(part)
+    return True
+
+
+def _route_one(
+    database: Database, context: RoutingContext, clock: Clock, lead_id: str, summary: RouteSummary
+) -> None:
+    try:
+        with database.transaction() as session:
+            Router(session, context, clock).advance(lead_id, summary)
+    except (IllegalTransition, ConflictError, NotFound) as error:
+        # Another worker moved the lead first, or it vanished: the next pass sees the new state.
+        log.info("routing %s skipped: %s", lead_id, error)
+        summary.errors.append(f"{lead_id}: {error}")

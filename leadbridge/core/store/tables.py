@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from leadbridge.core.store.types import JsonType, UtcDateTime
 
@@ -67,6 +67,9 @@ class LeadEventRow(Base):
     partner_id: Mapped[str | None] = mapped_column(String(40))
     offer_id: Mapped[str | None] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]]
+    # Never loaded or set: it only tells the unit of work that a new lead is inserted before its
+    # events when both are flushed together (event batches flush a page of new leads at once).
+    lead: Mapped[LeadRow] = relationship(lazy="raise", viewonly=False)
 
 
 class PartnerRow(Base):

@@ -7,7 +7,8 @@ leadbridge-owned value that differs from ``written`` is a *conflict* (leadbridge
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +45,58 @@ def for_leads(session: Session, connection: str, lead_ids: list[str]) -> dict[st
     return {row.lead_id: row for row in rows}
 
 
+@dataclass(frozen=True)
+class LinkWrite:
+    """What to record for one remote record; ``written``/``seen`` replace the stored values when given."""
+
+    remote_id: str
+    lead_id: str
+    partner_id: str | None = None
+    written: Mapping[str, Any] | None = None
+    seen: Mapping[str, Any] | None = None
+
+
+def remember_many(
+    session: Session, connection: str, writes: Sequence[LinkWrite], *, now: datetime
+) -> dict[str, SyncLinkRow]:
+    """Create or update the links of ``writes`` (two queries and one insert for any number).
+
+    New links are inserted with ``ON CONFLICT DO NOTHING``, so a link another transaction created
+    meanwhile (a flush recording a write while a partner poll records the same record) is not an
+    error: the stored row is read back and updated like any existing one.
+    """
+    if not writes:
+        return {}
+    wanted = {write.remote_id: write for write in writes}  # the last write of a record wins
+    rows = by_remote(session, connection, list(wanted))
+    missing = [write for remote_id, write in wanted.items() if remote_id not in rows]
+    if missing:
+        session.execute(
+            _insert_ignoring_duplicates(session),
+            [
+                {
+                    "connection": connection,
+                    "remote_id": write.remote_id,
+                    "lead_id": write.lead_id,
+                    "partner_id": write.partner_id,
+                    "written": dict(write.written or {}),
+                    "seen": dict(write.seen or {}),
+                    "updated_at": now,
+                }
+                for write in missing
+            ],
+        )
+        rows.update(by_remote(session, connection, [write.remote_id for write in missing]))
+    for remote_id, write in wanted.items():
+        row = rows[remote_id]
+        if write.written is not None and row.written != dict(write.written):
+            row.written = dict(write.written)
+        if write.seen is not None and row.seen != dict(write.seen):
+            row.seen = dict(write.seen)
+        row.updated_at = now
+    return rows
+
+
 def remember(
     session: Session,
     connection: str,
@@ -54,31 +107,20 @@ def remember(
     partner_id: str | None = None,
     written: Mapping[str, Any] | None = None,
     seen: Mapping[str, Any] | None = None,
-    existing: SyncLinkRow | None = None,
-    preloaded: bool = False,
 ) -> SyncLinkRow:
-    """Create or update the link; ``written``/``seen`` replace the stored values when given.
-    ``preloaded``: the caller looked the link up already (``existing``, ``None`` if there is none)."""
-    row = existing if preloaded else get(session, connection, remote_id)
-    if row is None:
-        row = SyncLinkRow(
-            connection=connection,
-            remote_id=remote_id,
-            lead_id=lead_id,
-            partner_id=partner_id,
-            written=dict(written or {}),
-            seen=dict(seen or {}),
-            updated_at=now,
-        )
-        session.add(row)
-        session.flush()
-        return row
-    if written is not None:
-        row.written = dict(written)
-    if seen is not None:
-        row.seen = dict(seen)
-    row.updated_at = now
-    return row
+    """Create or update one link (``remember_many`` for one record)."""
+    write = LinkWrite(remote_id, lead_id, partner_id, written, seen)
+    return remember_many(session, connection, [write], now=now)[remote_id]
+
+
+def _insert_ignoring_duplicates(session: Session) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(SyncLinkRow).on_conflict_do_nothing(index_elements=["connection", "remote_id"])
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(SyncLinkRow).on_conflict_do_nothing(index_elements=["connection", "remote_id"])
 
 
 def differences(

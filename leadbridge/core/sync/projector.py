@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from leadbridge.core.lifecycle import EventKind
@@ -81,21 +81,28 @@ def current() -> SyncTargets:
     return _targets
 
 
-def rows_for(session: Session, row: LeadEventRow, targets: SyncTargets) -> list[OutboxRow]:
-    """The outbox rows one new event needs (module rules)."""
-    kind = EventKind(row.kind)
+def rows_for(
+    event_row: LeadEventRow, lead: LeadRow | None, partner_connection: str | None, targets: SyncTargets
+) -> list[OutboxRow]:
+    """The outbox rows one new event needs (module rules), given its lead and its partner's connection."""
+    kind = EventKind(event_row.kind)
     found: list[OutboxRow] = []
-    lead = session.get(LeadRow, row.lead_id)
-    base = {"event_id": row.id, "event": row.kind, "partner_id": row.partner_id, "offer_id": row.offer_id}
-    if lead is not None and lead.source_connection in targets.manufacturer:
+    base = {
+        "event_id": event_row.id,
+        "event": event_row.kind,
+        "partner_id": event_row.partner_id,
+        "offer_id": event_row.offer_id,
+    }
+    home = lead.source_connection if lead is not None else None
+    if home in targets.manufacturer:
+        assert home is not None
         if kind in WRITEBACK_KINDS:
-            found.append(_row(lead.source_connection, WRITEBACK, row, {**base, "partner_id": None}))
-        if kind in TASK_KINDS and lead.source_connection in targets.tasks:
-            found.append(_row(lead.source_connection, TASK, row, {**base, "payload": row.payload}))
-    if kind in PARTNER_KINDS and row.partner_id:
-        partner = session.get(PartnerRow, row.partner_id)
-        if partner is not None and partner.connection in targets.partner:
-            found.append(_row(partner.connection, PARTNER_LEAD, row, base))
+            found.append(_row(home, WRITEBACK, event_row, {**base, "partner_id": None}))
+        if kind in TASK_KINDS and home in targets.tasks:
+            found.append(_row(home, TASK, event_row, {**base, "payload": event_row.payload}))
+    if kind in PARTNER_KINDS and partner_connection in targets.partner:
+        assert partner_connection is not None
+        found.append(_row(partner_connection, PARTNER_LEAD, event_row, base))
     return found
 
 
@@ -120,7 +127,17 @@ def _project(session: Session, _context: Any, _instances: Any) -> None:
     new_events = [obj for obj in session.new if isinstance(obj, LeadEventRow)]
     if not new_events:
         return
+    # A flush may carry a whole batch of events: their leads (new ones are not in the identity map
+    # yet) and their partners' connections are looked up once for all of them.
+    new_leads = {obj.id: obj for obj in session.new if isinstance(obj, LeadRow)}
     with session.no_autoflush:
+        partner_ids = {e.partner_id for e in new_events if e.partner_id and e.kind in PARTNER_KINDS}
+        connections: dict[str, str | None] = {}
+        if partner_ids and targets.partner:
+            query = select(PartnerRow.id, PartnerRow.connection).where(PartnerRow.id.in_(sorted(partner_ids)))
+            connections = {partner_id: connection for partner_id, connection in session.execute(query)}
         for event_row in new_events:
-            for outbox_row in rows_for(session, event_row, targets):
+            lead = new_leads.get(event_row.lead_id) or session.get(LeadRow, event_row.lead_id)
+            partner_connection = connections.get(event_row.partner_id or "")
+            for outbox_row in rows_for(event_row, lead, partner_connection, targets):
                 session.add(outbox_row)

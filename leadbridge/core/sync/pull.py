@@ -19,16 +19,19 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leadbridge.connectors.base import Change, Checkpoint, advance
 from leadbridge.core.errors import LeadbridgeError, NotFound, QuotaExhausted, SkipRecord
-from leadbridge.core.intake import IntakeResult, take_in
+from leadbridge.core.event_batch import event_batch
+from leadbridge.core.intake import IntakeResult, take_in, unknown_external_ids
 from leadbridge.core.leads import Clock, LeadService
 from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.model import Lead, utcnow
@@ -41,6 +44,9 @@ from leadbridge.core.sync.tables import SyncLinkRow
 from leadbridge.mappings.quarantine import SqlQuarantine
 
 STREAM = "Lead"
+log = logging.getLogger(__name__)
+# Takes what it can of a page in bulk; returns the changes left for the per-record handler.
+BatchHandler = Callable[[Session, list[Change], dict[str, SyncLinkRow]], list[Change]]
 
 
 class PullConnector(Protocol):
@@ -73,14 +79,22 @@ class PullStats:
     errors: list[str] = field(default_factory=list)
 
 
-def _pages(database: Database, connector: PullConnector, stats: PullStats, handle: Any, clock: Clock) -> None:
+def _pages(
+    database: Database,
+    connector: PullConnector,
+    stats: PullStats,
+    handle: Any,
+    clock: Clock,
+    batch: BatchHandler | None = None,
+) -> None:
     with database.transaction() as session:
         since = checkpoints.load(session, connector.name, STREAM)
     try:
         for page in connector.read_changes(STREAM, since):
             with database.transaction() as session:
                 known = links.by_remote(session, connector.name, [change.external_id for change in page])
-                for change in page:
+                rest = batch(session, page, known) if batch is not None else page
+                for change in rest:
                     stats.read += 1
                     try:
                         with session.begin_nested():  # one bad record never blocks its page
@@ -149,7 +163,41 @@ def pull_manufacturer(database: Database, connector: PullConnector, *, clock: Cl
         else:
             stats.unchanged += 1
 
-    _pages(database, connector, stats, handle, clock)
+    def take_in_new(session: Session, page: list[Change], known: dict[str, SyncLinkRow]) -> list[Change]:
+        """Take in the page's new leads in one event batch; the changes left for ``handle``."""
+        mapped: list[tuple[Change, Lead]] = []
+        rest: list[Change] = []
+        for change in page:
+            if change.deleted or change.external_id in known:
+                rest.append(change)
+                continue
+            try:
+                mapped.append((change, connector.lead_from(change)))
+            except (ValueError, SkipRecord) as error:
+                stats.read += 1
+                _quarantine(session, connector.name, change, str(error), clock)
+                stats.quarantined += 1
+        fresh = unknown_external_ids(session, connector.name, [c.external_id for c, _ in mapped])
+        new = [(change, lead) for change, lead in mapped if change.external_id in fresh]
+        rest += [change for change, _ in mapped if change.external_id not in fresh]
+        if not new:
+            return rest
+        try:
+            with session.begin_nested(), event_batch(session):
+                for change, lead in new:
+                    actor = f"sync:{connector.name}"
+                    take_in(session, lead, stamp=change.stamp, actor=actor, clock=clock, known_new=True)
+                    if change.external_id in quarantined:  # a fixed version of a quarantined record
+                        SqlQuarantine(session).resolve(connector.name, change.external_id)
+        except (IntegrityError, LeadbridgeError) as error:
+            # A concurrent intake (a webhook) took one of them first: redo them one by one.
+            log.info("intake of %d leads from %s redone one by one: %s", len(new), connector.name, error)
+            return rest + [change for change, _ in new]
+        stats.read += len(new)
+        stats.created += len(new)
+        return rest
+
+    _pages(database, connector, stats, handle, clock, batch=take_in_new)
     return stats
 
 
@@ -198,8 +246,6 @@ def pull_partner(
             now=clock(),
             partner_id=partner_id,
             seen=owned,
-            existing=link,
-            preloaded=True,
         )
 
     _pages(database, connector, stats, handle, clock)

@@ -99,20 +99,20 @@ class HomeWriter:
 
     def record(self, session: Session, written: list[tuple[Planned, WriteResult]], now: datetime) -> None:
         updates = [p for p, _ in written if p.stream == self.connector.update_stream and p.item.external_id]
-        known = links.by_remote(session, self.connector.name, [p.item.external_id or "" for p in updates])
-        for planned in updates:
-            record_id = planned.item.external_id or ""
-            owned = {name: planned.item.fields.get(name) for name in self.connector.writeback_owned}
-            links.remember(
-                session,
-                self.connector.name,
-                record_id,
-                planned.group[0],
-                now=now,
-                written=owned,
-                existing=known.get(record_id),
-                preloaded=True,
-            )
+        owned = self.connector.writeback_owned
+        links.remember_many(
+            session,
+            self.connector.name,
+            [
+                links.LinkWrite(
+                    planned.item.external_id or "",
+                    planned.group[0],
+                    written={name: planned.item.fields.get(name) for name in owned},
+                )
+                for planned in updates
+            ],
+            now=now,
+        )
 
 
 class PartnerWriter:
@@ -126,21 +126,18 @@ class PartnerWriter:
         leads = _lead_rows(session, lead_ids)
         statuses = status_records(session, lead_ids)
         known = links.for_leads(session, self.connector.name, lead_ids)
+        latest_offer: dict[tuple[str, str], OfferRow] = {}
+        for row in session.execute(
+            select(OfferRow).where(OfferRow.lead_id.in_(lead_ids)).order_by(OfferRow.offered_at, OfferRow.id)
+        ).scalars():
+            latest_offer[(row.lead_id, row.partner_id)] = row  # ordered: the newest offer stays
         planned: list[Planned] = []
         for group in groups:
             lead_id, kind, partner_id = group
             lead = leads.get(lead_id)
             if kind != PARTNER_LEAD or lead is None or not partner_id:
                 continue
-            offer = (
-                session.execute(
-                    select(OfferRow)
-                    .where(OfferRow.lead_id == lead_id, OfferRow.partner_id == partner_id)
-                    .order_by(OfferRow.offered_at.desc(), OfferRow.id.desc())
-                )
-                .scalars()
-                .first()
-            )
+            offer = latest_offer.get((lead_id, partner_id))
             if offer is None:
                 continue
             accepted = lead.partner_id == partner_id
@@ -170,23 +167,13 @@ class PartnerWriter:
         known = links.by_remote(
             session, self.connector.name, [remote_id for _, remote_id in pushed if remote_id]
         )
+        writes: list[links.LinkWrite] = []
         for planned, remote_id in pushed:
             assert remote_id is not None
             lead_id, _, partner_id = planned.group
-            existing = known.get(remote_id)
             seen = None
-            if existing is None:  # first push: the Status we set is what we will read back
+            if remote_id not in known:  # first push: the Status we set is what we will read back
                 change = Change(self.connector.upsert_stream, remote_id, "", planned.item.fields)
                 seen = self.connector.partner_owned(change)
-            links.remember(
-                session,
-                self.connector.name,
-                remote_id,
-                lead_id,
-                now=now,
-                partner_id=partner_id,
-                written=dict(planned.item.fields),
-                seen=seen,
-                existing=existing,
-                preloaded=True,
-            )
+            writes.append(links.LinkWrite(remote_id, lead_id, partner_id, dict(planned.item.fields), seen))
+        links.remember_many(session, self.connector.name, writes, now=now)
