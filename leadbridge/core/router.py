@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from leadbridge.core.errors import ConflictError, IllegalTransition, NotFound
 from leadbridge.core.event_batch import event_batch, lock_leads
-from leadbridge.core.leads import LeadService, event_from_row, lead_from_row
+from leadbridge.core.leads import LeadService, lead_from_row
 from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.matching import Decision, PartnerIndex, build_index, history_from_offers, match
 from leadbridge.core.matching.modes import Action, Plan, on_refusal, on_return, plan_round
@@ -35,11 +35,12 @@ from leadbridge.core.model import Lead, Offer, OfferStatus, utcnow
 from leadbridge.core.offers import OfferService, offer_from_row
 from leadbridge.core.partner import Partner
 from leadbridge.core.partners import PartnerRepository
-from leadbridge.core.performance import PartnerStats, StatsTable, compute_stats, stats_for
+from leadbridge.core.performance import PartnerStats, StatsTable, stats_for
 from leadbridge.core.policy import Policy, default_policy, load_policy
 from leadbridge.core.settings import Settings
+from leadbridge.core.stats_query import load_stats
 from leadbridge.core.store.database import Database
-from leadbridge.core.store.tables import LeadEventRow, LeadRow, OfferRow
+from leadbridge.core.store.tables import LeadRow, OfferRow
 
 log = logging.getLogger(__name__)
 ACTOR = "router"
@@ -90,11 +91,7 @@ class RoutingContext:
     @classmethod
     def load(cls, session: Session, policy: Policy, *, now: datetime, rng: random.Random) -> RoutingContext:
         partners = PartnerRepository(session).all(active_only=True)
-        offers = [offer_from_row(row) for row in session.execute(select(OfferRow)).scalars()]
-        outcome_rows = session.execute(
-            select(LeadEventRow).where(LeadEventRow.kind.in_(["win", "lose", "return"]))
-        ).scalars()
-        stats = compute_stats(offers, [event_from_row(r) for r in outcome_rows], policy.performance, now=now)
+        stats = load_stats(session, policy.performance, now=now)
         return cls(policy, {p.id: p for p in partners}, build_index(partners, policy, now), stats, now, rng)
 
 

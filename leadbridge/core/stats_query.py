@@ -1,0 +1,131 @@
+"""Partner performance stats aggregated by the database, for routing passes.
+
+``performance.compute_stats`` states the rules over offers and events held in memory; this module
+computes the same ``StatsTable`` with GROUP BY queries, so a routing pass costs a few aggregate
+queries however many offers the manufacturer has made over the years, instead of loading them all.
+Only accepted offers' two timestamps (for the median accept time) and return events' reasons are
+read row by row. ``tests/core/test_stats_query.py`` checks both agree on random histories.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, case, exists, func, select
+from sqlalchemy.orm import Session
+
+from leadbridge.core.lifecycle import EventKind
+from leadbridge.core.model import OfferStatus
+from leadbridge.core.performance import PartnerStats, StatsTable, finish
+from leadbridge.core.policy import Performance
+from leadbridge.core.store.tables import LeadEventRow, OfferRow
+
+_REACHED = (OfferStatus.PENDING.value, OfferStatus.ACCEPTED.value, OfferStatus.RETURNED.value)
+_ACCEPTED = (OfferStatus.ACCEPTED.value, OfferStatus.RETURNED.value)
+
+
+def _windows(now: datetime) -> tuple[datetime, datetime, datetime]:
+    """Starts of the current UTC day, ISO week (Monday) and month."""
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return day, day - timedelta(days=day.weekday()), day.replace(day=1)
+
+
+def load_stats(session: Session, config: Performance, *, now: datetime) -> StatsTable:
+    """Every partner's stats, per the rules of ``performance.compute_stats``."""
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    day, week, month = _windows(now)
+    next_day, next_week = day + timedelta(days=1), week + timedelta(days=7)
+    next_month = (month + timedelta(days=32)).replace(day=1)
+
+    def within(start: datetime, end: datetime) -> ColumnElement[int]:
+        return func.sum(case((and_(OfferRow.offered_at >= start, OfferRow.offered_at < end), 1), else_=0))
+
+    per_status = select(
+        OfferRow.partner_id,
+        OfferRow.status,
+        OfferRow.mode,
+        func.count(),
+        within(day, next_day),
+        within(week, next_week),
+        within(month, next_month),
+    ).group_by(OfferRow.partner_id, OfferRow.status, OfferRow.mode)
+    for partner_id, status, mode, total, today, this_week, this_month in session.execute(per_status):
+        c = counts[partner_id]
+        c["offers"] += total
+        if status in _ACCEPTED:
+            c["accepted"] += total
+        elif status == OfferStatus.DECLINED.value:
+            c["declined"] += total
+        elif status == OfferStatus.EXPIRED.value:
+            c["expired"] += total
+        if status in _REACHED:
+            c["today"] += int(today or 0)
+            c["this_week"] += int(this_week or 0)
+            c["this_month"] += int(this_month or 0)
+        if mode == "round_robin":
+            c["round_robin"] += int(this_month or 0)
+
+    accept_hours: dict[str, list[float]] = defaultdict(list)
+    decided = select(OfferRow.partner_id, OfferRow.offered_at, OfferRow.decided_at).where(
+        OfferRow.status.in_(_ACCEPTED), OfferRow.decided_at.is_not(None)
+    )
+    for partner_id, offered_at, decided_at in session.execute(decided):
+        if decided_at is not None:  # filtered in SQL; the check keeps the types honest
+            accept_hours[partner_id].append((decided_at - offered_at).total_seconds() / 3600)
+
+    # Open leads: leads a partner accepted and has not yet won or lost.
+    outcome = exists().where(
+        LeadEventRow.lead_id == OfferRow.lead_id,
+        LeadEventRow.partner_id == OfferRow.partner_id,
+        LeadEventRow.kind.in_([EventKind.WIN.value, EventKind.LOSE.value]),
+    )
+    holding_query = (
+        select(OfferRow.partner_id, func.count(func.distinct(OfferRow.lead_id)))
+        .where(OfferRow.status == OfferStatus.ACCEPTED.value, ~outcome)
+        .group_by(OfferRow.partner_id)
+    )
+    holding = {partner_id: int(n) for partner_id, n in session.execute(holding_query)}
+
+    outcomes = (
+        select(LeadEventRow.partner_id, LeadEventRow.kind, func.count())
+        .where(
+            LeadEventRow.kind.in_([EventKind.WIN.value, EventKind.LOSE.value]),
+            LeadEventRow.partner_id.is_not(None),
+        )
+        .group_by(LeadEventRow.partner_id, LeadEventRow.kind)
+    )
+    for event_partner, kind, total in session.execute(outcomes):
+        counts[event_partner or ""]["won" if kind == EventKind.WIN.value else "lost"] += total
+    returns: dict[str, Counter[str]] = defaultdict(Counter)
+    returned = select(LeadEventRow.partner_id, LeadEventRow.payload).where(
+        LeadEventRow.kind == EventKind.RETURN.value, LeadEventRow.partner_id.is_not(None)
+    )
+    for event_partner, payload in session.execute(returned):
+        partner_id = event_partner or ""
+        counts[partner_id]["returned"] += 1
+        returns[partner_id][str((payload or {}).get("reason_code") or "unknown")] += 1
+
+    result: dict[str, PartnerStats] = {}
+    for partner_id, c in counts.items():
+        hours = accept_hours.get(partner_id)
+        raw = PartnerStats(
+            partner_id=partner_id,
+            offers=c["offers"],
+            accepted=c["accepted"],
+            declined=c["declined"],
+            expired=c["expired"],
+            returned=c["returned"],
+            won=c["won"],
+            lost=c["lost"],
+            median_accept_hours=statistics.median(hours) if hours else None,
+            open_leads=holding.get(partner_id, 0),
+            today=c["today"],
+            this_week=c["this_week"],
+            this_month=c["this_month"],
+            round_robin_count=c["round_robin"],
+            returns_by_reason=dict(returns.get(partner_id, {})),
+        )
+        result[partner_id] = finish(raw, config)
+    return StatsTable(result)
