@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
-from leadbridge.core.errors import LeadbridgeError
+from leadbridge.core.errors import LeadbridgeError, RetriableError
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.jobs.leases import lease
@@ -34,6 +34,11 @@ POLL_PARTNER = "poll_partner"  # (connection) pull claims/status/outcomes from a
 FLUSH_OUTBOX = "flush_outbox"  # (target) send due outbox rows to one external system in batches
 SLA_TICK = "sla_tick"  # () expire offers, send reminders, escalate
 SWEEP = "sweep"  # () re-publish due work the database holds (the outbox is the source of truth)
+
+# A poll's extra argument when a webhook announced news: if another poll of the connection is running
+# (it may have read past the new record already), wait and poll again rather than skip.
+WEBHOOK = "webhook"
+POLL_BUSY_RETRY_S = 1.0
 
 # The router routes every waiting lead at once: kicks name this instead of one lead, so any
 # number of new leads collapse into one queued routing task.
@@ -109,14 +114,19 @@ def wired() -> list[str]:
 def exclusive_poll(poll: Step) -> Step:
     """Wrap a poll ``poll(ctx, connection)`` so at most one runs per connection at a time.
 
-    The loser of the lease skips (the holder is already reading that connection); the winner
-    records a successful poll (``leadbridge status`` shows it) only when the poll did not raise.
+    The loser of the lease skips (the holder is already reading that connection) — unless a webhook
+    asked for it (``WEBHOOK``): then it retries shortly, as the running poll may have passed the
+    announced record. The winner records a successful poll (``leadbridge status`` shows it) only
+    when the poll did not raise.
     """
 
     @wraps(poll)
-    def step(ctx: JobContext, connection: str) -> list[Followup]:
+    def step(ctx: JobContext, connection: str, *why: str) -> list[Followup]:
         with lease(ctx.database, f"poll:{connection}") as held:
             if not held:
+                if WEBHOOK in why:
+                    busy = f"a poll of {connection} is running; polling again after it"
+                    raise RetriableError(busy, retry_after=POLL_BUSY_RETRY_S)
                 log.info("poll of %s skipped: another worker holds its lease", connection)
                 return []
             followups = list(poll(ctx, connection) or ())

@@ -37,6 +37,7 @@ from leadbridge.web.cockpit import router as cockpit_router
 from leadbridge.web.deps import AdminKeyRequired, CsrfRejected, NotSignedIn, Page
 from leadbridge.web.inbox import router as inbox_router
 from leadbridge.web.security import SecurityHeadersMiddleware
+from leadbridge.web.webhooks import router as webhook_router
 
 log = logging.getLogger("leadbridge.web")
 
@@ -85,7 +86,7 @@ def create_app(
     app.state.mailer = mailer or SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_sender)
     app.add_middleware(SecurityHeadersMiddleware, https=settings.public_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
-    for router in (auth_router, inbox_router, cockpit_router, api_router):
+    for router in (auth_router, inbox_router, cockpit_router, api_router, webhook_router):
         app.include_router(router)
     app.include_router(ops_router(settings, app.state.database), include_in_schema=False)
     _add_error_handlers(app)

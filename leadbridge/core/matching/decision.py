@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -74,11 +74,38 @@ class Decision:
         return counts
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able data (stored with each offer)."""
-        data = asdict(self)
-        data["channel"] = self.channel.value
-        data["decided_at"] = self.decided_at.isoformat()
-        return data
+        """Plain JSON-able data (stored with each offer).
+
+        Written out field by field: ``dataclasses.asdict`` deep-copies recursively and cost more
+        than the match itself in a routing pass.
+        """
+        return {
+            "lead_id": self.lead_id,
+            "policy_name": self.policy_name,
+            "policy_version": self.policy_version,
+            "mode": self.mode,
+            "channel": self.channel.value,
+            "reason": self.reason,
+            "decided_at": self.decided_at.isoformat(),
+            "round": self.round,
+            "candidates": [
+                {
+                    "partner_id": c.partner_id,
+                    "score": c.score,
+                    "contributions": dict(c.contributions),
+                    "performance_tier": c.performance_tier,
+                    "distance_km": c.distance_km,
+                }
+                for c in self.candidates
+            ],
+            "chosen": list(self.chosen),
+            "excluded": [
+                {"partner_id": e.partner_id, "filter": e.filter, "detail": e.detail} for e in self.excluded
+            ],
+            "excluded_total": self.excluded_total,
+            "pruned": self.pruned,
+            "explained": self.explained,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Decision:

@@ -1,8 +1,11 @@
 """Pulling changes: leads from a manufacturer CRM, statuses from a partner CRM.
 
 Rules:
-- each page of changes is taken in and the checkpoint advanced in ONE transaction, so an
-  interrupted pull resumes after the last committed page, losing and doubling nothing;
+- a page of changes is taken in ``COMMIT_EVERY`` records per transaction, the checkpoint advancing
+  with the page's last part, so an interrupted pull resumes at the page it was in; the parts already
+  committed are found unchanged (intake's dedup), so nothing is lost or doubled;
+- new leads of a part are taken in as one event batch (``core/event_batch.py``); if that fails
+  (a concurrent intake), the part is redone record by record;
 - manufacturer records go through intake (dedup by connection, external id and stamp); a record
   that cannot be mapped is quarantined with its reason, never dropped; a deleted record withdraws
   the lead's pending offers and leaves a note on its timeline;
@@ -46,6 +49,9 @@ from leadbridge.mappings.quarantine import SqlQuarantine
 STREAM = "Lead"
 log = logging.getLogger(__name__)
 # Takes what it can of a page in bulk; returns the changes left for the per-record handler.
+# Records per transaction within a page: routing (kicked by each commit) starts on the first part
+# while the rest of a 2,000-record page is still being taken in.
+COMMIT_EVERY = 250
 BatchHandler = Callable[[Session, list[Change], dict[str, SyncLinkRow]], list[Change]]
 
 
@@ -91,27 +97,40 @@ def _pages(
         since = checkpoints.load(session, connector.name, STREAM)
     try:
         for page in connector.read_changes(STREAM, since):
-            with database.transaction() as session:
-                known = links.by_remote(session, connector.name, [change.external_id for change in page])
-                rest = batch(session, page, known) if batch is not None else page
-                for change in rest:
-                    stats.read += 1
-                    try:
-                        with session.begin_nested():  # one bad record never blocks its page
-                            handle(session, change, known.get(change.external_id))
-                    except QuotaExhausted:
-                        raise
-                    except LeadbridgeError as error:
-                        _quarantine(
-                            session, connector.name, change, f"{type(error).__name__}: {error}", clock
-                        )
-                        stats.quarantined += 1
-                since = advance(since, page, connector.lookback)
-                if since is not None:
-                    checkpoints.save(session, connector.name, STREAM, since, now=clock())
+            parts = [page[start : start + COMMIT_EVERY] for start in range(0, len(page), COMMIT_EVERY)]
+            for number, part in enumerate(parts or [[]], 1):
+                with database.transaction() as session:
+                    _take_part(session, connector, stats, handle, clock, batch, part)
+                    if number == max(1, len(parts)):  # the page's last part carries its checkpoint
+                        since = advance(since, page, connector.lookback)
+                        if since is not None:
+                            checkpoints.save(session, connector.name, STREAM, since, now=clock())
     except QuotaExhausted as error:
         stats.stopped = "quota"
         stats.errors.append(str(error))
+
+
+def _take_part(
+    session: Session,
+    connector: PullConnector,
+    stats: PullStats,
+    handle: Any,
+    clock: Clock,
+    batch: BatchHandler | None,
+    part: list[Change],
+) -> None:
+    known = links.by_remote(session, connector.name, [change.external_id for change in part])
+    rest = batch(session, part, known) if batch is not None else part
+    for change in rest:
+        stats.read += 1
+        try:
+            with session.begin_nested():  # one bad record never blocks its page
+                handle(session, change, known.get(change.external_id))
+        except QuotaExhausted:
+            raise
+        except LeadbridgeError as error:
+            _quarantine(session, connector.name, change, f"{type(error).__name__}: {error}", clock)
+            stats.quarantined += 1
 
 
 def pull_manufacturer(database: Database, connector: PullConnector, *, clock: Clock = utcnow) -> PullStats:
