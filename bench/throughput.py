@@ -8,8 +8,7 @@ offered and the outbox is empty.
 
 Speed-to-lead: leads posted one by one to the REST API (``POST /api/v1/leads``, admin key) until the
 offer record appears in a partner org — in embedded mode (SQLite, the in-process scheduler) and in
-scaled mode (2 workers). Routing uses the sync tests' deterministic round-robin router, so the
-figures measure the job system and the engine, not the matcher.
+scaled mode (2 workers). Routing is leadbridge's own router with the default policy.
 
     .venv/bin/python bench/throughput.py [--leads 1000] [--trickle 40]
 
@@ -38,7 +37,7 @@ from fastapi.testclient import TestClient
 
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
-from leadbridge.jobs import dispatch, engine, kicks
+from leadbridge.jobs import dispatch, kicks
 from leadbridge.jobs.app import app as celery_app
 from leadbridge.jobs.background import start_background
 from leadbridge.jobs.steps import POLL_SOURCE
@@ -48,10 +47,9 @@ from leadbridge.web.app import create_app
 from tests.conftest import REDIS_URL, _pg_admin_url, _truncate
 from tests.jobs.cluster import Cluster, run_queue, send
 from tests.jobs.pipeline import ID_FIELD, seed_leads, wait_for, worker_config
-from tests.sync.routers import round_robin_router
 from tests.sync.world import World, a_world
 
-WORKLOAD = "tests.jobs.faultload"  # the engine steps with the round-robin router, in each worker
+WORKLOAD = "tests.jobs.faultload"  # the real engine steps and router; announces each worker's readiness
 
 
 @contextmanager
@@ -181,7 +179,6 @@ def main() -> None:
         # -- embedded: SQLite and the in-process scheduler ------------------------------------
         sqlite_url = f"sqlite:///{tmp_path / 'embedded.db'}"
         Database(sqlite_url).upgrade()
-        engine.use_router(round_robin_router)
         with a_world(Database(sqlite_url), partners=3) as world:
             settings = world.settings.model_copy(update={"database_url": sqlite_url, "broker_url": None})
             stop = start_background(settings)

@@ -1,6 +1,5 @@
-"""Loaded into the fault test's workers (``--include tests.jobs.faultload``): the real engine steps,
-routed by the sync tests' deterministic stand-in router (the routing executor is tested on its own),
-and a ready signal the test waits for."""
+"""Loaded into the fault test's and the throughput bench's workers (``--include tests.jobs.faultload``):
+the real engine steps with the real router (default policy), plus a ready signal the caller waits for."""
 
 from __future__ import annotations
 
@@ -9,11 +8,7 @@ import os
 import redis
 from celery.signals import worker_ready
 
-from leadbridge.jobs import engine
 from leadbridge.jobs.app import queue_name
-from tests.sync.routers import round_robin_router
-
-engine.use_router(round_robin_router)
 
 
 @worker_ready.connect
