@@ -10,7 +10,9 @@ Rules:
   row when that connection wants a Task per status change (kinds in ``TASK_KINDS``);
 - an offer, accept, withdraw, expire or conflict event for a partner whose connection is a registered
   *partner* target queues a ``partner_lead`` write for that connection;
-- the row's idempotency key is ``target:kind:event id``: one row per event and target.
+- the row's idempotency key is ``target:kind:event id``: one row per event and target — except that
+  a flush queues one ``lead_status`` / ``partner_lead`` row per lead (and partner), as those writes
+  are built from the lead's state at sending time (``SETTLED_BY_STATE``).
 Nothing is queued for connections that are not registered (CSV, API, the inbox).
 """
 
@@ -37,6 +39,10 @@ WRITEBACK_KINDS = frozenset(
 )
 TASK_KINDS = frozenset({E.ACCEPT, E.STATUS, E.WIN, E.LOSE, E.RETURN})
 PARTNER_KINDS = frozenset({E.OFFER, E.ACCEPT, E.WITHDRAW, E.EXPIRE, E.CONFLICT})  # conflict: push ours again
+# Row kinds whose write is built from the lead's state when it is sent, not from the event: several
+# events of one lead in one flush (route + offer) need one such row, not one each. Task rows carry
+# their event and are all kept.
+SETTLED_BY_STATE = frozenset({WRITEBACK, PARTNER_LEAD})
 
 
 @dataclass(frozen=True)
@@ -136,8 +142,19 @@ def _project(session: Session, _context: Any, _instances: Any) -> None:
         if partner_ids and targets.partner:
             query = select(PartnerRow.id, PartnerRow.connection).where(PartnerRow.id.in_(sorted(partner_ids)))
             connections = {partner_id: connection for partner_id, connection in session.execute(query)}
+        queued: set[tuple[str, str, str | None, Any]] = set()
         for event_row in new_events:
             lead = new_leads.get(event_row.lead_id) or session.get(LeadRow, event_row.lead_id)
             partner_connection = connections.get(event_row.partner_id or "")
             for outbox_row in rows_for(event_row, lead, partner_connection, targets):
+                if outbox_row.kind in SETTLED_BY_STATE:
+                    key = (
+                        outbox_row.target,
+                        outbox_row.kind,
+                        outbox_row.lead_id,
+                        outbox_row.payload["partner_id"],
+                    )
+                    if key in queued:
+                        continue
+                    queued.add(key)
                 session.add(outbox_row)
