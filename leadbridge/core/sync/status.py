@@ -37,14 +37,29 @@ def _date(value: Any) -> date | None:
         return None
 
 
+# The events that change a write-back record; the others (receive, qualify, route, notes…) are skipped.
+_RELEVANT = tuple(
+    k.value for k in (E.OFFER, E.ACCEPT, E.STATUS, E.WIN, E.LOSE, E.DECLINE, E.RETURN, E.REROUTE, E.REOPEN)
+)
+
+
 def status_records(session: Session, lead_ids: Iterable[str]) -> dict[str, LeadStatusRecord]:
-    """One ``LeadStatusRecord`` per existing lead id (two queries for the whole batch)."""
+    """One ``LeadStatusRecord`` per existing lead id (three column queries for the whole batch)."""
     ids = list(dict.fromkeys(lead_ids))
-    leads = {row.id: row for row in session.execute(select(LeadRow).where(LeadRow.id.in_(ids))).scalars()}
-    events: dict[str, list[LeadEventRow]] = {lead_id: [] for lead_id in leads}
+    leads = {
+        row.id: row
+        for row in session.execute(
+            select(LeadRow.id, LeadRow.state, LeadRow.partner_id, LeadRow.updated_at).where(
+                LeadRow.id.in_(ids)
+            )
+        )
+    }
+    events: dict[str, list[Any]] = {lead_id: [] for lead_id in leads}
     for event in session.execute(
-        select(LeadEventRow).where(LeadEventRow.lead_id.in_(ids)).order_by(LeadEventRow.seq)
-    ).scalars():
+        select(LeadEventRow.lead_id, LeadEventRow.kind, LeadEventRow.occurred_at, LeadEventRow.payload)
+        .where(LeadEventRow.lead_id.in_(ids), LeadEventRow.kind.in_(_RELEVANT))
+        .order_by(LeadEventRow.lead_id, LeadEventRow.seq)
+    ):
         events[event.lead_id].append(event)
     partner_ids = {row.partner_id for row in leads.values() if row.partner_id}
     query = select(PartnerRow.id, PartnerRow.name).where(PartnerRow.id.in_(partner_ids))
@@ -52,7 +67,9 @@ def status_records(session: Session, lead_ids: Iterable[str]) -> dict[str, LeadS
     return {lead_id: _record(row, events[lead_id], names) for lead_id, row in leads.items()}
 
 
-def _record(row: LeadRow, events: list[LeadEventRow], partner_names: dict[str, str]) -> LeadStatusRecord:
+def _record(row: Any, events: list[Any], partner_names: dict[str, str]) -> LeadStatusRecord:
+    """The record from a lead's columns (id, state, partner_id, updated_at) and its relevant events
+    (kind, occurred_at, payload) in log order."""
     fields: dict[str, Any] = {
         "lead_id": row.id,
         "state": LeadState(row.state),
