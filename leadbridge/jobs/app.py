@@ -95,12 +95,13 @@ class CeleryDispatcher:
             raise ValueError("scaled mode needs LEADBRIDGE_BROKER_URL")
         self.redis = redis.Redis.from_url(settings.broker_url)
 
-    def send(self, step: str, args: tuple[str, ...]) -> None:
+    def send(self, step: str, args: tuple[str, ...], countdown: float | None = None) -> None:
+        """Queue ``step(*args)`` (after ``countdown`` s) unless the same work is already waiting."""
         key = queued_key(step, args)
         if not self.redis.set(key, "1", nx=True, ex=QUEUED_TTL_S):
             return  # the same work is already waiting in the queue
         try:
-            app.send_task(task_name(step), args=list(args), queue=queue_name())
+            app.send_task(task_name(step), args=list(args), queue=queue_name(), countdown=countdown)
         except Exception:
             self.redis.delete(key)
             raise

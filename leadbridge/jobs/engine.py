@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
-from leadbridge.core.errors import RetriableError
 from leadbridge.core.model import utcnow
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
@@ -34,7 +34,12 @@ from leadbridge.ops.metrics import SPEED_TO_LEAD
 
 log = logging.getLogger(__name__)
 
-ROUTE_BUSY_RETRY_S = 1.0
+ROUTE_BUSY_RETRY_S = 0.5
+FLUSH_BUSY_RETRY_S = 0.25
+# A routing or flush task keeps draining newly due work (routing leads that arrived meanwhile,
+# sending rows queued meanwhile) for up to this long before handing over to a follow-up task: under
+# load, batches grow by themselves instead of many tasks each taking a handful of rows.
+DRAIN_S = 20.0
 # Outbox retries are the second tier (each call was already retried by the connector): tries 5, 10,
 # 20, 40, 80 s apart rather than the cycle's 30 s-doubling — the sweeper looks every 10 s anyway,
 # and a row-lock or a brief outage should not hold a lead's delivery back for many minutes.
@@ -116,13 +121,19 @@ def route(ctx: JobContext, lead_id: str) -> list[Followup]:
 
     The router works on all waiting leads at once, so kicks carry ``ROUTE_ALL`` and collapse into
     one queued task. Two routers at once would race for the same leads: the second waits for the
-    lease by retrying shortly (bounded; a lead left over is the sweeper's).
+    lease by retrying shortly (bounded; a lead left over is the sweeper's). The holder drains: it
+    routes again while its last pass found leads, for up to ``DRAIN_S``.
     """
     _prepare(ctx.settings)
     with lease(ctx.database, "route") as held:
         if not held:
-            raise RetriableError("another worker is routing", retry_after=ROUTE_BUSY_RETRY_S)
-        routed = _router(ctx)
+            raise steps.Busy("another worker is routing", retry_after=ROUTE_BUSY_RETRY_S)
+        started, routed = time.monotonic(), 0
+        while (done := _router(ctx)) > 0:
+            routed += done
+            if time.monotonic() - started > DRAIN_S:
+                log.info("routed %d leads; more are waiting", routed)
+                return [Followup(steps.ROUTE_LEAD, (steps.ROUTE_ALL,))]
     if routed:
         log.info("routed %d leads", routed)
     return []
@@ -143,7 +154,12 @@ def sla_tick(ctx: JobContext) -> list[Followup]:
 
 
 def flush_outbox(ctx: JobContext, target: str) -> list[Followup]:
-    """Send the due outbox rows of one target (module rules)."""
+    """Send the due outbox rows of one target (module rules); one flusher per target at a time.
+
+    Rows are claimed with ``FOR UPDATE SKIP LOCKED`` either way; the per-target lease makes a flush
+    that arrives while another runs wait briefly and then take everything queued meanwhile in one
+    batch, rather than run beside it on a handful of rows. The holder drains for up to ``DRAIN_S``.
+    """
     from leadbridge.core.retry import RetryPolicy
     from leadbridge.core.sync.deliver import flush
     from leadbridge.core.sync.outbox import OutboxSettings
@@ -157,13 +173,24 @@ def flush_outbox(ctx: JobContext, target: str) -> list[Followup]:
     config = ctx.settings.connection(target)
     conn = connector(ctx, target)
     writer = PartnerWriter(conn) if config.role == "partner" else HomeWriter(conn)
-    started = utcnow()
-    stats = flush(ctx.database, target, writer, worker=ctx.worker_id, clock=utcnow, settings=retries)
-    if config.role == "partner" and stats.written:
-        _observe_speed_to_lead(ctx, target, started)
-    if stats.stopped:
-        log.warning("flush of %s stopped (%s): %s", target, stats.stopped, "; ".join(stats.errors)[:500])
-    return []
+    with lease(ctx.database, f"flush:{target}") as held:
+        if not held:
+            raise steps.Busy(f"another worker is flushing {target}", retry_after=FLUSH_BUSY_RETRY_S)
+        drain_until = time.monotonic() + DRAIN_S
+        while True:
+            started = utcnow()
+            stats = flush(ctx.database, target, writer, worker=ctx.worker_id, clock=utcnow, settings=retries)
+            if config.role == "partner" and stats.written:
+                _observe_speed_to_lead(ctx, target, started)
+            if stats.stopped:
+                log.warning(
+                    "flush of %s stopped (%s): %s", target, stats.stopped, "; ".join(stats.errors)[:500]
+                )
+                return []
+            if not stats.rows:
+                return []
+            if time.monotonic() > drain_until:
+                return [Followup(steps.FLUSH_OUTBOX, (target,))]
 
 
 def _observe_speed_to_lead(ctx: JobContext, target: str, since: datetime) -> None:

@@ -61,6 +61,8 @@ def retry_delay(
     attempt: int, error: BaseException | None = None, *, rng: random.Random | None = None
 ) -> float:
     """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 0), per the policy above."""
+    if isinstance(error, steps.Busy) and error.retry_after:
+        return float(error.retry_after)
     backoff = min(RETRY_CAP_S, RETRY_BASE_S * 2**attempt)
     delay = (rng or random).uniform(backoff / 2, backoff)
     retry_after = getattr(error, "retry_after", None)

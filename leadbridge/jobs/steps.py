@@ -55,6 +55,11 @@ STEP_NAMES: tuple[str, ...] = (
 )
 
 
+class Busy(RetriableError):
+    """Another worker holds the lease this step needs: try again after exactly ``retry_after`` s
+    (no exponential backoff: the holder finishes soon, and a long wait would idle the pipeline)."""
+
+
 class StepNotWired(LeadbridgeError):
     """The engine function behind a step is not available in this build."""
 
@@ -126,7 +131,7 @@ def exclusive_poll(poll: Step) -> Step:
             if not held:
                 if WEBHOOK in why:
                     busy = f"a poll of {connection} is running; polling again after it"
-                    raise RetriableError(busy, retry_after=POLL_BUSY_RETRY_S)
+                    raise Busy(busy, retry_after=POLL_BUSY_RETRY_S)
                 log.info("poll of %s skipped: another worker holds its lease", connection)
                 return []
             followups = list(poll(ctx, connection) or ())

@@ -23,7 +23,7 @@ from leadbridge.jobs import dispatch, kicks
 from leadbridge.jobs.app import CeleryDispatcher, app, current_settings
 from leadbridge.jobs.runner import MAX_RETRIES, RETRIABLE, execute, make_context, retry_delay
 from leadbridge.jobs.schedule import task_name
-from leadbridge.jobs.steps import STEP_NAMES, JobContext, StepNotWired
+from leadbridge.jobs.steps import STEP_NAMES, Busy, JobContext, StepNotWired
 from leadbridge.ops.logs import log_context
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,14 @@ def _run(task: Task, step: str, args: tuple[str, ...]) -> None:
             execute(worker_context(), step, args)
         except StepNotWired as error:
             log.error("%s", error)
+        except Busy as error:
+            # Another worker holds this work's lease and drains it; one waiting copy of the task is
+            # enough (more kicks meanwhile collapse into it), and it is not a failure to count.
+            log.debug("step %s busy (%s); again in %.2fs", step, error, error.retry_after or 0)
+            if isinstance(current, CeleryDispatcher):
+                current.send(step, args, countdown=error.retry_after)
+                return
+            raise task.retry(exc=error, countdown=error.retry_after, max_retries=MAX_RETRIES) from error
         except RETRIABLE as error:
             if task.request.retries >= MAX_RETRIES:
                 log.warning(

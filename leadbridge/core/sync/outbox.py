@@ -97,16 +97,19 @@ def claim(
         (OutboxRow.status == OutboxStatus.PENDING.value) & (OutboxRow.next_attempt_at <= now),
         (OutboxRow.status == OutboxStatus.CLAIMED.value) & (OutboxRow.claimed_at < now - stale_after),
     )
-    query = select(OutboxRow).where(OutboxRow.target == target, due).order_by(OutboxRow.id).limit(limit)
+    picked = select(OutboxRow.id).where(OutboxRow.target == target, due).order_by(OutboxRow.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = list(session.execute(query).scalars())
-    for row in rows:
-        row.status = OutboxStatus.CLAIMED.value
-        row.claimed_by = worker
-        row.claimed_at = now
-    session.flush()
-    return rows
+        picked = picked.with_for_update(skip_locked=True)
+    # One statement: pick (skipping rows another worker holds) and mark them ours, returning them.
+    claimed = (
+        update(OutboxRow)
+        .where(OutboxRow.id.in_(picked.scalar_subquery()))
+        .values(status=OutboxStatus.CLAIMED.value, claimed_by=worker, claimed_at=now)
+        .returning(OutboxRow)
+        .execution_options(synchronize_session=False)
+    )
+    rows = list(session.execute(claimed).scalars())
+    return sorted(rows, key=lambda row: row.id)
 
 
 def coalesce(
@@ -137,14 +140,26 @@ def _claimed(session: Session, ids: Sequence[int], worker: str) -> list[OutboxRo
 
 
 def mark_sent(session: Session, ids: Sequence[int], *, worker: str, now: datetime) -> int:
-    rows = _claimed(session, ids, worker)
-    for row in rows:
-        row.status = OutboxStatus.SENT.value
-        row.sent_at = now
-        row.attempts += 1
-        row.last_error = None
-        row.claimed_by = None
-    return len(rows)
+    """Mark the rows still claimed by ``worker`` sent (one statement); how many were."""
+    if not ids:
+        return 0
+    sent = (
+        update(OutboxRow)
+        .where(
+            OutboxRow.id.in_(ids),
+            OutboxRow.claimed_by == worker,
+            OutboxRow.status == OutboxStatus.CLAIMED.value,
+        )
+        .values(
+            status=OutboxStatus.SENT.value,
+            sent_at=now,
+            attempts=OutboxRow.attempts + 1,
+            last_error=None,
+            claimed_by=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(session.execute(sent).rowcount or 0)  # type: ignore[attr-defined]
 
 
 def mark_failed(
