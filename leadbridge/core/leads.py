@@ -58,7 +58,7 @@ def event_from_row(row: LeadEventRow) -> LeadEvent:
 
 
 def lead_from_row(row: LeadRow) -> Lead:
-    return Lead.model_validate(row.data)
+    return Lead.from_stored(row.data)
 
 
 def _projection_columns(lead: Lead) -> dict[str, Any]:
