@@ -13,6 +13,7 @@ Rules:
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
@@ -25,7 +26,7 @@ from sqlalchemy import select
 from leadbridge.core.model import utcnow
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
-from leadbridge.core.store.tables import LeadEventRow, OutboxRow
+from leadbridge.core.store.tables import LeadRow
 from leadbridge.jobs import steps
 from leadbridge.jobs.leases import lease
 from leadbridge.jobs.steps import Followup, JobContext
@@ -178,10 +179,9 @@ def flush_outbox(ctx: JobContext, target: str) -> list[Followup]:
             raise steps.Busy(f"another worker is flushing {target}", retry_after=FLUSH_BUSY_RETRY_S)
         drain_until = time.monotonic() + DRAIN_S
         while True:
-            started = utcnow()
             stats = flush(ctx.database, target, writer, worker=ctx.worker_id, clock=utcnow, settings=retries)
-            if config.role == "partner" and stats.written:
-                _observe_speed_to_lead(ctx, target, started)
+            if config.role == "partner" and stats.written_leads:
+                _observe_speed_to_lead(ctx, stats.written_leads, utcnow())
             if stats.stopped:
                 log.warning(
                     "flush of %s stopped (%s): %s", target, stats.stopped, "; ".join(stats.errors)[:500]
@@ -193,25 +193,32 @@ def flush_outbox(ctx: JobContext, target: str) -> list[Followup]:
                 return [Followup(steps.FLUSH_OUTBOX, (target,))]
 
 
-def _observe_speed_to_lead(ctx: JobContext, target: str, since: datetime) -> None:
+def _observe_speed_to_lead(ctx: JobContext, lead_ids: list[str], delivered_at: datetime) -> None:
+    """Intake (the lead's creation) → its offer written into the partner's CRM, per delivered lead."""
     with ctx.database.transaction() as session:
-        delivered = session.execute(
-            select(OutboxRow.lead_id, OutboxRow.sent_at).where(
-                OutboxRow.target == target, OutboxRow.status == "sent", OutboxRow.sent_at >= since
-            )
-        ).all()
-        lead_ids = {lead_id for lead_id, _ in delivered if lead_id}
-        received: dict[str, datetime] = {
-            lead_id: at
-            for lead_id, at in session.execute(
-                select(LeadEventRow.lead_id, LeadEventRow.occurred_at).where(
-                    LeadEventRow.lead_id.in_(lead_ids), LeadEventRow.seq == 1
-                )
-            )
-        }
-    for lead_id, sent_at in delivered:
-        if lead_id in received and sent_at is not None:
-            SPEED_TO_LEAD.observe(max(0.0, (sent_at - received[lead_id]).total_seconds()))
+        received = session.execute(select(LeadRow.created_at).where(LeadRow.id.in_(set(lead_ids)))).scalars()
+        for created_at in received:
+            SPEED_TO_LEAD.observe(max(0.0, (delivered_at - created_at).total_seconds()))
+
+
+ENGINE_MODULES = (
+    "leadbridge.core.router",
+    "leadbridge.core.sla_tick",
+    "leadbridge.core.sync.connections",
+    "leadbridge.core.sync.deliver",
+    "leadbridge.core.sync.projector",
+    "leadbridge.core.sync.pull",
+    "leadbridge.core.sync.writers",
+    "leadbridge.connectors.salesforce",
+    "leadbridge.connectors.hubspot",
+)
+
+
+def warm_up() -> None:
+    """Import what the steps import lazily, so a worker pays for it at start, not on its first lead
+    (the modules are lazy so that importing ``leadbridge.jobs`` stays cheap for the CLI)."""
+    for name in ENGINE_MODULES:
+        importlib.import_module(name)
 
 
 def wire() -> None:

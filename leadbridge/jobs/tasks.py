@@ -19,7 +19,7 @@ from typing import Any
 from celery import Task
 from celery.signals import worker_init, worker_process_init
 
-from leadbridge.jobs import dispatch, kicks
+from leadbridge.jobs import dispatch, engine, kicks
 from leadbridge.jobs.app import CeleryDispatcher, app, current_settings
 from leadbridge.jobs.runner import MAX_RETRIES, RETRIABLE, execute, make_context, retry_delay
 from leadbridge.jobs.schedule import task_name
@@ -50,6 +50,7 @@ def _install_dispatcher(**_: Any) -> None:
     if current_settings().broker_url:
         dispatch.install(CeleryDispatcher(current_settings()))
         kicks.install()
+    engine.warm_up()
 
 
 def _run(task: Task, step: str, args: tuple[str, ...]) -> None:

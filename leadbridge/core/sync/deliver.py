@@ -68,6 +68,7 @@ class FlushStats:
     dead: int = 0
     stopped: str | None = None
     errors: list[str] = field(default_factory=list)
+    written_leads: list[str] = field(default_factory=list)  # leads whose write succeeded
 
 
 def flush(
@@ -165,6 +166,7 @@ def _record(
             if result.ok:
                 sent += ids
                 stats.written += 1
+                stats.written_leads.append(group[0])
                 continue
             permanent = result.action in (Action.SKIP, Action.FATAL)
             outbox.mark_failed(
