@@ -92,7 +92,7 @@ def throughput(
     cluster = Cluster(url, REDIS_URL, workdir, queue=run_queue(), LEADBRIDGE_CONFIG=str(config))
     names = [f"w{n}" for n in range(workers)]
     for name in names:
-        cluster.start_worker(name, concurrency=3, include=WORKLOAD)
+        cluster.start_worker(name, concurrency=3, include=WORKLOAD, pool=os.environ.get("BENCH_POOL", "threads"))
     cluster.wait_ready(*names)
     celery_app.conf.broker_url = REDIS_URL
     warm_ids = seed_leads(world, WARM_UP_LEADS)

@@ -9,8 +9,9 @@ import pytest
 
 from leadbridge.connectors.base import Action, WriteItem, advance
 from leadbridge.connectors.salesforce import connect
+from leadbridge.connectors.salesforce.client import http_session, login
 from leadbridge.connectors.salesforce.errors import SALESFORCE_ERRORS
-from leadbridge.core.errors import FatalConnectorError, QuotaExhausted
+from leadbridge.core.errors import FatalConnectorError, QuotaExhausted, RetriableError
 from leadbridge.core.retry import no_wait_policy
 from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.salesforce.org import SalesforceOrg
@@ -136,3 +137,18 @@ def test_given_a_page_then_its_checkpoint_lists_the_window_it_covers(
     checkpoint = advance(None, page, connector.lookback)
     assert checkpoint is not None and len(checkpoint.recent) == 4
     assert (checkpoint.stamp, checkpoint.id) == max((c.stamp, c.external_id) for c in page)
+
+
+@pytest.mark.parametrize("error", ["server_error", "unavailable"])
+def test_given_a_server_failure_at_login_then_it_is_retried_not_reported_as_bad_credentials(
+    box: Sandbox, org: SalesforceOrg, error: str
+) -> None:
+    config = org_config(org, box.ca_file, name="home")
+    org.faults.set("login.soap", error_rate=1.0, error=error)
+    with pytest.raises(RetriableError, match="could not log in just now"):
+        login(config, http_session(config))
+    org.faults.clear()
+    wrong = org_config(org, box.ca_file, name="home", password="wrong")
+    with pytest.raises(FatalConnectorError, match="refused the login"):
+        login(wrong, http_session(wrong))
+    assert login(config, http_session(config)).session_id

@@ -73,14 +73,14 @@ class Cluster:
         return process
 
     def start_worker(
-        self, name: str, *, concurrency: int = 2, include: str = "tests.jobs.workload"
+        self, name: str, *, concurrency: int = 2, include: str = "tests.jobs.workload", pool: str = "threads"
     ) -> subprocess.Popen[bytes]:
         return self._start(
             name,
             [
                 "worker",
                 f"--include={include}",
-                "--pool=threads",
+                f"--pool={pool}",
                 f"--concurrency={concurrency}",
                 f"--queues={self.queue}",
                 f"--hostname={name}@%h",

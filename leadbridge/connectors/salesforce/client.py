@@ -119,6 +119,11 @@ def login(config: ConnectionConfig, session: requests.Session) -> Salesforce:
             **common,
         )
     except SalesforceAuthenticationFailed as error:
+        if _transient(error):
+            raise RetriableError(
+                f"connection {config.name}: Salesforce could not log in just now "
+                f"({error.code}: {_first_sentence(error)[:200]}); trying again later"
+            ) from None
         raise FatalConnectorError(
             f"connection {config.name}: Salesforce refused the login "
             f"({error.code}: {_first_sentence(error)}); "
@@ -126,6 +131,22 @@ def login(config: ConnectionConfig, session: requests.Session) -> Salesforce:
         ) from None
     except requests.RequestException as error:
         raise RetriableError(f"connection {config.name}: login failed to connect: {error}") from None
+
+
+# Login answers that say "not now" rather than "not you": a 5xx or 429 without a SOAP fault reaches
+# simple-salesforce's error as the bare HTTP status; these fault codes are Salesforce's own.
+_TRANSIENT_LOGIN_CODES = frozenset(
+    {"SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION", "UNKNOWN_EXCEPTION_CODE"}
+    | {"server_error", "temporarily_unavailable"}
+)
+
+
+def _transient(error: SalesforceAuthenticationFailed) -> bool:
+    """A refused login worth retrying: a server-side status or fault, never a credentials problem."""
+    code = error.code
+    if isinstance(code, int) or (isinstance(code, str) and code.isdigit()):
+        return int(code) >= 500 or int(code) == 429
+    return str(code) in _TRANSIENT_LOGIN_CODES
 
 
 def _first_sentence(error: SalesforceAuthenticationFailed) -> str:
