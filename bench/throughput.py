@@ -50,6 +50,7 @@ from tests.jobs.pipeline import ID_FIELD, seed_leads, wait_for, worker_config
 from tests.sync.world import World, a_world
 
 WARM_UP_LEADS = 100
+POOL = os.environ.get("BENCH_POOL", "threads")  # the worker pool: threads (leadbridge's default) or prefork
 WORKLOAD = "tests.jobs.faultload"  # the real engine steps and router; announces each worker's readiness
 
 
@@ -92,7 +93,7 @@ def throughput(
     cluster = Cluster(url, REDIS_URL, workdir, queue=run_queue(), LEADBRIDGE_CONFIG=str(config))
     names = [f"w{n}" for n in range(workers)]
     for name in names:
-        cluster.start_worker(name, concurrency=3, include=WORKLOAD, pool=os.environ.get("BENCH_POOL", "threads"))
+        cluster.start_worker(name, concurrency=3, include=WORKLOAD, pool=POOL)
     cluster.wait_ready(*names)
     celery_app.conf.broker_url = REDIS_URL
     warm_ids = seed_leads(world, WARM_UP_LEADS)
