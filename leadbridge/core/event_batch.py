@@ -16,7 +16,7 @@ page, a routing pass), under these rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -24,7 +24,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from leadbridge.core.store.tables import Base, IntakeRow, LeadEventRow, LeadRow, OfferRow
+from leadbridge.core.store.tables import Base, IntakeRow, LeadEventRow, LeadRow, OfferRow, OutboxRow
 
 _BATCH_KEY = "leadbridge_event_batch"
 
@@ -80,16 +80,34 @@ def event_batch(session: Session, rows: Iterable[LeadRow] = ()) -> Iterator[Even
 
 # Append-only rows that nothing reads back through the session within the batch: inserted with one
 # executemany per table instead of through the unit of work, which costs several times more per row.
-_BULK_TYPES = (LeadEventRow, OfferRow, IntakeRow)
+_BULK_TYPES: tuple[type[Base], ...] = (LeadEventRow, OfferRow, IntakeRow, OutboxRow)
+
+BulkListener = Callable[[Session, dict[type[Base], list[Any]]], None]
+_bulk_listeners: list[BulkListener] = []
+
+
+def on_bulk_insert(listener: BulkListener) -> None:
+    """Call ``listener(session, rows by type)`` after a batch inserted its append-only rows.
+
+    The rows bypass the unit of work, so ORM ``after_flush`` hooks do not see them; a hook that
+    reacts to new rows (the kicks that publish outbox work after commit) registers here too.
+    """
+    if listener not in _bulk_listeners:
+        _bulk_listeners.append(listener)
+
+
+def remove_bulk_listener(listener: BulkListener) -> None:
+    if listener in _bulk_listeners:
+        _bulk_listeners.remove(listener)
 
 
 def _flush_in_bulk(session: Session) -> None:
     """Flush the batch: the session's flush hooks see every new event, then the append-only rows go
-    in by executemany and everything else (lead rows, outbox rows) through a normal flush.
+    in by executemany and the lead rows through a normal flush.
 
     Order matters: ``before_flush`` listeners (the event→outbox projector) run while the new events
-    are still in the session; new leads are flushed before the events and offers that refer to them;
-    ``after_flush`` listeners (kicks) see the lead and outbox rows of the flush as usual.
+    are still in the session; new leads are flushed before the rows that refer to them; bulk
+    listeners (``on_bulk_insert``) hear of the inserted rows.
     """
     if not any(isinstance(obj, LeadEventRow) for obj in session.new):
         session.flush()
@@ -104,9 +122,11 @@ def _flush_in_bulk(session: Session) -> None:
     for kind, rows in bulk.items():
         if rows:
             table = cast(Table, kind.__table__)
-            # every column but a database-generated key (the intake log's autoincrement id)
+            # every column but a database-generated key (the autoincrement ids of log and outbox)
             keys = [c.key for c in table.columns if not (c.primary_key and c.autoincrement is True)]
             session.execute(insert(table), [{key: getattr(row, key) for key in keys} for row in rows])
+    for listener in list(_bulk_listeners):
+        listener(session, bulk)
 
 
 def lock_leads(session: Session, lead_ids: Iterable[str]) -> list[LeadRow]:

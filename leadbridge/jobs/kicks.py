@@ -7,7 +7,8 @@ Rules (active only in processes that run or publish background work — ``leadbr
   write-backs reach the home CRM within a second, not at the next sweep);
 - kicks ride on ``dispatch_after_commit``: nothing is published for a transaction that rolls back,
   and nothing before the rows are visible to other connections.
-No caller has to remember to kick: the rules watch the session's flushes.
+No caller has to remember to kick: the rules watch the session's flushes, and the rows event batches
+insert in bulk (``core/event_batch.on_bulk_insert``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
+from leadbridge.core import event_batch
 from leadbridge.core.lifecycle import LeadState
 from leadbridge.core.store.tables import LeadRow, OutboxRow
 from leadbridge.jobs.dispatch import dispatch_after_commit
@@ -43,6 +45,16 @@ def _collect(session: Session, _context: Any) -> None:
         dispatch_after_commit(session, step, arg)
 
 
+def _collect_bulk(session: Session, rows: dict[type, list[Any]]) -> None:
+    """Outbox rows an event batch inserted in bulk (past the unit of work) kick their targets too."""
+    pending: set[tuple[str, str]] = session.info.setdefault(_PENDING_KEY, set())
+    for row in rows.get(OutboxRow, ()):
+        kick = (FLUSH_OUTBOX, row.target)
+        if row.status == "pending" and kick not in pending:
+            pending.add(kick)
+            dispatch_after_commit(session, *kick)
+
+
 def _reset(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:  # the outermost transaction ended (savepoints do not count)
         session.info.pop(_PENDING_KEY, None)
@@ -56,6 +68,7 @@ def install() -> None:
             return
         event.listen(Session, "after_flush", _after_flush)
         event.listen(Session, "after_transaction_end", _reset)
+        event_batch.on_bulk_insert(_collect_bulk)
         _installed = True
 
 
@@ -66,6 +79,7 @@ def uninstall() -> None:
             return
         event.remove(Session, "after_flush", _after_flush)
         event.remove(Session, "after_transaction_end", _reset)
+        event_batch.remove_bulk_listener(_collect_bulk)
         _installed = False
 
 

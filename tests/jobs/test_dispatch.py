@@ -6,15 +6,19 @@ from collections.abc import Iterator
 
 import pytest
 
+from leadbridge.core import router
 from leadbridge.core.intake import take_in
 from leadbridge.core.leads import LeadService
+from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.model import utcnow
+from leadbridge.core.policy import Distribution, Mode, default_policy
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import LeadRow
-from leadbridge.core.sync import outbox
+from leadbridge.core.sync import outbox, projector
+from leadbridge.core.sync.projector import SyncTargets
 from leadbridge.jobs import dispatch, kicks
 from leadbridge.jobs.steps import FLUSH_OUTBOX, ROUTE_ALL, ROUTE_LEAD
-from tests.builders import a_lead
+from tests.builders import a_lead, a_partner
 
 
 class Recorder:
@@ -101,3 +105,26 @@ def test_given_kicks_when_the_transaction_rolls_back_then_nothing_is_kicked(
         session.flush()
         raise RuntimeError("boom")
     assert kicked.sent == []
+
+
+def test_given_kicks_when_a_routing_batch_queues_offers_in_bulk_then_each_partner_target_is_flushed(
+    database: Database, kicked: Recorder
+) -> None:
+    with database.transaction() as session:
+        for name in ("p1", "p2"):
+            a_partner(session, connection=name)
+        service = LeadService(session)
+        for _ in range(4):
+            lead = a_lead()
+            service.receive(lead, actor="test", source_system="test", idempotency_key=f"r:{lead.id}")
+            service.apply(lead.id, EventKind.QUALIFY, actor="test", idempotency_key=f"q:{lead.id}")
+    kicked.sent.clear()
+    projector.install(SyncTargets(partner=frozenset({"p1", "p2"})))
+    try:
+        offer_two = Distribution(mode=Mode.OFFER_N, offer_n=2)
+        policy = default_policy().model_copy(update={"distribution": offer_two})
+        summary = router.route_pending(database, policy=policy, chunk=10)
+    finally:
+        projector.uninstall()
+    assert summary.offers == 8  # one chunk: the offers went in through the bulk path
+    assert sorted(args for step, args in kicked.sent if step == FLUSH_OUTBOX) == [("p1",), ("p2",)]
