@@ -54,6 +54,7 @@ class LinkWrite:
     partner_id: str | None = None
     written: Mapping[str, Any] | None = None
     seen: Mapping[str, Any] | None = None
+    seen_if_new: Mapping[str, Any] | None = None  # ``seen`` for a link created now (first push)
 
 
 def remember_many(
@@ -80,7 +81,7 @@ def remember_many(
                     "lead_id": write.lead_id,
                     "partner_id": write.partner_id,
                     "written": dict(write.written or {}),
-                    "seen": dict(write.seen or {}),
+                    "seen": dict(write.seen or write.seen_if_new or {}),
                     "updated_at": now,
                 }
                 for write in missing

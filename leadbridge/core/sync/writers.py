@@ -163,17 +163,17 @@ class PartnerWriter:
         return self.connector.write_batch(stream, items)
 
     def record(self, session: Session, written: list[tuple[Planned, WriteResult]], now: datetime) -> None:
-        pushed = [(p, r.remote_id) for p, r in written if r.remote_id]
-        known = links.by_remote(
-            session, self.connector.name, [remote_id for _, remote_id in pushed if remote_id]
-        )
         writes: list[links.LinkWrite] = []
-        for planned, remote_id in pushed:
-            assert remote_id is not None
+        for planned, result in written:
+            if not result.remote_id:
+                continue
             lead_id, _, partner_id = planned.group
-            seen = None
-            if remote_id not in known:  # first push: the Status we set is what we will read back
-                change = Change(self.connector.upsert_stream, remote_id, "", planned.item.fields)
-                seen = self.connector.partner_owned(change)
-            writes.append(links.LinkWrite(remote_id, lead_id, partner_id, dict(planned.item.fields), seen))
+            # first push: the Status we set is what we will read back (kept only if the link is new)
+            change = Change(self.connector.upsert_stream, result.remote_id, "", planned.item.fields)
+            first_seen = self.connector.partner_owned(change)
+            writes.append(
+                links.LinkWrite(
+                    result.remote_id, lead_id, partner_id, dict(planned.item.fields), seen_if_new=first_seen
+                )
+            )
         links.remember_many(session, self.connector.name, writes, now=now)
