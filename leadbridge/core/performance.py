@@ -162,6 +162,19 @@ def compute_stats(
         elif event.kind == EventKind.RETURN:
             counts[event.partner_id]["returned"] += 1
             returns[event.partner_id][str(event.payload.get("reason_code") or "unknown")] += 1
+    open_leads = {partner_id: len(leads) for partner_id, leads in holding.items()}
+    return stats_table(counts, accept_hours, open_leads, returns, config)
+
+
+def stats_table(
+    counts: Mapping[str, Counter[str]],
+    accept_hours: Mapping[str, list[float]],
+    open_leads: Mapping[str, int],
+    returns: Mapping[str, Counter[str]],
+    config: Performance,
+) -> StatsTable:
+    """Finished stats for every partner in ``counts`` (keys: offers, accepted, declined, expired,
+    returned, won, lost, today, this_week, this_month, round_robin)."""
     result: dict[str, PartnerStats] = {}
     for partner_id, c in counts.items():
         hours = accept_hours.get(partner_id)
@@ -175,7 +188,7 @@ def compute_stats(
             won=c["won"],
             lost=c["lost"],
             median_accept_hours=statistics.median(hours) if hours else None,
-            open_leads=len(holding.get(partner_id, ())),
+            open_leads=open_leads.get(partner_id, 0),
             today=c["today"],
             this_week=c["this_week"],
             this_month=c["this_month"],

@@ -9,7 +9,6 @@ read row by row. ``tests/core/test_stats_query.py`` checks both agree on random 
 
 from __future__ import annotations
 
-import statistics
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
@@ -18,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.model import OfferStatus
-from leadbridge.core.performance import PartnerStats, StatsTable, finish
+from leadbridge.core.performance import StatsTable, stats_table
 from leadbridge.core.policy import Performance
 from leadbridge.core.store.tables import LeadEventRow, OfferRow
 
@@ -107,25 +106,4 @@ def load_stats(session: Session, config: Performance, *, now: datetime) -> Stats
         counts[partner_id]["returned"] += 1
         returns[partner_id][str((payload or {}).get("reason_code") or "unknown")] += 1
 
-    result: dict[str, PartnerStats] = {}
-    for partner_id, c in counts.items():
-        hours = accept_hours.get(partner_id)
-        raw = PartnerStats(
-            partner_id=partner_id,
-            offers=c["offers"],
-            accepted=c["accepted"],
-            declined=c["declined"],
-            expired=c["expired"],
-            returned=c["returned"],
-            won=c["won"],
-            lost=c["lost"],
-            median_accept_hours=statistics.median(hours) if hours else None,
-            open_leads=holding.get(partner_id, 0),
-            today=c["today"],
-            this_week=c["this_week"],
-            this_month=c["this_month"],
-            round_robin_count=c["round_robin"],
-            returns_by_reason=dict(returns.get(partner_id, {})),
-        )
-        result[partner_id] = finish(raw, config)
-    return StatsTable(result)
+    return stats_table(counts, accept_hours, holding, returns, config)
