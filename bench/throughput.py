@@ -10,7 +10,7 @@ Speed-to-lead: leads posted one by one to the REST API (``POST /api/v1/leads``, 
 offer record appears in a partner org — in embedded mode (SQLite, the in-process scheduler) and in
 scaled mode (2 workers). Routing is leadbridge's own router with the default policy.
 
-    .venv/bin/python bench/throughput.py [--leads 1000] [--trickle 40]
+    .venv/bin/python bench/throughput.py [--leads 2000] [--trickle 40]
 
 Needs the local PostgreSQL (``LEADBRIDGE_TEST_DATABASE_URL``, default postgres@127.0.0.1/test) and
 Redis (``LEADBRIDGE_TEST_REDIS_URL``, default redis://127.0.0.1:6379/15).
@@ -178,7 +178,7 @@ def report(mode: str, delays: list[float]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--leads", type=int, default=1000)
+    parser.add_argument("--leads", type=int, default=2000)
     parser.add_argument("--trickle", type=int, default=40, help="leads posted one by one per mode")
     args = parser.parse_args()
     os.environ.pop("LEADBRIDGE_CONFIG", None)
