@@ -13,6 +13,7 @@ Rules:
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import wraps
@@ -143,15 +144,23 @@ def exclusive_poll(poll: Step) -> Step:
 
 
 _BUILTIN_WIRED = False
+_wiring = threading.Lock()
 
 
 def _wire_builtin() -> None:
-    """Register leadbridge's own steps once (lazily, so importing jobs stays cheap)."""
+    """Register leadbridge's own steps once (lazily, so importing jobs stays cheap).
+
+    Under a lock, and marked done only after the registrations: the embedded scheduler's threads
+    resolve their first steps at the same moment, and one of them must not see a half-wired registry.
+    """
     global _BUILTIN_WIRED
     if _BUILTIN_WIRED:
         return
-    _BUILTIN_WIRED = True
-    from leadbridge.jobs import engine, sweeper
+    with _wiring:
+        if _BUILTIN_WIRED:
+            return
+        from leadbridge.jobs import engine, sweeper
 
-    register_default(SWEEP, sweeper.sweep)
-    engine.wire()
+        register_default(SWEEP, sweeper.sweep)
+        engine.wire()
+        _BUILTIN_WIRED = True

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from leadbridge.core.store.database import Database
-from leadbridge.jobs import engine, kicks
+from leadbridge.jobs import engine, kicks, steps
 from leadbridge.jobs.embedded import EmbeddedScheduler
 from leadbridge.ops.snapshot import take_snapshot
 from tests.connectors.sandbox_salesforce import add_leads
@@ -85,3 +86,32 @@ def test_given_the_real_router_then_the_embedded_scheduler_offers_new_leads_to_m
         finally:
             scheduler.stop(10)
             kicks.uninstall()
+
+
+def test_given_threads_resolving_their_first_steps_at_once_then_none_sees_a_half_wired_registry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(steps, "_BUILTIN_WIRED", False)
+    monkeypatch.setattr(steps, "_REGISTRY", {})
+    real_wire = engine.wire
+
+    def slow_wire() -> None:  # the first import of the engine takes a while
+        time.sleep(0.2)
+        real_wire()
+
+    monkeypatch.setattr(engine, "wire", slow_wire)
+    found: list[object] = []
+    failed: list[Exception] = []
+
+    def first_step() -> None:
+        try:
+            found.append(steps.resolve(steps.POLL_PARTNER))
+        except steps.StepNotWired as error:
+            failed.append(error)
+
+    threads = [threading.Thread(target=first_step) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert failed == [] and len(found) == 4
