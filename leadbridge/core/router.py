@@ -184,7 +184,7 @@ class Router:
                 row=row,
             )
         if plan.action is Action.OFFER and decision is not None:
-            audit = decision.to_dict()
+            audit = decision.audit()
             for spec in plan.create:
                 offer, applied = self.offers.create(
                     row.id,

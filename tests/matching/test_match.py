@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadbridge.core.matching import Channel, Decision, History, build_index, history_from_offers, match
+from leadbridge.core.matching.decision import AUDIT_CANDIDATES, AUDIT_EXCLUDED
 from leadbridge.core.model import Offer, OfferStatus
 from leadbridge.core.performance import PartnerStats, StatsTable, finish
 from leadbridge.core.policy import Performance
@@ -100,6 +101,21 @@ def test_given_an_explained_decision_when_serialised_then_json_round_trips() -> 
         "load",
     }
     assert Decision.from_dict(data) == decision
+
+
+def test_given_a_large_network_then_an_offer_keeps_a_bounded_audit_with_every_chosen_partner() -> None:
+    fits = [partner(f"P-{n:03d}") for n in range(40)]
+    elsewhere = [partner(f"X-{n:03d}", territory={"countries": ["AT"]}) for n in range(70)]
+    pool_of_30 = policy(distribution={"mode": "open_pool", "pool_size": 30})
+    decision = match(lead(), [*fits, *elsewhere], pool_of_30, {}, now=NOW, rng=rng(), explain=True)
+    audit = json.loads(json.dumps(decision.audit()))
+    assert len(decision.candidates) == 40 and len(decision.excluded) == 70
+    assert len(audit["excluded"]) == AUDIT_EXCLUDED and audit["excluded_total"] == 70
+    assert audit["excluded_by_filter"] == {"territory": 70}
+    kept = [c["partner_id"] for c in audit["candidates"]]
+    assert kept[:AUDIT_CANDIDATES] == [c.partner_id for c in decision.candidates[:AUDIT_CANDIDATES]]
+    assert set(decision.chosen) <= set(kept) and len(kept) == 30  # 25 best, and the chosen beyond them
+    assert Decision.from_dict(audit).chosen == decision.chosen
 
 
 def test_given_exact_ties_when_assigning_then_the_seeded_rng_breaks_them() -> None:

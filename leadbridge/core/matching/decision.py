@@ -7,6 +7,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+# What an offer stores of its decision (``Decision.audit``): the best candidates and the first
+# exclusions, with the count per filter. ``leadbridge routing <lead> --explain`` recomputes it all.
+AUDIT_CANDIDATES = 25
+AUDIT_EXCLUDED = 50
+
 
 class Channel(StrEnum):
     PARTNER = "partner"
@@ -106,6 +111,21 @@ class Decision:
             "pruned": self.pruned,
             "explained": self.explained,
         }
+
+    def audit(self) -> dict[str, Any]:
+        """``to_dict`` cut to what an offer keeps: the best ``AUDIT_CANDIDATES`` candidates (and
+        every chosen one), the first ``AUDIT_EXCLUDED`` exclusions, and ``excluded_by_filter``.
+
+        An explained decision lists every partner; stored whole with every offer, one lead's audit
+        would weigh hundreds of KB at 10,000 partners. ``excluded_total`` keeps the full count.
+        """
+        data = self.to_dict()
+        chosen = set(self.chosen)
+        ranked = enumerate(data["candidates"])
+        data["candidates"] = [c for rank, c in ranked if rank < AUDIT_CANDIDATES or c["partner_id"] in chosen]
+        data["excluded"] = data["excluded"][:AUDIT_EXCLUDED]
+        data["excluded_by_filter"] = self.excluded_by_filter()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Decision:
