@@ -47,6 +47,11 @@ ACTOR = "router"
 # Leads per routing transaction: large enough that a pass costs a few round trips per chunk, not
 # per lead; small enough that a chunk redone one by one (a lead moved under us) stays cheap.
 ROUTE_CHUNK = 100
+# Up to this many active partners every decision is fully explained (each partner's filter verdict;
+# about 1 ms per lead at 500). Beyond, the indexed match is used (milliseconds at 10,000 partners
+# instead of 10–25) and only the picks are itemised; `leadbridge route LEAD --explain` recomputes
+# the full explanation on demand.
+EXPLAIN_ALL_UP_TO = 500
 Clock = Callable[[], datetime]
 
 
@@ -144,7 +149,7 @@ class Router:
             now=self.ctx.now,
             rng=self.ctx.rng,
             history=history,
-            explain=True,
+            explain=len(self.ctx.partners) <= EXPLAIN_ALL_UP_TO,
         )
         plan = plan_round(decision, lead, self.ctx.policy, self.ctx.partners, now=self.ctx.now)
         self._execute(row, lead, decision, plan, summary)

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from leadbridge.core import router
 from leadbridge.core.intake import take_in
 from leadbridge.core.leads import LeadService
 from leadbridge.core.model import OfferStatus
@@ -158,3 +159,23 @@ def test_caps_hold_across_the_leads_of_one_pass(database: Database) -> None:
     with database.transaction() as session:
         offered = [o.partner_id for lead in leads for o in OfferService(session).for_lead(lead.id)]
     assert len(offered) == len(set(offered)) == 2
+
+
+@pytest.mark.parametrize("network", ["small", "large"])
+def test_a_stored_decision_itemises_its_pick_and_lists_exclusions_only_for_small_networks(
+    database: Database, monkeypatch: pytest.MonkeyPatch, network: str
+) -> None:
+    if network == "large":
+        monkeypatch.setattr(router, "EXPLAIN_ALL_UP_TO", 2)  # 4 partners count as a large network
+    lead_id, _ = setup(database, partners=3)
+    with database.transaction() as session:
+        a_partner(session, name="Far away", territory={"countries": ["AT"]})
+    route_pending(database, policy=policy(), clock=clock, rng=random.Random(1))
+    with database.transaction() as session:
+        (offer,) = OfferService(session).for_lead(lead_id)
+    decision = offer.decision or {}
+    (picked,) = [c for c in decision["candidates"] if c["partner_id"] == offer.partner_id]
+    assert picked["contributions"] and abs(sum(picked["contributions"].values()) - picked["score"]) < 1e-9
+    assert decision["explained"] is (network == "small")
+    assert decision["excluded_total"] == 1
+    assert [e["filter"] for e in decision["excluded"]] == (["territory"] if network == "small" else [])

@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from leadbridge.core.matching import roundrobin
-from leadbridge.core.matching.compiled import compile_policy
+from leadbridge.core.matching.compiled import Compiled, compile_policy
 from leadbridge.core.matching.decision import Candidate, Channel, Decision
-from leadbridge.core.matching.evaluate import evaluate_all, evaluate_bounded
-from leadbridge.core.matching.filters import relevant_filters
+from leadbridge.core.matching.evaluate import evaluate_all, evaluate_bounded, score
+from leadbridge.core.matching.filters import FilterEnv, relevant_filters
 from leadbridge.core.matching.index import PartnerIndex
 from leadbridge.core.matching.vectors import LeadCtx, lead_ctx
 from leadbridge.core.model import Lead, Offer, OfferStatus
@@ -137,7 +137,23 @@ def match(
         return decision
     decision.chosen = _choose(mode, candidates, policy, index, stats, env.default_stats, rng)
     decision.reason = f"{mode.value}: {len(candidates)} candidate(s)"
+    if not explain:
+        _itemise_picks(compiled, ctx, env, index, decision)
     return decision
+
+
+def _itemise_picks(
+    compiled: Compiled, ctx: LeadCtx, env: FilterEnv, index: PartnerIndex, decision: Decision
+) -> None:
+    """Give the chosen candidates their per-scorer contributions (a handful of partners), so a
+    decision made without ``explain`` still shows why its picks won — the same scores, itemised."""
+    picked = set(decision.chosen)
+
+    def itemised(c: Candidate) -> Candidate:
+        s = env.stats.get(c.partner_id) or env.default_stats
+        return score(compiled, ctx, index.by_id[c.partner_id], s, explain=True)
+
+    decision.candidates = [itemised(c) if c.partner_id in picked else c for c in decision.candidates]
 
 
 def _product_cut(ctx: LeadCtx, policy: Policy) -> str | None:
