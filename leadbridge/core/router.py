@@ -29,12 +29,12 @@ from leadbridge.core.errors import ConflictError, IllegalTransition, NotFound
 from leadbridge.core.event_batch import event_batch, lock_leads
 from leadbridge.core.leads import LeadService, lead_from_row
 from leadbridge.core.lifecycle import EventKind, LeadState
-from leadbridge.core.matching import Decision, PartnerIndex, build_index, history_from_offers, match
+from leadbridge.core.matching import Decision, PartnerIndex, history_from_offers, match
 from leadbridge.core.matching.modes import Action, Plan, on_refusal, on_return, plan_round
 from leadbridge.core.model import Lead, Offer, OfferStatus, utcnow
 from leadbridge.core.offers import OfferService, offer_from_row
 from leadbridge.core.partner import Partner
-from leadbridge.core.partners import PartnerRepository
+from leadbridge.core.partner_index_cache import partners_and_index
 from leadbridge.core.performance import PartnerStats, StatsTable, stats_for
 from leadbridge.core.policy import Policy, default_policy, load_policy
 from leadbridge.core.settings import Settings
@@ -95,9 +95,9 @@ class RoutingContext:
 
     @classmethod
     def load(cls, session: Session, policy: Policy, *, now: datetime, rng: random.Random) -> RoutingContext:
-        partners = PartnerRepository(session).all(active_only=True)
+        partners, index = partners_and_index(session, policy, now)
         stats = load_stats(session, policy.performance, now=now)
-        return cls(policy, {p.id: p for p in partners}, build_index(partners, policy, now), stats, now, rng)
+        return cls(policy, partners, index, stats, now, rng)
 
 
 class Router:
