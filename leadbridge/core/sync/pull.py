@@ -48,10 +48,10 @@ from leadbridge.mappings.quarantine import SqlQuarantine
 
 STREAM = "Lead"
 log = logging.getLogger(__name__)
-# Takes what it can of a page in bulk; returns the changes left for the per-record handler.
 # Records per transaction within a page: routing (kicked by each commit) starts on the first part
 # while the rest of a 2,000-record page is still being taken in.
 COMMIT_EVERY = 250
+# Takes what it can of a page in bulk; returns the changes left for the per-record handler.
 BatchHandler = Callable[[Session, list[Change], dict[str, SyncLinkRow]], list[Change]]
 
 
