@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,6 +53,7 @@ ROUTE_CHUNK = 100
 # instead of 10–25) and only the picks are itemised; `leadbridge route LEAD --explain` recomputes
 # the full explanation on demand.
 EXPLAIN_ALL_UP_TO = 500
+_monotonic = time.monotonic  # the deadline clock (tests replace it)
 Clock = Callable[[], datetime]
 
 
@@ -74,6 +76,7 @@ class RouteSummary:
     closed: int = 0
     waiting: int = 0
     errors: list[str] = field(default_factory=list)
+    more: bool = False  # the pass stopped at its deadline with leads still waiting
 
     def add(self, other: RouteSummary) -> None:
         """Count ``other``'s pass into this one."""
@@ -291,12 +294,15 @@ def route_pending(
     limit: int | None = None,
     settings: Settings | None = None,
     chunk: int = ROUTE_CHUNK,
+    deadline: float | None = None,
 ) -> RouteSummary:
     """Move every waiting lead on (module rules).
 
     Leads are routed ``chunk`` at a time, each chunk in one transaction with one event batch; a chunk
     that fails for any lead is rolled back whole and redone one lead per transaction, so one lead
     that another worker moved first (or that breaks a rule) costs only speed, never another lead.
+    With ``deadline`` (``time.monotonic()``), no new chunk starts after it: the summary then says
+    ``more`` and the next pass goes on (oldest first, so nothing waits forever behind a backlog).
     """
     if policy is None:
         from leadbridge.core.settings import load_settings
@@ -310,6 +316,9 @@ def route_pending(
             return summary
         context = RoutingContext.load(session, policy, now=now, rng=rng or random.Random(now.timestamp()))
     for start in range(0, len(ids), max(1, chunk)):
+        if deadline is not None and _monotonic() > deadline:
+            summary.more = True
+            break
         part = ids[start : start + max(1, chunk)]
         if len(part) > 1 and _route_chunk(database, context, clock, part, summary):
             continue

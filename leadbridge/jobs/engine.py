@@ -102,19 +102,20 @@ def poll_partner(ctx: JobContext, connection: str) -> list[Followup]:
     return [Followup(steps.ROUTE_LEAD, (steps.ROUTE_ALL,))] if stats.events else []
 
 
-def _default_router(ctx: JobContext) -> int:
+def _default_router(ctx: JobContext, deadline: float) -> tuple[int, bool]:
     from leadbridge.core.router import policy_from_settings, route_pending
 
-    return route_pending(ctx.database, policy=policy_from_settings(ctx.settings)).routed
+    summary = route_pending(ctx.database, policy=policy_from_settings(ctx.settings), deadline=deadline)
+    return summary.routed, summary.more
 
 
-_router: Callable[[JobContext], int] = _default_router
+_router: Callable[[JobContext, float], tuple[int, bool]] = _default_router
 
 
 def use_router(router: Callable[[Database], int] | None) -> None:
     """Route with ``router`` (``route_pending(database) -> routed``) in this process; None: the real one."""
     global _router
-    _router = _default_router if router is None else (lambda ctx: router(ctx.database))
+    _router = _default_router if router is None else (lambda ctx, _deadline: (router(ctx.database), False))
 
 
 def route(ctx: JobContext, lead_id: str) -> list[Followup]:
@@ -129,12 +130,15 @@ def route(ctx: JobContext, lead_id: str) -> list[Followup]:
     with lease(ctx.database, "route") as held:
         if not held:
             raise steps.Busy("another worker is routing", retry_after=ROUTE_BUSY_RETRY_S)
-        started, routed = time.monotonic(), 0
-        while (done := _router(ctx)) > 0:
+        deadline, routed = time.monotonic() + DRAIN_S, 0
+        while True:
+            done, more = _router(ctx, deadline)
             routed += done
-            if time.monotonic() - started > DRAIN_S:
+            if more or (done and time.monotonic() > deadline):
                 log.info("routed %d leads; more are waiting", routed)
                 return [Followup(steps.ROUTE_LEAD, (steps.ROUTE_ALL,))]
+            if not done:
+                break
     if routed:
         log.info("routed %d leads", routed)
     return []

@@ -4,6 +4,7 @@ record at a time, with the same outcome and nothing lost or doubled."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
@@ -132,3 +133,16 @@ def test_given_a_link_created_meanwhile_then_remembering_it_updates_instead_of_f
         assert row.seen == {"Status": "Open"} and row.written == {"Status": "Offered"}
     with database.transaction() as session:
         assert session.execute(select(func.count()).select_from(SyncLinkRow)).scalar_one() == 1
+
+
+def test_given_a_deadline_then_a_pass_stops_between_chunks_and_the_next_goes_on(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _qualified(database, 25)
+    ticks = iter([0.0, 0.0, 100.0])  # the clock passes the deadline after the second chunk started
+    monkeypatch.setattr(router, "_monotonic", lambda: next(ticks, 100.0))
+    first = router.route_pending(database, chunk=10, deadline=50.0)
+    monkeypatch.undo()
+    rest = router.route_pending(database, chunk=10, deadline=time.monotonic() + 60)
+    assert (first.routed, first.more) == (20, True)
+    assert (rest.routed, rest.more) == (5, False)
