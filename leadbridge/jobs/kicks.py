@@ -14,6 +14,7 @@ insert in bulk (``core/event_batch.on_bulk_insert``).
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import event
@@ -32,27 +33,26 @@ _PENDING_KEY = "leadbridge_kicks"
 
 def _collect(session: Session, _context: Any) -> None:
     """After each flush: remember what this transaction made due (published after commit)."""
-    pending: set[tuple[str, str]] = session.info.setdefault(_PENDING_KEY, set())
     fresh: set[tuple[str, str]] = set()
     for obj in (*session.new, *session.dirty):
         if isinstance(obj, LeadRow) and obj.state == LeadState.QUALIFIED.value:
             fresh.add((ROUTE_LEAD, ROUTE_ALL))
-    for obj in session.new:  # a retried row (dirty, due later) is the sweeper's business
-        if isinstance(obj, OutboxRow) and obj.status == "pending":
-            fresh.add((FLUSH_OUTBOX, obj.target))
-    for step, arg in fresh - pending:
-        pending.add((step, arg))
-        dispatch_after_commit(session, step, arg)
+    # a retried row (dirty, due later) is the sweeper's business
+    _kick_targets(session, fresh, (obj for obj in session.new if isinstance(obj, OutboxRow)))
 
 
 def _collect_bulk(session: Session, rows: dict[type, list[Any]]) -> None:
     """Outbox rows an event batch inserted in bulk (past the unit of work) kick their targets too."""
+    _kick_targets(session, set(), rows.get(OutboxRow, ()))
+
+
+def _kick_targets(session: Session, fresh: set[tuple[str, str]], outbox_rows: Iterable[OutboxRow]) -> None:
+    """Publish ``fresh`` plus a flush of each target with a new pending row, once per transaction."""
     pending: set[tuple[str, str]] = session.info.setdefault(_PENDING_KEY, set())
-    for row in rows.get(OutboxRow, ()):
-        kick = (FLUSH_OUTBOX, row.target)
-        if row.status == "pending" and kick not in pending:
-            pending.add(kick)
-            dispatch_after_commit(session, *kick)
+    fresh |= {(FLUSH_OUTBOX, row.target) for row in outbox_rows if row.status == "pending"}
+    for step, arg in fresh - pending:
+        pending.add((step, arg))
+        dispatch_after_commit(session, step, arg)
 
 
 def _reset(session: Session, transaction: SessionTransaction) -> None:
