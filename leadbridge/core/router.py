@@ -18,7 +18,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.matching import Decision, PartnerIndex, history_from_offers, match
 from leadbridge.core.matching.modes import Action, Plan, on_refusal, on_return, plan_round
 from leadbridge.core.model import Lead, Offer, OfferStatus, utcnow
-from leadbridge.core.offers import OfferService, offer_from_row
+from leadbridge.core.offers import OfferService
 from leadbridge.core.partner import Partner
 from leadbridge.core.partner_index_cache import partners_and_index
 from leadbridge.core.performance import PartnerStats, StatsTable, stats_for
@@ -79,9 +79,10 @@ class RouteSummary:
     more: bool = False  # the pass stopped at its deadline with leads still waiting
 
     def add(self, other: RouteSummary) -> None:
-        """Count ``other``'s pass into this one."""
-        for name in ("routed", "offers", "direct", "nurtured", "closed", "waiting"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        """Count ``other``'s pass into this one (every counter, and its errors)."""
+        for counter in fields(self):
+            if counter.type == "int":  # the counters (annotations are strings here; ``more`` is a bool)
+                setattr(self, counter.name, getattr(self, counter.name) + getattr(other, counter.name))
         self.errors += other.errors
 
 
@@ -336,13 +337,7 @@ def _route_chunk(
     try:
         with database.transaction() as session:
             rows = lock_leads(session, lead_ids)
-            offers: dict[str, list[Offer]] = {}
-            for offer_row in session.execute(
-                select(OfferRow)
-                .where(OfferRow.lead_id.in_([r.id for r in rows]))
-                .order_by(OfferRow.offered_at, OfferRow.id)
-            ).scalars():
-                offers.setdefault(offer_row.lead_id, []).append(offer_from_row(offer_row))
+            offers = OfferService(session, clock).for_leads([r.id for r in rows])
             with event_batch(session, rows):
                 router = Router(session, context, clock, offers=offers)
                 for row in rows:
