@@ -68,7 +68,8 @@ class LeadEventRow(Base):
     offer_id: Mapped[str | None] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]]
     # Never loaded or set: it only tells the unit of work that a new lead is inserted before its
-    # events when both are flushed together (event batches flush a page of new leads at once).
+    # events when several of both are flushed together (an autoflush inside an event batch of new
+    # leads; without it the unit of work may insert an event before its lead).
     lead: Mapped[LeadRow] = relationship(lazy="raise", viewonly=False)
 
 

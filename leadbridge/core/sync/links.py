@@ -18,12 +18,6 @@ from sqlalchemy.orm import Session
 from leadbridge.core.sync.tables import SyncLinkRow
 
 
-def get(session: Session, connection: str, remote_id: str) -> SyncLinkRow | None:
-    return session.execute(
-        select(SyncLinkRow).where(SyncLinkRow.connection == connection, SyncLinkRow.remote_id == remote_id)
-    ).scalar_one_or_none()
-
-
 def by_remote(session: Session, connection: str, remote_ids: list[str]) -> dict[str, SyncLinkRow]:
     """The links of these remote records, by remote id (one query for a page)."""
     rows = session.execute(
@@ -115,6 +109,7 @@ def remember(
 
 
 def _insert_ignoring_duplicates(session: Session) -> Any:
+    """INSERT … ON CONFLICT (connection, remote_id) DO NOTHING, in the session's dialect."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
