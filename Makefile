@@ -34,6 +34,7 @@ lint: install-dev
 	$(BIN)/ruff check leadbridge tests bench
 	$(BIN)/ruff format --check leadbridge tests bench
 	$(BIN)/mypy leadbridge
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) build *.egg-info test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -22,11 +22,11 @@ from leadbridge.cli.context import console, err_console, print_json
 from leadbridge.core.settings import load_settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.db import engine_for
-from leadbridge.core.sync.connections import build_connectors
-from leadbridge.core.sync.cycle import CycleReport, SyncEngine
 from leadbridge.demo.actors import Partners
 from leadbridge.demo.report import summarise
 from leadbridge.demo.world import HOME, DemoWorld, start_world
+from leadbridge.sync.connections import build_connectors
+from leadbridge.sync.cycle import CycleReport, SyncEngine
 
 PARTNER_ROUNDS = 3  # partners act between cycles: claim/decline, then progress, then the stragglers
 

@@ -83,7 +83,7 @@ def beat(
 
 def status(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """Queue depths, the oldest pending work and the last successful sync per connection."""
-    from leadbridge.ops.status import collect_status
+    from leadbridge.cli.status_report import collect_status
 
     data = collect_status(settings())
     if as_json:

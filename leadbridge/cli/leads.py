@@ -14,10 +14,10 @@ from leadbridge.cli.output import progress_bar, report_import
 from leadbridge.cli.partners import JsonOption, open_database
 from leadbridge.connectors.csvfile import CsvFileError, validate_leads
 from leadbridge.core.errors import NotFound
-from leadbridge.core.importing import import_leads
 from leadbridge.core.leads import LeadService, lead_from_row
 from leadbridge.core.offers import OfferService
 from leadbridge.core.store.tables import LeadRow
+from leadbridge.sync.importing import import_leads
 
 leads_app = typer.Typer(help="Import, list and inspect leads.", no_args_is_help=True)
 

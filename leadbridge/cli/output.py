@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from leadbridge.cli.context import console, err_console, print_json
-from leadbridge.core.importing import ImportSummary
+from leadbridge.sync.importing import ImportSummary
 
 
 @contextmanager

@@ -11,9 +11,9 @@ from rich.table import Table
 from leadbridge.cli.context import console, fail, print_json, settings
 from leadbridge.cli.output import progress_bar, report_import
 from leadbridge.connectors.csvfile import CsvFileError, validate_partners
-from leadbridge.core.importing import import_partners
 from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.store.database import Database
+from leadbridge.sync.importing import import_partners
 
 partners_app = typer.Typer(help="Import and list channel partners.", no_args_is_help=True)
 

@@ -10,9 +10,9 @@ from rich.table import Table
 from leadbridge.cli.context import console, err_console, fail, print_json, settings
 from leadbridge.core.model import utcnow
 from leadbridge.core.store.database import Database
-from leadbridge.core.sync import outbox
-from leadbridge.core.sync.connections import build_connectors, connector_for
-from leadbridge.core.sync.cycle import CycleReport, SyncEngine
+from leadbridge.sync import outbox
+from leadbridge.sync.connections import build_connectors, connector_for
+from leadbridge.sync.cycle import CycleReport, SyncEngine
 
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of text")]
 

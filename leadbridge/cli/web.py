@@ -15,6 +15,7 @@ from leadbridge.core.errors import NotFound
 from leadbridge.core.model import utcnow
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import PartnerRow
+from leadbridge.core.store.web_tables import AdminUserRow, ApiKeyRow, PartnerUserRow
 from leadbridge.web.accounts import (
     create_admin,
     create_api_key,
@@ -23,7 +24,6 @@ from leadbridge.web.accounts import (
     revoke_partner_user,
 )
 from leadbridge.web.sessions import issue_magic_link
-from leadbridge.web.tables import AdminUserRow, ApiKeyRow, PartnerUserRow
 
 users_app = typer.Typer(help="Admins of the cockpit and users of the partner inbox.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for partner systems and admin tools.", no_args_is_help=True)

@@ -56,8 +56,8 @@ def _prepare(settings: Settings) -> None:
     with _projector_lock:
         if _projected_for == id(settings):
             return
-        from leadbridge.core.sync import projector
-        from leadbridge.core.sync.projector import SyncTargets
+        from leadbridge.sync import projector
+        from leadbridge.sync.projector import SyncTargets
 
         projector.install(SyncTargets.from_settings(settings))
         _projected_for = id(settings)
@@ -65,7 +65,7 @@ def _prepare(settings: Settings) -> None:
 
 def connector(ctx: JobContext, name: str) -> Any:
     """This thread's connector for connection ``name`` (built on first use)."""
-    from leadbridge.core.sync.connections import connector_for
+    from leadbridge.sync.connections import connector_for
 
     cache: dict[tuple[int, str], Any] = getattr(_local, "connectors", None) or {}
     _local.connectors = cache
@@ -82,7 +82,7 @@ def connector(ctx: JobContext, name: str) -> Any:
 
 def poll_source(ctx: JobContext, connection: str) -> list[Followup]:
     """Pull leads from a manufacturer CRM; new qualified leads are kicked to routing on commit."""
-    from leadbridge.core.sync.pull import pull_manufacturer
+    from leadbridge.sync.pull import pull_manufacturer
 
     _prepare(ctx.settings)
     stats = pull_manufacturer(ctx.database, connector(ctx, connection))
@@ -92,7 +92,7 @@ def poll_source(ctx: JobContext, connection: str) -> list[Followup]:
 
 def poll_partner(ctx: JobContext, connection: str) -> list[Followup]:
     """Pull claims, statuses and outcomes from a partner CRM."""
-    from leadbridge.core.sync.pull import pull_partner
+    from leadbridge.sync.pull import pull_partner
 
     _prepare(ctx.settings)
     config = ctx.settings.connection(connection)
@@ -166,9 +166,9 @@ def flush_outbox(ctx: JobContext, target: str) -> list[Followup]:
     batch, rather than run beside it on a handful of rows. The holder drains for up to ``DRAIN_S``.
     """
     from leadbridge.core.retry import RetryPolicy
-    from leadbridge.core.sync.deliver import flush
-    from leadbridge.core.sync.outbox import OutboxSettings
-    from leadbridge.core.sync.writers import HomeWriter, PartnerWriter
+    from leadbridge.sync.deliver import flush
+    from leadbridge.sync.outbox import OutboxSettings
+    from leadbridge.sync.writers import HomeWriter, PartnerWriter
 
     retries = OutboxSettings(
         stale_after=CLAIM_LEASE, backoff=RetryPolicy(base=OUTBOX_RETRY_BASE_S, cap=600.0)
@@ -208,11 +208,11 @@ def _observe_speed_to_lead(ctx: JobContext, lead_ids: list[str], delivered_at: d
 ENGINE_MODULES = (
     "leadbridge.core.router",
     "leadbridge.core.sla_tick",
-    "leadbridge.core.sync.connections",
-    "leadbridge.core.sync.deliver",
-    "leadbridge.core.sync.projector",
-    "leadbridge.core.sync.pull",
-    "leadbridge.core.sync.writers",
+    "leadbridge.sync.connections",
+    "leadbridge.sync.deliver",
+    "leadbridge.sync.projector",
+    "leadbridge.sync.pull",
+    "leadbridge.sync.writers",
     "leadbridge.connectors.salesforce",
     "leadbridge.connectors.hubspot",
 )

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from leadbridge.connectors.inbox.preview import BlindPreview
+from leadbridge.notify.i18n import translator
 from leadbridge.notify.links import OfferLink, sign_offer_link
-from leadbridge.web.i18n import translator
 
 LINK_MAX_AGE = timedelta(days=7)
 

@@ -26,6 +26,7 @@ from leadbridge.core.model import utcnow
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import LeadRow, OfferRow, PartnerRow
+from leadbridge.core.store.web_tables import AdminUserRow, PartnerUserRow
 from leadbridge.notify.mailer import Mailer
 from leadbridge.notify.messages import (
     DigestLine,
@@ -37,7 +38,6 @@ from leadbridge.notify.messages import (
     offer_links,
     offer_mail,
 )
-from leadbridge.web.tables import AdminUserRow, PartnerUserRow
 
 
 def _partner_users(session: Session, partner_id: str) -> list[Recipient]:

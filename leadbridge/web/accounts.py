@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from leadbridge.core.errors import ConflictError, NotFound
 from leadbridge.core.model import new_id, utcnow
 from leadbridge.core.store.tables import PartnerRow
+from leadbridge.core.store.web_tables import AdminUserRow, ApiKeyRow, PartnerUserRow, WebSessionRow
 from leadbridge.web.security import hash_password, new_token, token_hash, verify_password
-from leadbridge.web.tables import AdminUserRow, ApiKeyRow, PartnerUserRow, WebSessionRow
 
 LANGUAGES = ("en", "de")
 

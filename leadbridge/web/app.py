@@ -27,14 +27,14 @@ from leadbridge.core.router import policy_from_settings
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.db import is_sqlite
-from leadbridge.core.sync import projector
-from leadbridge.core.sync.projector import SyncTargets
 from leadbridge.notify.mailer import Mailer, SmtpMailer
-from leadbridge.ops.health import ops_router
+from leadbridge.sync import projector
+from leadbridge.sync.projector import SyncTargets
 from leadbridge.web.api import router as api_router
 from leadbridge.web.auth import router as auth_router
 from leadbridge.web.cockpit import router as cockpit_router
 from leadbridge.web.deps import AdminKeyRequired, CsrfRejected, NotSignedIn, Page
+from leadbridge.web.health import ops_router
 from leadbridge.web.inbox import router as inbox_router
 from leadbridge.web.security import SecurityHeadersMiddleware
 from leadbridge.web.webhooks import router as webhook_router
@@ -118,7 +118,7 @@ def _error(request: Request, status: int, message: str, detail: str = "") -> Res
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    from leadbridge.web.i18n import text
+    from leadbridge.notify.i18n import text
 
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:

@@ -19,11 +19,11 @@ from starlette.responses import Response
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import PartnerRow
+from leadbridge.core.store.web_tables import AdminUserRow
+from leadbridge.notify.i18n import translator
 from leadbridge.web.accounts import AdminPrincipal, PartnerPrincipal, api_key_for
-from leadbridge.web.i18n import translator
 from leadbridge.web.security import csrf_token, csrf_valid, new_token
 from leadbridge.web.sessions import partner_of_session, session_user
-from leadbridge.web.tables import AdminUserRow
 
 PARTNER_COOKIE = "lb_session"
 ADMIN_COOKIE = "lb_admin"

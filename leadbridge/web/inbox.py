@@ -31,9 +31,9 @@ from leadbridge.connectors.inbox.views import held_lead_detail, held_leads, offe
 from leadbridge.core.errors import NotFound
 from leadbridge.core.model import LeadEvent
 from leadbridge.core.reasons import ReasonCatalog, ReasonKind
+from leadbridge.core.store.web_tables import PartnerUserRow
+from leadbridge.notify.i18n import LANGUAGES
 from leadbridge.web.deps import AppSettings, CsrfChecked, CurrentPartner, Db, Page, set_cookie
-from leadbridge.web.i18n import LANGUAGES
-from leadbridge.web.tables import PartnerUserRow
 
 router = APIRouter(prefix="/inbox", include_in_schema=False)
 REASONS = ReasonCatalog()

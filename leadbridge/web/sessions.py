@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from leadbridge.core.model import utcnow
 from leadbridge.core.store.tables import PartnerRow
 from leadbridge.core.store.types import UtcDateTime
+from leadbridge.core.store.web_tables import MagicLinkRow, PartnerUserRow, RateLimitHitRow, WebSessionRow
 from leadbridge.web.accounts import PartnerPrincipal, active_partner_user
 from leadbridge.web.security import new_token, token_hash
-from leadbridge.web.tables import MagicLinkRow, PartnerUserRow, RateLimitHitRow, WebSessionRow
 
 SESSION_TTL = {"partner": timedelta(hours=12), "admin": timedelta(hours=8)}
 MAGIC_LINK_TTL = timedelta(minutes=15)

@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 import pytest
 
-from leadbridge.connectors.base import Change, Checkpoint, WriteItem, advance
 from leadbridge.core.errors import QuotaExhausted
+from leadbridge.ports import Change, Checkpoint, WriteItem, advance
 
 
 class Harness(Protocol):

@@ -12,10 +12,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from leadbridge.connectors.base import WriteItem
 from leadbridge.connectors.hubspot import HubSpotConnector, Pacer, connect
 from leadbridge.core.retry import RetryPolicy
 from leadbridge.core.settings import ConnectionConfig
+from leadbridge.ports import WriteItem
 from leadbridge.sandbox.hubspot.associations import HUBSPOT_DEFINED, PAIRS
 from leadbridge.sandbox.hubspot.limits import RateLimits
 from leadbridge.sandbox.hubspot.portal import Portal

@@ -11,10 +11,10 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from leadbridge.connectors.base import WriteItem
 from leadbridge.connectors.salesforce import SalesforceConnector, connect
 from leadbridge.core.retry import no_wait_policy
 from leadbridge.core.settings import ConnectionConfig
+from leadbridge.ports import WriteItem
 from leadbridge.sandbox.salesforce.org import SalesforceOrg
 
 _numbers = itertools.count(1)

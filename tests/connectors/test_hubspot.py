@@ -8,16 +8,16 @@ from typing import Any
 
 import pytest
 
-from leadbridge.connectors.base import Action, Change, Checkpoint, WriteItem, advance
 from leadbridge.connectors.hubspot import HubSpotConnector, Pacer
 from leadbridge.connectors.hubspot.connector import parse_filter
 from leadbridge.connectors.hubspot.keyset import KeysetQuery, keyset_pages
 from leadbridge.core.errors import ConfigError, QuotaExhausted
 from leadbridge.core.settings import Settings
-from leadbridge.core.sync.connections import connector_for
 from leadbridge.mappings.writeback import LeadStatusRecord
+from leadbridge.ports import Action, Change, Checkpoint, WriteItem, advance
 from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.hubspot.search import SearchLimits
+from leadbridge.sync.connections import connector_for
 from tests.builders import a_lead
 from tests.connectors.sandbox_hubspot import FakeTime, HubSpotHarness, add_contacts
 

@@ -16,10 +16,10 @@ from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import LeadRow
-from leadbridge.core.sync import projector
-from leadbridge.core.sync.cycle import CycleReport, SyncEngine
 from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.hubspot.portal import Portal
+from leadbridge.sync import projector
+from leadbridge.sync.cycle import CycleReport, SyncEngine
 from tests.connectors.sandbox_hubspot import HubSpotHarness, add_contacts
 from tests.sync.routers import round_robin_router
 

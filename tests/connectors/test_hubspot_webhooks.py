@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from leadbridge.connectors.base import Change, WriteItem
 from leadbridge.connectors.hubspot import HubSpotConnector, WebhookRejected
+from leadbridge.ports import Change, WriteItem
 from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.hubspot.signature import sign_v3
 from tests.connectors.sandbox_hubspot import HubSpotHarness, add_contacts

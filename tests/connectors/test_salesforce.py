@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from leadbridge.connectors.base import Action, WriteItem, advance
 from leadbridge.connectors.salesforce import connect
 from leadbridge.connectors.salesforce.client import http_session, login
 from leadbridge.connectors.salesforce.errors import SALESFORCE_ERRORS
 from leadbridge.core.errors import FatalConnectorError, QuotaExhausted, RetriableError
 from leadbridge.core.retry import no_wait_policy
+from leadbridge.ports import Action, WriteItem, advance
 from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.salesforce.org import SalesforceOrg
 from tests.connectors.contract import read_all

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from leadbridge.cli.main import _register, app
 from leadbridge.connectors.csvfile import CsvFileError, validate_leads, validate_partners
-from leadbridge.core.importing import import_leads, import_partners
 from leadbridge.core.store.database import Database
+from leadbridge.sync.importing import import_leads, import_partners
 
 HEADER = "external_id,first_name,last_name,email,company,postal_code,city,country,product_interests,stage\n"
 GOOD = [

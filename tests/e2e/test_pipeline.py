@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import OutboxRow
-from leadbridge.core.sync.cycle import CycleReport, SyncEngine
-from leadbridge.core.sync.outbox import OutboxSettings
 from leadbridge.sandbox.clients import salesforce_client
 from leadbridge.sandbox.salesforce.org import SalesforceOrg
+from leadbridge.sync.cycle import CycleReport, SyncEngine
+from leadbridge.sync.outbox import OutboxSettings
 from tests.connectors.sandbox_salesforce import add_leads
 from tests.sync.world import World, a_world
 

@@ -20,9 +20,9 @@ from sqlalchemy import select
 
 from leadbridge.core.leads import lead_from_row
 from leadbridge.core.store.tables import LeadRow, OfferRow, PartnerRow
-from leadbridge.core.sync.connections import connector_for
-from leadbridge.core.sync.status import status_records
 from leadbridge.sandbox.salesforce.org import SalesforceOrg
+from leadbridge.sync.connections import connector_for
+from leadbridge.sync.status import status_records
 from tests.connectors.sandbox_salesforce import add_leads, update_lead
 from tests.sync.world import World
 

@@ -14,10 +14,10 @@ from leadbridge.core.model import utcnow
 from leadbridge.core.policy import Distribution, Mode, default_policy
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import LeadRow
-from leadbridge.core.sync import outbox, projector
-from leadbridge.core.sync.projector import SyncTargets
 from leadbridge.jobs import dispatch, kicks
 from leadbridge.jobs.steps import FLUSH_OUTBOX, ROUTE_ALL, ROUTE_LEAD
+from leadbridge.sync import outbox, projector
+from leadbridge.sync.projector import SyncTargets
 from tests.builders import a_lead, a_partner
 
 

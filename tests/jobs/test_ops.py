@@ -13,17 +13,17 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from leadbridge.cli.main import _register, app
+from leadbridge.cli.status_report import collect_status
 from leadbridge.core.leads import LeadService
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.model import utcnow
 from leadbridge.core.settings import ConnectionConfig, Settings
 from leadbridge.core.store.database import Database
-from leadbridge.core.sync import outbox
-from leadbridge.ops.health import ops_router
 from leadbridge.ops.logs import JsonFormatter, log_context
 from leadbridge.ops.metrics import record_api_call
 from leadbridge.ops.snapshot import record_poll_success, take_snapshot
-from leadbridge.ops.status import collect_status
+from leadbridge.sync import outbox
+from leadbridge.web.health import ops_router
 from tests.builders import a_lead
 
 

@@ -10,11 +10,11 @@ from leadbridge.core.model import utcnow
 from leadbridge.core.settings import ConnectionConfig, Settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import LeadRow
-from leadbridge.core.sync import outbox
 from leadbridge.jobs import steps
 from leadbridge.jobs.schedule import beat_schedule, schedule
 from leadbridge.jobs.steps import FLUSH_OUTBOX, ROUTE_ALL, ROUTE_LEAD, Followup, JobContext
 from leadbridge.jobs.sweeper import CLAIM_LEASE, due_work
+from leadbridge.sync import outbox
 from tests.builders import a_lead
 
 

@@ -15,11 +15,11 @@ import redis
 from celery.signals import worker_ready
 
 from leadbridge.core.model import utcnow
-from leadbridge.core.sync import outbox
 from leadbridge.jobs import steps
 from leadbridge.jobs.app import queue_name
 from leadbridge.jobs.steps import Followup, JobContext
 from leadbridge.jobs.sweeper import CLAIM_LEASE
+from leadbridge.sync import outbox
 
 REMOTE = redis.Redis.from_url(os.environ["LEADBRIDGE_BROKER_URL"])
 PREFIX = queue_name()  # keys of this test run only

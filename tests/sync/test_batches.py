@@ -19,10 +19,10 @@ from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.model import utcnow
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import LeadEventRow, LeadRow, OfferRow, OutboxRow
-from leadbridge.core.sync import links, projector, pull
-from leadbridge.core.sync.projector import SyncTargets
-from leadbridge.core.sync.pull import pull_manufacturer
-from leadbridge.core.sync.tables import SyncLinkRow
+from leadbridge.sync import links, projector, pull
+from leadbridge.sync.projector import SyncTargets
+from leadbridge.sync.pull import pull_manufacturer
+from leadbridge.sync.tables import SyncLinkRow
 from tests.builders import a_lead, a_partner
 from tests.connectors.sandbox_salesforce import add_leads, sandbox_connector
 from tests.sync.world import a_world

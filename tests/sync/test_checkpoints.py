@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from leadbridge.connectors.base import Change, Checkpoint, after_checkpoint
 from leadbridge.core.store.database import Database
-from leadbridge.core.sync import checkpoints
+from leadbridge.ports import Change, Checkpoint, after_checkpoint
+from leadbridge.sync import checkpoints
 
 NOW = datetime(2026, 1, 5, tzinfo=UTC)
 

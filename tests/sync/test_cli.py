@@ -17,8 +17,8 @@ from leadbridge.core.partner import Partner
 from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import OutboxRow
-from leadbridge.core.sync import projector
 from leadbridge.sandbox import Sandbox
+from leadbridge.sync import projector
 from tests.connectors.sandbox_salesforce import add_leads, org_config
 
 runner = CliRunner()

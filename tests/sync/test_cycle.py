@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import LeadEventRow, OutboxRow
-from leadbridge.core.sync.cycle import CycleReport
+from leadbridge.sync.cycle import CycleReport
 from tests.connectors.sandbox_salesforce import add_leads, update_lead
 from tests.sync.world import World, a_world
 

@@ -9,8 +9,8 @@ from sqlalchemy import delete
 
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import OutboxRow
-from leadbridge.core.sync import outbox
-from leadbridge.core.sync.outbox import OutboxSettings, OutboxStatus
+from leadbridge.sync import outbox
+from leadbridge.sync.outbox import OutboxSettings, OutboxStatus
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

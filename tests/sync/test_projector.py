@@ -12,8 +12,8 @@ from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.offers import OfferService
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import OutboxRow
-from leadbridge.core.sync import projector
-from leadbridge.core.sync.projector import SyncTargets
+from leadbridge.sync import projector
+from leadbridge.sync.projector import SyncTargets
 from tests.builders import a_lead, a_partner
 
 

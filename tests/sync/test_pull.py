@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import QuarantineRow
-from leadbridge.core.sync import checkpoints
-from leadbridge.core.sync.pull import pull_manufacturer
+from leadbridge.sync import checkpoints
+from leadbridge.sync.pull import pull_manufacturer
 from tests.connectors.sandbox_salesforce import add_leads, sandbox_connector, update_lead
 from tests.sync.world import a_world
 

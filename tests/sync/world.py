@@ -15,11 +15,11 @@ from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import LeadRow
-from leadbridge.core.sync import projector
-from leadbridge.core.sync.cycle import SyncEngine
-from leadbridge.core.sync.routing import Router
 from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.salesforce.org import SalesforceOrg
+from leadbridge.sync import projector
+from leadbridge.sync.cycle import SyncEngine
+from leadbridge.sync.routing import Router
 from tests.connectors.sandbox_salesforce import org_config, sandbox_connector
 from tests.sync.routers import round_robin_router
 

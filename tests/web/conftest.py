@@ -25,8 +25,8 @@ from leadbridge.core.model import utcnow
 from leadbridge.core.offers import OfferService
 from leadbridge.core.settings import ConnectionConfig, Settings
 from leadbridge.core.store.database import Database
-from leadbridge.core.sync import projector
 from leadbridge.notify.mailer import SmtpMailer
+from leadbridge.sync import projector
 from leadbridge.web.accounts import create_admin, create_partner_user
 from leadbridge.web.app import create_app
 from leadbridge.web.deps import ADMIN_COOKIE, PARTNER_COOKIE

@@ -10,10 +10,10 @@ from pydantic import SecretStr
 from sqlalchemy import update
 
 from leadbridge.core.model import utcnow
+from leadbridge.core.store.web_tables import MagicLinkRow
 from leadbridge.notify.links import OfferLink, sign_offer_link
 from leadbridge.web.app import create_app
 from leadbridge.web.deps import PARTNER_COOKIE
-from leadbridge.web.tables import MagicLinkRow
 from tests.web.conftest import ADMIN_PASSWORD, SECRET, SmtpServer, World, body_of, csrf_from
 
 

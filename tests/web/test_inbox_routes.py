@@ -268,7 +268,7 @@ def test_given_an_inactive_partner_when_using_the_session_then_signed_out(world:
 
 
 def test_given_an_expired_session_then_signed_out(world: World) -> None:
-    from leadbridge.web.tables import WebSessionRow
+    from leadbridge.core.store.web_tables import WebSessionRow
 
     client = world.partner_client(world.user_a)
     with world.database.transaction() as session:

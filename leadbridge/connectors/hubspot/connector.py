@@ -21,7 +21,20 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from leadbridge.connectors.base import (
+from leadbridge.connectors.hubspot import fields as F
+from leadbridge.connectors.hubspot.client import HubSpotClient
+from leadbridge.connectors.hubspot.keyset import KeysetQuery, epoch_ms, keyset_pages
+from leadbridge.connectors.hubspot.webhooks import WebhookParser, event_change
+from leadbridge.connectors.hubspot.writes import write_chunk
+from leadbridge.core.errors import ConfigError, FatalConnectorError, LeadbridgeError
+from leadbridge.core.model import Lead
+from leadbridge.core.partner_status import PartnerStatus
+from leadbridge.core.settings import ConnectionConfig
+from leadbridge.mappings.apply import RecordError
+from leadbridge.mappings.check import check_mapping, remote_from_hubspot_properties
+from leadbridge.mappings.fix import hubspot_property_bodies
+from leadbridge.mappings.writeback import LeadStatusRecord
+from leadbridge.ports import (
     Action,
     Change,
     Checkpoint,
@@ -33,19 +46,6 @@ from leadbridge.connectors.base import (
     format_stamp,
     parse_stamp,
 )
-from leadbridge.connectors.hubspot import fields as F
-from leadbridge.connectors.hubspot.client import HubSpotClient
-from leadbridge.connectors.hubspot.keyset import KeysetQuery, epoch_ms, keyset_pages
-from leadbridge.connectors.hubspot.webhooks import WebhookParser, event_change
-from leadbridge.connectors.hubspot.writes import write_chunk
-from leadbridge.core.errors import ConfigError, FatalConnectorError, LeadbridgeError
-from leadbridge.core.model import Lead
-from leadbridge.core.settings import ConnectionConfig
-from leadbridge.core.sync.partner_status import PartnerStatus
-from leadbridge.mappings.apply import RecordError
-from leadbridge.mappings.check import check_mapping, remote_from_hubspot_properties
-from leadbridge.mappings.fix import hubspot_property_bodies
-from leadbridge.mappings.writeback import LeadStatusRecord
 
 BATCH_LIMIT = 100
 LOOKBACK = timedelta(seconds=10)  # > the search index lag ("a few seconds"); every key in it is kept

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from leadbridge.connectors.base import Action, ErrorRule, ErrorTable
 from leadbridge.core.errors import LeadbridgeError
+from leadbridge.ports import Action, ErrorRule, ErrorTable
 
 A = Action
 TEN_SECONDLY = "TEN_SECONDLY_ROLLING"

@@ -24,12 +24,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from leadbridge.connectors.base import format_stamp
 from leadbridge.core.model import Lead
 from leadbridge.mappings.apply import Plan, RecordError
 from leadbridge.mappings.canonical import Owner
 from leadbridge.mappings.schema import Mapping as MappingSpec
 from leadbridge.mappings.writeback import LeadStatusRecord
+from leadbridge.ports import format_stamp
 
 EXTERNAL_ID = "leadbridge_id"
 PUSH_STATUS = "leadbridge_status"

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from leadbridge.connectors.base import parse_stamp
+from leadbridge.ports import parse_stamp
 
 SearchFn = Callable[[dict[str, Any]], dict[str, Any]]
 MAX_PAGE = 200

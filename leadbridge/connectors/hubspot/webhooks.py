@@ -22,9 +22,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from leadbridge.connectors.base import Change, format_stamp
+from leadbridge.connectors.hubspot.signature import MAX_AGE_MS, SIGNATURE_HEADER, TIMESTAMP_HEADER, v3_matches
 from leadbridge.core.errors import LeadbridgeError
-from leadbridge.sandbox.hubspot.signature import MAX_AGE_MS, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_v3
+from leadbridge.ports import Change, format_stamp
 
 PLURAL = {"contact": "contacts", "company": "companies", "deal": "deals"}
 
@@ -66,7 +66,7 @@ class WebhookParser:
             raise WebhookRejected(
                 f"{who}: timestamp {stamp} is more than 5 minutes off (replayed or clock skew)"
             )
-        if not verify_v3(self.client_secret, method, uri, body, headers, now_ms=now_ms):
+        if not v3_matches(self.client_secret, method, uri, body, stamp, signature):
             raise WebhookRejected(
                 f"{who}: the v3 signature does not match; check the app's client secret in the connection "
                 f"and that {uri} is the URL HubSpot was given (scheme, host, path, query)"

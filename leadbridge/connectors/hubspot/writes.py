@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from leadbridge.connectors.base import Action, WriteItem, WriteResult
 from leadbridge.connectors.hubspot import fields as F
 from leadbridge.connectors.hubspot.client import HubSpotClient
 from leadbridge.connectors.hubspot.errors import item_rule
 from leadbridge.core.errors import SkipRecord
+from leadbridge.ports import Action, WriteItem, WriteResult
 
 
 def _input(item: WriteItem, upsert: bool, trace: str) -> dict[str, Any]:

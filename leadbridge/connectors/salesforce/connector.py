@@ -18,7 +18,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from leadbridge.connectors.base import (
+from leadbridge.connectors.salesforce import fields as F
+from leadbridge.connectors.salesforce.client import SalesforceClient
+from leadbridge.connectors.salesforce.errors import item_rule
+from leadbridge.core.errors import LeadbridgeError
+from leadbridge.core.model import Lead
+from leadbridge.core.partner_status import PartnerStatus
+from leadbridge.core.settings import ConnectionConfig
+from leadbridge.mappings.writeback import LeadStatusRecord
+from leadbridge.ports import (
     Action,
     Change,
     Checkpoint,
@@ -30,14 +38,6 @@ from leadbridge.connectors.base import (
     format_stamp,
     parse_stamp,
 )
-from leadbridge.connectors.salesforce import fields as F
-from leadbridge.connectors.salesforce.client import SalesforceClient
-from leadbridge.connectors.salesforce.errors import item_rule
-from leadbridge.core.errors import LeadbridgeError
-from leadbridge.core.model import Lead
-from leadbridge.core.settings import ConnectionConfig
-from leadbridge.core.sync.partner_status import PartnerStatus
-from leadbridge.mappings.writeback import LeadStatusRecord
 
 COLLECTION_LIMIT = 200
 PAGE_SIZE = 2000

@@ -12,8 +12,8 @@ from typing import Any
 
 from simple_salesforce.exceptions import SalesforceError
 
-from leadbridge.connectors.base import Action, ErrorRule, ErrorTable
 from leadbridge.core.errors import LeadbridgeError
+from leadbridge.ports import Action, ErrorRule, ErrorTable
 
 A = Action
 

@@ -8,11 +8,20 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
+import pycountry
 from simple_salesforce import Salesforce
 
-from leadbridge.core.countries import country_name
 from leadbridge.sandbox.salesforce.org import SalesforceOrg
 from leadbridge.sandbox.seed import SeedLead, ascii_slug, generate_leads, generate_people
+
+
+def country_name(code: str) -> str:
+    """The English short name a Salesforce user types for an ISO alpha-2 code (the code if unknown)."""
+    country = pycountry.countries.get(alpha_2=code.upper())
+    if country is None:
+        return code
+    return str(getattr(country, "common_name", None) or country.name)
+
 
 INDUSTRY_LABELS = {
     "construction": "Construction",

@@ -11,8 +11,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from leadbridge.connectors.base import Checkpoint
 from leadbridge.core.store.tables import CheckpointRow
+from leadbridge.ports import Checkpoint
 
 
 def load(session: Session, connection: str, stream: str) -> Checkpoint | None:

@@ -22,13 +22,13 @@ from leadbridge.core.leads import Clock
 from leadbridge.core.model import utcnow
 from leadbridge.core.settings import ConnectionConfig, Settings
 from leadbridge.core.store.database import Database
-from leadbridge.core.sync import projector
-from leadbridge.core.sync.deliver import FlushStats, flush
-from leadbridge.core.sync.outbox import OutboxSettings
-from leadbridge.core.sync.projector import SyncTargets
-from leadbridge.core.sync.pull import PullStats, pull_manufacturer, pull_partner
-from leadbridge.core.sync.routing import Router, route_pending
-from leadbridge.core.sync.writers import HomeWriter, PartnerWriter
+from leadbridge.sync import projector
+from leadbridge.sync.deliver import FlushStats, flush
+from leadbridge.sync.outbox import OutboxSettings
+from leadbridge.sync.projector import SyncTargets
+from leadbridge.sync.pull import PullStats, pull_manufacturer, pull_partner
+from leadbridge.sync.routing import Router, route_pending
+from leadbridge.sync.writers import HomeWriter, PartnerWriter
 
 Progress = Callable[[str], None]
 

@@ -31,7 +31,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from leadbridge.connectors.base import Change, Checkpoint, advance
 from leadbridge.core.errors import LeadbridgeError, NotFound, QuotaExhausted, SkipRecord
 from leadbridge.core.event_batch import event_batch
 from leadbridge.core.intake import IntakeResult, take_in, unknown_external_ids
@@ -39,12 +38,13 @@ from leadbridge.core.leads import Clock, LeadService
 from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.model import Lead, utcnow
 from leadbridge.core.offers import OfferService
+from leadbridge.core.partner_status import PartnerStatus, apply_partner_status
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import PartnerRow
-from leadbridge.core.sync import checkpoints, links
-from leadbridge.core.sync.partner_status import PartnerStatus, apply_partner_status
-from leadbridge.core.sync.tables import SyncLinkRow
 from leadbridge.mappings.quarantine import SqlQuarantine
+from leadbridge.ports import Change, Checkpoint, advance
+from leadbridge.sync import checkpoints, links
+from leadbridge.sync.tables import SyncLinkRow
 
 STREAM = "Lead"
 log = logging.getLogger(__name__)

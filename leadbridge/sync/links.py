@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadbridge.core.sync.tables import SyncLinkRow
+from leadbridge.sync.tables import SyncLinkRow
 
 
 def by_remote(session: Session, connection: str, remote_ids: list[str]) -> dict[str, SyncLinkRow]:

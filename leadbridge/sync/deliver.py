@@ -20,13 +20,13 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from leadbridge.connectors.base import Action, WriteItem, WriteResult
 from leadbridge.core.errors import FatalConnectorError, QuotaExhausted, RetriableError, SessionExpired
 from leadbridge.core.leads import Clock
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import OutboxRow
-from leadbridge.core.sync import outbox
-from leadbridge.core.sync.outbox import OutboxSettings
+from leadbridge.ports import Action, WriteItem, WriteResult
+from leadbridge.sync import outbox
+from leadbridge.sync.outbox import OutboxSettings
 
 GroupKey = tuple[str, str, str]
 

@@ -18,16 +18,16 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadbridge.connectors.base import Change, WriteItem, WriteResult
 from leadbridge.core.errors import SkipRecord
 from leadbridge.core.leads import lead_from_row
 from leadbridge.core.model import Lead, OfferStatus
 from leadbridge.core.store.tables import LeadRow, OfferRow, OutboxRow
-from leadbridge.core.sync import links
-from leadbridge.core.sync.deliver import GroupKey, Planned
-from leadbridge.core.sync.projector import PARTNER_LEAD, TASK, WRITEBACK
-from leadbridge.core.sync.status import status_records
 from leadbridge.mappings.writeback import LeadStatusRecord
+from leadbridge.ports import Change, WriteItem, WriteResult
+from leadbridge.sync import links
+from leadbridge.sync.deliver import GroupKey, Planned
+from leadbridge.sync.projector import PARTNER_LEAD, TASK, WRITEBACK
+from leadbridge.sync.status import status_records
 
 
 class SyncConnector(Protocol):
