@@ -23,6 +23,7 @@ import argparse
 import os
 import random
 import re
+import secrets
 import socket
 import statistics
 import subprocess
@@ -202,7 +203,8 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         (project / "leadbridge.yaml").write_text(
-            f"database_url: sqlite:///bench.db\npublic_url: {base}\nsecret_key: bench-secret\npolicy: null\n"
+            f"database_url: sqlite:///bench.db\npublic_url: {base}\n"
+            f"secret_key: {secrets.token_urlsafe(48)}\npolicy: null\n"
         )
         settings = load_settings(project / "leadbridge.yaml")
         database = Database(settings.sqlalchemy_url)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -34,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
@@ -119,7 +121,8 @@ def speed_to_lead(settings: Settings, database: Database, world: World, count: i
     """Seconds from ``POST /api/v1/leads`` to the offer record appearing in a partner org, per lead."""
     with database.transaction() as session:
         _, key = create_api_key(session, "bench")
-    client = TestClient(create_app(settings, database=database))
+    keyed = settings.model_copy(update={"secret_key": SecretStr(secrets.token_urlsafe(48))})
+    client = TestClient(create_app(keyed, database=database))
     posted: dict[str, float] = {}
     seen: dict[str, float] = {}
     stop = threading.Event()

@@ -15,6 +15,9 @@ from leadbridge.core.partners import PartnerRepository
 
 _counter = itertools.count(1)
 
+# A valid app secret key for tests (the app refuses keys under 32 characters).
+TEST_SECRET_KEY = "test-only-secret-key-0123456789abcdefghij"
+
 
 def a_lead(**overrides: Any) -> Lead:
     number = next(_counter)

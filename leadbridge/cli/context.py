@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from leadbridge.core.errors import LeadbridgeError
 from leadbridge.core.settings import Settings, load_settings
@@ -34,6 +35,16 @@ def settings() -> Settings:
     return STATE.settings()
 
 
+def serving_settings(command: str) -> Settings:
+    """Settings for a long-running command (``run``, ``worker``, ``beat``): an unusable secret key
+    (missing, the old public default, shorter than 32 characters) stops it before it serves anything."""
+    current = settings()
+    problem = current.secret_key_problem()
+    if problem is not None:
+        raise fail(f"`leadbridge {command}` refuses to start: {problem}")
+    return current
+
+
 def print_json(data: Any) -> None:
     """Print one JSON document on stdout (no Rich markup, so scripts can parse it)."""
     sys.stdout.write(json.dumps(data, default=str, ensure_ascii=False) + "\n")
@@ -42,7 +53,7 @@ def print_json(data: Any) -> None:
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print an error for a person and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}")
+    err_console.print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(code)
 
 

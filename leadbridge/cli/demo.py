@@ -10,6 +10,7 @@ cycle must find nothing left to do. The summary says what happened and how many 
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import SecretStr
 
 from leadbridge.cli.context import console, err_console, print_json
-from leadbridge.core.settings import load_settings
+from leadbridge.core.settings import Settings, load_settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.db import engine_for
 from leadbridge.demo.actors import Partners
@@ -54,6 +56,15 @@ def _prefixed(say: Callable[[str], None], prefix: str) -> Callable[[str], None]:
     return lambda message: say(f"{prefix}: {message}")
 
 
+def demo_settings(directory: Path) -> Settings:
+    """The demo directory's settings; without a usable secret key (a directory made by an older
+    version) the demo makes a fresh random one of its own for this run."""
+    settings = load_settings(directory / "leadbridge.yaml")
+    if settings.secret_key_problem() is not None:
+        settings = settings.model_copy(update={"secret_key": SecretStr(secrets.token_urlsafe(48))})
+    return settings
+
+
 def run_demo(
     directory: Path, *, leads: int, partner_orgs: int, seed: int, say: Any
 ) -> tuple[dict[str, Any], DemoWorld]:
@@ -67,7 +78,7 @@ def run_demo(
             init(directory, force=False)
         finally:
             console.quiet = quiet
-    settings = load_settings(directory / "leadbridge.yaml")
+    settings = demo_settings(directory)
     database = _fresh_database(directory, settings.sqlalchemy_url)
     say(f"starting the sandbox: 1 manufacturer org with {leads} leads, {partner_orgs} partner orgs")
     world = start_world(database, settings, leads=leads, partner_orgs=partner_orgs, seed=seed)

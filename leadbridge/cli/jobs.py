@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from leadbridge.cli.context import console, fail, print_json, settings
+from leadbridge.cli.context import console, fail, print_json, serving_settings, settings
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 
@@ -20,9 +20,9 @@ NEEDS_BROKER = (
 
 
 def _scaled_settings(command: str) -> Settings:
-    current = settings()
-    if not current.broker_url:
+    if not settings().broker_url:
         raise fail(NEEDS_BROKER.format(command=f"`leadbridge {command}`"))
+    current = serving_settings(command)
     Database(current.sqlalchemy_url).require_current()
     from leadbridge.ops.logs import configure_logging
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadbridge.cli.context import console, fail, print_json, settings
+from leadbridge.cli.context import console, fail, print_json, serving_settings, settings
 from leadbridge.core.errors import NotFound
 from leadbridge.core.model import utcnow
 from leadbridge.core.store.database import Database
@@ -50,7 +50,7 @@ def run(
     from leadbridge.notify.dispatch import mail_starter
     from leadbridge.web.app import create_app
 
-    config = settings()
+    config = serving_settings("run")
     database = _database()
     starters = [background_starter(config), mail_starter(config)] if background else []
     app = create_app(config, database=database, background=starters)

@@ -7,6 +7,10 @@ Rules:
 - Secrets are ``SecretStr``: they come from the environment (``password_env: NAME``), from the
   secrets file (``secrets_file``, a YAML map ``connection -> {field: value}``) or inline, and are
   never printed: ``safe_dump`` masks them.
+- The app's ``secret_key`` (signs CSRF tokens, encrypts one-tap links) has no default: ``leadbridge
+  init`` writes a fresh random one into the secrets file (top-level ``secret_key``), the environment
+  (``LEADBRIDGE_SECRET_KEY``) or the YAML may give it; a key shorter than ``MIN_SECRET_KEY_CHARS`` or
+  the default shipped by earlier versions is refused (``secret_key_problem``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from leadbridge.core.errors import ConfigError
 
 CONFIG_FILE_NAME = "leadbridge.yaml"
+MIN_SECRET_KEY_CHARS = 32
+# Shipped as the default by earlier versions: public, so it must never sign anything again.
+KNOWN_PUBLIC_KEYS = frozenset({"change-me-leadbridge-dev-secret"})
 SECRET_FIELDS = (
     "password",
     "security_token",
@@ -93,7 +100,7 @@ class Settings(BaseSettings):
     broker_url: str | None = None
     policy: str | None = "policy.yaml"
     secrets_file: str | None = None
-    secret_key: SecretStr = SecretStr("change-me-leadbridge-dev-secret")
+    secret_key: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8000"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
@@ -125,6 +132,28 @@ class Settings(BaseSettings):
         except KeyError:
             known = ", ".join(sorted(self.connections)) or "none configured"
             raise ConfigError(f"unknown connection {name!r} (known: {known})") from None
+
+    def secret_key_problem(self) -> str | None:
+        """Why ``secret_key`` must not be used (missing, public or short), or None when it is fine."""
+        key = self.secret_key.get_secret_value() if self.secret_key is not None else ""
+        fix = (
+            "run `leadbridge init` in a new directory to get one, or set LEADBRIDGE_SECRET_KEY "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+        )
+        if not key:
+            return f"no secret_key is configured; {fix}"
+        if key in KNOWN_PUBLIC_KEYS:
+            return f"secret_key is the publicly known default of earlier versions; {fix}"
+        if len(key) < MIN_SECRET_KEY_CHARS:
+            return f"secret_key has {len(key)} characters, at least {MIN_SECRET_KEY_CHARS} are needed; {fix}"
+        return None
+
+    def signing_key(self) -> str:
+        """The app's secret key for signing and encrypting; ``ConfigError`` when it is unusable."""
+        problem = self.secret_key_problem()
+        if problem is not None or self.secret_key is None:
+            raise ConfigError(problem or "no secret_key")
+        return self.secret_key.get_secret_value()
 
     def safe_dump(self) -> dict[str, Any]:
         """The settings as plain data with every secret masked, for ``--json`` and logs."""
@@ -166,7 +195,9 @@ def load_settings(config: Path | None = None) -> Settings:
         if not secrets_path.exists():
             raise ConfigError(f"secrets file {secrets_path} does not exist")
         for name, values in _read_yaml(secrets_path).items():
-            if name in connections and isinstance(values, dict):
+            if name == "secret_key" and isinstance(values, str):
+                data["secret_key"] = values  # the secrets file beats an inline key
+            elif name in connections and isinstance(values, dict):
                 connections[name] = {**connections[name], **values}
     for name, conn in connections.items():
         if isinstance(conn, dict):

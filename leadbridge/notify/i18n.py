@@ -78,6 +78,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "link_used": "This sign-in link was already used. Request a new one.",
         "link_unknown": "This sign-in link is not valid. Request a new one.",
         "link_revoked": "Your access has been revoked.",
+        "link_signin_used": "This link already signed you in once. Request a sign-in link, "
+        "then open this one again.",
+        "link_other_account": "You are signed in with another account. Sign out first to use this link.",
         "not_found": "Not found.",
         "conflict": "That is no longer possible",
         "forbidden": "The form expired. Go back, reload the page and try again.",
@@ -162,6 +165,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "link_used": "Dieser Anmeldelink wurde bereits benutzt. Fordern Sie einen neuen an.",
         "link_unknown": "Dieser Anmeldelink ist ungültig. Fordern Sie einen neuen an.",
         "link_revoked": "Ihr Zugang wurde entzogen.",
+        "link_signin_used": "Dieser Link hat Sie bereits einmal angemeldet. Fordern Sie einen Anmeldelink an "
+        "und öffnen Sie ihn danach erneut.",
+        "link_other_account": "Sie sind mit einem anderen Konto angemeldet. Melden Sie sich zuerst ab.",
         "not_found": "Nicht gefunden.",
         "conflict": "Das ist nicht mehr möglich",
         "forbidden": "Das Formular ist abgelaufen. Bitte Seite neu laden und erneut versuchen.",

@@ -71,7 +71,7 @@ class Notifier:
 
     def offer(self, offer_id: str, *, reminder: bool = False) -> int:
         """Mail a pending offer (or a reminder about it) to the partner's users; returns mails sent."""
-        secret = self.settings.secret_key.get_secret_value()
+        secret = self.settings.signing_key()
         with self.database.transaction() as session:
             offer = session.get(OfferRow, offer_id)
             if offer is None or offer.status != "pending":

@@ -54,7 +54,11 @@ def create_app(
     mailer: Mailer | None = None,
     background: Sequence[BackgroundStarter] = (),
 ) -> FastAPI:
-    """Build the app; ``background`` starters run for the app's lifetime (embedded scheduler)."""
+    """Build the app; ``background`` starters run for the app's lifetime (embedded scheduler).
+
+    An unusable ``secret_key`` (missing, public or short) is a ``ConfigError`` here, before anything
+    is served: every CSRF token and one-tap link depends on it."""
+    settings.signing_key()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from leadbridge.core.errors import LeadbridgeError
 from leadbridge.core.model import utcnow
-from leadbridge.notify.links import read_offer_link
+from leadbridge.notify.links import OfferLink, read_offer_link
 from leadbridge.notify.messages import Recipient, signin_mail
 from leadbridge.web.accounts import active_partner_user, authenticate_admin, partner_user_by_email
 from leadbridge.web.deps import ADMIN_COOKIE, PARTNER_COOKIE, AppSettings, CsrfChecked, Db, Page, set_cookie
@@ -27,8 +27,10 @@ from leadbridge.web.sessions import (
     LinkProblem,
     LinkRefused,
     allow_attempt,
+    claim_link_signin,
     end_session,
     issue_magic_link,
+    partner_of_session,
     redeem_magic_link,
     start_session,
 )
@@ -92,7 +94,8 @@ def request_link(request: Request, db: Db, settings: AppSettings, email: Annotat
 
 @router.get("/inbox/signin/{token}")
 def confirm_link(request: Request, token: str) -> Response:
-    return Page(request).render("inbox/confirm.html", {"token": token}, language=_lang(request))
+    action = f"/inbox/signin/{token}"
+    return Page(request).render("inbox/confirm.html", {"action": action}, language=_lang(request))
 
 
 @router.post("/inbox/signin/{token}", dependencies=[CsrfChecked])
@@ -115,33 +118,58 @@ def redeem_link(request: Request, token: str, db: Db, settings: AppSettings) -> 
     return _signed_in(response, settings, PARTNER_COOKIE, raw, "partner")
 
 
+def _link_problem(request: Request, problem: str, status: int) -> Response:
+    return Page(request).render(
+        "inbox/signin.html", {"sent": False, "problem": problem}, language=_lang(request), status_code=status
+    )
+
+
+def _offer_target(link: OfferLink) -> str:
+    return f"/inbox/offers/{link.offer_id}" + (f"?do={link.action}" if link.action != "view" else "")
+
+
 @router.get("/inbox/o/{token}")
 def offer_link(request: Request, token: str, db: Db, settings: AppSettings) -> Response:
-    """A one-tap link from an offer mail: sign the user in and open the offer, action pre-selected.
+    """A one-tap link from an offer mail: open the offer, action pre-selected.
 
-    It decides nothing by itself; the link is bound to one user, and a user who cannot see the
-    offer (revoked, or another partner's offer) gets 404.
+    It decides nothing by itself. A browser signed in as the link's user goes straight to the offer;
+    one signed in as somebody else is never switched silently (409, sign out first); otherwise a
+    page with a button signs in — by POST, so a mail scanner's prefetch uses up nothing.
     """
-    link = read_offer_link(settings.secret_key.get_secret_value(), token, now=utcnow())
+    link = read_offer_link(settings.signing_key(), token, now=utcnow())
     if link is None:
-        return Page(request).render(
-            "inbox/signin.html",
-            {"sent": False, "problem": "link_expired"},
-            language=_lang(request),
-            status_code=410,
-        )
+        return _link_problem(request, "link_expired", 410)
     with db.transaction() as session:
+        current = partner_of_session(session, request.cookies.get(PARTNER_COOKIE))
+    if current is not None:
+        if current.user_id == link.user_id:
+            return RedirectResponse(_offer_target(link), status_code=303)
+        return _link_problem(request, "link_other_account", 409)
+    return Page(request).render(
+        "inbox/confirm.html", {"action": f"/inbox/o/{token}"}, language=_lang(request)
+    )
+
+
+@router.post("/inbox/o/{token}", dependencies=[CsrfChecked])
+def offer_link_signin(request: Request, token: str, db: Db, settings: AppSettings) -> Response:
+    """Sign in from a one-tap link: once per link; the user must still be active (module rules)."""
+    link = read_offer_link(settings.signing_key(), token, now=utcnow())
+    if link is None:
+        return _link_problem(request, "link_expired", 410)
+    target = _offer_target(link)
+    with db.transaction() as session:
+        current = partner_of_session(session, request.cookies.get(PARTNER_COOKIE))
+        if current is not None:
+            if current.user_id == link.user_id:
+                return RedirectResponse(target, status_code=303)
+            return _link_problem(request, "link_other_account", 409)
         user = active_partner_user(session, link.user_id)
         if user is None:
-            return Page(request).render(
-                "inbox/signin.html",
-                {"sent": False, "problem": "link_revoked"},
-                language=_lang(request),
-                status_code=403,
-            )
+            return _link_problem(request, "link_revoked", 403)
+        if not claim_link_signin(session, user.id, link.nonce, target, link.expires_at):
+            return _link_problem(request, "link_signin_used", 410)
         raw = start_session(session, "partner", user.id)
         language = user.language
-    target = f"/inbox/offers/{link.offer_id}" + (f"?do={link.action}" if link.action != "view" else "")
     response = RedirectResponse(target, status_code=303)
     set_cookie(response, settings, "lb_lang", language, max_age=365 * 86400)
     return _signed_in(response, settings, PARTNER_COOKIE, raw, "partner")

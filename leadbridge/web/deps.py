@@ -120,7 +120,7 @@ async def verify_csrf(request: Request) -> None:
     """Refuse a form whose ``csrf_token`` does not match the caller (``CsrfRejected``)."""
     form = await request.form()
     submitted = form.get("csrf_token")
-    secret = get_settings(request).secret_key.get_secret_value()
+    secret = get_settings(request).signing_key()
     if not csrf_valid(secret, _binding(request), submitted if isinstance(submitted, str) else None):
         raise CsrfRejected()
 
@@ -146,7 +146,7 @@ class Page:
         values = {
             "t": translator(language),
             "lang": language,
-            "csrf_token": csrf_token(settings.secret_key.get_secret_value(), binding),
+            "csrf_token": csrf_token(settings.signing_key(), binding),
             "request_id": new_token()[:22],
             **context,
         }

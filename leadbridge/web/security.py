@@ -58,7 +58,8 @@ def csrf_token(secret_key: str, binding: str) -> str:
 def csrf_valid(secret_key: str, binding: str | None, submitted: str | None) -> bool:
     if not binding or not submitted:
         return False
-    return hmac.compare_digest(csrf_token(secret_key, binding), submitted)
+    # Bytes, not str: compare_digest refuses non-ASCII strings (a 500 for a forged field).
+    return hmac.compare_digest(csrf_token(secret_key, binding).encode(), submitted.encode("utf-8", "replace"))
 
 
 SECURITY_HEADERS: dict[str, str] = {

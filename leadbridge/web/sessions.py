@@ -4,17 +4,20 @@ Rules:
 - a session lives 12 hours (partners) or 8 hours (admins) and is looked up by its token's hash;
 - a magic link is valid for 15 minutes and exactly once: the first use marks it used in the same
   transaction that creates the session, so two clicks never yield two sessions;
+- a one-tap offer link grants a session once too (``claim_link_signin`` records its nonce as a used
+  link row); the link itself stays usable by a browser already signed in as its user;
 - a rate-limited bucket allows ``limit`` attempts per sliding ``window``; attempts beyond it are
   refused without being counted, and old hits are pruned as we go.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import CursorResult, bindparam, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leadbridge.core.model import utcnow
@@ -144,6 +147,34 @@ def redeem_magic_link(session: Session, raw: str) -> tuple[PartnerUserRow, str]:
     if user is None:
         raise LinkRefused(LinkProblem.REVOKED)
     return user, row.next_path
+
+
+def claim_link_signin(
+    session: Session, user_id: str, nonce: str, next_path: str, expires_at: datetime
+) -> bool:
+    """Record that the one-tap link with ``nonce`` signed its user in; False if it already had.
+
+    The row lives in the magic-link table (used at once), keyed by a hash of the nonce, so a
+    concurrent second use hits the primary key and loses."""
+    digest = token_hash(f"offer-link:{nonce}")
+    if session.get(MagicLinkRow, digest) is not None:
+        return False
+    now = utcnow()
+    try:
+        with session.begin_nested():
+            session.add(
+                MagicLinkRow(
+                    token_hash=digest,
+                    partner_user_id=user_id,
+                    next_path=next_path,
+                    created_at=now,
+                    expires_at=expires_at,
+                    used_at=now,
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
 
 
 def allow_attempt(session: Session, bucket: str, *, limit: int, window: timedelta) -> bool:

@@ -18,6 +18,7 @@ from leadbridge.core.settings import ConnectionConfig, Settings
 from leadbridge.core.store.database import Database
 from leadbridge.notify.mailer import SmtpMailer
 from leadbridge.web.app import create_app
+from tests.builders import TEST_SECRET_KEY
 from tests.web.conftest import (  # noqa: F401  (fixtures shared with the route tests)
     SmtpServer,
     _free_port,
@@ -50,7 +51,7 @@ def live_server(sqlite_url: str, smtp_server: SmtpServer) -> Iterator[LiveServer
     url = f"http://127.0.0.1:{port}"
     settings = Settings(
         database_url=sqlite_url,
-        secret_key=SecretStr("browser-test-secret"),
+        secret_key=SecretStr(TEST_SECRET_KEY),
         public_url=url,
         connections={"test": ConnectionConfig(name="test", kind="salesforce", role="manufacturer")},
     )

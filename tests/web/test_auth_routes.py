@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from fastapi.testclient import TestClient
+from httpx import Response
 from pydantic import SecretStr
 from sqlalchemy import update
 
@@ -101,9 +103,18 @@ def _offer_link(world: World, offer_id: str, user_id: str, action: str, *, hours
     return f"/inbox/o/{token}"
 
 
+def _tap(client: TestClient, path: str) -> Response:
+    """Open a one-tap link as a browser does: the page, then its Continue button."""
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text)
+    assert token is not None
+    return client.post(path, data={"csrf_token": token.group(1)})
+
+
 def test_one_tap_offer_link_signs_in_and_opens_the_offer(world: World) -> None:
     client = world.client()
-    response = client.get(_offer_link(world, world.offer_a, world.user_a, "accept"))
+    response = _tap(client, _offer_link(world, world.offer_a, world.user_a, "accept"))
     assert response.status_code == 303
     assert response.headers["location"] == f"/inbox/offers/{world.offer_a}?do=accept"
     page = client.get(response.headers["location"])
@@ -121,7 +132,7 @@ def test_tampered_or_expired_offer_links_are_refused(world: World) -> None:
 
 def test_an_offer_link_for_another_partners_offer_ends_at_404(world: World) -> None:
     client = world.client()
-    response = client.get(_offer_link(world, world.offer_b, world.user_a, "accept"))
+    response = _tap(client, _offer_link(world, world.offer_b, world.user_a, "accept"))
     assert client.get(response.headers["location"]).status_code == 404
 
 

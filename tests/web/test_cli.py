@@ -13,13 +13,13 @@ from leadbridge.cli.main import _register, app
 from leadbridge.core.settings import load_settings
 from leadbridge.core.store.database import Database
 from leadbridge.web.app import create_app
-from tests.builders import a_partner
+from tests.builders import TEST_SECRET_KEY, a_partner
 
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "leadbridge.yaml").write_text(
-        "database_url: sqlite:///lb.db\npublic_url: http://testserver\nsecret_key: cli-test-secret\n"
+        f"database_url: sqlite:///lb.db\npublic_url: http://testserver\nsecret_key: {TEST_SECRET_KEY}\n"
     )
     monkeypatch.chdir(tmp_path)
     settings = load_settings(tmp_path / "leadbridge.yaml")

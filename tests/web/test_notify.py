@@ -45,7 +45,7 @@ def test_the_accept_link_in_the_mail_leads_to_a_one_tap_accept(world: World, smt
     accept = re.search(r"(?:Annehmen|Accept): http://testserver(\S+)", text)
     assert accept
     client = world.client()
-    opened = client.get(accept.group(1))
+    opened = client.post(accept.group(1), data={"csrf_token": csrf_from(client, accept.group(1))})
     offer_page = opened.headers["location"]
     assert offer_page.endswith("?do=accept")
     response = client.post(

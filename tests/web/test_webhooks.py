@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from leadbridge.core.settings import Settings
@@ -23,7 +24,7 @@ from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.hubspot.portal import Portal
 from leadbridge.sandbox.hubspot.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_v3
 from leadbridge.web.app import create_app
-from tests.builders import a_partner
+from tests.builders import TEST_SECRET_KEY, a_partner
 from tests.connectors.sandbox_hubspot import add_contacts, portal_config
 from tests.jobs.pipeline import wait_for
 
@@ -67,7 +68,12 @@ def hooked(db_url: str, database: Database) -> Iterator[Hooked]:
             portal, box.hubspot.base_url("manufacturer"), box.ca_file, name="home",
             webhook_url=HOOK_URL, app_id=portal.app_id, poll_seconds=3600,
         )  # fmt: skip
-        settings = Settings(database_url=db_url, broker_url=None, connections={"home": config.model_dump()})
+        settings = Settings(
+            database_url=db_url,
+            broker_url=None,
+            secret_key=SecretStr(TEST_SECRET_KEY),
+            connections={"home": config.model_dump()},
+        )
         with database.transaction() as session:
             a_partner(session)  # an inbox partner for every lead of the sandbox's kind
         previous = dispatch.current()
