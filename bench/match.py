@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from leadbridge.core.geo import Place, shipped_places
+from leadbridge.core.geo_files import aggregate_prefixes
 from leadbridge.core.matching import build_index, match
 from leadbridge.core.model import Lead
 from leadbridge.core.partner import Partner
@@ -47,6 +48,15 @@ def _country(rng: random.Random) -> str:
         if roll < acc:
             return country
     return "DE"
+
+
+def regions() -> dict[str, list[Place]]:
+    """Two-digit postal regions of DE, AT and CH (centroids of the shipped codes) by country."""
+    shipped = [p for p in shipped_places() if p.country in POSTAL_DIGITS]
+    places: dict[str, list[Place]] = {}
+    for place in aggregate_prefixes(shipped, 2):
+        places.setdefault(place.country, []).append(place)
+    return places
 
 
 def make_partners(count: int, places: dict[str, list[Place]], rng: random.Random) -> list[Partner]:
@@ -153,9 +163,7 @@ def main() -> None:
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
-    places: dict[str, list[Place]] = {}
-    for place in shipped_places():
-        places.setdefault(place.country, []).append(place)
+    places = regions()
     policy = Policy.model_validate(
         {"version": 1, "filters": {"language": True}, "channel": {"direct_sales_min_revenue": 50_000_000}}
     )

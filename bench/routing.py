@@ -23,10 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sqlalchemy as sa
-from match import make_leads, make_partners
+from match import make_leads, make_partners, regions
 
 from leadbridge.core import partner_index_cache, router
-from leadbridge.core.geo import Place, shipped_places
 from leadbridge.core.intake import take_in
 from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.store.database import Database
@@ -47,9 +46,7 @@ def main() -> None:
     try:
         database.upgrade()
         rng = random.Random(3)
-        places: dict[str, list[Place]] = {}
-        for place in shipped_places():
-            places.setdefault(place.country, []).append(place)
+        places = regions()
         with database.transaction() as session:
             repository = PartnerRepository(session)
             for partner in make_partners(args.partners, places, rng):

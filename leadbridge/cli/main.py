@@ -47,6 +47,7 @@ def _register() -> None:
 COMMAND_MODULES: list[str] = [
     "db",
     "demo",
+    "geo",
     "init",
     "jobs",
     "leads",

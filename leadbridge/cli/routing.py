@@ -1,5 +1,4 @@
-"""``leadbridge route``, ``simulate`` and ``geo``: explain one routing decision, replay a policy,
-and manage the offline gazetteer."""
+"""``leadbridge route`` and ``simulate``: explain one routing decision, replay a policy."""
 
 from __future__ import annotations
 
@@ -15,7 +14,6 @@ from sqlalchemy import select
 from leadbridge.cli.context import console, fail, print_json, settings
 from leadbridge.cli.partners import JsonOption, open_database
 from leadbridge.core.errors import LeadbridgeError
-from leadbridge.core.geo import aggregate_prefixes, load_gazetteer, read_places, write_places
 from leadbridge.core.leads import LeadService, lead_from_row
 from leadbridge.core.matching import Decision, history_from_offers, match
 from leadbridge.core.matching.modes import Plan, plan_round
@@ -42,7 +40,8 @@ FACTOR_HEADERS = {
 }
 
 
-def _policy(path: Path | None) -> Policy:
+def policy_option(path: Path | None) -> Policy:
+    """The policy at ``path``, else the configured one."""
     return load_policy(path) if path else policy_from_settings(settings())
 
 
@@ -110,7 +109,7 @@ def route_command(
     as_json: JsonOption = False,
 ) -> None:
     """Route one lead now and show the decision: candidates with each factor's contribution."""
-    policy = _policy(policy_path)
+    policy = policy_option(policy_path)
     database = open_database()
     now = utcnow()
     rng = random.Random(seed if seed is not None else now.timestamp())
@@ -237,58 +236,6 @@ def simulate_command(
     )
 
 
-geo_app = typer.Typer(help="The offline postal-code gazetteer used for distances.", no_args_is_help=True)
-
-
-@geo_app.command("import")
-def geo_import_command(
-    source: Annotated[Path, typer.Argument(help="gazetteer CSV or GeoNames postal dump (tab-separated)")],
-    out: Annotated[Path, typer.Option("--out", help="CSV to write (list it under geo.gazetteer_files)")],
-    digits: Annotated[
-        int | None, typer.Option(help="average full postal codes into centroids of this many characters")
-    ] = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Convert an admin's postal-code file into a gazetteer CSV the policy can load."""
-    try:
-        places = read_places(source)
-    except LeadbridgeError as error:
-        raise fail(str(error)) from None
-    if digits:
-        places = aggregate_prefixes(places, digits)
-    written = write_places(places, out)
-    countries = sorted({p.country for p in places})
-    if as_json:
-        print_json({"file": str(out), "places": written, "countries": countries})
-        return
-    console.print(f"{written} place(s) for {', '.join(countries)} written to {out}", markup=False)
-    console.print(f"add it to the policy: geo: {{gazetteer_files: [{out}]}}", markup=False)
-
-
-@geo_app.command("lookup")
-def geo_lookup_command(
-    country: Annotated[str, typer.Argument(help="ISO country code (DE)")],
-    postal_code: Annotated[str, typer.Argument(help="postal code")],
-    policy_path: PolicyOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Show where the gazetteer places a postal code (shipped data plus the policy's files)."""
-    try:
-        policy = _policy(policy_path)
-    except LeadbridgeError as error:
-        raise fail(str(error)) from None
-    place = load_gazetteer(tuple(policy.geo.gazetteer_files)).lookup(country.upper(), postal_code)
-    if as_json:
-        print_json(None if place is None else place.__dict__)
-        return
-    if place is None:
-        raise fail(f"no gazetteer entry for {country.upper()} {postal_code}")
-    console.print(
-        f"{place.country} {place.prefix}: {place.latitude}, {place.longitude} {place.name}", markup=False
-    )
-
-
 def register(app: typer.Typer) -> None:
     app.command("route")(route_command)
     app.command("simulate")(simulate_command)
-    app.add_typer(geo_app, name="geo")

@@ -1,30 +1,59 @@
 """Offline geography: postal-code centroids and great-circle distance. Never an online call.
 
 Rules:
-- A lead's coordinates come from the CRM when present; otherwise from the gazetteer by the
-  longest postal-code prefix known for its country (a full code beats ``803`` beats ``80``).
-- The shipped gazetteer (``core/geodata/*.csv``) holds approximate centroids of the 2-digit
-  postal regions of DE, AT and CH (good to some tens of kilometres, enough to rank partners by
-  distance). Admins add finer data with their own CSV files (policy ``geo.gazetteer_files``),
-  which override shipped prefixes: either ``country,prefix,latitude,longitude[,name]`` with a
-  header, or a GeoNames postal-code dump (tab-separated, no header).
+- A lead's coordinates come from the CRM when present; otherwise from the gazetteer
+  (``Gazetteer.lookup``), which says how it placed the code (``Place.source``):
+  1. ``postal_code``: the exact code is known;
+  2. ``postal_prefix``: the longest known prefix of the code — an admin's prefix entry, or the
+     centroid of every shipped code starting with it (``80999`` unknown → ``8099`` → ``809`` …);
+  3. ``city``: the code is missing or unknown down to two characters, and the city names a
+     place of that country (compared case- and accent-insensitively); a one-character prefix
+     (a tenth of a country) comes only after the city;
+  otherwise nothing (distance then counts as unknown).
+- The shipped gazetteer (``core/geodata/postal_codes.tsv.gz``) holds every postal code of AT, BE,
+  CH, CZ, DE, DK, ES, FR, IT, LU, NL and PL from the GeoNames export (CC BY 4.0, see
+  ``ATTRIBUTION``); a code's centroid is the mean of its places. ``scripts/build_gazetteer.py``
+  rebuilds it. It is read once, lazily, into a dict per country.
+- Admins add or correct entries with their own files (policy ``geo.gazetteer_files``, see
+  ``geo_files.py``); an entry for the same key replaces the shipped one.
+- Codes compare without spaces and dashes, upper case, without a country-letter prefix
+  (``D-80331``, ``A-1010``, ``L-4968``: see ``postal_key``).
 - Distance is great-circle (haversine, mean Earth radius 6,371 km).
 """
 
 from __future__ import annotations
 
-import csv
+import gzip
 import math
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from leadbridge.core.errors import ConfigError
-
 EARTH_RADIUS_KM = 6371.0088
+SHIPPED_FILE = "postal_codes.tsv.gz"
+ATTRIBUTION = (
+    "Postal-code centroids: GeoNames postal code export (https://download.geonames.org/export/zip/), "
+    "© GeoNames (https://www.geonames.org/), licensed under CC BY 4.0 "
+    "(https://creativecommons.org/licenses/by/4.0/); centroid = mean of each code's places."
+)
+# Country-letter prefixes written before postal codes (``D-80331``); dropped before lookup.
+LETTER_PREFIXES = {
+    "AT": ("A", "AT"),
+    "BE": ("B", "BE"),
+    "CH": ("CH",),
+    "CZ": ("CZ",),
+    "DE": ("D", "DE"),
+    "DK": ("DK",),
+    "ES": ("E", "ES"),
+    "FR": ("F", "FR"),
+    "IT": ("I", "IT"),
+    "LU": ("L", "LU"),
+    "PL": ("PL",),
+}
 
 
 def haversine_km(
@@ -45,148 +74,210 @@ def haversine_km(
 
 
 def normalise_postal(code: str) -> str:
-    """Postal codes compare without spaces and dashes, upper case (``A-1010`` stays ``A1010``)."""
+    """Postal codes compare without spaces and dashes, upper case (``A-1010`` → ``A1010``)."""
     return code.replace(" ", "").replace("-", "").upper()
+
+
+def postal_key(country: str | None, code: str | None) -> str:
+    """The code as the gazetteer keys it: normalised, a country-letter prefix dropped
+    (``D-80331`` → ``80331``; only before digits, so Dutch ``1011 AB`` stays ``1011AB``)."""
+    if not code:
+        return ""
+    key = normalise_postal(code)
+    for letters in LETTER_PREFIXES.get(country or "", ()):
+        rest = key[len(letters) :]
+        if key.startswith(letters) and rest.isdigit():
+            return rest
+    return key
+
+
+def city_key(name: str) -> str:
+    """Cities compare case- and accent-insensitively, hyphens as spaces (``Saint-Étienne``)."""
+    folded = unicodedata.normalize("NFKD", name.casefold().replace("-", " "))
+    return " ".join("".join(ch for ch in folded if not unicodedata.combining(ch)).split())
+
+
+class GeoSource(StrEnum):
+    """Where a location came from (recorded with geocoded leads and partners)."""
+
+    CRM = "crm"
+    POSTAL_CODE = "postal_code"
+    POSTAL_PREFIX = "postal_prefix"
+    CITY = "city"
 
 
 @dataclass(frozen=True)
 class Place:
+    """A gazetteer answer: ``prefix`` is the key that matched (a code or a prefix; the city for
+    ``source`` city)."""
+
     country: str
     prefix: str
     latitude: float
     longitude: float
     name: str = ""
+    source: GeoSource = GeoSource.POSTAL_CODE
+
+    def describe(self) -> str:
+        """How the place was found, for timelines: ``postal_code DE 80331``."""
+        return f"{self.source.value} {self.country} {self.prefix}"
+
+
+Entry = tuple[float, float, str]  # latitude, longitude, place names joined by "|"
+Table = dict[str, Entry]
 
 
 class Gazetteer:
-    """Postal-prefix centroids by country, looked up by longest matching prefix."""
+    """Postal-code entries per country (see the module rules for how a code is looked up)."""
 
-    def __init__(self, places: Iterable[Place] = ()) -> None:
-        self._by_country: dict[str, dict[str, Place]] = defaultdict(dict)
-        self._longest: dict[str, int] = defaultdict(int)
+    def __init__(self, places: Iterable[Place] = (), *, base: Mapping[str, Table] | None = None) -> None:
+        # ``base`` tables are shared, never changed: a country's table is copied on its first add
+        self._tables: dict[str, Table] = dict(base or {})
+        self._own: set[str] = set()
+        self._longest = {country: max(map(len, table), default=0) for country, table in self._tables.items()}
+        self._derived: dict[str, dict[str, tuple[float, float]]] = {}
+        self._cities: dict[str, dict[str, Place]] = {}
         self.add(places)
 
     def add(self, places: Iterable[Place]) -> int:
-        """Add or replace places; returns how many were added."""
+        """Add or replace entries; returns how many were added."""
         count = 0
         for place in places:
-            self._by_country[place.country][place.prefix] = place
-            self._longest[place.country] = max(self._longest[place.country], len(place.prefix))
+            country = place.country
+            if country not in self._own:
+                self._tables[country] = dict(self._tables.get(country, {}))
+                self._own.add(country)
+            self._tables[country][place.prefix] = (place.latitude, place.longitude, place.name)
+            self._longest[country] = max(self._longest.get(country, 0), len(place.prefix))
+            self._derived.pop(country, None)
+            self._cities.pop(country, None)
             count += 1
         return count
 
     def __len__(self) -> int:
-        return sum(len(places) for places in self._by_country.values())
+        return sum(len(table) for table in self._tables.values())
 
     def countries(self) -> list[str]:
-        return sorted(self._by_country)
+        return sorted(self._tables)
 
-    def lookup(self, country: str | None, postal_code: str | None) -> Place | None:
-        """The place of the longest known prefix of ``postal_code`` in ``country`` (or None)."""
-        if not country or not postal_code:
+    def codes(self, country: str) -> Mapping[str, Entry]:
+        """Every entry of ``country`` (read only)."""
+        return self._tables.get(country, {})
+
+    def lookup(self, country: str | None, postal_code: str | None, city: str | None = None) -> Place | None:
+        """Where ``postal_code`` (else ``city``) lies in ``country``, or None (module rules)."""
+        if not country:
             return None
-        places = self._by_country.get(country)
-        if not places:
+        table = self._tables.get(country)
+        if table is None:
             return None
-        code = normalise_postal(postal_code)
-        for length in range(min(len(code), self._longest[country]), 0, -1):
-            place = places.get(code[:length])
-            if place is not None:
+        key = postal_key(country, postal_code)
+        hit = table.get(key) if key else None
+        if hit is not None:
+            return Place(country, key, hit[0], hit[1], hit[2].partition("|")[0])
+        # a one-character prefix (a tenth of the country) is the last resort, after the city
+        coarse = None
+        for length in range(min(len(key) - 1, self._longest.get(country, 0)), 0, -1):
+            place = self._prefix(country, table, key[:length])
+            if place is not None and length > 1:
                 return place
-        return None
+            coarse = coarse or place
+        by_city = self._city_index(country).get(city_key(city)) if city else None
+        return by_city or coarse
 
-    def coordinates(self, country: str | None, postal_code: str | None) -> tuple[float, float] | None:
-        place = self.lookup(country, postal_code)
+    def _prefix(self, country: str, table: Table, head: str) -> Place | None:
+        hit = table.get(head)
+        if hit is not None:
+            return Place(country, head, hit[0], hit[1], hit[2].partition("|")[0], GeoSource.POSTAL_PREFIX)
+        centroid = self._prefix_centroids(country).get(head)
+        if centroid is None:
+            return None
+        return Place(country, head, round(centroid[0], 4), round(centroid[1], 4), "", GeoSource.POSTAL_PREFIX)
+
+    def coordinates(
+        self, country: str | None, postal_code: str | None, city: str | None = None
+    ) -> tuple[float, float] | None:
+        """``lookup``'s latitude and longitude, or None."""
+        place = self.lookup(country, postal_code, city)
         return (place.latitude, place.longitude) if place else None
 
+    def _prefix_centroids(self, country: str) -> dict[str, tuple[float, float]]:
+        """Prefix → mean of the centroids of the codes starting with it (built on first need)."""
+        found = self._derived.get(country)
+        if found is None:
+            sums: dict[str, list[float]] = {}
+            for code, (lat, lon, _) in self._tables[country].items():
+                for length in range(1, len(code)):
+                    acc = sums.setdefault(code[:length], [0.0, 0.0, 0.0])
+                    acc[0] += lat
+                    acc[1] += lon
+                    acc[2] += 1
+            found = self._derived[country] = {k: (a / n, b / n) for k, (a, b, n) in sums.items()}
+        return found
 
-def _rows_from_csv(path: Path) -> Iterator[Place]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        first = handle.readline()
-        handle.seek(0)
-        if "\t" in first:
-            yield from _rows_from_geonames(handle, path)
-            return
-        reader = csv.DictReader(handle)
-        missing = {"country", "prefix", "latitude", "longitude"} - set(reader.fieldnames or [])
-        if missing:
-            raise ConfigError(f"{path}: gazetteer CSV needs columns country,prefix,latitude,longitude")
-        for line, row in enumerate(reader, start=2):
-            try:
-                yield Place(
-                    country=row["country"].strip().upper(),
-                    prefix=normalise_postal(row["prefix"]),
-                    latitude=float(row["latitude"]),
-                    longitude=float(row["longitude"]),
-                    name=(row.get("name") or "").strip(),
-                )
-            except (TypeError, ValueError) as error:
-                raise ConfigError(f"{path}:{line}: bad gazetteer row: {error}") from None
-
-
-def _rows_from_geonames(handle: Iterable[str], path: Path) -> Iterator[Place]:
-    # GeoNames postal dumps: country, postal code, place name, admin1..3 (6 columns), lat, lon, accuracy.
-    for line, text in enumerate(handle, start=1):
-        parts = text.rstrip("\n").split("\t")
-        if len(parts) < 11:
-            raise ConfigError(f"{path}:{line}: GeoNames rows have 12 tab-separated columns")
-        try:
-            yield Place(
-                parts[0].upper(), normalise_postal(parts[1]), float(parts[9]), float(parts[10]), parts[2]
-            )
-        except ValueError as error:
-            raise ConfigError(f"{path}:{line}: bad coordinates: {error}") from None
-
-
-def read_places(path: Path) -> list[Place]:
-    """Read an admin gazetteer file (our CSV or a GeoNames dump); errors name file and line."""
-    if not path.exists():
-        raise ConfigError(f"gazetteer file {path} does not exist")
-    return list(_rows_from_csv(path))
+    def _city_index(self, country: str) -> dict[str, Place]:
+        """City key → mean of the centroids of the codes naming it (built on first need)."""
+        found = self._cities.get(country)
+        if found is None:
+            sums: dict[str, list[float]] = {}
+            names: dict[str, str] = {}
+            for lat, lon, joined in self._tables[country].values():
+                for name in filter(None, joined.split("|")):
+                    # "Wien, Innere Stadt" is a place of Wien too
+                    for key in {city_key(name), city_key(name.partition(",")[0])}:
+                        acc = sums.setdefault(key, [0.0, 0.0, 0.0])
+                        acc[0] += lat
+                        acc[1] += lon
+                        acc[2] += 1
+                        names.setdefault(
+                            key,
+                            name.partition(",")[0]
+                            if "," in name and key == city_key(name.partition(",")[0])
+                            else name,
+                        )
+            found = self._cities[country] = {
+                key: Place(country, names[key], round(a / n, 4), round(b / n, 4), names[key], GeoSource.CITY)
+                for key, (a, b, n) in sums.items()
+            }
+        return found
 
 
-def aggregate_prefixes(places: Iterable[Place], digits: int) -> list[Place]:
-    """Average full postal codes into centroids of their first ``digits`` characters."""
-    sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
-    for place in places:
-        acc = sums[(place.country, place.prefix[:digits])]
-        acc[0] += place.latitude
-        acc[1] += place.longitude
-        acc[2] += 1
-    return [
-        Place(country, prefix, round(lat / n, 4), round(lon / n, 4))
-        for (country, prefix), (lat, lon, n) in sorted(sums.items())
-    ]
+def parse_shipped(text: str) -> dict[str, Table]:
+    """Parse the shipped file: ``#CC`` starts a country; rows are ``code lat lon names``."""
+    tables: dict[str, Table] = {}
+    table: Table = {}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            if len(line) == 3:  # "#DE"; longer comment lines are the attribution
+                table = tables.setdefault(line[1:], {})
+            continue
+        code, lat, lon, names = line.split("\t")
+        table[code] = (float(lat), float(lon), names)
+    return tables
 
 
-def write_places(places: Iterable[Place], path: Path) -> int:
-    """Write places as a gazetteer CSV (``country,prefix,latitude,longitude,name``); returns the count."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    count = 0
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["country", "prefix", "latitude", "longitude", "name"])
-        for place in places:
-            writer.writerow([place.country, place.prefix, place.latitude, place.longitude, place.name])
-            count += 1
-    return count
+@lru_cache(maxsize=1)
+def shipped_tables() -> dict[str, Table]:
+    """The shipped postal codes by country, read once (about 0.2 s, 86,000 codes)."""
+    data = (resources.files("leadbridge.core") / "geodata" / SHIPPED_FILE).read_bytes()
+    return parse_shipped(gzip.decompress(data).decode("utf-8"))
 
 
 def shipped_places() -> list[Place]:
-    """Every place in the shipped gazetteer files."""
-    places: list[Place] = []
-    folder = resources.files("leadbridge.core") / "geodata"
-    for entry in sorted(folder.iterdir(), key=lambda item: item.name):
-        if entry.name.endswith(".csv"):
-            with resources.as_file(entry) as path:
-                places.extend(_rows_from_csv(Path(path)))
-    return places
+    """Every shipped postal code as a place."""
+    return [
+        Place(country, code, lat, lon, names.partition("|")[0])
+        for country, table in sorted(shipped_tables().items())
+        for code, (lat, lon, names) in table.items()
+    ]
 
 
 @lru_cache(maxsize=16)
 def load_gazetteer(extra_files: tuple[str, ...] = ()) -> Gazetteer:
     """The shipped gazetteer overlaid with the admin's files (cached per file list)."""
-    gazetteer = Gazetteer(shipped_places())
+    from leadbridge.core.geo_files import read_places  # the file formats build on this module
+
+    gazetteer = Gazetteer(base=shipped_tables())
     for name in extra_files:
         gazetteer.add(read_places(Path(name)))
     return gazetteer

@@ -7,7 +7,10 @@ Rules:
 - a new external id creates the lead (``received``) and qualifies it at once: MQL/SQL →
   ``qualified``, anything else → ``nurture``;
 - a newer version of a known lead replaces its data (an ``update`` event listing the changed fields);
-  the lead's state is not touched.
+  the lead's state is not touched;
+- a lead without coordinates is placed from its postal code (or city) by the shipped gazetteer
+  (``core/geocode.py``) after its stamp is taken; the ``receive`` event says how
+  (``geocoded: postal_code DE 80331``), so the timeline shows where its location came from.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leadbridge.core.event_batch import current_batch
+from leadbridge.core.geocode import carry_geocoded, geocode_lead
 from leadbridge.core.leads import Clock, LeadService, lead_from_row
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.model import Lead, utcnow
@@ -72,9 +76,10 @@ def take_in(
     ``known_new``: the caller established (in one query for a whole page, see ``unknown_external_ids``)
     that no lead has this external id yet, so the per-record lookups are skipped.
     """
+    stamp = stamp or content_stamp(lead)
+    lead, place = geocode_lead(lead)  # after the stamp: the source's version, not our additions
     if lead.external_id is None:
         raise ValueError("a lead from a source needs an external id")
-    stamp = stamp or content_stamp(lead)
     connection = lead.source_connection
     service = LeadService(session, clock)
     seen, existing = None, None
@@ -91,7 +96,13 @@ def take_in(
         return Intake(existing.id, IntakeResult.UNCHANGED)
     key = f"intake:{connection}:{lead.external_id}:{stamp}"
     if existing is None:
-        service.receive(lead, actor=actor, source_system=connection, idempotency_key=key)
+        service.receive(
+            lead,
+            actor=actor,
+            source_system=connection,
+            idempotency_key=key,
+            payload={"geocoded": place.describe()} if place else None,
+        )
         qualify = EventKind.QUALIFY if lead.is_qualified else EventKind.NURTURE
         service.apply(
             lead.id,
@@ -105,6 +116,7 @@ def take_in(
     else:
         current = lead_from_row(existing)
         fresh = lead.model_copy(update={"id": existing.id, "created_at": current.created_at})
+        fresh = carry_geocoded(current, fresh)
         changes = changed_fields(current, fresh)
         if changes:
             service.update_data(

@@ -70,6 +70,9 @@ class Address(BaseModel):
     country: str | None = None
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
+    # How leadbridge placed an address the source gave without coordinates ("postal_code DE 80331",
+    # "postal_prefix NL 1011", "city AT Wien"; see core/geocode.py); None: the source's coordinates.
+    geocoded: str | None = None
 
     @field_validator("country")
     @classmethod

@@ -169,6 +169,12 @@ class Partner(BaseModel):
     territory: Territory = Field(default_factory=Territory)
     location_latitude: float | None = Field(default=None, ge=-90, le=90)
     location_longitude: float | None = Field(default=None, ge=-180, le=180)
+    # Where the partner sits when the source gives no coordinates: geocoded on intake (see
+    # core/geocode.py), which records how in ``location_geocoded``.
+    location_postal_code: str | None = None
+    location_city: str | None = None
+    location_country: str | None = None
+    location_geocoded: str | None = None
     product_lines: list[str] = Field(default_factory=list)
     products_in_stock: list[str] = Field(default_factory=list)
     certifications: list[Certification] = Field(default_factory=list)
@@ -181,6 +187,11 @@ class Partner(BaseModel):
     capacity: Capacity = Field(default_factory=Capacity)
     availability: Availability = Field(default_factory=Availability)
     owned_accounts: list[str] = Field(default_factory=list)
+
+    @field_validator("location_country")
+    @classmethod
+    def _iso_country(cls, value: str | None) -> str | None:
+        return normalise_country(value) if value and value.strip() else None
 
     @field_validator("languages")
     @classmethod

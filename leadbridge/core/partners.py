@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadbridge.core.errors import NotFound
+from leadbridge.core.geocode import geocode_partner
 from leadbridge.core.leads import Clock
 from leadbridge.core.model import utcnow
 from leadbridge.core.partner import Partner
@@ -24,8 +25,10 @@ class PartnerRepository:
     def upsert(self, partner: Partner) -> tuple[Partner, bool]:
         """Insert or update by ``external_id`` (or ``id``); returns the stored partner and if it was new.
 
-        An existing partner keeps its leadbridge id, so offers and stats stay attached to it.
+        An existing partner keeps its leadbridge id, so offers and stats stay attached to it. A
+        partner without coordinates is placed from its location postal code or city (``geocode``).
         """
+        partner, _ = geocode_partner(partner)
         row = None
         if partner.external_id:
             row = self.session.execute(

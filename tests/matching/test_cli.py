@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from leadbridge.cli import routing
+from leadbridge.cli import geo, routing
 from leadbridge.cli.context import STATE
 from leadbridge.core.leads import LeadService
 from leadbridge.core.lifecycle import EventKind
@@ -47,6 +47,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Data
 def app() -> typer.Typer:
     root = typer.Typer()
     routing.register(root)
+    geo.register(root)
     return root
 
 
@@ -131,7 +132,13 @@ def test_given_a_geonames_dump_when_imported_then_the_policy_can_use_its_centroi
     assert result.exit_code == 0, result.output
     assert "2 place(s) for AT" in result.stdout
     (path / "policy.yaml").write_text("version: 1\ngeo:\n  gazetteer_files: [geo/at.csv]\n")
-    found = RUNNER.invoke(app(), ["geo", "lookup", "AT", "1010", "--json"])
-    assert json.loads(found.stdout)["prefix"] == "101"
-    missing = RUNNER.invoke(app(), ["geo", "lookup", "FR", "75001"])
-    assert missing.exit_code == 1 and "no gazetteer entry for FR 75001" in missing.output
+    # the shipped data knows 1010 exactly; the admin's 3-digit centroid serves codes it lacks
+    found = RUNNER.invoke(app(), ["geo", "lookup", "AT", "1019", "--json"])
+    assert (json.loads(found.stdout)["prefix"], json.loads(found.stdout)["source"]) == (
+        "101",
+        "postal_prefix",
+    )
+    exact = RUNNER.invoke(app(), ["geo", "lookup", "AT", "1010", "--json"])
+    assert json.loads(exact.stdout)["source"] == "postal_code"
+    missing = RUNNER.invoke(app(), ["geo", "lookup", "US", "10001"])
+    assert missing.exit_code == 1 and "no gazetteer entry for US 10001" in missing.output
