@@ -51,6 +51,9 @@ def run(
     from leadbridge.web.app import create_app
 
     config = serving_settings("run")
+    from leadbridge.ops.logs import configure_logging
+
+    configure_logging(config.log_level)  # JSON lines, personal data masked, tokens redacted
     database = _database()
     starters = [background_starter(config), mail_starter(config)] if background else []
     app = create_app(config, database=database, background=starters)

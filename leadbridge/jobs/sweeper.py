@@ -19,6 +19,7 @@ from leadbridge.core.lifecycle import LeadState
 from leadbridge.core.model import utcnow
 from leadbridge.core.store.tables import LeadRow, OutboxRow
 from leadbridge.jobs.steps import FLUSH_OUTBOX, ROUTE_ALL, ROUTE_LEAD, Followup, JobContext
+from leadbridge.notify.dead_letters import MAIL_TARGET
 
 # A claim older than this belongs to a dead or hung worker and may be taken over. Longer than a
 # flush of one batch can take (bounded by the connectors' retry budget), well under 120 s.
@@ -33,10 +34,11 @@ def due_work(ctx: JobContext, *, now: datetime | None = None) -> list[Followup]:
         targets = session.execute(
             select(OutboxRow.target)
             .where(
+                OutboxRow.target != MAIL_TARGET,  # retried mail dead letters: the mail step sends them
                 or_(
                     and_(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now),
                     and_(OutboxRow.status == "claimed", OutboxRow.claimed_at < now - CLAIM_LEASE),
-                )
+                ),
             )
             .distinct()
         ).scalars()

@@ -7,8 +7,11 @@ Rules:
 - the log is read in keyset order ``(occurred_at, event id)`` after the checkpoint
   (``checkpoints`` row ``notify``/``mail``), and only up to ``settle`` ago, so an event whose
   transaction commits a moment after a later-stamped one is not skipped;
-- mail is sent before the checkpoint moves: at least once. A send failure stops the batch with the
-  checkpoint after the last event that was sent, so the next run retries from there;
+- mail is sent before the checkpoint moves: at least once. An unreachable or busy server
+  (``RetriableError``) stops the batch with the checkpoint after the last event handled, so the next
+  run retries from there; any other failure belongs to that one message (a bad record, a refused
+  recipient): it is dead-lettered (``dead_letters.py``, visible and retryable in the cockpit) and
+  the checkpoint moves on, so one bad record never holds back the mail of the others;
 - the daily digest goes out once per UTC day, at the first run after ``DIGEST_HOUR`` (checkpoint
   ``notify``/``digest`` holds the last day sent).
 """
@@ -23,11 +26,12 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
-from leadbridge.core.errors import LeadbridgeError
+from leadbridge.core.errors import RetriableError
 from leadbridge.core.model import utcnow
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import CheckpointRow, LeadEventRow, PartnerRow
+from leadbridge.notify.dead_letters import MailEvent, claim_retried, dead_letter, mark_sent
 from leadbridge.notify.service import Notifier
 
 log = logging.getLogger("leadbridge.notify")
@@ -59,26 +63,53 @@ def send_due(notifier: Notifier, *, settle: timedelta = timedelta(seconds=5), li
                 )
             )
         work = [
-            (row.id, row.kind, row.occurred_at, row.lead_id, row.offer_id, row.payload, conn)
+            (row.occurred_at, MailEvent(row.id, row.kind, row.lead_id, row.offer_id, _reason(row)), conn)
             for row, conn in session.execute(query).all()
         ]
     done: tuple[datetime, str] | None = None
     handled = 0
-    try:
-        for event_id, kind, occurred_at, lead_id, offer_id, payload, connection in work:
-            if kind == "offer" and offer_id and connection == "inbox":
-                notifier.offer(offer_id)
-            elif kind == "remind" and offer_id:
-                notifier.offer(offer_id, reminder=True)
-            elif kind == "escalate":
-                notifier.escalation(lead_id, str((payload or {}).get("reason") or "SLA breach"))
-            done = (occurred_at, event_id)
-            handled += 1
-    except LeadbridgeError as error:
-        log.warning("mail stopped after %d event(s): %s", handled, error)
+    for occurred_at, event, connection in work:
+        try:
+            _mail(notifier, event, connection)
+        except RetriableError as error:  # the server is away, not this message: try again later
+            log.warning("mail stopped after %d event(s): %s", handled, error)
+            break
+        except Exception as error:  # this message only: dead-letter it and go on with the others
+            log.warning("mail for event %s dead-lettered: %s", event.event_id, error)
+            dead_letter(database, event, f"{type(error).__name__}: {error}")
+        done = (occurred_at, event.event_id)
+        handled += 1
     if done is not None:
         _save(database, done[0].isoformat(), done[1])
     return handled
+
+
+def resend_retried(notifier: Notifier, *, worker: str = "mail") -> int:
+    """Send the mail of dead letters an admin retried; returns how many went out."""
+    sent = 0
+    for row_id, event in claim_retried(notifier.database, worker):
+        try:
+            _mail(notifier, event, "inbox")
+        except Exception as error:  # dead again, with the new reason; the others still go
+            dead_letter(notifier.database, event, f"{type(error).__name__}: {error}")
+            continue
+        mark_sent(notifier.database, row_id)
+        sent += 1
+    return sent
+
+
+def _reason(row: LeadEventRow) -> str:
+    return str((row.payload or {}).get("reason") or "")
+
+
+def _mail(notifier: Notifier, event: MailEvent, connection: str | None) -> None:
+    """Send what one event calls for (module rules)."""
+    if event.kind == "offer" and event.offer_id and connection == "inbox":
+        notifier.offer(event.offer_id)
+    elif event.kind == "remind" and event.offer_id:
+        notifier.offer(event.offer_id, reminder=True)
+    elif event.kind == "escalate" and event.lead_id:
+        notifier.escalation(event.lead_id, event.reason or "SLA breach")
 
 
 def send_digest_if_due(notifier: Notifier, now: datetime | None = None) -> int:
@@ -122,6 +153,7 @@ def mail_starter(settings: Settings, *, every: float = 15.0) -> Callable[[Any], 
         def loop() -> None:
             while not stop.wait(every):
                 try:
+                    resend_retried(notifier)
                     send_due(notifier)
                     send_digest_if_due(notifier)
                 except Exception:  # a bad run must not kill the loop; it is logged with its traceback

@@ -2,7 +2,8 @@
 
 Rules: one connection per batch (``send_many``); STARTTLS when the server offers it and login only
 when credentials are configured; a failure raises ``RetriableError`` for connection problems and
-temporary (4xx) SMTP replies, so callers retry with the shared policy, and is never swallowed.
+temporary (4xx) SMTP replies, so callers retry with the shared policy, ``FatalConnectorError`` for a
+refused message or recipient (5xx), and is never swallowed.
 """
 
 from __future__ import annotations
@@ -56,6 +57,13 @@ class SmtpMailer:
                     if "From" not in message:
                         message["From"] = self.sender
                     smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            # An SMTPException is an OSError: without this a refused address read as "unreachable".
+            codes = sorted({code for code, _ in error.recipients.values()})
+            server = f"SMTP {self.host}:{self.port}"
+            if all(400 <= code < 500 for code in codes):
+                raise RetriableError(f"{server} deferred the recipient: {codes}") from error
+            raise FatalConnectorError(f"{server} refused the recipient: {codes}") from error
         except smtplib.SMTPResponseException as error:
             if 400 <= error.smtp_code < 500:
                 raise RetriableError(f"SMTP {self.host}:{self.port} busy: {error.smtp_code}") from error

@@ -8,6 +8,7 @@ product lines in the policy.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,14 +48,23 @@ class Recipient:
     name: str | None = None
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+
+
+def header_value(text: str) -> str:
+    """``text`` fit for a mail header: every run of control characters (CR, LF, NUL, tab, …) becomes
+    one space, so data from a CRM can never end a header line or start a new header."""
+    return _CONTROL.sub(" ", text).strip()
+
+
 def _message(
     to: Recipient, subject: str, template: str, values: dict[str, Any], *, html: bool
 ) -> EmailMessage:
     t = translator(to.language)
     context = {"t": t, **values}
     message = EmailMessage()
-    message["To"] = to.email
-    message["Subject"] = subject
+    message["To"] = header_value(to.email)
+    message["Subject"] = header_value(subject)
     message.set_content(_env.get_template(f"{template}.txt").render(context))
     if html:
         message.add_alternative(_env.get_template(f"{template}.html").render(context), subtype="html")

@@ -6,7 +6,8 @@ Rules:
   operator can follow one lead across the web app, the scheduler and every worker;
 - personal data (names, e-mail, phone, street) is written only at DEBUG: at INFO and above those
   ``extra`` fields are dropped and e-mail addresses / phone numbers in the message are masked;
-- secrets never reach a log line: settings are logged through ``Settings.safe_dump`` only.
+- secrets never reach a log line: settings are logged through ``Settings.safe_dump`` only, and
+  every message and traceback passes ``ops.redact.redact_text`` (tokens, API keys) at every level.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
+
+from leadbridge.ops.redact import redact_text
 
 PII_FIELDS = frozenset(
     {"email", "phone", "mobile", "first_name", "last_name", "full_name", "name", "street", "address"}
@@ -66,7 +69,7 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": message if personal_ok else mask_personal(message),
+            "msg": redact_text(message if personal_ok else mask_personal(message)),
         }
         entry.update(_context.get())
         for key, value in record.__dict__.items():
@@ -77,7 +80,7 @@ class JsonFormatter(logging.Formatter):
             entry[key] = value
         if record.exc_info:
             trace = self.formatException(record.exc_info)
-            entry["exc"] = trace if personal_ok else mask_personal(trace)
+            entry["exc"] = redact_text(trace if personal_ok else mask_personal(trace))
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 

@@ -28,6 +28,7 @@ from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.db import is_sqlite
 from leadbridge.notify.mailer import Mailer, SmtpMailer
+from leadbridge.ops.redact import redact_path
 from leadbridge.sync import projector
 from leadbridge.sync.projector import SyncTargets
 from leadbridge.web.api import router as api_router
@@ -141,7 +142,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CsrfRejected)
     async def csrf_rejected(request: Request, exc: CsrfRejected) -> Response:
-        log.warning("CSRF token rejected on %s %s", request.method, request.url.path)
+        log.warning("CSRF token rejected on %s %s", request.method, redact_path(request.url.path))
         return _error(request, 403, text(_language(request), "forbidden"))
 
     @app.exception_handler(NotFound)
