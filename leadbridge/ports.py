@@ -135,13 +135,23 @@ class Change:
         return Checkpoint(self.stamp, self.external_id)
 
 
+class WriteOp(StrEnum):
+    """What a write does to its record: ``write`` creates/updates/upserts per the stream; ``delete``
+    removes the record ``external_id`` (erasure, GDPR Art. 17) — deleting a record that is already
+    gone succeeds, so a retried erasure settles."""
+
+    WRITE = "write"
+    DELETE = "delete"
+
+
 @dataclass(frozen=True)
 class WriteItem:
     """One record to write: ``key`` identifies it to the caller (e.g. the outbox row's coalesce key)."""
 
     key: str
     fields: Mapping[str, Any]
-    external_id: str | None = None  # the remote record id, when updating by id
+    external_id: str | None = None  # the remote record id, when updating (or deleting) by id
+    op: WriteOp = WriteOp.WRITE
 
 
 @dataclass(frozen=True)
@@ -185,7 +195,9 @@ class Connector(Protocol):
         """Pages of changes in keyset order strictly after ``since``."""
         ...
 
-    def write_batch(self, stream: str, items: Sequence[WriteItem]) -> list[WriteResult]: ...
+    def write_batch(self, stream: str, items: Sequence[WriteItem]) -> list[WriteResult]:
+        """One result per item, in order; ``WriteOp.DELETE`` items remove ``external_id``."""
+        ...
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Change]: ...
 

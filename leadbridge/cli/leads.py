@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import or_, select
 
+from leadbridge.cli import privacy
 from leadbridge.cli.context import console, fail, print_json
 from leadbridge.cli.output import progress_bar, report_import
 from leadbridge.cli.partners import JsonOption, open_database
@@ -19,7 +20,8 @@ from leadbridge.core.offers import OfferService
 from leadbridge.core.store.tables import LeadRow
 from leadbridge.sync.importing import import_leads
 
-leads_app = typer.Typer(help="Import, list and inspect leads.", no_args_is_help=True)
+leads_app = typer.Typer(help="Import, list, inspect and erase leads.", no_args_is_help=True)
+privacy.add_commands(leads_app)
 
 
 @leads_app.command("import")

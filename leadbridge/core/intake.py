@@ -10,7 +10,9 @@ Rules:
   the lead's state is not touched;
 - a lead without coordinates is placed from its postal code (or city) by the shipped gazetteer
   (``core/geocode.py``) after its stamp is taken; the ``receive`` event says how
-  (``geocoded: postal_code DE 80331``), so the timeline shows where its location came from.
+  (``geocoded: postal_code DE 80331``), so the timeline shows where its location came from;
+- an erased lead is never filled again: a later version of its source record changes nothing
+  (its external id is kept after erasure for exactly this).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from sqlalchemy.orm import Session
 from leadbridge.core.event_batch import current_batch
 from leadbridge.core.geocode import carry_geocoded, geocode_lead
 from leadbridge.core.leads import Clock, LeadService, lead_from_row
-from leadbridge.core.lifecycle import EventKind
+from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.model import Lead, utcnow
 from leadbridge.core.store.tables import IntakeRow, LeadRow
 
@@ -92,6 +94,8 @@ def take_in(
             )
         ).first()
         existing = service.find_by_external(connection, lead.external_id)
+    if existing is not None and existing.state == LeadState.ERASED.value:
+        return Intake(existing.id, IntakeResult.UNCHANGED)
     if seen is not None and existing is not None:
         return Intake(existing.id, IntakeResult.UNCHANGED)
     key = f"intake:{connection}:{lead.external_id}:{stamp}"

@@ -10,6 +10,7 @@ rejected           direct (sales)      nurture  reroute◀──┘  └ withdra
                                           │        └──────── return ◀── accepted/working
                                           └──── return (not a lead) ─── returned ─ reroute ─▶ routing
 won / lost / rejected / direct / nurture ─close─▶ closed
+any state ─erase─▶ erased   (GDPR Art. 17: the personal data is gone; nothing leaves this state)
 ```
 
 Events that keep the state (``offer`` while offered, ``decline``, ``expire``, ``withdraw``, ``status``,
@@ -36,6 +37,7 @@ class LeadState(StrEnum):
     RETURNED = "returned"
     DIRECT = "direct"
     CLOSED = "closed"
+    ERASED = "erased"
 
 
 class EventKind(StrEnum):
@@ -63,6 +65,8 @@ class EventKind(StrEnum):
     REMIND = "remind"
     CONFLICT = "conflict"
     WRITE_BACK = "write_back"
+    ERASE = "erase"
+    ERASURE_NOTICE = "erasure_notice"  # a recipient was told of an erasure (the proof, Art. 19)
 
 
 S = LeadState
@@ -109,16 +113,20 @@ TRANSITIONS: dict[tuple[EventKind, LeadState | None], LeadState] = {
     (E.CLOSE, S.NURTURE): S.CLOSED,
     (E.CLOSE, S.RETURNED): S.CLOSED,
     (E.REOPEN, S.LOST): S.WORKING,
+    # Erasure (Art. 17) ends a lead from any state; an erased lead takes no further transition.
+    **{(E.ERASE, state): S.ERASED for state in S if state is not S.ERASED},
 }
 
 # Events that record a fact without changing the state; allowed in every state a lead can be in.
 STATE_KEEPING: frozenset[EventKind] = frozenset(
-    {E.UPDATE, E.NOTE, E.ESCALATE, E.REMIND, E.CONFLICT, E.WRITE_BACK}
+    {E.UPDATE, E.NOTE, E.ESCALATE, E.REMIND, E.CONFLICT, E.WRITE_BACK, E.ERASURE_NOTICE}
 )
 
 # States in which exactly one partner holds the lead (its accepting partner).
 CLAIMED_STATES: frozenset[LeadState] = frozenset({S.ACCEPTED, S.WORKING, S.WON, S.LOST})
-FINAL_STATES: frozenset[LeadState] = frozenset({S.WON, S.LOST, S.REJECTED, S.DIRECT, S.NURTURE, S.CLOSED})
+FINAL_STATES: frozenset[LeadState] = frozenset(
+    {S.WON, S.LOST, S.REJECTED, S.DIRECT, S.NURTURE, S.CLOSED, S.ERASED}
+)
 OPEN_STATES: frozenset[LeadState] = frozenset(set(LeadState) - FINAL_STATES)
 
 

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from leadbridge.core.errors import ConfigError
+from leadbridge.core.privacy.config import Privacy
 from leadbridge.core.reasons import ReturnAction
 
 POLICY_VERSION = 1
@@ -198,6 +199,7 @@ class Policy(_Strict):
     returns: dict[str, ReturnAction] = Field(default_factory=dict)
     materials: dict[str, list[Material]] = Field(default_factory=dict)
     geo: Geo = Field(default_factory=Geo)
+    privacy: Privacy = Field(default_factory=Privacy)
 
     @field_validator("version")
     @classmethod

@@ -40,7 +40,7 @@ from leadbridge.core.model import Lead, utcnow
 from leadbridge.core.offers import OfferService
 from leadbridge.core.partner_status import PartnerStatus, apply_partner_status
 from leadbridge.core.store.database import Database
-from leadbridge.core.store.tables import PartnerRow
+from leadbridge.core.store.tables import LeadRow, PartnerRow
 from leadbridge.mappings.quarantine import SqlQuarantine
 from leadbridge.ports import Change, Checkpoint, advance
 from leadbridge.sync import checkpoints, links
@@ -241,7 +241,7 @@ def pull_partner(
             stats.quarantined += 1
             return
         partner_id = link.partner_id if link is not None else _partner_id(session, partner_external_id)
-        if not update.lead_id or partner_id is None:
+        if not update.lead_id or partner_id is None or _erased(session, update.lead_id):
             stats.unchanged += 1
             return
         try:
@@ -324,6 +324,19 @@ def _deleted(session: Session, connection: str, change: Change, stats: PullStats
         )
 
 
+def _erased(session: Session, lead_id: str) -> bool:
+    """An erased lead takes in nothing more from anywhere (a partner's record may lag its erasure)."""
+    row = session.get(LeadRow, lead_id)
+    return row is not None and row.state == LeadState.ERASED.value
+
+
 def _quarantine(session: Session, connection: str, change: Change, reason: str, clock: Clock) -> None:
-    """Keep the record with its reason (``leadbridge leads quarantine`` shows it)."""
+    """Keep the record with its reason (``leadbridge leads quarantine`` shows it) — unless it is the
+    record of an erased lead, which is not kept anywhere."""
+    link = links.by_remote(session, connection, [change.external_id]).get(change.external_id)
+    source = LeadService(session).find_by_external(connection, change.external_id)
+    if (link is not None and _erased(session, link.lead_id)) or (
+        source is not None and source.state == LeadState.ERASED.value
+    ):
+        return
     SqlQuarantine(session).put(connection, change.external_id, reason[:2000], dict(change.record))

@@ -6,6 +6,8 @@ Rules:
 - ``partner_lead``: the partner's copy of the lead, upserted on our lead id — blind while the offer
   is pending, full once this partner accepted, marked withdrawn when its offer is withdrawn or
   expired; the partner-owned ``Status`` is only set on the first push;
+- ``erase``: the record of an erased lead is anonymised or deleted (``erasure_writes.py``), for
+  either side; a partner copy of an erased lead is never built again;
 - after a successful write the link remembers what we wrote (echo suppression, conflicts).
 """
 
@@ -20,11 +22,12 @@ from sqlalchemy.orm import Session
 
 from leadbridge.core.errors import SkipRecord
 from leadbridge.core.leads import lead_from_row
+from leadbridge.core.lifecycle import LeadState
 from leadbridge.core.model import Lead, OfferStatus
 from leadbridge.core.store.tables import LeadRow, OfferRow, OutboxRow
 from leadbridge.mappings.writeback import LeadStatusRecord
 from leadbridge.ports import Change, WriteItem, WriteResult
-from leadbridge.sync import links
+from leadbridge.sync import erasure_writes, links
 from leadbridge.sync.deliver import GroupKey, Planned
 from leadbridge.sync.projector import PARTNER_LEAD, TASK, WRITEBACK
 from leadbridge.sync.status import status_records
@@ -51,6 +54,8 @@ class SyncConnector(Protocol):
 
     def task_fields(self, remote_id: str, subject: str, description: str) -> dict[str, Any]: ...
 
+    def erasure_fields(self, lead_id: str, mark: str) -> dict[str, Any]: ...
+
 
 def _lead_rows(session: Session, lead_ids: list[str]) -> dict[str, LeadRow]:
     rows = session.execute(select(LeadRow).where(LeadRow.id.in_(lead_ids))).scalars()
@@ -71,12 +76,12 @@ class HomeWriter:
         lead_ids = [group[0] for group in groups]
         statuses = status_records(session, lead_ids)
         rows_by_id = _lead_rows(session, lead_ids)
-        planned: list[Planned] = []
+        planned: list[Planned] = erasure_writes.plan(self.connector, groups)
         for group, rows in groups.items():
             lead_id, kind, _ = group
             lead, status = rows_by_id.get(lead_id), statuses.get(lead_id)
             record_id = lead.external_id if lead is not None else None
-            if lead is None or record_id is None or status is None:
+            if lead is None or record_id is None or status is None or lead.state == LeadState.ERASED:
                 continue
             if kind == WRITEBACK:
                 try:
@@ -95,9 +100,13 @@ class HomeWriter:
         return planned
 
     def send(self, stream: str, items: Sequence[WriteItem]) -> list[WriteResult]:
+        if erasure_writes.is_erasure(stream):
+            return erasure_writes.send(self.connector, stream, items)
         return self.connector.write_batch(stream, items)
 
     def record(self, session: Session, written: list[tuple[Planned, WriteResult]], now: datetime) -> None:
+        erased = [(p, r) for p, r in written if erasure_writes.is_erasure(p.stream)]
+        erasure_writes.record(session, self.connector.name, erased, now)
         updates = [p for p, _ in written if p.stream == self.connector.update_stream and p.item.external_id]
         owned = self.connector.writeback_owned
         links.remember_many(
@@ -131,11 +140,11 @@ class PartnerWriter:
             select(OfferRow).where(OfferRow.lead_id.in_(lead_ids)).order_by(OfferRow.offered_at, OfferRow.id)
         ).scalars():
             latest_offer[(row.lead_id, row.partner_id)] = row  # ordered: the newest offer stays
-        planned: list[Planned] = []
+        planned: list[Planned] = erasure_writes.plan(self.connector, groups)
         for group in groups:
             lead_id, kind, partner_id = group
             lead = leads.get(lead_id)
-            if kind != PARTNER_LEAD or lead is None or not partner_id:
+            if kind != PARTNER_LEAD or lead is None or not partner_id or lead.state == LeadState.ERASED:
                 continue
             offer = latest_offer.get((lead_id, partner_id))
             if offer is None:
@@ -160,12 +169,20 @@ class PartnerWriter:
         return planned
 
     def send(self, stream: str, items: Sequence[WriteItem]) -> list[WriteResult]:
+        if erasure_writes.is_erasure(stream):
+            return erasure_writes.send(self.connector, stream, items)
         return self.connector.write_batch(stream, items)
 
     def record(self, session: Session, written: list[tuple[Planned, WriteResult]], now: datetime) -> None:
+        erasure_writes.record(
+            session,
+            self.connector.name,
+            [(p, r) for p, r in written if erasure_writes.is_erasure(p.stream)],
+            now,
+        )
         writes: list[links.LinkWrite] = []
         for planned, result in written:
-            if not result.remote_id:
+            if not result.remote_id or erasure_writes.is_erasure(planned.stream):
                 continue
             lead_id, _, partner_id = planned.group
             # first push: the Status we set is what we will read back (kept only if the link is new)

@@ -215,11 +215,13 @@ class HubSpotClient:
         ).data
 
     def batch_write(self, obj: str, operation: str, inputs: list[dict[str, Any]]) -> Answer:
-        """``POST …/batch/{create|update|upsert}`` of ≤ 100 inputs; a 207 lists per-input errors."""
+        """``POST …/batch/{create|update|upsert|archive}`` of ≤ 100 inputs; a 207 lists per-input
+        errors (archive answers 204 and ignores unknown ids)."""
         parameter = {
             "create": "batch_input_simple_public_object_batch_input_for_create",
             "update": "batch_input_simple_public_object_batch_input",
             "upsert": "batch_input_simple_public_object_batch_input_upsert",
+            "archive": "batch_input_simple_public_object_id",
         }[operation]
         body = {"inputs": inputs}
         return self.call(

@@ -41,6 +41,7 @@ from leadbridge.ports import (
     CheckResult,
     StreamInfo,
     WriteItem,
+    WriteOp,
     WriteResult,
     after_checkpoint,
     format_stamp,
@@ -269,10 +270,21 @@ class HubSpotConnector:
             return [WriteResult(item.key, False, error=reason, action=Action.SKIP) for item in items]
         if stream not in (self.update_stream, self.upsert_stream):
             raise ValueError(f"{self.name}: cannot write stream {stream!r}")
+        if any(item.op is WriteOp.DELETE for item in items):
+            return self._archive(items)
         results: list[WriteResult] = []
         for chunk in chunks(items, BATCH_LIMIT):
             results += write_chunk(self.client, self.object, chunk, upsert=stream == self.upsert_stream)
         return results
+
+    def _archive(self, items: Sequence[WriteItem]) -> list[WriteResult]:
+        """Archive records by id in batches of 100; HubSpot answers 204 for the batch and ignores
+        ids that are already gone, so every item of an accepted batch is done."""
+        if not all(item.op is WriteOp.DELETE for item in items):
+            raise ValueError(f"{self.name}: a batch either deletes or writes, not both")
+        for chunk in chunks(items, BATCH_LIMIT):
+            self.client.batch_write(self.object, "archive", [{"id": str(item.external_id)} for item in chunk])
+        return [WriteResult(item.key, True, item.external_id) for item in items]
 
     # -- webhooks ------------------------------------------------------------------------------
     def parse_webhook(self, headers: Mapping[str, str], body: bytes, uri: str | None = None) -> list[Change]:
@@ -307,6 +319,9 @@ class HubSpotConnector:
         return self.fields.partner_fields(
             lead, status, accepted=accepted, withdrawn=withdrawn, first_push=first_push
         )
+
+    def erasure_fields(self, lead_id: str, mark: str) -> dict[str, Any]:
+        return self.fields.erasure_fields(lead_id, mark)
 
     def partner_status(self, change: Change) -> PartnerStatus:
         return PartnerStatus(**self.fields.partner_status(change.record))

@@ -184,6 +184,19 @@ class RecordFields:
             fields.update(FIRST_PUSH.get(self.object, {}))
         return fields
 
+    def erasure_fields(self, lead_id: str, mark: str) -> dict[str, str]:
+        """What overwrites a record's personal data (erasure): every manufacturer-owned property the
+        mapping writes is cleared (``""``), and the record's name says ``mark``."""
+        blank = Lead(id=lead_id, source_connection="erased")
+        remote = self.plan.to_remote(blank, None, owners=(Owner.MANUFACTURER,))
+        fields = {name: hs_value(value) for name, value in remote.items()}
+        fields.pop(EXTERNAL_ID, None)
+        if self.object == "deals":
+            fields["dealname"] = mark
+        else:
+            fields.update(firstname="", lastname=mark, company="")
+        return fields
+
     def partner_owned(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """The raw partner-owned values of a partner record (what echo detection compares)."""
         return {name: record.get(name) or None for name in self.partner_owned_fields}

@@ -10,8 +10,12 @@ from sqlalchemy.orm import Session
 from leadbridge.connectors.inbox.preview import BlindPreview, blind_preview
 from leadbridge.connectors.inbox.scope import held_lead, scoped_offer
 from leadbridge.core.leads import LeadService, lead_from_row
+from leadbridge.core.lifecycle import LeadState
 from leadbridge.core.model import Lead, LeadEvent, OfferStatus
+from leadbridge.core.privacy.personal import ERASED_MARK
 from leadbridge.core.store.tables import LeadRow, OfferRow
+
+ERASED = LeadState.ERASED.value
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,8 @@ def held_leads(session: Session, partner_id: str) -> list[HeldLeadLine]:
     """The leads the partner holds, most recently changed first."""
     rows = session.execute(_HELD_LEADS, {"partner_id": partner_id}).all()
     return [
-        HeldLeadLine(lead_id, state, company or email or lead_id) for lead_id, state, company, email in rows
+        HeldLeadLine(lead_id, state, ERASED_MARK if state == ERASED else company or email or lead_id)
+        for lead_id, state, company, email in rows
     ]
 
 

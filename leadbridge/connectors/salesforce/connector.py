@@ -33,6 +33,7 @@ from leadbridge.ports import (
     CheckResult,
     StreamInfo,
     WriteItem,
+    WriteOp,
     WriteResult,
     after_checkpoint,
     format_stamp,
@@ -44,6 +45,7 @@ PAGE_SIZE = 2000
 LOOKBACK = timedelta(seconds=5)
 LEAD = "Lead"
 TASK = "Task"
+ALREADY_GONE = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND"})
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -140,10 +142,31 @@ class SalesforceConnector:
     # -- writing -------------------------------------------------------------------------------
     def write_batch(self, stream: str, items: Sequence[WriteItem]) -> list[WriteResult]:
         """Write ``items`` in collections of 200: ``Lead`` updates by id, ``Lead:upsert`` upserts on
-        our external id, ``Task`` creates. One result per item, in order."""
+        our external id, ``Task`` creates; ``WriteOp.DELETE`` items are deleted by id. One result per
+        item, in order."""
         results: list[WriteResult] = []
         for chunk in chunks(items, COLLECTION_LIMIT):
-            results += self._write_chunk(stream, chunk)
+            deleting = [item.op is WriteOp.DELETE for item in chunk]
+            if any(deleting) and not all(deleting):
+                raise ValueError(f"{self.name}: a batch either deletes or writes, not both")
+            results += self._delete_chunk(chunk) if any(deleting) else self._write_chunk(stream, chunk)
+        return results
+
+    def _delete_chunk(self, items: Sequence[WriteItem]) -> list[WriteResult]:
+        ids = ",".join(str(item.external_id) for item in items)
+        answer = self.client.restful(
+            "collections delete",
+            "composite/sobjects",
+            method="DELETE",
+            params={"ids": ids, "allOrNone": "false"},
+        )
+        results = []
+        for item, outcome in zip(items, answer or [], strict=True):
+            codes = {str(error.get("statusCode")) for error in outcome.get("errors") or []}
+            if codes & ALREADY_GONE:  # deleting twice settles the same way as once
+                results.append(WriteResult(item.key, True, item.external_id))
+            else:
+                results.append(self._result(item, outcome))
         return results
 
     def _write_chunk(self, stream: str, items: Sequence[WriteItem]) -> list[WriteResult]:
@@ -204,6 +227,9 @@ class SalesforceConnector:
         return self.fields.partner_fields(
             lead, status, accepted=accepted, withdrawn=withdrawn, first_push=first_push
         )
+
+    def erasure_fields(self, lead_id: str, mark: str) -> dict[str, Any]:
+        return self.fields.erasure_fields(lead_id, mark)
 
     def partner_status(self, change: Change) -> PartnerStatus:
         return PartnerStatus(**self.fields.partner_status(change.record))

@@ -104,6 +104,15 @@ class LeadFields:
             fields["Status"] = NEW_PARTNER_STATUS
         return fields
 
+    def erasure_fields(self, lead_id: str, mark: str) -> dict[str, Any]:
+        """What overwrites a record's personal data (erasure): every manufacturer-owned field the
+        mapping writes is cleared, and the Lead's required ``LastName``/``Company`` say ``mark``."""
+        blank = Lead(id=lead_id, source_connection="erased")
+        remote = self.plan.to_remote(blank, None, owners=(Owner.MANUFACTURER,))
+        fields = {name: _sf_value(value) for name, value in remote.items()}
+        fields.update(LastName=mark[:80], Company=mark[:255])
+        return fields
+
     def partner_owned(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """The raw partner-owned values of a partner record (what echo detection compares)."""
         return {name: _sf_value(record.get(name)) for name in self.partner_owned_fields}

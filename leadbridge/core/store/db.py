@@ -1,8 +1,9 @@
 """Engines and sessions for SQLite (WAL, the embedded default) and PostgreSQL.
 
 Rules: SQLite runs in WAL mode with foreign keys on and a busy timeout, so the web app, the
-scheduler and CLI commands can share one file; every unit of work is one transaction
-(``session_scope``) that commits or rolls back as a whole.
+scheduler and CLI commands can share one file; with ``secure_delete`` on, so bytes a deletion or an
+update frees are overwritten with zeros (an erased person is not left in the file's free space);
+every unit of work is one transaction (``session_scope``) that commits or rolls back as a whole.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -1,0 +1,73 @@
+"""``leadbridge leads erase`` and ``leadbridge leads export-subject``: a data subject's rights."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from leadbridge.cli.context import console, fail, print_json, settings
+from leadbridge.cli.partners import JsonOption, open_database
+from leadbridge.core.errors import NotFound
+from leadbridge.core.model import utcnow
+from leadbridge.core.router import policy_from_settings
+from leadbridge.sync.erasure import erase
+from leadbridge.sync.projector import SyncTargets
+from leadbridge.sync.subject import export_subject
+
+
+def erase_command(
+    lead_id: Annotated[str, typer.Argument(help="leadbridge lead id (L-…)")],
+    reason: Annotated[
+        str | None, typer.Option(help="why (kept on the timeline; write no personal data here)")
+    ] = None,
+    vacuum: Annotated[bool, typer.Option("--vacuum", help="also rebuild the SQLite file (slow)")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Erase a lead's personal data here and queue its erasure at every CRM that received it (Art. 17)."""
+    config = settings()
+    database = open_database()
+    rules = policy_from_settings(config).privacy.erasure
+    try:
+        report = erase(
+            database,
+            lead_id,
+            actor="cli",
+            reason=reason,
+            rules=rules,
+            targets=SyncTargets.from_settings(config),
+            now=utcnow(),
+            vacuum=vacuum,
+        )
+    except NotFound as error:
+        raise fail(str(error)) from None
+    if as_json:
+        print_json(report.as_dict())
+        return
+    if report.already:
+        console.print(f"{lead_id} was already erased on {report.erased_at:%Y-%m-%d %H:%M} UTC")
+    else:
+        console.print(f"[bold]{lead_id}[/] erased; {sum(report.scrubbed.values())} stored rows cleaned")
+    for recipient in report.recipients:
+        where = (
+            f"{recipient.target} record {recipient.remote_id}" if recipient.remote_id else recipient.target
+        )
+        console.print(
+            f"  {recipient.how:<9} {where}"
+            + (f" (partner {recipient.partner_id})" if recipient.partner_id else "")
+        )
+    if not report.already:
+        console.print("the outbox tells each CRM; `leadbridge leads show` lists who confirmed and when")
+
+
+def export_subject_command(
+    email: Annotated[str, typer.Argument(help="the person's e-mail address")],
+) -> None:
+    """Print, as JSON, everything leadbridge holds about one person (Art. 15)."""
+    with open_database().transaction() as session:
+        print_json(export_subject(session, email))
+
+
+def add_commands(app: typer.Typer) -> None:
+    app.command("erase")(erase_command)
+    app.command("export-subject")(export_subject_command)

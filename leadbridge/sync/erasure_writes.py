@@ -1,0 +1,107 @@
+"""Sending ``erase`` outbox rows: what a CRM connection does with a record to be erased.
+
+Rules:
+- ``anonymise``: the record is updated by id with the connector's ``erasure_fields`` — every field
+  the mapping fills from the person cleared, the name saying "erased at the data subject's request";
+- ``delete``: the record is first anonymised, then deleted (``WriteOp.DELETE``): a CRM that keeps
+  deleted records in a recycle bin (Salesforce 15 days, HubSpot 90 days) keeps no personal data
+  there. A record already gone counts as erased, so a retried erasure settles;
+- once a recipient confirmed, an ``erasure_notice`` event (target, mode, partner — nothing personal)
+  is the proof of who was told when, and the sync link to that record is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from leadbridge.core.leads import LeadService
+from leadbridge.core.lifecycle import EventKind
+from leadbridge.core.privacy.personal import ERASED_MARK
+from leadbridge.core.store.tables import OutboxRow
+from leadbridge.ports import Action, WriteItem, WriteOp, WriteResult
+from leadbridge.sync.deliver import GroupKey, Planned
+from leadbridge.sync.erasure import ERASE
+from leadbridge.sync.tables import SyncLinkRow
+
+STREAM_PREFIX = f"{ERASE}:"
+
+
+class ErasingConnector(Protocol):
+    """The side of a CRM connector an erasure needs."""
+
+    name: str
+    update_stream: str
+
+    def write_batch(self, stream: str, items: Sequence[WriteItem]) -> list[WriteResult]: ...
+
+    def erasure_fields(self, lead_id: str, mark: str) -> dict[str, Any]: ...
+
+
+def is_erasure(stream: str) -> bool:
+    return stream.startswith(STREAM_PREFIX)
+
+
+def plan(connector: ErasingConnector, groups: dict[GroupKey, list[OutboxRow]]) -> list[Planned]:
+    """One write per ``erase`` group: the record's id, the mode, the anonymising fields."""
+    planned: list[Planned] = []
+    for group, rows in groups.items():
+        if group[1] != ERASE:
+            continue
+        payload = rows[-1].payload
+        remote_id, how = payload.get("remote_id"), str(payload.get("how") or "anonymise")
+        if not remote_id:
+            planned.append(Planned.refusal(group, "the erasure names no remote record"))
+            continue
+        fields = connector.erasure_fields(group[0], ERASED_MARK)
+        item = WriteItem("|".join(group), fields, str(remote_id))
+        planned.append(Planned(group, f"{STREAM_PREFIX}{how}", item))
+    return planned
+
+
+def send(connector: ErasingConnector, stream: str, items: Sequence[WriteItem]) -> list[WriteResult]:
+    """Anonymise ``items``; for ``erase:delete`` then delete the ones anonymised or already gone."""
+    scrubbed = connector.write_batch(connector.update_stream, items)
+    if stream != f"{STREAM_PREFIX}delete":
+        return scrubbed
+    # A record refused for good (e.g. already deleted) is still deleted: the delete decides.
+    doomed = [
+        (n, item)
+        for n, (item, result) in enumerate(zip(items, scrubbed, strict=True))
+        if result.ok or result.action in (Action.SKIP, Action.FATAL)
+    ]
+    removals = [WriteItem(item.key, {}, item.external_id, op=WriteOp.DELETE) for _, item in doomed]
+    results = list(scrubbed)
+    for (n, _), result in zip(doomed, connector.write_batch(connector.update_stream, removals), strict=True):
+        results[n] = result
+    return results
+
+
+def record(
+    session: Session, connection: str, written: list[tuple[Planned, WriteResult]], now: datetime
+) -> None:
+    """Prove each confirmed erasure with an event and drop its sync link (module rules)."""
+    service = LeadService(session, lambda: now)
+    for planned, _result in written:
+        lead_id, _, _ = planned.group
+        how = planned.stream.removeprefix(STREAM_PREFIX)
+        remote_id = planned.item.external_id or ""
+        link = session.query(SyncLinkRow).filter_by(connection=connection, remote_id=remote_id).one_or_none()
+        service.apply(
+            lead_id,
+            EventKind.ERASURE_NOTICE,
+            actor=f"sync:{connection}",
+            source_system=connection,
+            idempotency_key=f"erasure_notice:{connection}:{lead_id}:{remote_id}",
+            partner_id=link.partner_id if link is not None else None,
+            payload={"target": connection, "how": how},
+        )
+        session.execute(
+            delete(SyncLinkRow).where(
+                SyncLinkRow.connection == connection, SyncLinkRow.remote_id == remote_id
+            )
+        )
