@@ -11,9 +11,9 @@ from sqlalchemy import or_, select
 
 from leadbridge.cli import privacy
 from leadbridge.cli.context import console, fail, print_json
-from leadbridge.cli.output import progress_bar, report_import
+from leadbridge.cli.output import file_progress, report_import
 from leadbridge.cli.partners import JsonOption, open_database
-from leadbridge.connectors.csvfile import CsvFileError, validate_leads
+from leadbridge.connectors.csvstream import CsvFileError
 from leadbridge.core.errors import NotFound
 from leadbridge.core.leads import LeadService, lead_from_row
 from leadbridge.core.offers import OfferService
@@ -34,14 +34,21 @@ def import_command(
     encoding: Annotated[str, typer.Option(help="file encoding")] = "utf-8-sig",
     as_json: JsonOption = False,
 ) -> None:
-    """Validate every row, then take the leads in (re-importing the same file creates nothing)."""
+    """Validate every row, then take the leads in, streaming in chunks (re-running continues an
+    interrupted import and creates nothing twice). Rows with ``outcome`` won/lost are history."""
     database = open_database()
     try:
-        report = validate_leads(file, connection, encoding)
+        with file_progress("leads", file, enabled=not as_json) as progress:
+            summary = import_leads(
+                database,
+                file,
+                connection=connection,
+                encoding=encoding,
+                skip_invalid=skip_invalid,
+                progress=progress,
+            )
     except CsvFileError as error:
         raise fail(str(error)) from None
-    with progress_bar("importing leads", len(report.valid), enabled=not as_json) as advance:
-        summary = import_leads(database, report, skip_invalid=skip_invalid, progress=advance)
     report_import(summary, as_json=as_json, what="leads")
 
 

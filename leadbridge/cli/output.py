@@ -2,32 +2,60 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from leadbridge.cli.context import console, err_console, print_json
 from leadbridge.sync.importing import ImportSummary
+from leadbridge.sync.importing import Progress as ImportProgress
 
 
 @contextmanager
-def progress_bar(description: str, total: int, *, enabled: bool = True) -> Iterator[Callable[[int], None]]:
-    """Yield an ``advance(n)`` callback drawing a bar on stderr (silent when disabled)."""
+def file_progress(what: str, path: Path, *, enabled: bool = True) -> Iterator[ImportProgress]:
+    """Yield a ``progress(phase, rows, bytes read)`` callback for a streamed import: a bar over the
+    file's bytes (so the ETA needs no row count up front) with rows done and rows per second."""
     if not enabled:
-        yield lambda _n: None
+        yield lambda _phase, _rows, _done: None
         return
+    try:
+        total = max(1, path.stat().st_size)
+    except OSError:
+        total = 1  # the import itself reports the missing file
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rows]:>9,} rows · {task.fields[rate]:>7,.0f} rows/s"),
+        TimeRemainingColumn(),
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
     ) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda n: progress.advance(task, n)
+        tasks: dict[str, TaskID] = {}
+        seen: dict[str, int] = {}
+
+        def update(phase: str, rows: int, done: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = progress.add_task(f"{phase} {what}", total=total, rows=0, rate=0.0)
+            task = tasks[phase]
+            rows = seen.get(phase, 0) if rows < 0 else rows  # -1: the pass ended
+            seen[phase] = rows
+            elapsed = progress.tasks[task].elapsed or 0.0
+            progress.update(task, completed=done, rows=rows, rate=rows / elapsed if elapsed else 0.0)
+
+        yield update
 
 
 def report_import(summary: ImportSummary, *, as_json: bool, what: str) -> None:
@@ -37,9 +65,11 @@ def report_import(summary: ImportSummary, *, as_json: bool, what: str) -> None:
     else:
         for error in summary.errors:
             err_console.print(f"[red]{summary.file}:{error['line']}:[/] {error['message']}")
+        if summary.invalid > len(summary.errors):
+            err_console.print(f"… and {summary.invalid - len(summary.errors)} more invalid row(s)")
         if summary.aborted:
             err_console.print(
-                f"[bold red]{len(summary.errors)} invalid row(s); nothing imported.[/] "
+                f"[bold red]{summary.invalid} invalid row(s); nothing imported.[/] "
                 "Fix them, or pass --skip-invalid to import the valid rows."
             )
         else:

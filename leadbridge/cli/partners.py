@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from leadbridge.cli.context import console, fail, print_json, settings
-from leadbridge.cli.output import progress_bar, report_import
-from leadbridge.connectors.csvfile import CsvFileError, validate_partners
+from leadbridge.cli.output import file_progress, report_import
+from leadbridge.connectors.csvstream import CsvFileError
 from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.store.database import Database
 from leadbridge.sync.importing import import_partners
@@ -39,11 +39,12 @@ def import_command(
     """Validate every row, then create or update partners by external id (re-running is safe)."""
     database = open_database()
     try:
-        report = validate_partners(file, encoding)
+        with file_progress("partners", file, enabled=not as_json) as progress:
+            summary = import_partners(
+                database, file, encoding=encoding, skip_invalid=skip_invalid, progress=progress
+            )
     except CsvFileError as error:
         raise fail(str(error)) from None
-    with progress_bar("importing partners", len(report.valid), enabled=not as_json) as advance:
-        summary = import_partners(database, report, skip_invalid=skip_invalid, progress=advance)
     report_import(summary, as_json=as_json, what="partners")
 
 

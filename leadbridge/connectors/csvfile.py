@@ -11,15 +11,16 @@ Rules:
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
+from leadbridge.connectors.csvstream import CsvFileError as CsvFileError  # re-exported: callers catch it here
+from leadbridge.connectors.csvstream import CsvStream, KeyLedger, RowError
+from leadbridge.core.history import History
 from leadbridge.core.model import Address, Consent, Lead
 from leadbridge.core.partner import (
     Capacity,
@@ -31,7 +32,7 @@ from leadbridge.core.partner import (
     Territory,
 )
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
+T = TypeVar("T")
 
 LEAD_COLUMNS = (
     "external_id",
@@ -60,6 +61,18 @@ LEAD_COLUMNS = (
     "source",
     "consent_share",
     "consent_marketing",
+)
+# A closed lead's past (``core/history.py``): present when ``outcome`` is filled in.
+HISTORY_COLUMNS = (
+    "outcome",
+    "partner",
+    "received_at",
+    "offered_at",
+    "accepted_at",
+    "closed_at",
+    "amount",
+    "currency",
+    "lost_reason",
 )
 PARTNER_COLUMNS = (
     "external_id",
@@ -95,18 +108,12 @@ PARTNER_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class RowError:
-    line: int
-    message: str
-
-
 @dataclass
-class FileReport(Generic[ModelT]):
+class FileReport(Generic[T]):
     """The outcome of validating a file: good rows with their line numbers, and every bad row."""
 
     path: Path
-    valid: list[tuple[int, ModelT]] = field(default_factory=list)
+    valid: list[tuple[int, T]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
 
     @property
@@ -114,22 +121,10 @@ class FileReport(Generic[ModelT]):
         return len(self.valid) + len({e.line for e in self.errors})
 
 
-class CsvFileError(ValueError):
-    """The file as a whole cannot be read (missing, wrong encoding, no header)."""
-
-
 def _split(value: str | None) -> list[str]:
     if not value:
         return []
     return [part.strip() for part in value.replace("|", ";").split(";") if part.strip()]
-
-
-def _blank_to_none(row: dict[str, Any]) -> dict[str, str | None]:
-    return {
-        key.strip().lower(): (value.strip() or None) if isinstance(value, str) else None
-        for key, value in row.items()
-        if key is not None
-    }
 
 
 def _bool(value: str | None, default: bool = False) -> bool:
@@ -144,31 +139,8 @@ def _bool(value: str | None, default: bool = False) -> bool:
 
 
 def read_rows(path: Path, encoding: str = "utf-8-sig") -> Iterator[tuple[int, dict[str, str | None]]]:
-    """Yield ``(line number, row)`` for every data row; the header is line 1."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CsvFileError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise CsvFileError(
-            f"{path}:{line}: not valid {encoding.replace('-sig', '').upper()} (byte 0x{raw[exc.start]:02x}); "
-            "save the file as UTF-8 or pass --encoding (e.g. cp1252)"
-        ) from None
-    sample = text[:4096]
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
-    if not reader.fieldnames:
-        raise CsvFileError(f"{path}: empty file, expected a header line")
-    start = 2
-    for row in reader:
-        yield start, _blank_to_none(row)
-        start = reader.line_num + 1
+    """Yield ``(line number, row)`` for every data row; the header is line 1 (streamed)."""
+    return CsvStream(path, encoding).rows()
 
 
 def lead_from_csv(row: dict[str, str | None], connection: str) -> Lead:
@@ -182,7 +154,11 @@ def lead_from_csv(row: dict[str, str | None], connection: str) -> Lead:
             for key in ("street", "postal_code", "city", "state", "country", "latitude", "longitude")
         }
     )
-    custom = {key: value for key, value in row.items() if key not in LEAD_COLUMNS and value is not None}
+    custom = {
+        key: value
+        for key, value in row.items()
+        if key not in LEAD_COLUMNS and key not in HISTORY_COLUMNS and value is not None
+    }
     return Lead.model_validate(
         {
             "source_connection": connection,
@@ -210,6 +186,29 @@ def lead_from_csv(row: dict[str, str | None], connection: str) -> Lead:
             "custom": custom,
         }
     )
+
+
+@dataclass(frozen=True)
+class LeadRecord:
+    """One row of a leads file: the lead, and its past when the row describes a closed lead."""
+
+    lead: Lead
+    history: History | None = None
+
+
+def lead_record_from_csv(row: dict[str, str | None], connection: str) -> LeadRecord:
+    """A lead row with the optional history columns (``HISTORY_COLUMNS``; ``outcome`` decides)."""
+    lead = lead_from_csv(row, connection)
+    if not row.get("outcome"):
+        extra = [name for name in ("partner", "closed_at", "accepted_at") if row.get(name)]
+        if extra:
+            raise ValueError(f"{', '.join(extra)} given without an outcome (won or lost)")
+        return LeadRecord(lead)
+    history = History.model_validate(
+        {name: row.get(name) for name in HISTORY_COLUMNS if row.get(name) is not None and name != "outcome"}
+        | {"outcome": (row.get("outcome") or "").lower()}
+    )
+    return LeadRecord(lead.model_copy(update={"created_at": history.started_at}), history)
 
 
 def _postal_ranges(value: str | None) -> list[PostalRange]:
@@ -307,40 +306,60 @@ def _describe(error: Exception) -> str:
     return str(error)
 
 
-def validate_file(
-    path: Path,
-    build: Callable[[dict[str, str | None]], ModelT],
-    key: Callable[[ModelT], str],
-    encoding: str = "utf-8-sig",
-) -> FileReport[ModelT]:
-    """Validate every row of ``path`` with ``build``; duplicates by ``key`` are errors."""
-    report: FileReport[ModelT] = FileReport(path)
-    first_seen: dict[str, int] = {}
-    for line, row in read_rows(path, encoding):
+def check_rows(
+    rows: Iterable[tuple[int, dict[str, str | None]]],
+    build: Callable[[dict[str, str | None]], T],
+    key: Callable[[T], str],
+    seen: KeyLedger | None,
+) -> Iterator[tuple[int, T] | RowError]:
+    """Build each row; yield ``(line, model)`` or the row's ``RowError`` (a duplicate key by ``seen``).
+
+    ``seen=None`` skips the duplicate check (a pass over a file already found free of duplicates).
+    """
+    for line, row in rows:
         try:
             model = build(row)
         except (ValidationError, ValueError, TypeError) as error:
-            report.errors.append(RowError(line, _describe(error)))
+            yield RowError(line, _describe(error))
             continue
-        model_key = key(model)
-        if model_key in first_seen:
-            report.errors.append(RowError(line, f"duplicate of line {first_seen[model_key]} ({model_key})"))
-            continue
-        first_seen[model_key] = line
-        report.valid.append((line, model))
+        if seen is not None:
+            model_key = key(model)
+            first = seen.first_line(model_key, line)
+            if first is not None:
+                yield RowError(line, f"duplicate of line {first} ({model_key})")
+                continue
+        yield line, model
+
+
+def validate_file(
+    path: Path,
+    build: Callable[[dict[str, str | None]], T],
+    key: Callable[[T], str],
+    encoding: str = "utf-8-sig",
+) -> FileReport[T]:
+    """Validate every row of ``path`` with ``build`` into one report (small files: it holds every row)."""
+    report: FileReport[T] = FileReport(path)
+    with KeyLedger() as seen:
+        for item in check_rows(read_rows(path, encoding), build, key, seen):
+            if isinstance(item, RowError):
+                report.errors.append(item)
+            else:
+                report.valid.append(item)
     return report
 
 
+def lead_key(lead: Lead) -> str:
+    """Two rows of a file are the same lead when their external ids match (case-insensitively)."""
+    return (lead.external_id or "").lower()
+
+
+def partner_key(partner: Partner) -> str:
+    return (partner.external_id or "").lower()
+
+
 def validate_leads(path: Path, connection: str = "csv", encoding: str = "utf-8-sig") -> FileReport[Lead]:
-    return validate_file(
-        path,
-        lambda row: lead_from_csv(row, connection),
-        lambda lead: (lead.external_id or "").lower(),
-        encoding,
-    )
+    return validate_file(path, lambda row: lead_from_csv(row, connection), lead_key, encoding)
 
 
 def validate_partners(path: Path, encoding: str = "utf-8-sig") -> FileReport[Partner]:
-    return validate_file(
-        path, partner_from_csv, lambda partner: (partner.external_id or "").lower(), encoding
-    )
+    return validate_file(path, partner_from_csv, partner_key, encoding)

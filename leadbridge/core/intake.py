@@ -22,18 +22,18 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leadbridge.core.event_batch import current_batch
 from leadbridge.core.geocode import carry_geocoded, geocode_lead
-from leadbridge.core.leads import Clock, LeadService, lead_from_row
+from leadbridge.core.leads import Clock, LeadService, lead_from_row, projection_columns
 from leadbridge.core.lifecycle import EventKind, LeadState
-from leadbridge.core.model import Lead, utcnow
-from leadbridge.core.store.tables import IntakeRow, LeadRow
+from leadbridge.core.model import Lead, new_id, utcnow
+from leadbridge.core.store.tables import IntakeRow, LeadEventRow, LeadRow
 
 
 class IntakeResult(StrEnum):
@@ -54,8 +54,13 @@ _NOT_SOURCE_DATA = {"id", "created_at"}
 
 def content_stamp(lead: Lead) -> str:
     """A stable stamp for sources without modification stamps (CSV, API): a hash of the data."""
-    data = lead.model_dump(mode="json", exclude=_NOT_SOURCE_DATA)
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32]
+    return stamp_of_dump(lead.model_dump(mode="json"))
+
+
+def stamp_of_dump(data: dict[str, Any]) -> str:
+    """``content_stamp`` of a lead already dumped with ``model_dump(mode="json")``."""
+    source = {key: value for key, value in data.items() if key not in _NOT_SOURCE_DATA}
+    return hashlib.sha256(json.dumps(source, sort_keys=True).encode()).hexdigest()[:32]
 
 
 def changed_fields(old: Lead, new: Lead) -> dict[str, Any]:
@@ -72,11 +77,13 @@ def take_in(
     actor: str = "intake",
     clock: Clock = utcnow,
     known_new: bool = False,
+    marks: dict[str, Any] | None = None,
 ) -> Intake:
     """Record one source version of a lead per the module rules.
 
     ``known_new``: the caller established (in one query for a whole page, see ``unknown_external_ids``)
-    that no lead has this external id yet, so the per-record lookups are skipped.
+    that no lead has this external id yet, so the per-record lookups are skipped. ``marks`` are
+    added to the payload of the events intake appends (``history: true`` for imported history).
     """
     stamp = stamp or content_stamp(lead)
     lead, place = geocode_lead(lead)  # after the stamp: the source's version, not our additions
@@ -100,12 +107,13 @@ def take_in(
         return Intake(existing.id, IntakeResult.UNCHANGED)
     key = f"intake:{connection}:{lead.external_id}:{stamp}"
     if existing is None:
+        geocoded = {"geocoded": place.describe()} if place else {}
         service.receive(
             lead,
             actor=actor,
             source_system=connection,
             idempotency_key=key,
-            payload={"geocoded": place.describe()} if place else None,
+            payload={**geocoded, **(marks or {})} or None,
         )
         qualify = EventKind.QUALIFY if lead.is_qualified else EventKind.NURTURE
         service.apply(
@@ -114,7 +122,7 @@ def take_in(
             actor=actor,
             source_system="leadbridge",
             idempotency_key=f"{qualify.value}:{lead.id}",
-            payload={"stage": lead.stage.value},
+            payload={"stage": lead.stage.value, **(marks or {})},
         )
         result, lead_id = IntakeResult.CREATED, lead.id
     else:
@@ -164,3 +172,97 @@ def _remember(
             session.add(row)
     except IntegrityError:
         pass  # another writer recorded the same version first: nothing to add
+
+
+@dataclass(frozen=True)
+class NewLead:
+    """A lead known to be new (see ``unknown_external_ids``) with its JSON dump and content stamp
+    (both of the lead as the source sent it, before geocoding)."""
+
+    lead: Lead
+    data: dict[str, Any]
+    stamp: str
+
+
+def insert_new(session: Session, new: list[NewLead], *, actor: str, clock: Clock = utcnow) -> list[Intake]:
+    """Write exactly the rows ``take_in`` writes for new leads — the lead, its ``receive`` and
+    ``qualify``/``nurture`` events, the intake record — with one multi-row insert per table.
+
+    No ORM objects: a bulk path for imports (``sync/bulk_intake.py``), which falls back to
+    ``take_in`` when session hooks must see the events (sync targets) or when an insert fails (a
+    concurrent writer: the unique keys on external id and idempotency key catch it).
+    """
+    now = clock()
+    leads: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    intakes: list[dict[str, Any]] = []
+    for item in new:
+        lead, place = geocode_lead(item.lead)  # as take_in: after the stamp, which is the source's
+        data = lead.model_dump(mode="json") if place else item.data
+        connection = lead.source_connection
+        assert lead.external_id is not None
+        qualify = EventKind.QUALIFY if lead.is_qualified else EventKind.NURTURE
+        state = LeadState.QUALIFIED if lead.is_qualified else LeadState.NURTURE
+        leads.append(
+            {
+                "id": lead.id,
+                "source_connection": connection,
+                "external_id": lead.external_id,
+                "state": state.value,
+                "partner_id": None,
+                "round": 0,
+                "data": data,
+                "version": 2,
+                "created_at": now,
+                "updated_at": now,
+                **projection_columns(lead),
+            }
+        )
+        common = {
+            "lead_id": lead.id,
+            "actor": actor,
+            "occurred_at": now,
+            "partner_id": None,
+            "offer_id": None,
+        }
+        events.append(
+            common
+            | {
+                "id": new_id("E"),
+                "seq": 1,
+                "kind": EventKind.RECEIVE.value,
+                "from_state": None,
+                "to_state": LeadState.RECEIVED.value,
+                "source_system": connection,
+                "idempotency_key": f"intake:{connection}:{lead.external_id}:{item.stamp}",
+                "payload": {"geocoded": place.describe()} if place else {},
+            }
+        )
+        events.append(
+            common
+            | {
+                "id": new_id("E"),
+                "seq": 2,
+                "kind": qualify.value,
+                "from_state": LeadState.RECEIVED.value,
+                "to_state": state.value,
+                "source_system": "leadbridge",
+                "idempotency_key": f"{qualify.value}:{lead.id}",
+                "payload": {"stage": lead.stage.value},
+            }
+        )
+        intakes.append(
+            {
+                "connection": connection,
+                "external_id": lead.external_id,
+                "stamp": item.stamp,
+                "lead_id": lead.id,
+                "received_at": now,
+            }
+        )
+    if new:
+        # Core inserts on the tables (executemany); ORM-entity inserts would go row by row here
+        db = session.connection()
+        for model, rows in ((LeadRow, leads), (LeadEventRow, events), (IntakeRow, intakes)):
+            db.execute(insert(cast(Table, model.__table__)), rows)
+    return [Intake(item.lead.id, IntakeResult.CREATED) for item in new]

@@ -61,7 +61,7 @@ def lead_from_row(row: LeadRow) -> Lead:
     return Lead.from_stored(row.data)
 
 
-def _projection_columns(lead: Lead) -> dict[str, Any]:
+def projection_columns(lead: Lead) -> dict[str, Any]:
     return {
         "email": lead.email,
         "company": lead.company,
@@ -136,7 +136,7 @@ class LeadService:
             version=0,
             created_at=now,
             updated_at=now,
-            **_projection_columns(lead),
+            **projection_columns(lead),
         )
         self.session.add(row)
         batch = current_batch(self.session)
@@ -170,7 +170,7 @@ class LeadService:
             return self._replayed(existing, lead_id)
         row = self.get_row(lead_id, for_update=True)
         row.data = lead.model_dump(mode="json")
-        for column, value in _projection_columns(lead).items():
+        for column, value in projection_columns(lead).items():
             setattr(row, column, value)
         return self.apply(
             lead_id,

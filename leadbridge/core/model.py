@@ -14,9 +14,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from leadbridge.core.countries import normalise_country
+from leadbridge.core.emails import Email
 
 _POOL_BYTES = 4096
 _pool = threading.local()
@@ -116,7 +117,7 @@ class Lead(BaseModel):
     external_id: str | None = None
     first_name: str | None = None
     last_name: str | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: str | None = None
     title: str | None = None
     company: str | None = None

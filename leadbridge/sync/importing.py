@@ -1,127 +1,233 @@
-"""Import validated leads and partners into the database, idempotently.
+"""Import leads and partners from CSV files as a stream: bounded memory whatever the file's size.
 
-Rules: nothing is written when the report has errors unless ``skip_invalid``; leads go through
-intake (so the same file twice creates nothing new), partners are upserted by external id.
-Rows are committed in chunks so a long import shows progress and a crash keeps what was done.
+Rules:
+- *all or nothing by default*: without ``skip_invalid`` a first pass reads and validates the whole
+  file (no writes; duplicates found through an on-disk key ledger) and nothing is written when any
+  row is bad; only a clean file gets its second, writing pass. With ``skip_invalid`` one pass
+  validates and writes, and bad rows are reported and skipped;
+- rows are written in chunks of ``CHUNK``, one transaction each, leads through bulk intake
+  (``sync/bulk_intake.py``: one event batch per chunk), partners upserted by external id;
+- resumable: an interrupted import keeps its committed chunks; running the same file again finds
+  them ``unchanged`` (intake's dedup by connection, external id and content) and continues;
+- every bad row is counted with its line number; the first ``MAX_ERRORS`` are kept with their
+  messages (a file of a million bad rows must not fill memory with its errors);
+- a closed lead (``outcome`` won/lost with ``partner`` and ``closed_at``) is imported as history
+  (``core/history.py``); its partner (id or external id) must exist, else the row is bad.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadbridge.connectors.csvfile import FileReport
-from leadbridge.core.intake import take_in
-from leadbridge.core.model import Lead
+from leadbridge.connectors.csvfile import (
+    LeadRecord,
+    check_rows,
+    lead_key,
+    lead_record_from_csv,
+    partner_from_csv,
+    partner_key,
+)
+from leadbridge.connectors.csvstream import CsvFileError, CsvStream, KeyLedger, RowError
 from leadbridge.core.partner import Partner
 from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.store.database import Database
+from leadbridge.core.store.tables import PartnerRow
+from leadbridge.sync.bulk_intake import Incoming, take_in_chunk
 
-Progress = Callable[[int], None]
-CHUNK = 200
+# progress(phase, rows so far, bytes of the file read so far); phase is "validating" or "importing"
+Progress = Callable[[str, int, int], None]
+CHUNK = 1000
+MAX_ERRORS = 1000
+T = TypeVar("T")
 
 
 @dataclass
 class ImportSummary:
     file: str
-    rows: int
+    rows: int = 0
     imported: dict[str, int] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    invalid: int = 0
     skipped_invalid: int = 0
     aborted: bool = False
+
+    def error(self, error: RowError) -> None:
+        self.invalid += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append({"line": error.line, "message": error.message})
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "file": self.file,
             "rows": self.rows,
             **self.imported,
-            "invalid": len(self.errors),
+            "invalid": self.invalid,
             "skipped_invalid": self.skipped_invalid,
             "aborted": self.aborted,
             "errors": self.errors,
         }
 
 
-def _summary(report: FileReport[Any], skip_invalid: bool) -> ImportSummary:
-    summary = ImportSummary(
-        file=str(report.path),
-        rows=report.rows,
-        errors=[{"line": e.line, "message": e.message} for e in report.errors],
-    )
-    if report.errors and not skip_invalid:
-        summary.aborted = True
-    elif report.errors:
-        summary.skipped_invalid = len({e.line for e in report.errors})
-    return summary
-
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
+def _checked(
+    path: Path,
+    encoding: str,
+    build: Callable[[dict[str, str | None]], T],
+    key: Callable[[T], str],
+    ledger: KeyLedger | None,
+    phase: str,
+    progress: Progress | None,
+) -> Iterator[tuple[int, T] | RowError]:
+    stream = CsvStream(path, encoding)
+    for rows, item in enumerate(check_rows(stream.rows(), build, key, ledger), 1):
+        if progress is not None and rows % 500 == 0:
+            progress(phase, rows, stream.bytes_read)
+        yield item
+    if progress is not None:
+        progress(phase, -1, stream.bytes_read)
 
 
 def _import(
     database: Database,
-    report: FileReport[ModelT],
+    path: Path,
+    encoding: str,
+    build: Callable[[dict[str, str | None]], T],
+    key: Callable[[T], str],
+    write: Callable[[Session, list[T]], Counter[str]],
     outcomes: tuple[str, ...],
-    store_one: Callable[[Session, ModelT], str],
     *,
     skip_invalid: bool,
     progress: Progress | None,
 ) -> ImportSummary:
-    """Store every valid row in chunked transactions, counting what ``store_one`` says happened."""
-    summary = _summary(report, skip_invalid)
-    if summary.aborted:
-        return summary
+    """Validate (first pass unless ``skip_invalid``) and write in chunks, per the module rules."""
+    summary = ImportSummary(file=str(path))
+    if not skip_invalid:
+        with KeyLedger() as ledger:
+            for item in _checked(path, encoding, build, key, ledger, "validating", progress):
+                summary.rows += 1
+                if isinstance(item, RowError):
+                    summary.error(item)
+        if summary.invalid:
+            summary.aborted = True
+            return summary
+        summary.rows = 0
     counts: Counter[str] = Counter(dict.fromkeys(outcomes, 0))
-    for start in range(0, len(report.valid), CHUNK):
-        chunk = report.valid[start : start + CHUNK]
+    chunk: list[T] = []
+
+    def flush() -> None:
         with database.transaction() as session:
-            for _line, model in chunk:
-                counts[store_one(session, model)] += 1
-        if progress:
-            progress(len(chunk))
+            counts.update(write(session, chunk))
+        chunk.clear()
+
+    with KeyLedger() as ledger:
+        # a clean file needs no second duplicate check; with skip_invalid this is the only pass
+        seen = ledger if skip_invalid else None
+        for item in _checked(path, encoding, build, key, seen, "importing", progress):
+            summary.rows += 1
+            if isinstance(item, RowError):
+                if not skip_invalid:
+                    raise CsvFileError(
+                        f"{path}:{item.line}: the file changed during the import ({item.message}); "
+                        "what was imported is kept, run the import again to continue"
+                    )
+                summary.error(item)
+                continue
+            chunk.append(item[1])
+            if len(chunk) >= CHUNK:
+                flush()
+        if chunk:
+            flush()
+    summary.skipped_invalid = summary.invalid
     summary.imported = dict(counts)
     return summary
 
 
+class PartnerRefs:
+    """Partner ids by id and external id, loaded once on first use (history rows name partners)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._ids: dict[str, str] | None = None
+
+    def resolve(self, ref: str) -> str:
+        if self._ids is None:
+            with self.database.transaction() as session:
+                found = session.execute(select(PartnerRow.id, PartnerRow.external_id)).all()
+            self._ids = {pid: pid for pid, _ in found} | {ext.lower(): pid for pid, ext in found if ext}
+        partner_id = self._ids.get(ref) or self._ids.get(ref.lower())
+        if partner_id is None:
+            raise ValueError(f"unknown partner {ref!r} (import partners first)")
+        return partner_id
+
+
+def incoming(record: LeadRecord, refs: PartnerRefs) -> Incoming:
+    """A validated row as bulk intake's input, its history's partner resolved."""
+    if record.history is None:
+        return Incoming(record.lead)
+    return Incoming(record.lead, record.history, refs.resolve(record.history.partner))
+
+
 def import_leads(
     database: Database,
-    report: FileReport[Lead],
+    path: Path,
     *,
+    connection: str = "csv",
+    encoding: str = "utf-8-sig",
     skip_invalid: bool = False,
     progress: Progress | None = None,
+    actor: str = "csv-import",
 ) -> ImportSummary:
-    """Take every valid lead in through intake; counts of created / updated / unchanged."""
+    """Take the file's leads in (module rules); counts of created / updated / unchanged."""
+    refs = PartnerRefs(database)
 
-    def store(session: Session, lead: Lead) -> str:
-        return take_in(session, lead, actor="csv-import").result.value
+    def build(row: dict[str, str | None]) -> Incoming:
+        return incoming(lead_record_from_csv(row, connection), refs)
+
+    def write(session: Session, items: list[Incoming]) -> Counter[str]:
+        return Counter(result.result.value for result in take_in_chunk(session, items, actor=actor))
 
     return _import(
         database,
-        report,
+        path,
+        encoding,
+        build,
+        lambda item: lead_key(item.lead),
+        write,
         ("created", "updated", "unchanged"),
-        store,
         skip_invalid=skip_invalid,
         progress=progress,
     )
 
 
+def upsert_partners(session: Session, partners: Sequence[Partner]) -> Counter[str]:
+    """Create or update each partner by external id; counts of created / updated."""
+    repository = PartnerRepository(session)
+    return Counter("created" if repository.upsert(partner)[1] else "updated" for partner in partners)
+
+
 def import_partners(
     database: Database,
-    report: FileReport[Partner],
+    path: Path,
     *,
+    encoding: str = "utf-8-sig",
     skip_invalid: bool = False,
     progress: Progress | None = None,
 ) -> ImportSummary:
-    """Upsert every valid partner by external id; counts of created / updated."""
-
-    def store(session: Session, partner: Partner) -> str:
-        return "created" if PartnerRepository(session).upsert(partner)[1] else "updated"
-
+    """Upsert the file's partners by external id (module rules); counts of created / updated."""
     return _import(
-        database, report, ("created", "updated"), store, skip_invalid=skip_invalid, progress=progress
+        database,
+        path,
+        encoding,
+        partner_from_csv,
+        partner_key,
+        upsert_partners,
+        ("created", "updated"),
+        skip_invalid=skip_invalid,
+        progress=progress,
     )

@@ -13,7 +13,8 @@ Rules:
 - the row's idempotency key is ``target:kind:event id``: one row per event and target — except that
   a flush queues one ``lead_status`` / ``partner_lead`` row per lead (and partner), as those writes
   are built from the lead's state at sending time (``SETTLED_BY_STATE``).
-Nothing is queued for connections that are not registered (CSV, API, the inbox).
+Nothing is queued for connections that are not registered (CSV, API, the inbox), nor for imported
+history (events with ``payload.history``, ``core/history.py``): the past is not news to any CRM.
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ def rows_for(
     event_row: LeadEventRow, lead: LeadRow | None, partner_connection: str | None, targets: SyncTargets
 ) -> list[OutboxRow]:
     """The outbox rows one new event needs (module rules), given its lead and its partner's connection."""
+    if (event_row.payload or {}).get("history"):
+        return []
     kind = EventKind(event_row.kind)
     found: list[OutboxRow] = []
     base = {

@@ -80,7 +80,7 @@ def test_nothing_is_imported_from_a_file_with_errors_unless_skip_invalid(
     database: Database, tmp_path: Path
 ) -> None:
     path = write(tmp_path, "l.csv", HEADER + GOOD[0] + "W-3,Cem,Can,,Can KG,10115,Berlin,DE,heat_pumps,mql\n")
-    refused = import_leads(database, validate_leads(path))
+    refused = import_leads(database, path)
     assert refused.aborted and refused.imported == {}
     with database.transaction() as session:
         from sqlalchemy import func, select
@@ -88,18 +88,18 @@ def test_nothing_is_imported_from_a_file_with_errors_unless_skip_invalid(
         from leadbridge.core.store.tables import LeadRow
 
         assert session.execute(select(func.count()).select_from(LeadRow)).scalar_one() == 0
-    partial = import_leads(database, validate_leads(path), skip_invalid=True)
+    partial = import_leads(database, path, skip_invalid=True)
     assert partial.imported["created"] == 1 and partial.skipped_invalid == 1
 
 
 def test_importing_the_same_file_twice_creates_no_duplicates(database: Database, tmp_path: Path) -> None:
     path = write(tmp_path, "l.csv", HEADER + "".join(GOOD))
-    first = import_leads(database, validate_leads(path))
-    second = import_leads(database, validate_leads(path))
+    first = import_leads(database, path)
+    second = import_leads(database, path)
     assert first.imported == {"created": 2, "updated": 0, "unchanged": 0}
     assert second.imported == {"created": 0, "updated": 0, "unchanged": 2}
     changed = write(tmp_path, "l.csv", HEADER + GOOD[0] + GOOD[1].replace("Berg AG", "Berg Holding AG"))
-    third = import_leads(database, validate_leads(changed))
+    third = import_leads(database, changed)
     assert third.imported == {"created": 0, "updated": 1, "unchanged": 1}
 
 
@@ -107,8 +107,8 @@ def test_partners_import_is_idempotent_and_keeps_ids(database: Database) -> None
     path = Path(__file__).resolve().parents[2] / "leadbridge" / "init_files" / "partners.csv"
     report = validate_partners(path)
     assert report.errors == [] and len(report.valid) == 30
-    first = import_partners(database, report)
-    again = import_partners(database, validate_partners(path))
+    first = import_partners(database, path)
+    again = import_partners(database, path)
     assert first.imported == {"created": 30, "updated": 0}
     assert again.imported == {"created": 0, "updated": 30}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from leadbridge.core.offers import OfferService
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import OutboxRow
 from leadbridge.sync import projector
+from leadbridge.sync.importing import import_leads
 from leadbridge.sync.projector import SyncTargets
 from tests.builders import a_lead, a_partner
 
@@ -77,3 +79,19 @@ def test_given_unregistered_connections_then_nothing_is_queued(database: Databas
     projector.uninstall()
     routed_lead(database)
     assert rows(database) == [("p-sf", "partner_lead")]
+
+
+def test_given_imported_history_then_nothing_is_queued_for_any_crm(
+    database: Database, targets: None, tmp_path: Path
+) -> None:
+    with database.transaction() as session:
+        partner = a_partner(session, connection="p-sf")
+    path = tmp_path / "history.csv"
+    path.write_text(
+        "external_id,email,country,stage,outcome,partner,accepted_at,closed_at\n"
+        f"H-1,h1@home.example,DE,sql,won,{partner.id},2024-01-02,2024-02-01\n"
+        f"H-2,h2@home.example,DE,lead,lost,{partner.id},,2024-03-01\n"
+    )
+    summary = import_leads(database, path, connection="home")
+    assert summary.imported["created"] == 2
+    assert rows(database) == []  # the home CRM and the partner's CRM already know their past

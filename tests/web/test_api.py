@@ -76,6 +76,12 @@ def test_admin_imports_leads_and_invalid_input_is_422(world: World) -> None:
     batch = [{**LEAD, "external_id": f"WEB-{n}", "email": f"x{n}@example.com"} for n in range(3)]
     response = client.post("/api/v1/leads/import", json=batch)
     assert [r["result"] for r in response.json()] == ["created"] * 3
+    batch[1]["company"] = "Renamed GmbH"
+    again = client.post("/api/v1/leads/import", json=batch).json()
+    assert [r["result"] for r in again] == ["unchanged", "updated", "unchanged"]
+    assert [r["lead_id"] for r in again] == [r["lead_id"] for r in response.json()]
+    no_key = client.post("/api/v1/leads/import", json=[{**LEAD, "external_id": None}])
+    assert no_key.status_code == 422 and "external_id" in no_key.text
     assert client.post("/api/v1/leads", json={**LEAD, "email": "not-an-address"}).status_code == 422
     assert client.post("/api/v1/leads", json={**LEAD, "external_id": None}).status_code == 422
 

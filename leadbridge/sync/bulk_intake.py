@@ -1,0 +1,177 @@
+"""Bulk intake: a chunk of leads taken in with a few queries, for file imports and the REST bulk path.
+
+Rules (the same outcome as ``take_in`` per lead, only faster):
+- versions already taken in (same connection, external id and content stamp) are ``unchanged``,
+  found with one query for the whole chunk — so re-running an interrupted import skips what it
+  already wrote at the speed of reading;
+- leads whose external id is new are created with one multi-row insert per table
+  (``intake.insert_new``) — or, when session hooks must see their events (a connection that gets
+  write-backs, a closed lead's history), in one event batch (``core/event_batch.py``); if either
+  fails (a concurrent writer took one of them first), they are redone one by one on the checked path;
+- everything else (a changed version of a known lead, the same external id twice in a chunk) goes
+  through ``take_in`` one at a time;
+- a lead with a ``History`` (a closed lead) gets its past appended after intake (``core/history.py``),
+  only while it has not been routed yet — history never rewrites a lead leadbridge is working on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from leadbridge.core.errors import LeadbridgeError
+from leadbridge.core.event_batch import event_batch
+from leadbridge.core.history import History, record_history
+from leadbridge.core.intake import Intake, IntakeResult, NewLead, insert_new, stamp_of_dump, take_in
+from leadbridge.core.leads import Clock, LeadService
+from leadbridge.core.lifecycle import LeadState
+from leadbridge.core.model import Lead, utcnow
+from leadbridge.core.store.tables import IntakeRow, LeadRow
+from leadbridge.sync import projector
+
+log = logging.getLogger(__name__)
+_BEFORE_ROUTING = frozenset({LeadState.RECEIVED.value, LeadState.QUALIFIED.value, LeadState.NURTURE.value})
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A lead to take in; with ``history`` and its resolved ``partner_id`` when it is a closed lead."""
+
+    lead: Lead
+    history: History | None = None
+    partner_id: str | None = None
+
+
+def _at(moment: datetime) -> Clock:
+    return lambda: moment
+
+
+def _store(
+    session: Session, item: Incoming, stamp: str, actor: str, clock: Clock, *, known_new: bool
+) -> Intake:
+    history = item.history
+    when = _at(history.started_at) if history is not None else clock
+    marks = {"history": True} if history is not None else None
+    intake = take_in(
+        session, item.lead, stamp=stamp, actor=actor, clock=when, known_new=known_new, marks=marks
+    )
+    if history is not None and item.partner_id is not None:
+        row = LeadService(session).get_row(intake.lead_id, for_update=not known_new)
+        if row.state in _BEFORE_ROUTING:
+            record_history(session, row, history, item.partner_id)
+    return intake
+
+
+def _known(
+    session: Session, connection: str, external_ids: list[str]
+) -> tuple[dict[str, str], set[tuple[str, str]]]:
+    """Lead ids by external id, and the ``(external id, stamp)`` versions already taken in."""
+    leads = session.execute(
+        select(LeadRow.external_id, LeadRow.id).where(
+            LeadRow.source_connection == connection, LeadRow.external_id.in_(external_ids)
+        )
+    ).all()
+    versions = session.execute(
+        select(IntakeRow.external_id, IntakeRow.stamp).where(
+            IntakeRow.connection == connection, IntakeRow.external_id.in_(external_ids)
+        )
+    ).all()
+    return {e: lead_id for e, lead_id in leads if e is not None}, {(e, s) for e, s in versions}
+
+
+def take_in_chunk(
+    session: Session, items: Sequence[Incoming], *, actor: str, clock: Clock = utcnow
+) -> list[Intake]:
+    """Take every item in per the module rules; one ``Intake`` per item, in order."""
+    dumps = [item.lead.model_dump(mode="json") for item in items]
+    stamps = [stamp_of_dump(data) for data in dumps]
+    results: list[Intake | None] = [None] * len(items)
+    by_connection: dict[str, list[int]] = {}
+    for index, item in enumerate(items):
+        if item.lead.external_id is None:
+            raise ValueError("a lead from a source needs an external id")
+        by_connection.setdefault(item.lead.source_connection, []).append(index)
+    one_by_one: list[int] = []
+    for connection, indexes in by_connection.items():
+        external_ids = sorted({items[i].lead.external_id or "" for i in indexes})
+        existing, versions = _known(session, connection, external_ids)
+        new: list[int] = []
+        claimed: set[str] = set()
+        for i in indexes:
+            external_id = items[i].lead.external_id or ""
+            if external_id in existing and (external_id, stamps[i]) in versions:
+                results[i] = Intake(existing[external_id], IntakeResult.UNCHANGED)
+            elif external_id not in existing and external_id not in claimed:
+                claimed.add(external_id)
+                new.append(i)
+            else:
+                one_by_one.append(i)
+        plain = [
+            i for i in new if items[i].history is None and connection not in projector.current().manufacturer
+        ]
+        if plain and not _insert(
+            session,
+            [NewLead(items[i].lead, dumps[i], stamps[i]) for i in plain],
+            plain,
+            results,
+            actor,
+            clock,
+        ):
+            one_by_one += plain
+        hooked = sorted(set(new) - set(plain))
+        if hooked and not _create_in_batch(session, items, stamps, hooked, results, actor, clock):
+            one_by_one += hooked
+    for i in sorted(one_by_one):
+        with session.begin_nested():
+            results[i] = _store(session, items[i], stamps[i], actor, clock, known_new=False)
+    assert all(r is not None for r in results)  # every index went one of the three ways
+    return [r for r in results if r is not None]
+
+
+def _insert(
+    session: Session,
+    new: list[NewLead],
+    indexes: list[int],
+    results: list[Intake | None],
+    actor: str,
+    clock: Clock,
+) -> bool:
+    """Insert new leads without the ORM; False (nothing kept) when an insert failed."""
+    try:
+        with session.begin_nested():
+            done = insert_new(session, new, actor=actor, clock=clock)
+    except IntegrityError as error:
+        log.info("bulk insert of %d leads redone one by one: %s", len(new), error.orig)
+        return False
+    for i, intake in zip(indexes, done, strict=True):
+        results[i] = intake
+    return True
+
+
+def _create_in_batch(
+    session: Session,
+    items: Sequence[Incoming],
+    stamps: list[str],
+    new: list[int],
+    results: list[Intake | None],
+    actor: str,
+    clock: Clock,
+) -> bool:
+    """Create the new leads in one event batch; False (nothing kept) when the batch failed."""
+    done: dict[int, Intake] = {}
+    try:
+        with session.begin_nested(), event_batch(session):
+            for i in new:
+                done[i] = _store(session, items[i], stamps[i], actor, clock, known_new=True)
+    except (IntegrityError, LeadbridgeError) as error:
+        log.info("bulk intake of %d leads redone one by one: %s", len(new), error)
+        return False
+    for i, intake in done.items():
+        results[i] = intake
+    return True
