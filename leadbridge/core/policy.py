@@ -133,18 +133,65 @@ class Performance(_Strict):
 
 
 class Mode(StrEnum):
+    """How a lead reaches partners. Push: assign, offer_n, cascade, round_robin, shark_tank (every
+    eligible partner at once, first accept wins). Pull: pool (eligible partners claim or pull it from
+    their pool) and hybrid (a pool that widens group by group). ``open_pool`` is read as ``pool``."""
+
     ASSIGN = "assign"
     OFFER_N = "offer_n"
     CASCADE = "cascade"
-    OPEN_POOL = "open_pool"
+    POOL = "pool"
+    SHARK_TANK = "shark_tank"
+    HYBRID = "hybrid"
     ROUND_ROBIN = "round_robin"
     DIRECT = "direct"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Mode | None:
+        # Policies and stored decisions from before the pool used ``open_pool`` for it.
+        return cls.POOL if value == "open_pool" else None
+
+
+# Offer modes that are pool listings: claimed by the partner, open for a window, no reminders
+# (``open_pool``: offers stored before the pool had its name).
+POOL_MODES = frozenset({Mode.POOL.value, Mode.HYBRID.value, "open_pool"})
+
+
+class PoolClaim(StrEnum):
+    """How partners take leads from their pool."""
+
+    CHERRY_PICK = "cherry_pick"  # pick any lead of the pool
+    BLIND_PULL = "blind_pull"  # only "give me my next lead": the best for the partner, no choosing
+    BOTH = "both"
+
+
+class PoolGroup(_Strict):
+    """One hybrid group: the candidates passing every given condition (none given = everyone left).
+
+    ``top``: the N best-scored candidates; ``tiers``: programme tiers; ``within_km``: partners
+    within this distance of the lead (its region)."""
+
+    top: int | None = Field(default=None, ge=1)
+    tiers: list[str] = Field(default_factory=list)
+    within_km: float | None = Field(default=None, gt=0)
+
+
+class PoolRules(_Strict):
+    """The pull side: claim style, per-partner limits and, for ``hybrid``, the widening groups."""
+
+    claim: PoolClaim = PoolClaim.BOTH
+    max_open_claims: int | None = Field(default=None, ge=0)
+    claims_per_day: int | None = Field(default=None, ge=0)
+    groups: list[PoolGroup] = Field(default_factory=lambda: [PoolGroup(top=3), PoolGroup()])
 
 
 class Distribution(_Strict):
     mode: Mode = Mode.ASSIGN
     offer_n: int = Field(default=3, ge=1)
     pool_size: int = Field(default=20, ge=1)
+    pool_hours: float = Field(default=24.0, gt=0)
+    pool: PoolRules = Field(default_factory=PoolRules)
+    shark_tank_max: int = Field(default=50, ge=1)
     cascade_length: int = Field(default=5, ge=1)
     tie_margin: float = Field(default=0.25, ge=0)
     auto_accept: bool = False
@@ -158,6 +205,13 @@ Escalation = Literal["expired", "first_contact_overdue", "stalled", "fallback"]
 DEFAULT_ESCALATIONS: tuple[Escalation, ...] = ("first_contact_overdue", "stalled", "fallback")
 
 
+class BreachAction(StrEnum):
+    """What a first-contact or stall breach after acceptance leads to."""
+
+    ESCALATE = "escalate"  # tell the channel manager (the lead stays with the partner)
+    RECLAIM = "reclaim"  # take the lead back (partner told, its CRM copy closed) and re-route it
+
+
 class Sla(_Strict):
     """SLA timers; ``accept_hours`` counts the partner's business hours when it has them."""
 
@@ -167,6 +221,7 @@ class Sla(_Strict):
     stall_days: float = Field(default=14.0, gt=0)
     escalate_on: list[Escalation] = Field(default_factory=lambda: list(DEFAULT_ESCALATIONS))
     use_business_hours: bool = True
+    on_breach: BreachAction = BreachAction.ESCALATE
 
 
 class Fallback(StrEnum):

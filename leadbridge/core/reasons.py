@@ -15,6 +15,7 @@ class ReasonKind(StrEnum):
     DECLINE = "decline"
     RETURN = "return"
     LOST = "lost"
+    RECLAIM = "reclaim"  # leadbridge took a lead back (SLA breach); partners cannot choose these
 
 
 class ReturnAction(StrEnum):
@@ -87,6 +88,18 @@ DEFAULT_REASONS: tuple[ReasonCode, ...] = (
         kinds=(ReasonKind.LOST, ReasonKind.RETURN),
         on_return=ReturnAction.NURTURE,
     ),
+    ReasonCode(
+        code="sla_first_contact_overdue",
+        label_en="Taken back: no first contact in time",
+        label_de="Zurückgenommen: kein Erstkontakt in der Frist",
+        kinds=(ReasonKind.RECLAIM,),
+    ),
+    ReasonCode(
+        code="sla_stalled",
+        label_en="Taken back: no progress (stalled)",
+        label_de="Zurückgenommen: kein Fortschritt",
+        kinds=(ReasonKind.RECLAIM,),
+    ),
 )
 
 
@@ -106,6 +119,13 @@ class ReasonCatalog(BaseModel):
             if reason.code == code and kind in reason.kinds:
                 return reason
         raise ValueError(f"unknown {kind.value} reason {code!r}; choose one of {', '.join(self.codes(kind))}")
+
+    def on_return(self, code: str) -> ReturnAction:
+        """What a return (by the partner) or reclaim (by leadbridge) with ``code`` leads to."""
+        for reason in self.reasons:
+            if reason.code == code and {ReasonKind.RETURN, ReasonKind.RECLAIM} & set(reason.kinds):
+                return reason.on_return
+        return self.get(code, ReasonKind.RETURN).on_return  # raises, naming the choices
 
     def label(self, code: str, language: str = "en") -> str:
         for reason in self.reasons:

@@ -11,7 +11,9 @@ Rules:
 - After acceptance, the partner must record a first contact (a ``status`` event) within
   ``first_contact_hours`` business hours; a claimed lead without partner activity for
   ``stall_days`` calendar days is stalled. Each breach is escalated once (an ``escalate`` event
-  with the reason), and again only after new activity.
+  with the reason), and again only after new activity. With ``sla.on_breach: reclaim`` each breach
+  also takes the lead back (a ``reclaim`` action: the lead is returned with the reason
+  ``sla_<breach>`` and re-routed, or re-listed in the pool, without the partner who let it stall).
 - ``sla_actions`` is pure: offers, events, partners, policy and now in; actions out. The caller
   executes them (expire the offer, send the reminder, record the escalation) and then asks the
   mode planner (``matching/modes.py``) what comes next after an expiry.
@@ -28,7 +30,7 @@ from zoneinfo import ZoneInfo
 from leadbridge.core.lifecycle import CLAIMED_STATES, EventKind, LeadState
 from leadbridge.core.model import LeadEvent, Offer, OfferStatus
 from leadbridge.core.partner import BusinessHours, Partner
-from leadbridge.core.policy import Sla
+from leadbridge.core.policy import POOL_MODES, BreachAction, Sla
 
 MAX_DAYS = 3660  # a clock that finds no business time in ten years is misconfigured
 
@@ -83,6 +85,7 @@ class SlaActionKind(StrEnum):
     REMIND = "remind"
     EXPIRE = "expire"
     ESCALATE = "escalate"
+    RECLAIM = "reclaim"
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,8 @@ class SlaAction:
             return f"remind:{self.offer_id}:{self.reminder}"
         if self.kind is SlaActionKind.EXPIRE:
             return f"expire:{self.offer_id}"
+        if self.kind is SlaActionKind.RECLAIM:
+            return f"reclaim:{self.offer_id}"
         return f"escalate:{self.lead_id}:{self.reason}:{self.due_at.isoformat() if self.due_at else ''}"
 
 
@@ -126,8 +131,9 @@ def _escalated_since(events: Sequence[LeadEvent], reason: str, since: datetime) 
 def offer_actions(
     offer: Offer, events: Sequence[LeadEvent], partner: Partner | None, sla: Sla, now: datetime
 ) -> list[SlaAction]:
-    """Reminders due and expiry for one pending offer."""
-    if offer.status is not OfferStatus.PENDING:
+    """Reminders due and expiry for one pending offer (pool listings have windows instead, see
+    ``core/pool_tick.py``)."""
+    if offer.status is not OfferStatus.PENDING or offer.mode in POOL_MODES:
         return []
     deadline = offer.deadline or accept_deadline(offer.offered_at, sla, partner)
     if now >= deadline:
@@ -182,17 +188,27 @@ def claim_actions(
     if not activity:
         business, holidays = partner_clock(partner, sla)
         due = add_business_hours(accepted.decided_at, sla.first_contact_hours, business, holidays)
-        reason = "first_contact_overdue"
-        if (
-            now >= due
-            and reason in sla.escalate_on
-            and not _escalated_since(events, reason, accepted.decided_at)
-        ):
-            actions.append(_about(accepted, SlaActionKind.ESCALATE, reason, due))
+        if now >= due:
+            actions += _breach(accepted, "first_contact_overdue", due, accepted.decided_at, events, sla)
     last = max(activity, default=accepted.decided_at)
     due = last + timedelta(days=sla.stall_days)
-    if now >= due and "stalled" in sla.escalate_on and not _escalated_since(events, "stalled", last):
-        actions.append(_about(accepted, SlaActionKind.ESCALATE, "stalled", due))
+    if now >= due:
+        actions += _breach(accepted, "stalled", due, last, events, sla)
+    # one breach is enough to take a lead back: reclaim it once, for the earliest breach
+    reclaims = [a for a in actions if a.kind is SlaActionKind.RECLAIM]
+    return [a for a in actions if a.kind is not SlaActionKind.RECLAIM] + reclaims[:1]
+
+
+def _breach(
+    accepted: Offer, reason: str, due: datetime, since: datetime, events: Sequence[LeadEvent], sla: Sla
+) -> list[SlaAction]:
+    """A breach is escalated once (when the policy escalates it) and, with ``on_breach: reclaim``,
+    taken back."""
+    actions: list[SlaAction] = []
+    if reason in sla.escalate_on and not _escalated_since(events, reason, since):
+        actions.append(_about(accepted, SlaActionKind.ESCALATE, reason, due))
+    if sla.on_breach is BreachAction.RECLAIM:
+        actions.append(_about(accepted, SlaActionKind.RECLAIM, reason, due))
     return actions
 
 

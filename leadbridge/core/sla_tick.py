@@ -1,8 +1,10 @@
 """Execute the SLA engine's actions: expire offers, record reminders and escalations, then re-route.
 
 Rules: ``core/sla.py`` decides (pure); this module records each action once (its idempotency key
-makes a repeated tick a no-op) and, for leads whose offers expired, lets the router take the next
-step at once (cascade on, next round, or fallback) instead of waiting for the next routing pass.
+makes a repeated tick a no-op) and, for leads whose offers expired or that were reclaimed (returned
+by ``sla`` with the reason ``sla_<breach>``), lets the router take the next step at once (cascade
+on, next round, re-listing in the pool, or fallback) instead of waiting for the next routing pass.
+Pool windows (widening, closing) are ``core/pool_tick.py``'s, run by the same tick.
 E-mail notifications read the ``remind`` / ``escalate`` events; nothing here sends mail.
 """
 
@@ -19,6 +21,7 @@ from leadbridge.core.model import utcnow
 from leadbridge.core.offers import OfferService
 from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.policy import Policy
+from leadbridge.core.pool_tick import pool_windows
 from leadbridge.core.router import RouteSummary, route_pending
 from leadbridge.core.sla import SlaActionKind, sla_actions
 from leadbridge.core.store.database import Database
@@ -32,6 +35,9 @@ class SlaSummary:
     expired: int = 0
     reminded: int = 0
     escalated: int = 0
+    reclaimed: int = 0
+    pool_widened: int = 0
+    pool_closed: int = 0
     rerouted: RouteSummary = field(default_factory=RouteSummary)
 
 
@@ -70,6 +76,17 @@ def sla_tick(database: Database, *, policy: Policy, clock: Clock = utcnow) -> Sl
                         expired_leads.append(lead_id)
                     except ConflictError:
                         pass  # decided meanwhile: nothing to expire
+                elif action.kind is SlaActionKind.RECLAIM and action.partner_id:
+                    applied = offers.return_lead(
+                        lead_id,
+                        partner_id=action.partner_id,
+                        reason_code=f"sla_{action.reason}",
+                        comment=f"taken back by leadbridge: {action.reason} (due {payload['due_at']})",
+                        actor="sla",
+                        idempotency_key=action.idempotency_key,
+                    )
+                    summary.reclaimed += int(applied.created)
+                    expired_leads.append(lead_id)
                 else:
                     kind = EventKind.REMIND if action.kind is SlaActionKind.REMIND else EventKind.ESCALATE
                     applied = leads.apply(
@@ -84,6 +101,9 @@ def sla_tick(database: Database, *, policy: Policy, clock: Clock = utcnow) -> Sl
                     if applied.created:
                         summary.reminded += kind is EventKind.REMIND
                         summary.escalated += kind is EventKind.ESCALATE
+    windows = pool_windows(database, policy=policy, clock=clock)
+    summary.pool_widened, summary.pool_closed = windows.widened, len(windows.closed)
+    expired_leads += windows.closed
     if expired_leads:
         summary.rerouted = route_pending(
             database, policy=policy, lead_ids=sorted(set(expired_leads)), clock=clock

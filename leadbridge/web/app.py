@@ -37,6 +37,8 @@ from leadbridge.web.cockpit import router as cockpit_router
 from leadbridge.web.deps import AdminKeyRequired, CsrfRejected, NotSignedIn, Page
 from leadbridge.web.health import ops_router
 from leadbridge.web.inbox import router as inbox_router
+from leadbridge.web.pool_api import router as pool_api_router
+from leadbridge.web.pool_pages import router as pool_pages_router
 from leadbridge.web.security import SecurityHeadersMiddleware
 from leadbridge.web.webhooks import router as webhook_router
 
@@ -93,6 +95,8 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     for router in (auth_router, inbox_router, cockpit_router, api_router, webhook_router):
         app.include_router(router)
+    app.include_router(pool_api_router)  # the pull side: the partner's pool and held leads
+    app.include_router(pool_pages_router)
     app.include_router(ops_router(settings, app.state.database), include_in_schema=False)
     _add_error_handlers(app)
 

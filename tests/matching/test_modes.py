@@ -38,7 +38,7 @@ def decide(mode: str, **distribution: object) -> tuple[Decision, object]:
         ("round_robin", {}, ["P-0"]),
         ("offer_n", {"offer_n": 3}, ["P-0", "P-1", "P-2"]),
         ("cascade", {"cascade_length": 4}, ["P-0"]),
-        ("open_pool", {"pool_size": 5}, ["P-0", "P-1", "P-2", "P-3", "P-4"]),
+        ("shark_tank", {"shark_tank_max": 4}, ["P-0", "P-1", "P-2", "P-3"]),
     ],
 )
 def test_given_a_mode_when_a_round_starts_then_these_partners_get_offers(
@@ -58,15 +58,16 @@ def test_given_auto_accept_when_assigning_then_the_offer_is_accepted_on_the_part
     assert spec.auto_accept and spec.deadline is None
 
 
-def test_given_open_pool_when_offered_then_the_preview_is_blind() -> None:
+def test_given_a_pool_when_listed_then_the_preview_is_blind() -> None:
     item = lead(company="Geheim GmbH", first_name="Eva", last_name="Secret", email="eva@geheim.example")
-    preview = blind_preview(item, 7.123456)
+    preview = blind_preview(item, 7.123456, 12.345)
     assert preview == {
         "region": "DE 80",
         "industry": "construction",
         "size": "smb",
         "products": ["heat_pumps"],
         "score": 7.123,
+        "distance_km": 12.3,
     }
     text = str(preview)
     assert all(secret not in text for secret in ("Geheim", "Eva", "Secret", "eva@"))

@@ -9,8 +9,9 @@ The rule, in order:
 3. Each remaining partner is scored by the weighted scorers (``scorers.py``); weights depend on
    its performance tier. Candidates are ranked by score, then partner id.
 4. The distribution mode picks from the ranking: ``assign`` the best (exact ties drawn by the
-   rng), ``offer_n`` the top N, ``cascade`` the first ``cascade_length`` in order, ``open_pool``
-   the top ``pool_size``, ``round_robin`` one partner by weighted round robin among the equally fit.
+   rng), ``offer_n`` the top N, ``cascade`` the first ``cascade_length`` in order, ``pool`` and
+   ``hybrid`` the top ``pool_size`` (the pool's eligible partners), ``shark_tank`` the top
+   ``shark_tank_max``, ``round_robin`` one partner by weighted round robin among the equally fit.
 No candidate at all gives channel ``no_partner`` (the planner applies the fallback).
 
 ``explain=True`` scans every partner (not only the index's pre-selection) and records each
@@ -23,7 +24,7 @@ their scores are identical every way (tests and the bench check this).
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -37,7 +38,7 @@ from leadbridge.core.matching.vectors import LeadCtx, lead_ctx
 from leadbridge.core.model import Lead, Offer, OfferStatus
 from leadbridge.core.partner import Partner
 from leadbridge.core.performance import PartnerStats
-from leadbridge.core.policy import Mode, Policy
+from leadbridge.core.policy import Distribution, Mode, Policy
 
 # Offer statuses that bar a partner from the same lead in later rounds, and the word used for it.
 BARRING_STATUSES = {
@@ -164,16 +165,22 @@ def _product_cut(ctx: LeadCtx, policy: Policy) -> str | None:
     return None
 
 
+# Modes that pick the best K candidates, and their K.
+_TOP_K: dict[Mode, Callable[[Distribution], int]] = {
+    Mode.OFFER_N: lambda d: d.offer_n,
+    Mode.CASCADE: lambda d: d.cascade_length,
+    Mode.POOL: lambda d: d.pool_size,
+    Mode.HYBRID: lambda d: d.pool_size,
+    Mode.SHARK_TANK: lambda d: d.shark_tank_max,
+}
+
+
 def _needed(policy: Policy, partners: int) -> int:
     """How many of the best candidates the mode may pick from (so none of them may be pruned)."""
     distribution = policy.distribution
     mode = distribution.mode
-    if mode is Mode.OFFER_N:
-        return distribution.offer_n
-    if mode is Mode.CASCADE:
-        return distribution.cascade_length
-    if mode is Mode.OPEN_POOL:
-        return distribution.pool_size
+    if mode in _TOP_K:
+        return _TOP_K[mode](distribution)
     if mode is Mode.ROUND_ROBIN:
         # its equally-fit band starts at the best partner with a positive weight: prune nothing
         return max(1, partners)
@@ -190,12 +197,8 @@ def _choose(
     rng: random.Random,
 ) -> list[str]:
     distribution = policy.distribution
-    if mode is Mode.OFFER_N:
-        return [c.partner_id for c in candidates[: distribution.offer_n]]
-    if mode is Mode.CASCADE:
-        return [c.partner_id for c in candidates[: distribution.cascade_length]]
-    if mode is Mode.OPEN_POOL:
-        return [c.partner_id for c in candidates[: distribution.pool_size]]
+    if mode in _TOP_K:
+        return [c.partner_id for c in candidates[: _TOP_K[mode](distribution)]]
     if mode is Mode.ROUND_ROBIN:
         picked = roundrobin.pick(
             candidates,

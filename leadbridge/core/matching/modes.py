@@ -4,12 +4,15 @@ The persistence layer executes a ``Plan`` (create offers, withdraw offers, re-ro
 sales, nurture); nothing here touches the database.
 - ``plan_round``: a new decision → its offers. ``assign`` and ``round_robin`` offer the one chosen
   partner (accepted on its behalf when ``distribution.auto_accept``); ``offer_n`` offers the top N at
-  once; ``cascade`` offers the first of its ranked list; ``open_pool`` offers every chosen partner a
-  blind preview (region, industry, size, products, score — never a person or company); a lead for
-  direct sales goes there; a lead no partner may take gets the fallback.
+  once; ``shark_tank`` offers every chosen partner at once; ``cascade`` offers the first of its
+  ranked list; ``pool`` lists the lead in every chosen partner's pool for ``pool_hours`` as a blind
+  preview (region, industry, size, products, score, distance — never a person or company);
+  ``hybrid`` lists it in the first group's pools only (``pool_plan.py`` widens it later); a lead
+  for direct sales goes there; a lead no partner may take gets the fallback.
 - ``on_accept``: the first accept wins; every other pending offer of the lead is withdrawn.
 - ``on_refusal`` (decline or expiry): while other offers of the round are pending, wait; in a
-  cascade, offer the next partner of the ranked list who has not been offered the lead yet;
+  cascade, offer the next partner of the ranked list who has not been offered the lead yet; a pool
+  lead nobody claimed before its last window closed gets the fallback (its pool had its time);
   otherwise start the next round (``reroute``; the next ``match`` bars decliners, expirers and
   returners) or, after ``max_rounds``, the fallback.
 - ``on_return``: the reason's action (policy ``returns`` overrides ``core/reasons.py``) decides:
@@ -25,10 +28,11 @@ from enum import StrEnum
 from typing import Any
 
 from leadbridge.core.matching.decision import Channel, Decision
+from leadbridge.core.matching.pool_plan import first_group, pool_window_end
 from leadbridge.core.model import Lead, Offer, OfferStatus
 from leadbridge.core.partner import Partner, segment_for_employees
-from leadbridge.core.policy import Fallback, Mode, Policy
-from leadbridge.core.reasons import ReasonCatalog, ReasonKind, ReturnAction
+from leadbridge.core.policy import POOL_MODES, Fallback, Mode, Policy
+from leadbridge.core.reasons import ReasonCatalog, ReturnAction
 from leadbridge.core.sla import accept_deadline
 
 
@@ -65,8 +69,8 @@ class Plan:
     escalate: bool = False
 
 
-def blind_preview(lead: Lead, score: float | None) -> dict[str, Any]:
-    """What an open-pool partner sees before claiming: never the person's or company's identity."""
+def blind_preview(lead: Lead, score: float | None, distance_km: float | None = None) -> dict[str, Any]:
+    """What a pool partner sees before claiming: never the person's or company's identity."""
     segment = segment_for_employees(lead.employees)
     address = lead.address
     return {
@@ -75,6 +79,7 @@ def blind_preview(lead: Lead, score: float | None) -> dict[str, Any]:
         "size": segment.value if segment else None,
         "products": list(lead.product_interests),
         "score": round(score, 3) if score is not None else None,
+        "distance_km": round(distance_km, 1) if distance_km is not None else None,
     }
 
 
@@ -98,20 +103,41 @@ def _spec(
     partners: Mapping[str, Partner],
     now: datetime,
     lead: Lead,
+    stage: int = 1,
 ) -> OfferSpec:
     mode = Mode(decision.mode)
     auto = policy.distribution.auto_accept and mode in (Mode.ASSIGN, Mode.ROUND_ROBIN)
-    candidate = decision.candidate(partner_id)
+    if mode.value in POOL_MODES:
+        # A pool listing is open for the pool window (wall-clock), not for an accept-by deadline.
+        candidate = decision.candidate(partner_id)
+        preview = blind_preview(lead, *((candidate.score, candidate.distance_km) if candidate else (None,)))
+        return OfferSpec(
+            partner_id,
+            decision.round,
+            mode.value,
+            pool_window_end(now, policy),
+            preview={**preview, "stage": stage},
+        )
     return OfferSpec(
         partner_id=partner_id,
         round=decision.round,
         mode=mode.value,
         deadline=None if auto else accept_deadline(now, policy.sla, partners.get(partner_id)),
         auto_accept=auto,
-        preview=blind_preview(lead, candidate.score if candidate else None)
-        if mode is Mode.OPEN_POOL
-        else None,
     )
+
+
+def pool_listings(
+    decision: Decision,
+    partner_ids: Sequence[str],
+    lead: Lead,
+    policy: Policy,
+    *,
+    now: datetime,
+    stage: int,
+) -> tuple[OfferSpec, ...]:
+    """Listings of ``lead`` in these partners' pools at ``stage`` (a hybrid pool widening)."""
+    return tuple(_spec(decision, pid, policy, {}, now, lead, stage) for pid in partner_ids)
 
 
 def plan_round(
@@ -122,8 +148,14 @@ def plan_round(
         return Plan(Action.DIRECT_SALES, reason=decision.reason)
     if decision.channel is Channel.NO_PARTNER or not decision.chosen:
         return fallback_plan(policy, f"no eligible partner in round {decision.round}")
-    chosen = decision.chosen[:1] if decision.mode == Mode.CASCADE.value else decision.chosen
-    specs = tuple(_spec(decision, pid, policy, partners, now, lead) for pid in chosen)
+    chosen, stage = decision.chosen, 1
+    if decision.mode == Mode.CASCADE.value:
+        chosen = chosen[:1]
+    elif decision.mode == Mode.HYBRID.value:
+        stage, chosen = first_group(decision, partners, policy)
+        if not chosen:
+            return fallback_plan(policy, "no eligible partner in any hybrid group")
+    specs = tuple(_spec(decision, pid, policy, partners, now, lead, stage) for pid in chosen)
     return Plan(Action.OFFER, reason=decision.reason, create=specs)
 
 
@@ -148,6 +180,8 @@ def on_refusal(
         return Plan(Action.WAIT, reason="other offers of this round are still open")
     if any(o.status is OfferStatus.ACCEPTED for o in offers):
         return Plan(Action.DONE, reason="already accepted")
+    if Mode(decision.mode).value in POOL_MODES:
+        return fallback_plan(policy, f"nobody claimed the lead from the pool in round {decision.round}")
     if decision.mode == Mode.CASCADE.value:
         offered = {o.partner_id for o in offers}
         for partner_id in decision.chosen:
@@ -161,7 +195,7 @@ def return_action(reason_code: str, policy: Policy, catalog: ReasonCatalog | Non
     """What a return with ``reason_code`` leads to: the policy's ``returns`` map, else the catalog."""
     if reason_code in policy.returns:
         return policy.returns[reason_code]
-    return (catalog or ReasonCatalog()).get(reason_code, ReasonKind.RETURN).on_return
+    return (catalog or ReasonCatalog()).on_return(reason_code)
 
 
 def on_return(
