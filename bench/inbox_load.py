@@ -37,6 +37,7 @@ from pathlib import Path
 
 import httpx
 
+from leadbridge.connectors.registry import default_registry
 from leadbridge.core.intake import take_in
 from leadbridge.core.leads import LeadService
 from leadbridge.core.lifecycle import EventKind
@@ -44,7 +45,6 @@ from leadbridge.core.model import Lead, utcnow
 from leadbridge.core.offers import OfferService
 from leadbridge.core.partner import Partner
 from leadbridge.core.partners import PartnerRepository
-from leadbridge.core.settings import load_settings
 from leadbridge.core.store.database import Database
 from leadbridge.web.accounts import create_partner_user
 from leadbridge.web.sessions import issue_magic_link
@@ -206,7 +206,7 @@ def main() -> None:
             f"database_url: sqlite:///bench.db\npublic_url: {base}\n"
             f"secret_key: {secrets.token_urlsafe(48)}\npolicy: null\n"
         )
-        settings = load_settings(project / "leadbridge.yaml")
+        settings = default_registry().load_settings(project / "leadbridge.yaml")
         database = Database(settings.sqlalchemy_url)
         database.upgrade()
         tokens = seed(database, args.sessions, max(args.offers, args.rounds))

@@ -12,8 +12,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from leadbridge.connectors.registry import default_registry
 from leadbridge.core.errors import LeadbridgeError
-from leadbridge.core.settings import Settings, load_settings
+from leadbridge.core.settings import Settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -24,7 +25,7 @@ class CliState:
     config: Path | None = None
 
     def settings(self) -> Settings:
-        return load_settings(self.config)
+        return default_registry().load_settings(self.config)
 
 
 STATE = CliState()

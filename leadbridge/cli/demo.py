@@ -21,7 +21,8 @@ import typer
 from pydantic import SecretStr
 
 from leadbridge.cli.context import console, err_console, print_json
-from leadbridge.core.settings import Settings, load_settings
+from leadbridge.connectors.registry import default_registry
+from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.db import engine_for
 from leadbridge.demo.actors import Partners
@@ -59,7 +60,7 @@ def _prefixed(say: Callable[[str], None], prefix: str) -> Callable[[str], None]:
 def demo_settings(directory: Path) -> Settings:
     """The demo directory's settings; without a usable secret key (a directory made by an older
     version) the demo makes a fresh random one of its own for this run."""
-    settings = load_settings(directory / "leadbridge.yaml")
+    settings = default_registry().load_settings(directory / "leadbridge.yaml")
     if settings.secret_key_problem() is not None:
         settings = settings.model_copy(update={"secret_key": SecretStr(secrets.token_urlsafe(48))})
     return settings

@@ -13,7 +13,8 @@ from typing import Annotated
 import typer
 
 from leadbridge.cli.context import console, fail
-from leadbridge.core.settings import CONFIG_FILE_NAME, load_settings
+from leadbridge.connectors.registry import default_registry
+from leadbridge.core.settings import CONFIG_FILE_NAME
 from leadbridge.core.store.database import Database
 
 INIT_FILES = (CONFIG_FILE_NAME, "policy.yaml", "partners.csv", "leads.csv")
@@ -60,7 +61,7 @@ def init(
         console.print(f"  wrote {directory / name}")
     write_secret_key(directory / SECRETS_FILE)
     console.print(f"  wrote {directory / SECRETS_FILE} (a fresh secret key; keep it private)")
-    settings = load_settings(directory / CONFIG_FILE_NAME)
+    settings = default_registry().load_settings(directory / CONFIG_FILE_NAME)
     database = Database(settings.sqlalchemy_url)
     database.upgrade()
     console.print(f"  created database {database.safe_url}")

@@ -11,22 +11,29 @@ import typer
 from rich.table import Table
 
 from leadbridge.cli.context import console, print_json, settings
+from leadbridge.connectors.registry import default_registry
 from leadbridge.core.errors import ConfigError, LeadbridgeError
-from leadbridge.core.settings import ConnectionConfig, Settings
+from leadbridge.core.settings import CrmConnection, Settings
 from leadbridge.mappings.apply import Plan, RecordError
 from leadbridge.mappings.check import Finding, check_mapping
 from leadbridge.mappings.fix import hubspot_property_bodies, missing_fields, salesforce_instructions
 from leadbridge.mappings.loader import MappingError, default_mapping_paths, load_mapping, mapping_for
 from leadbridge.mappings.remote import RemoteSource, source_for
 from leadbridge.mappings.schema import Mapping
+from leadbridge.ports import Capability
 
 mappings_app = typer.Typer(help="Validate, check and preview field mappings.", no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 
 
-def _configured_mapping(config: Settings, name: str) -> tuple[ConnectionConfig, Mapping]:
+def _configured_mapping(config: Settings, name: str) -> tuple[CrmConnection, Mapping]:
+    """The connection and the mapping it uses (only kinds that describe their objects have one)."""
     connection = config.connection(name)
-    return connection, mapping_for(connection, config.resolve(connection.mapping))
+    kind = default_registry().kind(connection.kind)
+    if not (kind.can(Capability.DESCRIBE) and kind.default_object and isinstance(connection, CrmConnection)):
+        raise ConfigError(f"connection {name} is a {connection.kind} connection: mappings are for CRMs")
+    path = config.resolve(connection.mapping)
+    return connection, mapping_for(connection, path, default_object=kind.default_object)
 
 
 @mappings_app.command("validate")
@@ -39,7 +46,8 @@ def validate_command(
     """Load each mapping and list every problem as file:line: message; exit 1 if any is broken."""
     if not files:
         config = settings()
-        configured = [config.resolve(c.mapping) for c in config.connections.values() if c.mapping]
+        mapped = [c for c in config.connections.values() if isinstance(c, CrmConnection)]
+        configured = [config.resolve(c.mapping) for c in mapped if c.mapping]
         files = [*default_mapping_paths(), *(path for path in configured if path is not None)]
     results: list[dict[str, Any]] = []
     for path in files:

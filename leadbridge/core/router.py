@@ -308,7 +308,7 @@ def route_pending(
     if policy is None:
         from leadbridge.core.settings import load_settings
 
-        policy = policy_from_settings(settings or load_settings())
+        policy = policy_from_settings(settings or load_settings(kinds=None))  # the policy only
     summary = RouteSummary()
     now = clock()
     with database.transaction() as session:

@@ -16,11 +16,22 @@ Rules:
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    SerializeAsAny,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from leadbridge.core.errors import ConfigError
@@ -29,54 +40,32 @@ CONFIG_FILE_NAME = "leadbridge.yaml"
 MIN_SECRET_KEY_CHARS = 32
 # Shipped as the default by earlier versions: public, so it must never sign anything again.
 KNOWN_PUBLIC_KEYS = frozenset({"change-me-leadbridge-dev-secret"})
-SECRET_FIELDS = (
-    "password",
-    "security_token",
-    "consumer_secret",
-    "private_key",
-    "access_token",
-    "client_secret",
-    "webhook_secret",
-    "api_key",
-)
 
 
 class ConnectionConfig(BaseModel):
-    """One external system leadbridge talks to: the home CRM, a partner CRM, the inbox, CSV, API."""
+    """What every connection's settings share; each connector kind subclasses it with its own keys.
 
-    model_config = ConfigDict(extra="allow")
+    ``extra="forbid"``: a misspelt key is an error, never silently ignored. The concrete class for a
+    connection is chosen by its ``kind`` (the registry's discriminated union, ``load_settings``).
+    ``<secret>_env: VAR`` is accepted for every secret field of the concrete class: the
+    before-validator sits here, so ``forbid`` never sees those keys.
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
     name: str = ""
-    kind: Literal["salesforce", "hubspot", "csv", "inbox", "api", "webhook"]
+    kind: str
     role: Literal["manufacturer", "partner"] = "manufacturer"
     partner_id: str | None = None
-    mapping: str | None = None
-    object: str | None = None
-    instance_url: str | None = None
-    base_url: str | None = None
-    auth: Literal["password", "jwt", "client_credentials", "session", "token"] | None = None
-    username: str | None = None
-    consumer_key: str | None = None
-    domain: str | None = None
-    ca_file: str | None = None
-    password: SecretStr | None = None
-    security_token: SecretStr | None = None
-    consumer_secret: SecretStr | None = None
-    private_key: SecretStr | None = None
-    access_token: SecretStr | None = None
-    client_secret: SecretStr | None = None
-    webhook_secret: SecretStr | None = None
-    qualification_filter: str | None = None
-    quota_stop_share: float = Field(default=0.9, gt=0, le=1)
-    poll_seconds: int = Field(default=60, ge=1)
 
     @model_validator(mode="before")
     @classmethod
     def _secrets_from_env(cls, data: Any) -> Any:
-        """``<field>_env: VAR`` reads the secret from environment variable VAR."""
+        """``<field>_env: VAR`` reads the secret field from environment variable VAR."""
         if not isinstance(data, dict):
             return data
-        for field in SECRET_FIELDS:
+        data = dict(data)
+        for field in secret_fields(cls):
             env_name = data.pop(f"{field}_env", None)
             if env_name:
                 if env_name not in os.environ:
@@ -87,6 +76,34 @@ class ConnectionConfig(BaseModel):
     def secret(self, field: str) -> str | None:
         value = getattr(self, field, None)
         return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+class CrmConnection(ConnectionConfig):
+    """Keys every CRM connection has (Salesforce, HubSpot): polling, mapping, quota, direct sales."""
+
+    mapping: str | None = None
+    object: str | None = None
+    ca_file: str | None = None
+    qualification_filter: str | None = None
+    quota_stop_share: float = Field(default=0.9, gt=0, le=1)
+    poll_seconds: int = Field(default=60, ge=1)
+    lookback_seconds: float | None = Field(default=None, ge=0)
+    page_size: int | None = Field(default=None, ge=1)
+    direct_sales_owner_id: str | None = None
+    create_tasks: bool = False
+
+    def lookback(self, default: timedelta) -> timedelta:
+        """How far before its checkpoint a read starts (``lookback_seconds``, else the connector's)."""
+        return default if self.lookback_seconds is None else timedelta(seconds=self.lookback_seconds)
+
+
+def secret_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of ``model`` holding a ``SecretStr`` (the ones ``<field>_env`` may fill)."""
+    return tuple(
+        name
+        for name, info in model.model_fields.items()
+        if info.annotation is not None and SecretStr in (info.annotation, *get_args(info.annotation))
+    )
 
 
 class Settings(BaseSettings):
@@ -106,7 +123,9 @@ class Settings(BaseSettings):
     smtp_port: int = 1025
     smtp_sender: str = "leadbridge@localhost"
     log_level: str = "INFO"
-    connections: dict[str, ConnectionConfig] = Field(default_factory=dict)
+    # Already validated per kind by ``load_settings`` (or built typed by a test); SerializeAsAny so
+    # ``safe_dump`` shows each kind's own keys.
+    connections: dict[str, SerializeAsAny[ConnectionConfig]] = Field(default_factory=dict)
 
     def resolve(self, path: str | None) -> Path | None:
         """A path from the configuration, made absolute against the configuration's directory."""
@@ -183,12 +202,105 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_settings(config: Path | None = None) -> Settings:
-    """Load settings per the module rules; a broken file raises ``ConfigError`` naming the field."""
+ConnectionKinds = Mapping[str, type[ConnectionConfig]]
+"""Each connector kind's settings model by kind name (the registry's ``config_models()``)."""
+
+
+def connection_adapter(kinds: ConnectionKinds) -> TypeAdapter[Any]:
+    """One connection's settings: a discriminated union of the kinds' models on ``kind``."""
+    models = tuple(kinds.values())
+    if not models:
+        raise ConfigError("no connector kinds are registered")
+    if len(models) == 1:
+        return TypeAdapter(models[0])
+    union: Any = Annotated[Union[models], Field(discriminator="kind")]  # noqa: UP007 - a runtime tuple
+    return TypeAdapter(union)
+
+
+def parse_connections(
+    raw: Mapping[str, Any], kinds: ConnectionKinds, *, source: str = "settings", text: str | None = None
+) -> dict[str, ConnectionConfig]:
+    """Each connection validated by the model of its ``kind``; every problem is listed in one
+    ``ConfigError`` as ``source:line: connections.NAME.KEY: message`` (line when ``text`` has it)."""
+    adapter = connection_adapter(kinds)
+    parsed: dict[str, ConnectionConfig] = {}
+    problems: list[str] = []
+    for name, values in raw.items():
+        if not isinstance(values, dict):
+            problems.append(_where(source, text, name, None) + "expected a mapping of keys")
+            continue
+        kind = values.get("kind")
+        if kind not in kinds:
+            problems.append(_where(source, text, name, "kind") + _unknown(kind, "kind", kinds))
+            continue
+        try:
+            parsed[name] = adapter.validate_python({**values, "name": values.get("name") or name})
+        except ValidationError as error:
+            for err in error.errors():
+                # A discriminated union puts the tag first in ``loc``: strip it (pydantic #10433).
+                loc = [str(p) for p in err["loc"]]
+                loc = loc[1:] if len(kinds) > 1 and loc and loc[0] == kind else loc
+                key = loc[0] if loc else None
+                if err["type"] == "extra_forbidden" and key is not None:
+                    allowed = _allowed_keys(kinds[str(kind)])
+                    message = _unknown(key, "key", allowed, f" for a {kind} connection")
+                else:
+                    message = str(err["msg"]).removeprefix("Value error, ")
+                problems.append(_where(source, text, name, key, loc[1:]) + message)
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return parsed
+
+
+def _allowed_keys(model: type[ConnectionConfig]) -> list[str]:
+    keys = [k for k in model.model_fields if k != "name"]
+    return keys + [f"{k}_env" for k in secret_fields(model)]
+
+
+def _unknown(value: object, what: str, known: Mapping[str, Any] | list[str], suffix: str = "") -> str:
+    import difflib
+
+    names = sorted(known)
+    close = difflib.get_close_matches(str(value), names, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown {what} {value!r}{suffix} ({hint}known: {', '.join(names)})"
+
+
+def _where(source: str, text: str | None, name: str, key: str | None, rest: list[str] | None = None) -> str:
+    path = ["connections", name, *([key] if key else []), *(rest or [])]
+    line = _line_of(text, path[: 3 if key else 2]) if text else None
+    return f"{source}{f':{line}' if line else ''}: {'.'.join(path)}: "
+
+
+def _line_of(text: str, path: list[str]) -> int | None:
+    """The 1-based line of the YAML key at ``path`` (the deepest one found)."""
+    try:
+        node: Any = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in path:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        match = next(((k, v) for k, v in node.value if getattr(k, "value", None) == key), None)
+        if match is None:
+            break
+        line, node = match[0].start_mark.line + 1, match[1]
+    return line
+
+
+def load_settings(config: Path | None = None, *, kinds: ConnectionKinds | None) -> Settings:
+    """Load settings per the module rules; a broken file raises ``ConfigError`` naming the field.
+
+    ``kinds`` (the connector registry's settings models) validates each connection by its kind.
+    ``None`` leaves ``connections`` empty: for callers that need only the database and policy (the
+    domain cannot know the connector kinds; the entry points pass the registry's).
+    """
     path = find_config(config)
+    text = path.read_text(encoding="utf-8") if path else None
     data: dict[str, Any] = _read_yaml(path) if path else {}
     base_dir = path.parent if path else Path.cwd()
-    connections = data.get("connections") or {}
+    connections = data.pop("connections", None) or {}
     secrets_file = os.environ.get("LEADBRIDGE_SECRETS_FILE") or data.get("secrets_file")
     if secrets_file:
         secrets_path = Path(secrets_file) if Path(secrets_file).is_absolute() else base_dir / secrets_file
@@ -199,15 +311,15 @@ def load_settings(config: Path | None = None) -> Settings:
                 data["secret_key"] = values  # the secrets file beats an inline key
             elif name in connections and isinstance(values, dict):
                 connections[name] = {**connections[name], **values}
-    for name, conn in connections.items():
-        if isinstance(conn, dict):
-            conn.setdefault("name", name)
+    if not isinstance(connections, dict):
+        raise ConfigError(f"{path or 'settings'}: connections: expected a mapping of name → settings")
+    typed = parse_connections(connections, kinds, source=str(path or "settings"), text=text) if kinds else {}
     # Environment variables beat the file: drop file keys the environment sets.
     for key in list(data):
         if f"LEADBRIDGE_{key.upper()}" in os.environ:
             data.pop(key)
     try:
-        return Settings(**data, config_path=path, base_dir=base_dir)
+        return Settings(**data, connections=typed, config_path=path, base_dir=base_dir)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"{path or 'settings'}: {problems}") from None

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from leadbridge.connectors.inbox import InboxConfig
+from leadbridge.connectors.salesforce.config import SalesforceConfig
 from leadbridge.core.partner import Partner
 from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.settings import ConnectionConfig, Settings
@@ -48,9 +50,9 @@ class DemoWorld:
 
 def connection_for(
     org: SalesforceOrg, ca_file: Any, *, name: str, role: str, **extra: Any
-) -> ConnectionConfig:
+) -> SalesforceConfig:
     """A connection as a user would configure it: password + security token, the org's own URLs."""
-    return ConnectionConfig.model_validate(
+    return SalesforceConfig.model_validate(
         {
             "name": name,
             "kind": "salesforce",
@@ -115,7 +117,7 @@ def start_world(database: Database, base: Settings, *, leads: int, partner_orgs:
         home = box.salesforce.org("manufacturer")
         connections: dict[str, ConnectionConfig] = {
             HOME: connection_for(home, box.ca_file, name=HOME, role="manufacturer"),
-            INBOX: ConnectionConfig(name=INBOX, kind="inbox", role="partner"),
+            INBOX: InboxConfig(name=INBOX),
         }
         partners = demo_partners(seed, partner_orgs)
         world = DemoWorld(box, base)

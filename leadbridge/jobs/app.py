@@ -23,7 +23,8 @@ from typing import Any
 import redis
 from celery import Celery
 
-from leadbridge.core.settings import Settings, load_settings
+from leadbridge.connectors.registry import default_registry
+from leadbridge.core.settings import Settings
 from leadbridge.jobs.schedule import beat_schedule, task_name
 
 VISIBILITY_TIMEOUT_S = 90
@@ -73,7 +74,7 @@ def configure(settings: Settings) -> Celery:
 def current_settings() -> Settings:
     """The settings the app was configured with (from the environment / ./leadbridge.yaml if none)."""
     if _settings is None:
-        configure(load_settings())
+        configure(default_registry().load_settings())
     assert _settings is not None
     return _settings
 
@@ -113,4 +114,4 @@ class CeleryDispatcher:
 
 # `celery -A leadbridge.jobs.app` imports this module: configure from $LEADBRIDGE_* / leadbridge.yaml.
 # `leadbridge worker --config X` calls ``configure`` again with its own settings.
-configure(load_settings())
+configure(default_registry().load_settings())

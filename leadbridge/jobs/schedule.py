@@ -1,9 +1,9 @@
 """The periodic schedule, derived from the configuration; used by Celery beat and the embedded scheduler.
 
 Rules:
-- each manufacturer CRM connection (Salesforce, HubSpot) is polled for leads every
-  ``poll_seconds``; each partner CRM connection is polled for claims, status and outcomes every
-  ``poll_seconds``; CSV, API, webhook and inbox connections push, so they are not polled;
+- each manufacturer connection of a polled kind (``Capability.POLLED`` in the connector registry:
+  Salesforce, HubSpot) is polled for leads every ``poll_seconds``; each partner one for claims,
+  status and outcomes; other kinds (CSV, the inbox) push, so they are not polled;
 - the SLA tick runs every ``SLA_TICK_S`` (offer deadlines fire within that) and the sweeper every
   ``SWEEP_S`` (re-publishing due outbox work and stranded leads, see ``jobs/sweeper.py``). Partner
   statistics need no job: each routing pass computes them from the offers and outcomes it loads;
@@ -16,12 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from leadbridge.core.settings import Settings
+from leadbridge.connectors.registry import default_registry
+from leadbridge.core.settings import CrmConnection, Settings
 from leadbridge.jobs import steps
+from leadbridge.ports import Capability, ConnectorRegistry
 
 SLA_TICK_S = 30.0
 SWEEP_S = 10.0
-POLLED_KINDS = frozenset({"salesforce", "hubspot"})
 
 
 @dataclass(frozen=True)
@@ -34,11 +35,12 @@ class Entry:
     every_s: float
 
 
-def schedule(settings: Settings) -> list[Entry]:
+def schedule(settings: Settings, registry: ConnectorRegistry | None = None) -> list[Entry]:
     """Every periodic job for ``settings``, per the module rules."""
+    kinds = registry or default_registry()
     entries: list[Entry] = []
     for name, connection in sorted(settings.connections.items()):
-        if connection.kind not in POLLED_KINDS:
+        if not (kinds.can(connection, Capability.POLLED) and isinstance(connection, CrmConnection)):
             continue
         step = steps.POLL_SOURCE if connection.role == "manufacturer" else steps.POLL_PARTNER
         entries.append(Entry(f"{step}:{name}", step, (name,), float(connection.poll_seconds)))

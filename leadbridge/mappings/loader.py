@@ -6,7 +6,7 @@ kept as the text written (``Yes:`` stays the picklist value ``"Yes"``, not YAML 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from leadbridge.core.errors import ConfigError
-from leadbridge.core.settings import ConnectionConfig
+from leadbridge.core.settings import CrmConnection
 from leadbridge.mappings.canonical import Owner, lookup, suggest
 from leadbridge.mappings.schema import IN, OUT, EntryModel, FieldMapping, FileModel, Mapping, Side, Step
 from leadbridge.mappings.transforms import REGISTRY
@@ -207,8 +207,10 @@ def _duplicates(fields: Sequence[FieldMapping], problems: list[tuple[int, str]])
             seen_out.setdefault(name, entry.line)
 
 
-def parse_mapping(text: str, source: str) -> Mapping:
-    """Parse mapping YAML; raise ``MappingError`` listing every problem with its line."""
+def parse_mapping(text: str, source: str, *, systems: Collection[str] | None = None) -> Mapping:
+    """Parse mapping YAML; raise ``MappingError`` listing every problem with its line. ``systems``
+    (the connector kinds that have mappings) also checks ``system``; a connection checks its own
+    kind when it uses the file (``mapping_for``)."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as error:
@@ -225,6 +227,10 @@ def parse_mapping(text: str, source: str) -> Mapping:
     except ValidationError as error:
         raise MappingError(source, _validation_problems(error, (), lines)) from None
     problems: list[tuple[int, str]] = []
+    if systems is not None and header.system not in systems:
+        known = ", ".join(sorted(systems))
+        message = f"system: unknown system {header.system!r} (known: {known})"
+        problems.append((lines.line(("system",)), message))
     loader = _EntryLoader(lines, header.role, problems)
     fields = [f for i, item in enumerate(header.fields) if (f := loader.load(item, ("fields", i)))]
     _duplicates(fields, problems)
@@ -242,14 +248,14 @@ def parse_mapping(text: str, source: str) -> Mapping:
     )
 
 
-def load_mapping(path: Path | str) -> Mapping:
+def load_mapping(path: Path | str, *, systems: Collection[str] | None = None) -> Mapping:
     """Load and validate one mapping file (``MappingError`` lists every problem)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"cannot read mapping {path}: {error.strerror}") from None
-    return parse_mapping(text, str(path))
+    return parse_mapping(text, str(path), systems=systems)
 
 
 def default_mapping_path(system: str, obj: str, role: str) -> Path:
@@ -263,17 +269,19 @@ def default_mapping_paths() -> list[Path]:
     return sorted(DEFAULTS_DIR.glob("*.yaml"))
 
 
-DEFAULT_OBJECTS = {"salesforce": "Lead", "hubspot": "contacts"}
-
-
-def mapping_for(config: ConnectionConfig, path: Path | None = None) -> Mapping:
+def mapping_for(config: CrmConnection, path: Path | None = None, *, default_object: str) -> Mapping:
     """The mapping a connection uses: its ``mapping`` file (``path``, already resolved against the
-    configuration's directory) or the shipped default for its system, object and role."""
+    configuration's directory) or the shipped default for its kind, object (``object``, else the
+    kind's ``default_object``) and role. A mapping written for another system is a ``ConfigError``."""
     if path is not None:
-        return load_mapping(path)
-    if config.kind not in DEFAULT_OBJECTS:
-        raise ConfigError(f"connection {config.name} is a {config.kind} connection: it has no field mapping")
-    obj = config.object or DEFAULT_OBJECTS[config.kind]
+        mapping = load_mapping(path)
+        if mapping.system != config.kind:
+            raise ConfigError(
+                f"connection {config.name}: {path} maps {mapping.system} {mapping.object}, "
+                f"but the connection is {config.kind}"
+            )
+        return mapping
+    obj = config.object or default_object
     default = default_mapping_path(config.kind, obj, config.role)
     if not default.exists():
         raise ConfigError(

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from leadbridge.core.errors import ConfigError, FatalConnectorError, NotFound
-from leadbridge.core.settings import ConnectionConfig
 from leadbridge.mappings.check import (
     RemoteObject,
     remote_from_hubspot_properties,
@@ -103,7 +102,7 @@ def _snake(body: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def source_for(config: ConnectionConfig, object_name: str) -> RemoteSource:
+def source_for(config: Any, object_name: str) -> RemoteSource:
     """A ``RemoteSource`` for a configured connection, logging in the way its connector does."""
     if config.kind == "salesforce":
         try:

@@ -68,7 +68,7 @@ class FileModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    system: Literal["salesforce", "hubspot"]
+    system: str = Field(min_length=1)  # the connector kind; checked when a connection uses the file
     object: str = Field(min_length=1)
     role: Literal["manufacturer", "partner"]
     key: str = Field(min_length=1)

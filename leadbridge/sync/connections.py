@@ -1,37 +1,42 @@
-"""Connectors for the configured connections that the sync engine drives."""
+"""Connectors for the configured connections that the sync engine drives (``Capability.SYNCED``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from leadbridge.connectors.registry import default_registry
 from leadbridge.core.retry import RetryPolicy
 from leadbridge.core.settings import Settings
+from leadbridge.ports import Capability, ConnectorRegistry
 
-SYNCED_KINDS = ("salesforce", "hubspot")
 
-
-def connector_for(settings: Settings, name: str, *, retry: RetryPolicy | None = None) -> Any:
+def connector_for(
+    settings: Settings,
+    name: str,
+    *,
+    retry: RetryPolicy | None = None,
+    registry: ConnectorRegistry | None = None,
+) -> Any:
     """The connector for one connection; ``None`` for kinds the sync engine does not drive."""
-    config = settings.connection(name)
-    if config.kind == "salesforce":
-        from leadbridge.connectors.salesforce import connect
-
-        return connect(config, retry=retry, mapping_path=settings.resolve(config.mapping))
-    if config.kind == "hubspot":
-        from leadbridge.connectors.hubspot import connect as connect_hubspot
-
-        return connect_hubspot(config, retry=retry, mapping_path=settings.resolve(config.mapping))
-    return None
+    kinds = registry or default_registry()
+    if not kinds.can(settings.connection(name), Capability.SYNCED):
+        return None
+    return kinds.connector(settings, name, retry=retry)
 
 
 def build_connectors(
-    settings: Settings, *, only: str | None = None, retry: RetryPolicy | None = None
+    settings: Settings,
+    *,
+    only: str | None = None,
+    retry: RetryPolicy | None = None,
+    registry: ConnectorRegistry | None = None,
 ) -> dict[str, Any]:
     """Every synced connection's connector (or just ``only``, which must exist)."""
+    kinds = registry or default_registry()
     names = [only] if only else list(settings.connections)
     found: dict[str, Any] = {}
     for name in names:
-        connector = connector_for(settings, name, retry=retry)
+        connector = connector_for(settings, name, retry=retry, registry=kinds)
         if connector is not None:
             found[name] = connector
     return found

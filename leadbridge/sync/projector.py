@@ -25,9 +25,11 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from leadbridge.connectors.registry import default_registry
 from leadbridge.core.lifecycle import EventKind
-from leadbridge.core.settings import Settings
+from leadbridge.core.settings import CrmConnection, Settings
 from leadbridge.core.store.tables import LeadEventRow, LeadRow, OutboxRow, PartnerRow
+from leadbridge.ports import Capability, ConnectorRegistry
 
 WRITEBACK = "lead_status"
 PARTNER_LEAD = "partner_lead"
@@ -56,13 +58,15 @@ class SyncTargets:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SyncTargets:
-        """Salesforce/HubSpot connections are targets; ``create_tasks: true`` adds Task rows."""
-        synced = {name: c for name, c in settings.connections.items() if c.kind in ("salesforce", "hubspot")}
+    def from_settings(cls, settings: Settings, registry: ConnectorRegistry | None = None) -> SyncTargets:
+        """Connections of synced kinds (``Capability.SYNCED``) are targets; ``create_tasks: true``
+        adds Task rows."""
+        kinds = registry or default_registry()
+        synced = {n: c for n, c in settings.connections.items() if kinds.can(c, Capability.SYNCED)}
         return cls(
             manufacturer=frozenset(n for n, c in synced.items() if c.role == "manufacturer"),
             partner=frozenset(n for n, c in synced.items() if c.role == "partner"),
-            tasks=frozenset(n for n, c in synced.items() if getattr(c, "create_tasks", False)),
+            tasks=frozenset(n for n, c in synced.items() if isinstance(c, CrmConnection) and c.create_tasks),
         )
 
 

@@ -1,10 +1,11 @@
 """``POST /webhooks/{connection}``: real-time news from a CRM, turned into an immediate poll.
 
 Rules:
-- only a configured HubSpot connection receives webhooks (404 otherwise, naming what is configured);
-- a delivery is trusted only with a valid v3 signature and a fresh timestamp (``connectors/hubspot/
-  webhooks.py``); a forged, stale or malformed delivery gets 401 with the failed check and changes
-  nothing;
+- only a connection whose kind receives webhooks (``Capability.WEBHOOKS`` in the connector registry:
+  HubSpot) does (404 otherwise, naming the connections that do);
+- a delivery is trusted only when the connector's ``parse_webhook`` verifies it (HubSpot: a valid v3
+  signature and a fresh timestamp); a forged, stale or malformed delivery gets 401 with the failed
+  check and changes nothing;
 - HubSpot's event names only the object that changed, so a trusted delivery with new events queues
   an immediate poll of that connection (``poll_source`` for a manufacturer, ``poll_partner`` for a
   partner) marked ``webhook``: the incremental pull reads exactly what changed since its checkpoint,
@@ -20,50 +21,52 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
-from leadbridge.connectors.hubspot.webhooks import WebhookParser, WebhookRejected
+from leadbridge.connectors.registry import default_registry
+from leadbridge.core.errors import FatalConnectorError
 from leadbridge.core.settings import Settings
 from leadbridge.jobs.dispatch import dispatch
 from leadbridge.jobs.steps import POLL_PARTNER, POLL_SOURCE, WEBHOOK
+from leadbridge.ports import Capability, Connector, WebhookRejected
 
 router = APIRouter(tags=["webhooks"])
-_parsers: dict[tuple[int, str], WebhookParser] = {}  # per app settings and connection: remembers event ids
+# Per app settings and connection: the receiving connector remembers the event ids it has seen.
+_receivers: dict[tuple[int, str], Connector] = {}
 _lock = threading.Lock()
 
 
-def _parser(settings: Settings, connection: str) -> WebhookParser:
+def _receiver(settings: Settings, connection: str) -> Connector:
+    """The connector that verifies deliveries for ``connection`` (its kind has ``WEBHOOKS``)."""
+    kinds = default_registry()
     config = settings.connections.get(connection)
-    if config is None or config.kind != "hubspot":
-        hubspot = sorted(name for name, c in settings.connections.items() if c.kind == "hubspot")
+    if config is None or not kinds.can(config, Capability.WEBHOOKS):
+        receiving = sorted(n for n, c in settings.connections.items() if kinds.can(c, Capability.WEBHOOKS))
         raise HTTPException(
             404,
-            f"no HubSpot connection named {connection!r} receives webhooks here "
-            f"(HubSpot connections: {', '.join(hubspot) or 'none'})",
+            f"no connection named {connection!r} receives webhooks here "
+            f"(connections that do: {', '.join(receiving) or 'none'})",
         )
-    secret = config.secret("client_secret")
-    if not secret:
-        raise HTTPException(
-            401, f"connection {connection}: set client_secret (the app's) to receive HubSpot webhooks"
-        )
-    app_id = getattr(config, "app_id", None)
     with _lock:
         key = (id(settings), connection)
-        if key not in _parsers:
-            own_app = str(app_id) if app_id else None
-            _parsers[key] = WebhookParser(secret, app_id=own_app, connection=connection)
-        return _parsers[key]
+        if key not in _receivers:
+            built = kinds.connector(settings, connection)
+            assert built is not None, "a kind with WEBHOOKS has a factory"
+            _receivers[key] = built
+        return _receivers[key]
 
 
 @router.post("/webhooks/{connection}", status_code=202)
 async def receive_webhook(connection: str, request: Request) -> dict[str, Any]:
     """Verify a delivery and queue an immediate poll of the connection (module rules)."""
     settings: Settings = request.app.state.settings
-    parser = _parser(settings, connection)
+    receiver = _receiver(settings, connection)
     body = await request.body()
-    # The signature covers the URL HubSpot was given; behind a proxy that is the configured one.
+    # The signature covers the URL the CRM was given; behind a proxy that is the configured one.
     uri = str(getattr(settings.connection(connection), "webhook_url", None) or request.url)
     try:
-        events = parser.events(dict(request.headers), body, uri)
+        events = receiver.parse_webhook(dict(request.headers), body, uri)
     except WebhookRejected as error:
+        raise HTTPException(401, str(error)) from None
+    except FatalConnectorError as error:  # not set up to receive: say what to configure
         raise HTTPException(401, str(error)) from None
     if events:
         role = settings.connection(connection).role

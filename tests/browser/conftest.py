@@ -14,7 +14,8 @@ import pytest
 import uvicorn
 from pydantic import SecretStr
 
-from leadbridge.core.settings import ConnectionConfig, Settings
+from leadbridge.connectors.salesforce import SalesforceConfig
+from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.notify.mailer import SmtpMailer
 from leadbridge.web.app import create_app
@@ -53,7 +54,7 @@ def live_server(sqlite_url: str, smtp_server: SmtpServer) -> Iterator[LiveServer
         database_url=sqlite_url,
         secret_key=SecretStr(TEST_SECRET_KEY),
         public_url=url,
-        connections={"test": ConnectionConfig(name="test", kind="salesforce", role="manufacturer")},
+        connections={"test": SalesforceConfig(name="test", role="manufacturer")},
     )
     database = Database(sqlite_url)
     mailer = SmtpMailer(smtp_server.host, smtp_server.port, "leads@maker.example")

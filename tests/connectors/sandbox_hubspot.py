@@ -12,9 +12,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from leadbridge.connectors.hubspot import HubSpotConnector, Pacer, connect
+from leadbridge.connectors.hubspot import HubSpotConfig, HubSpotConnector, Pacer, connect
 from leadbridge.core.retry import RetryPolicy
-from leadbridge.core.settings import ConnectionConfig
 from leadbridge.ports import WriteItem
 from leadbridge.sandbox.hubspot.associations import HUBSPOT_DEFINED, PAIRS
 from leadbridge.sandbox.hubspot.limits import RateLimits
@@ -52,9 +51,9 @@ def simulate_time(portal: Portal) -> FakeTime:
     return fake
 
 
-def portal_config(portal: Portal, url: str, ca_file: Any, *, name: str, **extra: Any) -> ConnectionConfig:
+def portal_config(portal: Portal, url: str, ca_file: Any, *, name: str, **extra: Any) -> HubSpotConfig:
     """The connection settings a user would write for this portal (private app token)."""
-    return ConnectionConfig.model_validate(
+    return HubSpotConfig.model_validate(
         {
             "name": name,
             "kind": "hubspot",
@@ -130,7 +129,7 @@ class HubSpotHarness:
     def pacer(self) -> Pacer:
         return Pacer(5, clock=self.time.monotonic, sleep=self.time.sleep)
 
-    def config(self, *, name: str = "home", **extra: Any) -> ConnectionConfig:
+    def config(self, *, name: str = "home", **extra: Any) -> HubSpotConfig:
         extra.setdefault("page_size", self.page_size)
         return portal_config(self.portal, self.url, self.ca_file, name=name, role=self.role, **extra)
 

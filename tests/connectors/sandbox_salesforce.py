@@ -11,9 +11,8 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from leadbridge.connectors.salesforce import SalesforceConnector, connect
+from leadbridge.connectors.salesforce import SalesforceConfig, SalesforceConnector, connect
 from leadbridge.core.retry import no_wait_policy
-from leadbridge.core.settings import ConnectionConfig
 from leadbridge.ports import WriteItem
 from leadbridge.sandbox.salesforce.org import SalesforceOrg
 
@@ -22,9 +21,9 @@ _numbers = itertools.count(1)
 
 def org_config(
     org: SalesforceOrg, ca_file: Any, *, name: str, role: str = "manufacturer", **extra: Any
-) -> ConnectionConfig:
+) -> SalesforceConfig:
     """The connection settings a user would write for this org (password + security token)."""
-    return ConnectionConfig.model_validate(
+    return SalesforceConfig.model_validate(
         {
             "name": name,
             "kind": "salesforce",

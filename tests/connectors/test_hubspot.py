@@ -11,6 +11,7 @@ import pytest
 from leadbridge.connectors.hubspot import HubSpotConnector, Pacer
 from leadbridge.connectors.hubspot.connector import parse_filter
 from leadbridge.connectors.hubspot.keyset import KeysetQuery, keyset_pages
+from leadbridge.connectors.registry import default_registry
 from leadbridge.core.errors import ConfigError, QuotaExhausted
 from leadbridge.core.settings import Settings
 from leadbridge.mappings.writeback import LeadStatusRecord
@@ -345,16 +346,19 @@ def test_given_search_lags_behind_writes_when_reading_then_late_records_come_in_
 
 
 def test_given_hubspot_connections_in_the_settings_then_the_sync_engine_builds_hubspot_connectors() -> None:
+    registry = default_registry()
     settings = Settings(
         connections={
-            "home": {"name": "home", "kind": "hubspot", "access_token": "pat-x"},
-            "p1": {
-                "name": "p1",
-                "kind": "hubspot",
-                "role": "partner",
-                "object": "deals",
-                "access_token": "pat-y",
-            },
+            "home": registry.connection({"name": "home", "kind": "hubspot", "access_token": "pat-x"}),
+            "p1": registry.connection(
+                {
+                    "name": "p1",
+                    "kind": "hubspot",
+                    "role": "partner",
+                    "object": "deals",
+                    "access_token": "pat-y",
+                }
+            ),
         }
     )
     home, partner = connector_for(settings, "home"), connector_for(settings, "p1")

@@ -65,8 +65,8 @@ def world(database: Database) -> Iterator[HubSpotWorld]:
             )  # fmt: skip
         settings = Settings(
             connections={
-                "home": home.config(name="home").model_dump(),
-                "p1": partner.config(name="p1", partner_id="PA-1").model_dump(),
+                "home": home.config(name="home"),
+                "p1": partner.config(name="p1", partner_id="PA-1"),
             }
         )
         connectors = {

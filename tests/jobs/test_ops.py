@@ -14,10 +14,11 @@ from typer.testing import CliRunner
 
 from leadbridge.cli.main import _register, app
 from leadbridge.cli.status_report import collect_status
+from leadbridge.connectors.salesforce import SalesforceConfig
 from leadbridge.core.leads import LeadService
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.model import utcnow
-from leadbridge.core.settings import ConnectionConfig, Settings
+from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.ops.logs import JsonFormatter, log_context
 from leadbridge.ops.metrics import record_api_call
@@ -126,8 +127,8 @@ def test_status_lists_every_polled_connection_and_the_oldest_pending_work(
     settings = Settings(
         database_url=db_url,
         connections={
-            "home": ConnectionConfig(kind="salesforce"),
-            "acme": ConnectionConfig(kind="salesforce", role="partner"),
+            "home": SalesforceConfig(),
+            "acme": SalesforceConfig(role="partner"),
         },
     )
     data = collect_status(settings, database)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from leadbridge.connectors.csvkind import CsvConfig
+from leadbridge.connectors.hubspot import HubSpotConfig
+from leadbridge.connectors.inbox import InboxConfig
+from leadbridge.connectors.salesforce import SalesforceConfig
 from leadbridge.core.leads import LeadService
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.model import utcnow
-from leadbridge.core.settings import ConnectionConfig, Settings
+from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import LeadRow
 from leadbridge.jobs import steps
@@ -72,10 +76,10 @@ def test_the_sweep_step_is_wired_and_returns_the_due_work(ctx: JobContext, datab
 def test_the_schedule_polls_crm_connections_by_role_and_runs_the_housekeeping_steps() -> None:
     settings = Settings(
         connections={
-            "home": ConnectionConfig(kind="salesforce", role="manufacturer", poll_seconds=30),
-            "acme": ConnectionConfig(kind="hubspot", role="partner", poll_seconds=120),
-            "upload": ConnectionConfig(kind="csv"),
-            "inbox": ConnectionConfig(kind="inbox", role="partner"),
+            "home": SalesforceConfig(role="manufacturer", poll_seconds=30),
+            "acme": HubSpotConfig(role="partner", poll_seconds=120),
+            "upload": CsvConfig(),
+            "inbox": InboxConfig(),
         }
     )
     entries = {e.name: e for e in schedule(settings)}

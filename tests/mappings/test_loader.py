@@ -20,7 +20,7 @@ fields:
 
 def problems(body: str, header: str = HEADER) -> list[tuple[int, str]]:
     with pytest.raises(MappingError) as caught:
-        parse_mapping(header + dedent(body), "m.yaml")
+        parse_mapping(header + dedent(body), "m.yaml", systems=("salesforce", "hubspot"))
     return caught.value.problems
 
 

@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 
 from leadbridge.cli.demo import demo_settings
 from leadbridge.cli.main import _register, app
+from leadbridge.connectors.registry import default_registry
 from leadbridge.core.errors import ConfigError
 from leadbridge.core.model import utcnow
-from leadbridge.core.settings import Settings, load_settings
+from leadbridge.core.settings import Settings
 from leadbridge.notify.links import OfferLink, read_offer_link, sign_offer_link
 from leadbridge.web.app import create_app
 from tests.builders import TEST_SECRET_KEY
@@ -27,7 +28,7 @@ def _init(directory: Path) -> Settings:
     _register()
     result = CliRunner().invoke(app, ["init", str(directory)])
     assert result.exit_code == 0, result.output
-    return load_settings(directory / "leadbridge.yaml")
+    return default_registry().load_settings(directory / "leadbridge.yaml")
 
 
 def test_given_init_twice_then_each_directory_has_its_own_long_private_key(tmp_path: Path) -> None:
@@ -48,7 +49,7 @@ def test_given_init_force_then_the_key_changes_and_connection_secrets_stay(tmp_p
     secrets_file.write_text(secrets_file.read_text() + "inbox:\n  webhook_secret: keep-me\n")
     result = CliRunner().invoke(app, ["init", str(tmp_path), "--force"])
     assert result.exit_code == 0, result.output
-    after = load_settings(tmp_path / "leadbridge.yaml")
+    after = default_registry().load_settings(tmp_path / "leadbridge.yaml")
     assert before.secret_key is not None and after.secret_key is not None
     assert after.secret_key.get_secret_value() != before.secret_key.get_secret_value()
     assert after.connection("inbox").secret("webhook_secret") == "keep-me"
@@ -77,7 +78,7 @@ def test_the_environment_supplies_a_key_that_beats_the_files(
 ) -> None:
     (tmp_path / "leadbridge.yaml").write_text(f"secret_key: {OLD_DEFAULT}\n")
     monkeypatch.setenv("LEADBRIDGE_SECRET_KEY", TEST_SECRET_KEY)
-    assert load_settings(tmp_path / "leadbridge.yaml").signing_key() == TEST_SECRET_KEY
+    assert default_registry().load_settings(tmp_path / "leadbridge.yaml").signing_key() == TEST_SECRET_KEY
 
 
 def test_the_web_app_is_never_built_around_a_bad_key() -> None:

@@ -65,7 +65,7 @@ class World:
 def a_world(database: Database, *, partners: int = 2, leads: int = 0) -> Iterator[World]:
     with Sandbox.plan(partners=partners, leads=leads, seed=11, services=["salesforce"]) as box:
         home = box.salesforce.org("manufacturer")
-        connections: dict[str, Any] = {"home": org_config(home, box.ca_file, name="home").model_dump()}
+        connections: dict[str, Any] = {"home": org_config(home, box.ca_file, name="home")}
         world = World(box, database, Settings(connections={}))
         with database.transaction() as session:
             repo = PartnerRepository(session)
@@ -89,7 +89,7 @@ def a_world(database: Database, *, partners: int = 2, leads: int = 0) -> Iterato
                     )
                 )
                 conf = org_config(org, box.ca_file, name=name, role="partner", partner_id=f"PA-{number}")
-                connections[name] = conf.model_dump()
+                connections[name] = conf
                 world.partner_orgs[name] = org
                 world.partner_ids[name] = partner.id
         world.settings = Settings(connections=connections)

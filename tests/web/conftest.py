@@ -17,13 +17,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from leadbridge.connectors.salesforce import SalesforceConfig
 from leadbridge.core.intake import take_in
 from leadbridge.core.leads import LeadService
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.matching.decision import Candidate, Channel, Decision, Excluded
 from leadbridge.core.model import utcnow
 from leadbridge.core.offers import OfferService
-from leadbridge.core.settings import ConnectionConfig, Settings
+from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.notify.mailer import SmtpMailer
 from leadbridge.sync import projector
@@ -181,7 +182,7 @@ def world(database: Database, smtp_server: SmtpServer) -> World:
         smtp_host=smtp_server.host,
         smtp_port=smtp_server.port,
         # the builders' leads come from connection "test": make it a home CRM so write-backs queue
-        connections={"test": ConnectionConfig(name="test", kind="salesforce", role="manufacturer")},
+        connections={"test": SalesforceConfig(name="test", role="manufacturer")},
     )
     mailer = SmtpMailer(smtp_server.host, smtp_server.port, "leadbridge@example.com")
     app = create_app(settings, database=database, mailer=mailer)

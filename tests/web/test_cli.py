@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from leadbridge.cli.main import _register, app
-from leadbridge.core.settings import load_settings
+from leadbridge.connectors.registry import default_registry
 from leadbridge.core.store.database import Database
 from leadbridge.web.app import create_app
 from tests.builders import TEST_SECRET_KEY, a_partner
@@ -22,7 +22,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         f"database_url: sqlite:///lb.db\npublic_url: http://testserver\nsecret_key: {TEST_SECRET_KEY}\n"
     )
     monkeypatch.chdir(tmp_path)
-    settings = load_settings(tmp_path / "leadbridge.yaml")
+    settings = default_registry().load_settings(tmp_path / "leadbridge.yaml")
     database = Database(settings.sqlalchemy_url)
     database.upgrade()
     with database.transaction() as session:
@@ -45,7 +45,7 @@ def test_partner_user_sign_in_link_and_api_key_work_on_the_web(project: Path) ->
     key = json.loads(
         _run("api-keys", "create", "alpha-crm", "--partner", "PA-CLI", "--json").splitlines()[-1]
     )
-    settings = load_settings(project / "leadbridge.yaml")
+    settings = default_registry().load_settings(project / "leadbridge.yaml")
     client = TestClient(create_app(settings), follow_redirects=False)
     path = created["sign_in_link"].removeprefix("http://testserver")
     page = client.get(path).text

@@ -72,7 +72,7 @@ def hooked(db_url: str, database: Database) -> Iterator[Hooked]:
             database_url=db_url,
             broker_url=None,
             secret_key=SecretStr(TEST_SECRET_KEY),
-            connections={"home": config.model_dump()},
+            connections={"home": config},
         )
         with database.transaction() as session:
             a_partner(session)  # an inbox partner for every lead of the sandbox's kind

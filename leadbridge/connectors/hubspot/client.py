@@ -29,6 +29,7 @@ from hubspot.crm.objects.exceptions import ApiException as ObjectsApiException
 from hubspot.crm.properties.exceptions import ApiException as PropertiesApiException
 from urllib3.util.retry import Retry
 
+from leadbridge.connectors.hubspot.config import HubSpotConfig
 from leadbridge.connectors.hubspot.errors import failure, translate
 from leadbridge.connectors.hubspot.pacing import Pacer
 from leadbridge.core.errors import (
@@ -39,7 +40,6 @@ from leadbridge.core.errors import (
     SessionExpired,
 )
 from leadbridge.core.retry import RetryPolicy
-from leadbridge.core.settings import ConnectionConfig
 from leadbridge.ops.metrics import record_api_call
 
 log = logging.getLogger("leadbridge.hubspot")
@@ -69,7 +69,7 @@ class Apis:
     properties: Any
 
 
-def build_apis(config: ConnectionConfig, token: str) -> Apis:
+def build_apis(config: HubSpotConfig, token: str) -> Apis:
     """The real client for one portal, library retries off (module rules)."""
     options: dict[str, Any] = {
         "access_token": token,
@@ -101,16 +101,16 @@ class HubSpotClient:
 
     def __init__(
         self,
-        config: ConnectionConfig,
+        config: HubSpotConfig,
         *,
         retry: RetryPolicy | None = None,
         pacer: Pacer | None = None,
         token_provider: TokenProvider | None = None,
-        api_factory: Callable[[ConnectionConfig, str], Apis] = build_apis,
+        api_factory: Callable[[HubSpotConfig, str], Apis] = build_apis,
     ) -> None:
         self.config = config
         self.retry = retry or RetryPolicy()
-        self.pacer = pacer or Pacer(float(getattr(config, "search_per_second", 5)))
+        self.pacer = pacer or Pacer(config.search_per_second)
         self.token_provider: TokenProvider = token_provider or (lambda: config.secret("access_token"))
         self._factory = api_factory
         self._apis: Apis | None = None

@@ -23,13 +23,13 @@ from typing import Any
 
 from leadbridge.connectors.hubspot import fields as F
 from leadbridge.connectors.hubspot.client import HubSpotClient
+from leadbridge.connectors.hubspot.config import HubSpotConfig
 from leadbridge.connectors.hubspot.keyset import KeysetQuery, epoch_ms, keyset_pages
 from leadbridge.connectors.hubspot.webhooks import WebhookParser, event_change
 from leadbridge.connectors.hubspot.writes import write_chunk
 from leadbridge.core.errors import ConfigError, FatalConnectorError, LeadbridgeError
 from leadbridge.core.model import Lead
 from leadbridge.core.partner_status import PartnerStatus
-from leadbridge.core.settings import ConnectionConfig
 from leadbridge.mappings.apply import RecordError
 from leadbridge.mappings.check import check_mapping, remote_from_hubspot_properties
 from leadbridge.mappings.fix import hubspot_property_bodies
@@ -96,15 +96,15 @@ def _stamp(record: Mapping[str, Any], stamp_property: str) -> str:
 class HubSpotConnector:
     """A HubSpot portal seen through the connector verbs (module rules)."""
 
-    def __init__(self, config: ConnectionConfig, client: HubSpotClient, fields: F.RecordFields) -> None:
+    def __init__(self, config: HubSpotConfig, client: HubSpotClient, fields: F.RecordFields) -> None:
         self.config = config
         self.client = client
         self.fields = fields
         self.name = config.name
         self.object = fields.object
         self.stamp_property = fields.mapping.stamp or "hs_lastmodifieddate"
-        self.lookback = timedelta(seconds=float(getattr(config, "lookback_seconds", LOOKBACK.seconds)))
-        page_size = int(getattr(config, "page_size", 200))
+        self.lookback = config.lookback(LOOKBACK)
+        page_size = config.page_size or 200
         own = (
             ({"propertyName": F.EXTERNAL_ID, "operator": "HAS_PROPERTY"},)
             if self.is_partner
@@ -116,11 +116,11 @@ class HubSpotConnector:
             own,
             tuple(dict.fromkeys(wanted)),
             page_size=page_size,
-            window_size=int(getattr(config, "window_size", page_size)),
-            cap=int(getattr(config, "search_cap", 10_000)),
+            window_size=config.window_size or page_size,
+            cap=config.search_cap,
         )
         secret = config.secret("client_secret")
-        app_id = getattr(config, "app_id", None)
+        app_id = config.app_id
         self.webhooks = (
             WebhookParser(secret, app_id=str(app_id) if app_id else None, connection=self.name)
             if secret
@@ -290,7 +290,7 @@ class HubSpotConnector:
     def parse_webhook(self, headers: Mapping[str, str], body: bytes, uri: str | None = None) -> list[Change]:
         """A verified delivery's new events as changes (``webhooks.py``); ``uri`` defaults to the
         connection's ``webhook_url``."""
-        target = uri or getattr(self.config, "webhook_url", None)
+        target = uri or self.config.webhook_url
         if self.webhooks is None or not target:
             raise FatalConnectorError(
                 f"connection {self.name}: set client_secret (the app's) and webhook_url to receive "
@@ -310,7 +310,7 @@ class HubSpotConnector:
         return lead
 
     def writeback_fields(self, lead: Lead, status: LeadStatusRecord) -> dict[str, Any]:
-        owner = getattr(self.config, "direct_sales_owner_id", None)
+        owner = self.config.direct_sales_owner_id
         return self.fields.writeback_fields(lead, status, owner_id=str(owner) if owner else None)
 
     def partner_fields(

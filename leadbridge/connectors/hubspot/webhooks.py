@@ -23,14 +23,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from leadbridge.connectors.hubspot.signature import MAX_AGE_MS, SIGNATURE_HEADER, TIMESTAMP_HEADER, v3_matches
-from leadbridge.core.errors import LeadbridgeError
-from leadbridge.ports import Change, format_stamp
+from leadbridge.ports import Change, WebhookRejected, format_stamp
 
 PLURAL = {"contact": "contacts", "company": "companies", "deal": "deals"}
-
-
-class WebhookRejected(LeadbridgeError):
-    """A webhook delivery failed verification: answer 401 and take nothing in."""
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:

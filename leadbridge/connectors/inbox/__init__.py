@@ -6,6 +6,7 @@ event and queues its write-back.
 """
 
 from leadbridge.connectors.inbox.actions import PartnerInbox
+from leadbridge.connectors.inbox.kind import KIND, InboxConfig
 from leadbridge.connectors.inbox.preview import BlindPreview, blind_preview
 
-__all__ = ["BlindPreview", "PartnerInbox", "blind_preview"]
+__all__ = ["KIND", "BlindPreview", "InboxConfig", "PartnerInbox", "blind_preview"]

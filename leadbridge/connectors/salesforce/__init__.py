@@ -3,22 +3,41 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from leadbridge.connectors.salesforce.client import SalesforceClient
+from leadbridge.connectors.salesforce.config import SalesforceConfig
 from leadbridge.connectors.salesforce.connector import SalesforceConnector
 from leadbridge.connectors.salesforce.fields import LeadFields
 from leadbridge.core.retry import RetryPolicy
-from leadbridge.core.settings import ConnectionConfig
 from leadbridge.mappings.loader import mapping_for
+from leadbridge.ports import Capability, ConnectorDeps, Kind
+
+DEFAULT_OBJECT = "Lead"
 
 
 def connect(
-    config: ConnectionConfig, *, retry: RetryPolicy | None = None, mapping_path: Path | None = None
+    config: SalesforceConfig, *, retry: RetryPolicy | None = None, mapping_path: Path | None = None
 ) -> SalesforceConnector:
     """A connector for one configured org (logs in lazily, on the first call); its field mapping is
     ``mapping_path`` (the connection's resolved ``mapping``) or the shipped default for its role."""
-    fields = LeadFields(mapping_for(config, mapping_path))
+    fields = LeadFields(mapping_for(config, mapping_path, default_object=DEFAULT_OBJECT))
     return SalesforceConnector(config, SalesforceClient(config, retry=retry), fields)
 
 
-__all__ = ["SalesforceClient", "SalesforceConnector", "connect"]
+def _factory(config: Any, deps: ConnectorDeps) -> SalesforceConnector:
+    return connect(config, retry=deps.retry, mapping_path=deps.mapping_path)
+
+
+KIND = Kind(
+    name="salesforce",
+    config=SalesforceConfig,
+    factory=_factory,
+    capabilities=frozenset(
+        {Capability.SYNCED, Capability.POLLED, Capability.DESCRIBE, Capability.HOME, Capability.PARTNER}
+    ),
+    default_object=DEFAULT_OBJECT,
+    summary="a Salesforce org through simple-salesforce (polled; fields are created in Setup)",
+)
+
+__all__ = ["KIND", "SalesforceClient", "SalesforceConfig", "SalesforceConnector", "connect"]

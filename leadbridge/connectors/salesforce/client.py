@@ -23,6 +23,7 @@ from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
 
+from leadbridge.connectors.salesforce.config import SalesforceConfig
 from leadbridge.connectors.salesforce.errors import SALESFORCE_ERRORS, error_code, translate
 from leadbridge.core.errors import (
     ConfigError,
@@ -32,7 +33,6 @@ from leadbridge.core.errors import (
     SessionExpired,
 )
 from leadbridge.core.retry import RetryPolicy
-from leadbridge.core.settings import ConnectionConfig
 from leadbridge.ops.metrics import record_api_call
 
 log = logging.getLogger("leadbridge.salesforce")
@@ -54,13 +54,13 @@ class _RouteTo(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
-def http_session(config: ConnectionConfig) -> requests.Session:
+def http_session(config: SalesforceConfig) -> requests.Session:
     """A requests session that trusts only the configured CA and routes logins per ``login_url``."""
     session = requests.Session()
     session.trust_env = False  # else REQUESTS_CA_BUNDLE would replace ``verify`` (BEHAVIOR.md)
     if config.ca_file:
         session.verify = config.ca_file
-    login_url = getattr(config, "login_url", None)
+    login_url = config.login_url
     if login_url:
         hosts = [*LOGIN_HOSTS, f"{config.domain}.salesforce.com" if config.domain else None]
         for host in filter(None, hosts):
@@ -74,7 +74,7 @@ def _host(instance_url: str | None) -> str | None:
     return instance_url.split("://", 1)[-1].rstrip("/")
 
 
-def login(config: ConnectionConfig, session: requests.Session) -> Salesforce:
+def login(config: SalesforceConfig, session: requests.Session) -> Salesforce:
     """Build a client for the configured auth kind (password, jwt, client_credentials, session)."""
     common: dict[str, Any] = {"session": session, "version": API_VERSION}
     domain = config.domain or "login"
@@ -159,11 +159,11 @@ class SalesforceClient:
 
     def __init__(
         self,
-        config: ConnectionConfig,
+        config: SalesforceConfig,
         *,
         retry: RetryPolicy | None = None,
         session: requests.Session | None = None,
-        client_factory: Callable[[ConnectionConfig, requests.Session], Salesforce] = login,
+        client_factory: Callable[[SalesforceConfig, requests.Session], Salesforce] = login,
     ) -> None:
         self.config = config
         self.retry = retry or RetryPolicy()

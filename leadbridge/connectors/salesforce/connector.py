@@ -20,11 +20,11 @@ from typing import Any
 
 from leadbridge.connectors.salesforce import fields as F
 from leadbridge.connectors.salesforce.client import SalesforceClient
+from leadbridge.connectors.salesforce.config import SalesforceConfig
 from leadbridge.connectors.salesforce.errors import item_rule
 from leadbridge.core.errors import LeadbridgeError
 from leadbridge.core.model import Lead
 from leadbridge.core.partner_status import PartnerStatus
-from leadbridge.core.settings import ConnectionConfig
 from leadbridge.mappings.writeback import LeadStatusRecord
 from leadbridge.ports import (
     Action,
@@ -56,13 +56,13 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 class SalesforceConnector:
     """A Salesforce org seen through the connector verbs (module rules)."""
 
-    def __init__(self, config: ConnectionConfig, client: SalesforceClient, fields: F.LeadFields) -> None:
+    def __init__(self, config: SalesforceConfig, client: SalesforceClient, fields: F.LeadFields) -> None:
         self.config = config
         self.client = client
         self.fields = fields
         self.name = config.name
-        self.lookback = timedelta(seconds=float(getattr(config, "lookback_seconds", LOOKBACK.seconds)))
-        self.page_size = int(getattr(config, "page_size", PAGE_SIZE))
+        self.lookback = config.lookback(LOOKBACK)
+        self.page_size = config.page_size or PAGE_SIZE
 
     @property
     def is_partner(self) -> bool:
@@ -198,7 +198,7 @@ class SalesforceConnector:
         return WriteResult(item.key, False, outcome.get("id"), error=detail, action=rule.action)
 
     # -- webhooks ------------------------------------------------------------------------------
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Change]:
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes, uri: str | None = None) -> list[Change]:
         """An Outbound Message (SOAP ``notifications``) as changes; rows without a stamp are skipped."""
         root = ET.fromstring(body)
         changes = []
@@ -218,7 +218,7 @@ class SalesforceConnector:
         return self.fields.lead_from_record(change.record, self.name)
 
     def writeback_fields(self, lead: Lead, status: LeadStatusRecord) -> dict[str, Any]:
-        owner = getattr(self.config, "direct_sales_owner_id", None)
+        owner = self.config.direct_sales_owner_id
         return self.fields.writeback_fields(lead, status, owner_id=owner)
 
     def partner_fields(

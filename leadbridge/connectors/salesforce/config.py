@@ -1,0 +1,26 @@
+"""The settings of a Salesforce connection (``kind: salesforce``); unknown keys are errors."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import SecretStr
+
+from leadbridge.core.settings import CrmConnection
+
+
+class SalesforceConfig(CrmConnection):
+    """One org: where it is, how to log in (password, jwt, client_credentials, session)."""
+
+    kind: Literal["salesforce"] = "salesforce"
+    instance_url: str | None = None
+    login_url: str | None = None  # send logins here (a proxy, a private endpoint, the sandbox)
+    domain: str | None = None  # My Domain prefix, e.g. ``acme.my`` (client credentials)
+    auth: Literal["password", "jwt", "client_credentials", "session"] | None = None
+    username: str | None = None
+    consumer_key: str | None = None
+    password: SecretStr | None = None
+    security_token: SecretStr | None = None
+    consumer_secret: SecretStr | None = None
+    private_key: SecretStr | None = None
+    access_token: SecretStr | None = None  # auth: session
