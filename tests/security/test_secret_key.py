@@ -46,13 +46,14 @@ def test_given_init_twice_then_each_directory_has_its_own_long_private_key(tmp_p
 def test_given_init_force_then_the_key_changes_and_connection_secrets_stay(tmp_path: Path) -> None:
     before = _init(tmp_path)
     secrets_file = tmp_path / "secrets.yaml"
-    secrets_file.write_text(secrets_file.read_text() + "inbox:\n  webhook_secret: keep-me\n")
+    # a connection's secrets (the template's connections have none; the inbox refuses unknown keys)
+    secrets_file.write_text(secrets_file.read_text() + "home:\n  password: keep-me\n")
     result = CliRunner().invoke(app, ["init", str(tmp_path), "--force"])
     assert result.exit_code == 0, result.output
     after = default_registry().load_settings(tmp_path / "leadbridge.yaml")
     assert before.secret_key is not None and after.secret_key is not None
     assert after.secret_key.get_secret_value() != before.secret_key.get_secret_value()
-    assert after.connection("inbox").secret("webhook_secret") == "keep-me"
+    assert "home:\n  password: keep-me" in secrets_file.read_text()
 
 
 @pytest.mark.parametrize("key", [None, OLD_DEFAULT, "short-key-of-31-characters-xxxx"])
