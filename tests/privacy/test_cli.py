@@ -9,11 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from leadbridge.cli.main import _register, app
+from leadbridge.connectors.registry import default_registry
 from leadbridge.core.intake import take_in
 from leadbridge.core.leads import LeadService
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.offers import OfferService
-from leadbridge.core.settings import load_settings
 from leadbridge.core.store.database import Database
 from tests.builders import a_lead, a_partner
 
@@ -26,7 +26,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str,
         "database_url: sqlite:///lb.db\nsecret_key: cli-test-secret-0123456789\n"
     )
     monkeypatch.chdir(tmp_path)
-    database = Database(load_settings(tmp_path / "leadbridge.yaml").sqlalchemy_url)
+    database = Database(default_registry().load_settings(tmp_path / "leadbridge.yaml").sqlalchemy_url)
     database.upgrade()
     with database.transaction() as session:
         partner = a_partner(session, name="Inbox Partner", connection="inbox")

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from leadbridge.connectors.inbox import InboxConfig
 from leadbridge.core.leads import LeadService
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.offers import OfferService
@@ -108,12 +109,10 @@ def a_privacy_world(database: Database) -> Iterator[PrivacyWorld]:
             service.portal("partner-02"), service.base_url("partner-02"), box.ca_file, role="partner"
         )
         connections: dict[str, Any] = {
-            "home": org_config(home, box.ca_file, name="home").model_dump(),
-            "psf": org_config(
-                sf_partner, box.ca_file, name="psf", role="partner", partner_id="PA-SF"
-            ).model_dump(),
-            "phs": hubspot.config(name="phs", partner_id="PA-HS").model_dump(),
-            "inbox": {"name": "inbox", "kind": "inbox", "role": "partner"},
+            "home": org_config(home, box.ca_file, name="home"),
+            "psf": org_config(sf_partner, box.ca_file, name="psf", role="partner", partner_id="PA-SF"),
+            "phs": hubspot.config(name="phs", partner_id="PA-HS"),
+            "inbox": InboxConfig(name="inbox"),
         }
         settings = Settings(connections=connections)
         partner_ids: dict[str, str] = {}
