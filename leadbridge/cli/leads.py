@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 
 from leadbridge.cli import privacy
 from leadbridge.cli.context import console, fail, print_json
-from leadbridge.cli.output import file_progress, report_import
+from leadbridge.cli.output import STREAM_BATCH, file_progress, report_import, stream_json
 from leadbridge.cli.partners import JsonOption, open_database
 from leadbridge.connectors.csvstream import CsvFileError
 from leadbridge.core.errors import NotFound
@@ -52,6 +52,21 @@ def import_command(
     report_import(summary, as_json=as_json, what="leads")
 
 
+LISTED = (
+    LeadRow.id,
+    LeadRow.external_id,
+    LeadRow.source_connection,
+    LeadRow.state,
+    LeadRow.partner_id,
+    LeadRow.email,
+    LeadRow.company,
+    LeadRow.country,
+    LeadRow.postal_code,
+    LeadRow.campaign,
+    LeadRow.created_at,
+)
+
+
 @leads_app.command("list")
 def list_command(
     state: Annotated[
@@ -59,11 +74,15 @@ def list_command(
     ] = None,
     partner: Annotated[str | None, typer.Option(help="only leads held by this partner id")] = None,
     search: Annotated[str | None, typer.Option(help="e-mail or company contains")] = None,
-    limit: Annotated[int, typer.Option(help="at most this many")] = 200,
+    limit: Annotated[int, typer.Option(help="at most this many (0: all)")] = 200,
     as_json: JsonOption = False,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="print JSON lines: one lead per line")] = False,
 ) -> None:
-    """List leads, newest first, with state and holding partner."""
-    query = select(LeadRow).order_by(LeadRow.created_at.desc(), LeadRow.id).limit(limit)
+    """List leads, newest first, with state and holding partner. ``--json`` and ``--jsonl`` write
+    each lead as it is read (constant memory, for exports of any size)."""
+    query = select(*LISTED).order_by(LeadRow.created_at.desc(), LeadRow.id.desc())
+    if limit > 0:
+        query = query.limit(limit)
     if state:
         query = query.where(LeadRow.state.in_(state))
     if partner:
@@ -72,40 +91,42 @@ def list_command(
         pattern = f"%{search.lower()}%"
         query = query.where(or_(LeadRow.email.ilike(pattern), LeadRow.company.ilike(pattern)))
     with open_database().transaction() as session:
-        rows = list(session.execute(query).scalars())
-    if as_json:
-        print_json(
-            [
-                {
-                    "id": r.id,
-                    "external_id": r.external_id,
-                    "source": r.source_connection,
-                    "state": r.state,
-                    "partner_id": r.partner_id,
-                    "email": r.email,
-                    "company": r.company,
-                    "country": r.country,
-                    "postal_code": r.postal_code,
-                    "campaign": r.campaign,
-                    "created_at": r.created_at.isoformat(),
-                }
-                for r in rows
-            ]
-        )
-        return
-    table = Table("id", "state", "company", "e-mail", "where", "partner", "campaign")
-    for r in rows:
-        table.add_row(
-            r.id,
-            r.state,
-            r.company or "",
-            r.email or "",
-            f"{r.country or ''} {r.postal_code or ''}",
-            r.partner_id or "",
-            r.campaign or "",
-        )
+        # yield_per streams (a server-side cursor on PostgreSQL): rows are written as they arrive
+        rows = session.execute(query.execution_options(yield_per=STREAM_BATCH))
+        if as_json or jsonl:
+            stream_json((_listed(row) for row in rows), lines=jsonl)
+            return
+        table = Table("id", "state", "company", "e-mail", "where", "partner", "campaign")
+        count = 0
+        for r in rows:
+            count += 1
+            table.add_row(
+                r.id,
+                r.state,
+                r.company or "",
+                r.email or "",
+                f"{r.country or ''} {r.postal_code or ''}",
+                r.partner_id or "",
+                r.campaign or "",
+            )
     console.print(table)
-    console.print(f"{len(rows)} lead(s)")
+    console.print(f"{count} lead(s)")
+
+
+def _listed(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "external_id": r.external_id,
+        "source": r.source_connection,
+        "state": r.state,
+        "partner_id": r.partner_id,
+        "email": r.email,
+        "company": r.company,
+        "country": r.country,
+        "postal_code": r.postal_code,
+        "campaign": r.campaign,
+        "created_at": r.created_at.isoformat(),
+    }
 
 
 @leads_app.command("show")

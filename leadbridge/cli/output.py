@@ -1,10 +1,13 @@
-"""Rendering helpers shared by command groups: import summaries and progress bars."""
+"""Rendering helpers shared by command groups: import summaries, progress bars, streamed JSON."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import sys
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import (
@@ -56,6 +59,31 @@ def file_progress(what: str, path: Path, *, enabled: bool = True) -> Iterator[Im
             progress.update(task, completed=done, rows=rows, rate=rows / elapsed if elapsed else 0.0)
 
         yield update
+
+
+STREAM_BATCH = 1000  # rows fetched per round trip when streaming a listing
+
+
+def stream_json(items: Iterable[Any], *, lines: bool = False) -> int:
+    """Write ``items`` to stdout as they come: a JSON array, or JSON lines; returns how many.
+
+    Nothing is collected first, so an export of a million rows needs the memory of one.
+    """
+    out = sys.stdout
+    count = 0
+    if not lines:
+        out.write("[")
+    for item in items:
+        text = json.dumps(item, default=str, ensure_ascii=False)
+        if lines:
+            out.write(text + "\n")
+        else:
+            out.write(("," if count else "") + "\n" + text)
+        count += 1
+    if not lines:
+        out.write("\n]\n" if count else "]\n")
+    out.flush()
+    return count
 
 
 def report_import(summary: ImportSummary, *, as_json: bool, what: str) -> None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from leadbridge.connectors.inbox import BlindPreview, PartnerInbox
@@ -35,8 +35,11 @@ from leadbridge.core.model import Lead, LeadEvent
 from leadbridge.core.partner import Partner
 from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.store.database import Database
+from leadbridge.core.store.keyset import Cursor
 from leadbridge.sync.bulk_intake import Incoming, take_in_chunk
 from leadbridge.web.accounts import PartnerPrincipal
+from leadbridge.web.cockpit_queries import LeadFilters
+from leadbridge.web.cockpit_queries import leads as lead_page
 from leadbridge.web.deps import CurrentAdmin, CurrentPartner, Db, current_admin
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -52,6 +55,27 @@ class LeadOut(BaseModel):
     lead: Lead
     state: str
     partner_id: str | None
+
+
+class LeadSummary(BaseModel):
+    id: str
+    external_id: str | None
+    source: str
+    state: str
+    partner_id: str | None
+    email: str | None
+    company: str | None
+    country: str | None
+    postal_code: str | None
+    campaign: str | None
+    updated_at: datetime
+
+
+class LeadPage(BaseModel):
+    """One page of leads; pass ``next`` as ``after`` for the next page (``null``: the last page)."""
+
+    items: list[LeadSummary]
+    next: str | None
 
 
 class HeldLeadOut(BaseModel):
@@ -124,6 +148,43 @@ def import_leads(leads: list[Lead], db: Db, admin: CurrentAdmin) -> list[IntakeO
         for start in range(0, len(items), BULK_CHUNK):
             results += take_in_chunk(session, items[start : start + BULK_CHUNK], actor=admin.actor)
     return [IntakeOut(lead_id=r.lead_id, result=r.result.value) for r in results]
+
+
+@admin_router.get("/leads", response_model=LeadPage)
+def list_leads(
+    db: Db,
+    state: str | None = None,
+    partner: str | None = None,
+    campaign: str | None = None,
+    region: Annotated[str | None, Query(description="country, or country-postal prefix: DE-80")] = None,
+    after: Annotated[str | None, Query(description="the previous page's next")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> LeadPage:
+    """Leads most recently changed first, paged by keyset (page 10,000 costs what page 1 costs)."""
+    try:
+        cursor = Cursor.decode(after) if after else None
+    except ValueError as error:
+        raise HTTPException(422, str(error)) from None
+    filters = LeadFilters(state=state, partner_id=partner, campaign=campaign, region=region)
+    with db.transaction() as session:
+        rows, following = lead_page(session, filters, after=cursor, limit=limit)
+        items = [
+            LeadSummary(
+                id=r.id,
+                external_id=r.external_id,
+                source=r.source_connection,
+                state=r.state,
+                partner_id=r.partner_id,
+                email=r.email,
+                company=r.company,
+                country=r.country,
+                postal_code=r.postal_code,
+                campaign=r.campaign,
+                updated_at=r.updated_at,
+            )
+            for r in rows
+        ]
+    return LeadPage(items=items, next=following.encode() if following else None)
 
 
 @admin_router.get("/leads/{lead_id}", response_model=LeadOut)

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
 from starlette.responses import Response
 
 from leadbridge.core.lifecycle import LeadState
 from leadbridge.core.policy import Policy
-from leadbridge.core.store.tables import PartnerRow
+from leadbridge.core.store.keyset import Cursor
 from leadbridge.web import cockpit_actions as actions
 from leadbridge.web import cockpit_queries as queries
 from leadbridge.web.charts import bar_chart
@@ -54,6 +54,7 @@ def leads(
     region: Annotated[str | None, Query()] = None,
     campaign: Annotated[str | None, Query()] = None,
     sla: Annotated[bool, Query()] = False,
+    after: Annotated[str | None, Query(description="page cursor from the previous page")] = None,
 ) -> Response:
     filters = queries.LeadFilters(
         state=state or None,
@@ -64,16 +65,17 @@ def leads(
         first_contact=_first_contact(request),
     )
     with db.transaction() as session:
-        rows = [(row, queries.lead_label(row)) for row in queries.leads(session, filters)]
-        partners = list(
-            session.execute(select(PartnerRow.id, PartnerRow.name).order_by(PartnerRow.name)).all()
-        )
+        found, cursor = queries.leads(session, filters, after=_cursor(after))
+        rows = [(row, queries.lead_label(row)) for row in found]
+        partners = queries.partner_choices(session)
+    query = {k: v for k, v in request.query_params.items() if k != "after" and v}
     context = {
         "admin": admin,
         "rows": rows,
         "filters": filters,
         "partners": partners,
         "states": [s.value for s in LeadState],
+        "next_page": urlencode({**query, "after": cursor.encode()}) if cursor else None,
     }
     return Page(request).render("cockpit/leads.html", context)
 
@@ -83,9 +85,7 @@ def lead(request: Request, lead_id: str, admin: CurrentAdmin, db: Db, done: str 
     with db.transaction() as session:
         timeline = queries.timeline(session, lead_id)
         label = queries.lead_label(timeline.row)
-        partners = list(
-            session.execute(select(PartnerRow.id, PartnerRow.name).order_by(PartnerRow.name)).all()
-        )
+        partners = queries.partner_choices(session)
     context = {"admin": admin, "tl": timeline, "label": label, "partners": partners, "notice": done}
     return Page(request).render("cockpit/lead.html", context)
 
@@ -105,10 +105,23 @@ def assign(lead_id: str, admin: CurrentAdmin, db: Db, partner_id: Annotated[str,
 
 
 @router.get("/partners")
-def partners(request: Request, admin: CurrentAdmin, db: Db) -> Response:
+def partners(request: Request, admin: CurrentAdmin, db: Db, after: str | None = None) -> Response:
     with db.transaction() as session:
-        stats = queries.partner_stats(session)
-    return Page(request).render("cockpit/partners.html", {"admin": admin, "stats": stats})
+        stats, cursor = queries.partner_stats(session, after=_cursor(after))
+    next_page = urlencode({"after": cursor.encode()}) if cursor else None
+    return Page(request).render(
+        "cockpit/partners.html", {"admin": admin, "stats": stats, "next_page": next_page}
+    )
+
+
+def _cursor(token: str | None) -> Cursor | None:
+    """A page cursor from the query string; a malformed one is a 400, not a server error."""
+    if not token:
+        return None
+    try:
+        return Cursor.decode(token)
+    except ValueError as error:
+        raise HTTPException(400, str(error)) from None
 
 
 @router.get("/sla")

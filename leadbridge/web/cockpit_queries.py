@@ -9,16 +9,18 @@ hours here; the SLA engine's escalations count business hours) after the accept.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import distinct, func, or_, select
+from sqlalchemy import ColumnElement, and_, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from leadbridge.core.leads import LeadService, lead_from_row
 from leadbridge.core.model import LeadEvent, Offer, utcnow
 from leadbridge.core.offers import OfferService
+from leadbridge.core.store.keyset import Cursor, keyset, split
 from leadbridge.core.store.tables import LeadEventRow, LeadRow, OfferRow, OutboxRow, PartnerRow
 
 FIRST_CONTACT = timedelta(hours=24)  # the policy default; callers pass the configured value
@@ -35,14 +37,24 @@ class LeadFilters:
     first_contact: timedelta = FIRST_CONTACT
 
 
-def _breached_lead_ids(session: Session, now: datetime, first_contact: timedelta) -> set[str]:
+def _breached(now: datetime, first_contact: timedelta) -> ColumnElement[bool]:
+    """Leads in SLA breach, as a condition the database evaluates (no id list in memory)."""
     late_offers = select(OfferRow.lead_id).where(OfferRow.status == "pending", OfferRow.deadline < now)
-    silent = select(LeadRow.id).where(LeadRow.state == "accepted", LeadRow.updated_at < now - first_contact)
-    return set(session.execute(late_offers).scalars()) | set(session.execute(silent).scalars())
+    silent = and_(LeadRow.state == "accepted", LeadRow.updated_at < now - first_contact)
+    return or_(LeadRow.id.in_(late_offers), silent)
 
 
-def leads(session: Session, filters: LeadFilters, now: datetime | None = None) -> list[LeadRow]:
-    query = select(LeadRow).order_by(LeadRow.updated_at.desc()).limit(LIST_LIMIT)
+def leads(
+    session: Session,
+    filters: LeadFilters,
+    now: datetime | None = None,
+    *,
+    after: Cursor | None = None,
+    limit: int = LIST_LIMIT,
+) -> tuple[list[LeadRow], Cursor | None]:
+    """One page of leads matching ``filters``, most recently changed first, and the next page's
+    cursor (keyset on ``(updated_at, id)``: ``core/store/keyset.py``)."""
+    query = select(LeadRow)
     if filters.state:
         query = query.where(LeadRow.state == filters.state)
     if filters.partner_id:
@@ -55,12 +67,31 @@ def leads(session: Session, filters: LeadFilters, now: datetime | None = None) -
         country, _, postal = filters.region.upper().partition("-")
         query = query.where(LeadRow.country == country)
         if postal:
-            query = query.where(LeadRow.postal_code.startswith(postal))
+            query = query.where(LeadRow.postal_code.startswith(postal, autoescape=True))
     if filters.sla_breached:
-        query = query.where(
-            LeadRow.id.in_(_breached_lead_ids(session, now or utcnow(), filters.first_contact))
-        )
-    return list(session.execute(query).scalars())
+        query = query.where(_breached(now or utcnow(), filters.first_contact))
+    page = keyset(query, LeadRow.updated_at, LeadRow.id, after=after, limit=limit, descending=True)
+    return split(list(session.execute(page).scalars()), limit, "updated_at")
+
+
+PARTNER_CHOICES = 300  # beyond this many partners, forms ask for a partner id instead of a list
+
+
+def partner_choices(session: Session) -> list[tuple[str, str]] | None:
+    """``(id, name)`` of every partner for a drop-down, or ``None`` when there are too many to list."""
+    rows = session.execute(
+        select(PartnerRow.id, PartnerRow.name).order_by(PartnerRow.name).limit(PARTNER_CHOICES + 1)
+    ).all()
+    return None if len(rows) > PARTNER_CHOICES else [(pid, name) for pid, name in rows]
+
+
+def partner_names(session: Session, ids: Iterable[str | None]) -> dict[str, str]:
+    wanted = sorted({i for i in ids if i})
+    if not wanted:
+        return {}
+    return dict(
+        session.execute(select(PartnerRow.id, PartnerRow.name).where(PartnerRow.id.in_(wanted))).all()
+    )
 
 
 @dataclass
@@ -81,17 +112,29 @@ class Timeline:
         return list(seen.values())
 
 
+def _decision_partners(offers: list[Offer]) -> Iterator[str]:
+    for offer in offers:
+        decision = offer.decision or {}
+        for key in ("candidates", "excluded"):
+            for item in decision.get(key) or []:
+                if isinstance(item, dict) and isinstance(item.get("partner_id"), str):
+                    yield item["partner_id"]
+
+
 def timeline(session: Session, lead_id: str) -> Timeline:
+    """A lead with its events, offers and outbox rows; partner names only of the partners named."""
     service = LeadService(session)
     row = service.get_row(lead_id)
     outbox = session.execute(select(OutboxRow).where(OutboxRow.lead_id == lead_id).order_by(OutboxRow.id))
-    names = dict(session.execute(select(PartnerRow.id, PartnerRow.name)).all())
+    events = service.events(lead_id)
+    offers = OfferService(session).for_lead(lead_id)
+    named = [row.partner_id, *(e.partner_id for e in events), *(o.partner_id for o in offers)]
     return Timeline(
         row=row,
-        events=service.events(lead_id),
-        offers=OfferService(session).for_lead(lead_id),
+        events=events,
+        offers=offers,
         outbox=list(outbox.scalars()),
-        partner_names=names,
+        partner_names=partner_names(session, [*named, *_decision_partners(offers)]),
     )
 
 
@@ -114,43 +157,65 @@ class PartnerStats:
         return round(self.accepted / answered, 2) if answered else None
 
 
-def partner_stats(session: Session) -> list[PartnerStats]:
-    offers = Counter(
-        (partner, status)
-        for partner, status in session.execute(select(OfferRow.partner_id, OfferRow.status)).all()
+PARTNER_PAGE = 100
+
+
+def partner_stats(
+    session: Session, *, after: Cursor | None = None, limit: int = PARTNER_PAGE
+) -> tuple[list[PartnerStats], Cursor | None]:
+    """One page of partners by name with their counts, aggregated by the database for the page's
+    partners only (so the page costs the same with 10 or 10,000 partners), and the next cursor."""
+    page = keyset(
+        select(PartnerRow), PartnerRow.name, PartnerRow.id, after=after, limit=limit, descending=False
     )
-    states = Counter(
-        (partner, state)
-        for partner, state in session.execute(
-            select(LeadRow.partner_id, LeadRow.state).where(LeadRow.partner_id.is_not(None))
+    partners, cursor = split(list(session.execute(page).scalars()), limit, "name")
+    ids = [p.id for p in partners]
+    if not ids:
+        return [], cursor
+    offers: dict[tuple[str, str], int] = {
+        (partner, status): int(n)
+        for partner, status, n in session.execute(
+            select(OfferRow.partner_id, OfferRow.status, func.count())
+            .where(OfferRow.partner_id.in_(ids))
+            .group_by(OfferRow.partner_id, OfferRow.status)
         ).all()
-    )
+    }
+    states: dict[tuple[str | None, str], int] = {
+        (partner, state): int(n)
+        for partner, state, n in session.execute(
+            select(LeadRow.partner_id, LeadRow.state, func.count())
+            .where(LeadRow.partner_id.in_(ids))
+            .group_by(LeadRow.partner_id, LeadRow.state)
+        ).all()
+    }
     waits: dict[str, list[float]] = defaultdict(list)
     for partner, offered, decided in session.execute(
         select(OfferRow.partner_id, OfferRow.offered_at, OfferRow.decided_at).where(
-            OfferRow.status.in_(("accepted", "returned")), OfferRow.decided_at.is_not(None)
+            OfferRow.partner_id.in_(ids),
+            OfferRow.status.in_(("accepted", "returned")),
+            OfferRow.decided_at.is_not(None),
         )
     ).all():
         if decided is not None:
             waits[partner].append((decided - offered).total_seconds() / 3600)
     result = []
-    for row in session.execute(select(PartnerRow).order_by(PartnerRow.name)).scalars():
+    for row in partners:
         spans = sorted(waits.get(row.id, []))
         result.append(
             PartnerStats(
                 partner_id=row.id,
                 name=row.name,
                 active=row.active,
-                pending=offers[(row.id, "pending")],
-                held=states[(row.id, "accepted")] + states[(row.id, "working")],
-                won=states[(row.id, "won")],
-                lost=states[(row.id, "lost")],
-                declined=offers[(row.id, "declined")],
-                accepted=offers[(row.id, "accepted")] + offers[(row.id, "returned")],
+                pending=offers.get((row.id, "pending"), 0),
+                held=states.get((row.id, "accepted"), 0) + states.get((row.id, "working"), 0),
+                won=states.get((row.id, "won"), 0),
+                lost=states.get((row.id, "lost"), 0),
+                declined=offers.get((row.id, "declined"), 0),
+                accepted=offers.get((row.id, "accepted"), 0) + offers.get((row.id, "returned"), 0),
                 median_hours_to_accept=round(spans[len(spans) // 2], 1) if spans else None,
             )
         )
-    return result
+    return result, cursor
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,17 @@ def test_admin_imports_leads_and_invalid_input_is_422(world: World) -> None:
     again = client.post("/api/v1/leads/import", json=batch).json()
     assert [r["result"] for r in again] == ["unchanged", "updated", "unchanged"]
     assert [r["lead_id"] for r in again] == [r["lead_id"] for r in response.json()]
+    pages, after = [], None
+    while True:
+        page = client.get("/api/v1/leads", params={"limit": 2, **({"after": after} if after else {})}).json()
+        pages.append([item["id"] for item in page["items"]])
+        after = page["next"]
+        if after is None:
+            break
+    listed = [lead_id for page in pages for lead_id in page]
+    assert {r["lead_id"] for r in response.json()} <= set(listed) and len(listed) == len(set(listed))
+    assert all(len(page) <= 2 for page in pages)
+    assert client.get("/api/v1/leads", params={"after": "garbage"}).status_code == 422
     no_key = client.post("/api/v1/leads/import", json=[{**LEAD, "external_id": None}])
     assert no_key.status_code == 422 and "external_id" in no_key.text
     assert client.post("/api/v1/leads", json={**LEAD, "email": "not-an-address"}).status_code == 422

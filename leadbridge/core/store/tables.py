@@ -24,7 +24,13 @@ class LeadRow(Base):
     __tablename__ = "leads"
     __table_args__ = (
         UniqueConstraint("source_connection", "external_id", name="uq_leads_source_external"),
-        Index("ix_leads_state", "state"),
+        # Keyset orders (column, id) for the cockpit list (newest change first), the CLI list and
+        # the router (oldest first); the state index serves the sweeps and state filters in order.
+        Index("ix_leads_state_updated", "state", "updated_at", "id"),
+        Index("ix_leads_updated", "updated_at", "id"),
+        Index("ix_leads_created", "created_at", "id"),
+        Index("ix_leads_campaign", "campaign", "updated_at", "id"),
+        Index("ix_leads_region", "country", "postal_code"),
         Index("ix_leads_partner", "partner_id"),
     )
 
