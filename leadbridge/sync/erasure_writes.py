@@ -6,6 +6,8 @@ Rules:
 - ``delete``: the record is first anonymised, then deleted (``WriteOp.DELETE``): a CRM that keeps
   deleted records in a recycle bin (Salesforce 15 days, HubSpot 90 days) keeps no personal data
   there. A record already gone counts as erased, so a retried erasure settles;
+- a partner copy written while its lead was being erased (the write was in flight) gets its own
+  ``erase`` row at once (anonymise), so no copy outlives an erasure;
 - once a recipient confirmed, an ``erasure_notice`` event (target, mode, partner — nothing personal)
   is the proof of who was told when, and the sync link to that record is dropped.
 """
@@ -16,14 +18,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from leadbridge.core.leads import LeadService
-from leadbridge.core.lifecycle import EventKind
+from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.privacy.personal import ERASED_MARK
-from leadbridge.core.store.tables import OutboxRow
+from leadbridge.core.store.tables import LeadRow, OutboxRow
 from leadbridge.ports import Action, WriteItem, WriteOp, WriteResult
+from leadbridge.sync import outbox
 from leadbridge.sync.deliver import GroupKey, Planned
 from leadbridge.sync.erasure import ERASE
 from leadbridge.sync.tables import SyncLinkRow
@@ -105,3 +108,30 @@ def record(
                 SyncLinkRow.connection == connection, SyncLinkRow.remote_id == remote_id
             )
         )
+
+
+def chase_late_copies(
+    session: Session, connection: str, copies: list[tuple[Planned, WriteResult]], now: datetime
+) -> set[str]:
+    """Queue an erasure for each copy whose lead is erased by now (module rules); their lead ids."""
+    lead_ids = sorted({planned.group[0] for planned, _ in copies})
+    if not lead_ids:
+        return set()
+    erased = set(
+        session.execute(
+            select(LeadRow.id).where(LeadRow.id.in_(lead_ids), LeadRow.state == LeadState.ERASED.value)
+        ).scalars()
+    )
+    for planned, result in copies:
+        lead_id, _, partner_id = planned.group
+        if lead_id in erased and result.remote_id:
+            outbox.enqueue(
+                session,
+                target=connection,
+                kind=ERASE,
+                lead_id=lead_id,
+                idempotency_key=f"{connection}:{ERASE}:{lead_id}:{result.remote_id}",
+                payload={"remote_id": result.remote_id, "how": "anonymise", "partner_id": partner_id or None},
+                now=now,
+            )
+    return erased

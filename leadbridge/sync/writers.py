@@ -180,9 +180,12 @@ class PartnerWriter:
             [(p, r) for p, r in written if erasure_writes.is_erasure(p.stream)],
             now,
         )
+        copies = [(p, r) for p, r in written if r.remote_id and not erasure_writes.is_erasure(p.stream)]
+        # A copy sent while its lead was being erased: that CRM is told to erase it too.
+        erased = erasure_writes.chase_late_copies(session, self.connector.name, copies, now)
         writes: list[links.LinkWrite] = []
-        for planned, result in written:
-            if not result.remote_id or erasure_writes.is_erasure(planned.stream):
+        for planned, result in copies:
+            if result.remote_id is None or planned.group[0] in erased:
                 continue
             lead_id, _, partner_id = planned.group
             # first push: the Status we set is what we will read back (kept only if the link is new)

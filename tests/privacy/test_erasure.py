@@ -4,11 +4,13 @@ the outbox, nothing personal is left in any table or in the SQLite file, the tim
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from leadbridge.connectors.inbox.views import held_leads
 from leadbridge.core.leads import LeadService
@@ -17,7 +19,10 @@ from leadbridge.core.privacy.config import Erasure
 from leadbridge.core.privacy.personal import ERASED_MARK
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import Base, OutboxRow
+from leadbridge.ports import WriteItem, WriteResult
+from leadbridge.sync.deliver import flush
 from leadbridge.sync.erasure import erase
+from leadbridge.sync.writers import PartnerWriter
 from tests.connectors.sandbox_salesforce import update_lead
 from tests.privacy.world import PrivacyWorld, a_privacy_world, add_person
 
@@ -154,3 +159,58 @@ def test_given_a_lead_held_in_salesforce_hubspot_and_the_inbox_when_erased_then_
             # home ×3, the Salesforce and the HubSpot partner; the inbox reads our database (told at once)
             assert len(rows) == 5 and {row.status for row in rows} == {"sent"}
             assert all(set(row.payload) == {"remote_id", "how", "partner_id"} for row in rows)
+
+
+class ErasingMidFlight:
+    """A partner writer whose lead is erased while its write is on the wire."""
+
+    def __init__(self, inner: PartnerWriter, erase_now: Callable[[], object]) -> None:
+        self.inner, self.erase_now = inner, erase_now
+
+    def build(self, session: Session, groups: dict) -> list:
+        return self.inner.build(session, groups)
+
+    def send(self, stream: str, items: Sequence[WriteItem]) -> list[WriteResult]:
+        results = self.inner.send(stream, items)
+        self.erase_now()
+        return results
+
+    def record(self, session: Session, written: list, now: datetime) -> None:
+        self.inner.record(session, written, now)
+
+
+def test_given_a_copy_written_while_its_lead_is_erased_then_that_copy_is_erased_too(
+    database: Database,
+) -> None:
+    with a_privacy_world(database) as world:
+        world.plan = {"late@example.com": "psf"}
+        add_person(world.home, "late@example.com")
+        world.cycle()
+        [lead_id] = world.leads()
+        [copy] = [r for r in world.sf_partner.records("Lead") if r.get("LeadBridge_Id__c")]
+        update_lead(world.sf_partner, copy["Id"], {"Status": "Accepted"})
+        engine = world.engine
+        engine._pull_partner("psf")  # the acceptance queues the revealed copy
+        rules = Erasure(default="delete")
+        writer = ErasingMidFlight(
+            PartnerWriter(engine.connectors["psf"]),
+            lambda: erase(
+                database,
+                lead_id,
+                actor="dpo",
+                reason=None,
+                rules=rules,
+                targets=world.targets,
+                now=datetime.now(UTC),
+            ),
+        )
+        stats = flush(database, "psf", writer, worker="t", clock=lambda: datetime.now(UTC))
+        assert stats.written == 1
+        assert (
+            world.sf_partner.store.get(world.sf_partner.store.object("Lead"), copy["Id"])["Email"]
+            == "late@example.com"
+        )
+        assert scan_tables(database, ["late@example.com"]) == []  # the link did not keep what was written
+        world.cycle()
+        [gone] = [r for r in world.sf_partner.records("Lead", include_deleted=True) if r["Id"] == copy["Id"]]
+        assert gone["Email"] is None and gone["LastName"] == ERASED_MARK
