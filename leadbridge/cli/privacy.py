@@ -1,15 +1,18 @@
-"""``leadbridge leads erase`` and ``leadbridge leads export-subject``: a data subject's rights."""
+"""``leadbridge leads erase`` / ``export-subject`` (a data subject's rights) and ``leadbridge audit``."""
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from leadbridge.cli.context import console, fail, print_json, settings
 from leadbridge.cli.partners import JsonOption, open_database
 from leadbridge.core.errors import NotFound
 from leadbridge.core.model import utcnow
+from leadbridge.core.privacy import audit
 from leadbridge.core.router import policy_from_settings
 from leadbridge.sync.erasure import erase
 from leadbridge.sync.projector import SyncTargets
@@ -65,7 +68,53 @@ def export_subject_command(
 ) -> None:
     """Print, as JSON, everything leadbridge holds about one person (Art. 15)."""
     with open_database().transaction() as session:
-        print_json(export_subject(session, email))
+        found = export_subject(session, email)
+        detail = {"leads": len(found["leads"])}
+        audit.record(
+            session,
+            actor="cli",
+            channel="cli",
+            action="export_subject",
+            at=utcnow(),
+            subject=email,
+            detail=detail,
+        )
+    print_json(found)
+
+
+audit_app = typer.Typer(help="The audit log: admin actions and who viewed which identified lead.")
+
+
+@audit_app.command("list")
+def audit_list(
+    lead: Annotated[str | None, typer.Option(help="only facts about this lead id")] = None,
+    subject: Annotated[
+        str | None, typer.Option(help="only facts about this e-mail (matched by pseudonym)")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 500,
+    as_csv: Annotated[bool, typer.Option("--csv", help="print CSV (for export)")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the audit log, newest first."""
+    with open_database().transaction() as session:
+        rows = audit.entries(session, lead_id=lead, subject=subject, limit=limit)
+    if as_csv:
+        sys.stdout.write(audit.as_csv(rows))
+        return
+    if as_json:
+        print_json([{name: getattr(row, name) for name in audit.FIELDS} for row in rows])
+        return
+    table = Table("when (UTC)", "who", "where", "what", "lead", "details")
+    for row in rows:
+        details = ", ".join(f"{k}={v}" for k, v in row.detail.items())
+        table.add_row(
+            f"{row.at:%Y-%m-%d %H:%M:%S}", row.actor, row.channel, row.action, row.lead_id or "", details
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(audit_app, name="audit")
 
 
 def add_commands(app: typer.Typer) -> None:

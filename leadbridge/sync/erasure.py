@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from leadbridge.core.leads import LeadService
 from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.model import OfferStatus
+from leadbridge.core.privacy import audit
 from leadbridge.core.privacy.config import Erasure
 from leadbridge.core.privacy.dbfile import purge_freed
 from leadbridge.core.privacy.personal import erased_lead_data, erased_payload
@@ -146,14 +147,25 @@ def erase(
     rules: Erasure,
     targets: SyncTargets,
     now: datetime,
+    channel: str = "cli",
     vacuum: bool = False,
 ) -> ErasureReport:
-    """``erase_lead`` in its own transaction, then the database files are purged of the freed bytes
-    (``core.privacy.dbfile``): what the CLI, the API and the cockpit call."""
+    """``erase_lead`` in its own transaction (audited), then the database files are purged of the
+    freed bytes (``core.privacy.dbfile``): what the CLI, the API and the cockpit call."""
     with database.transaction() as session:
         report = erase_lead(
             session, lead_id, actor=actor, reason=reason, rules=rules, targets=targets, now=now
         )
+        if not report.already:
+            audit.record(
+                session,
+                actor=actor,
+                channel=channel,
+                action="erase",
+                at=now,
+                lead_id=lead_id,
+                detail={"recipients": len(report.recipients)},
+            )
     report.database_file = purge_freed(database, vacuum=vacuum)
     return report
 

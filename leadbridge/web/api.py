@@ -41,6 +41,7 @@ from leadbridge.web.accounts import PartnerPrincipal
 from leadbridge.web.cockpit_queries import LeadFilters
 from leadbridge.web.cockpit_queries import leads as lead_page
 from leadbridge.web.deps import CurrentAdmin, CurrentPartner, Db, current_admin
+from leadbridge.web.privacy import audit_view
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 admin_router = APIRouter(dependencies=[Depends(current_admin)])
@@ -188,9 +189,10 @@ def list_leads(
 
 
 @admin_router.get("/leads/{lead_id}", response_model=LeadOut)
-def get_lead(lead_id: str, db: Db) -> LeadOut:
+def get_lead(lead_id: str, db: Db, admin: CurrentAdmin) -> LeadOut:
     with db.transaction() as session:
         row = LeadService(session).get_row(lead_id)
+        audit_view(session, actor=admin.actor, channel="api", lead_id=lead_id)
         return LeadOut(lead=lead_from_row(row), state=row.state, partner_id=row.partner_id)
 
 
@@ -257,6 +259,7 @@ def partner_lead(lead_id: str, partner: CurrentPartner, db: Db) -> HeldLeadOut:
     """A lead the partner holds, in full, with the history it may see."""
     with db.transaction() as session:
         detail = held_lead_detail(session, lead_id, partner.partner_id, partner.actor)
+        audit_view(session, actor=partner.actor, channel="api", lead_id=lead_id)
     return HeldLeadOut(lead=detail.lead, state=detail.state, offer_id=detail.offer_id, events=detail.events)
 
 

@@ -39,6 +39,7 @@ from leadbridge.web.health import ops_router
 from leadbridge.web.inbox import router as inbox_router
 from leadbridge.web.pool_api import router as pool_api_router
 from leadbridge.web.pool_pages import router as pool_pages_router
+from leadbridge.web.privacy import ROUTERS as privacy_routers
 from leadbridge.web.security import SecurityHeadersMiddleware
 from leadbridge.web.webhooks import router as webhook_router
 
@@ -93,7 +94,7 @@ def create_app(
     app.state.mailer = mailer or SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_sender)
     app.add_middleware(SecurityHeadersMiddleware, https=settings.public_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
-    for router in (auth_router, inbox_router, cockpit_router, api_router, webhook_router):
+    for router in (auth_router, inbox_router, cockpit_router, api_router, webhook_router, *privacy_routers):
         app.include_router(router)
     app.include_router(pool_api_router)  # the pull side: the partner's pool and held leads
     app.include_router(pool_pages_router)

@@ -18,6 +18,7 @@ from leadbridge.web import cockpit_actions as actions
 from leadbridge.web import cockpit_queries as queries
 from leadbridge.web.charts import bar_chart
 from leadbridge.web.deps import CsrfChecked, CurrentAdmin, Db, Page
+from leadbridge.web.privacy import audit_view
 
 router = APIRouter(prefix="/cockpit", include_in_schema=False)
 
@@ -85,6 +86,7 @@ def lead(request: Request, lead_id: str, admin: CurrentAdmin, db: Db, done: str 
     with db.transaction() as session:
         timeline = queries.timeline(session, lead_id)
         label = queries.lead_label(timeline.row)
+        audit_view(session, actor=admin.actor, channel="cockpit", lead_id=lead_id)
         partners = queries.partner_choices(session)
     context = {"admin": admin, "tl": timeline, "label": label, "partners": partners, "notice": done}
     return Page(request).render("cockpit/lead.html", context)

@@ -34,6 +34,7 @@ from leadbridge.core.reasons import ReasonCatalog, ReasonKind
 from leadbridge.core.store.web_tables import PartnerUserRow
 from leadbridge.notify.i18n import LANGUAGES
 from leadbridge.web.deps import AppSettings, CsrfChecked, CurrentPartner, Db, Page, set_cookie
+from leadbridge.web.privacy import audit_view
 
 router = APIRouter(prefix="/inbox", include_in_schema=False)
 REASONS = ReasonCatalog()
@@ -104,6 +105,7 @@ def lead(
 ) -> Response:
     with db.transaction() as session:
         detail = held_lead_detail(session, lead_id, partner.partner_id, partner.actor)
+        audit_view(session, actor=partner.actor, channel="inbox", lead_id=lead_id)
     context = {
         "partner": partner,
         "detail": detail,

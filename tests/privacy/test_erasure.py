@@ -18,7 +18,7 @@ from leadbridge.core.offers import OfferService
 from leadbridge.core.privacy.config import Erasure
 from leadbridge.core.privacy.personal import ERASED_MARK
 from leadbridge.core.store.database import Database
-from leadbridge.core.store.tables import Base, OutboxRow
+from leadbridge.core.store.tables import OutboxRow
 from leadbridge.ports import WriteItem, WriteResult
 from leadbridge.sync.deliver import flush
 from leadbridge.sync.erasure import erase
@@ -35,11 +35,14 @@ PHONE = "+49 89 1234567"
 
 
 def scan_tables(database: Database, needles: list[str]) -> list[str]:
-    """Every (table.column) of every leadbridge table whose text holds one of ``needles``."""
+    """Every (table.column) of every table in the database (reflected, so tables added later are
+    scanned too) whose text holds one of ``needles``."""
     found = []
     engine = database.engine
+    tables = sa.MetaData()
+    tables.reflect(bind=engine)
     with engine.connect() as connection:
-        for table in Base.metadata.sorted_tables:
+        for table in tables.sorted_tables:
             for column in table.columns:
                 values = connection.execute(select(sa.cast(column, sa.Text))).scalars()
                 for value in values:

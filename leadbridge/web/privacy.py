@@ -1,0 +1,142 @@
+"""Privacy in the web app: erasure and subject access (REST API and cockpit), the audit log page.
+
+Routes (admins only):
+- ``POST /api/v1/leads/{id}/erase`` (``{"reason": …}``) and the cockpit's *Erase* button (with a
+  confirmation) erase a lead here and queue its erasure at every recipient (``sync/erasure.py``);
+- ``POST /api/v1/subjects/export`` (``{"email": …}``; the address travels in the body, never in a
+  URL that access logs keep) returns everything held about the person (``sync/subject.py``);
+- ``GET /api/v1/audit``, ``/cockpit/audit`` and ``/cockpit/audit.csv`` read the audit log.
+Every erasure and export is audited; ``audit_view`` is the one call other routes make when they show
+an identified lead.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import PlainTextResponse, RedirectResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from leadbridge.core.lifecycle import LeadState
+from leadbridge.core.model import utcnow
+from leadbridge.core.privacy import audit
+from leadbridge.core.store.database import Database
+from leadbridge.core.store.tables import LeadRow
+from leadbridge.sync.erasure import ErasureReport, erase
+from leadbridge.sync.projector import SyncTargets
+from leadbridge.sync.subject import export_subject
+from leadbridge.web.deps import AppSettings, CsrfChecked, CurrentAdmin, Db, Page, current_admin
+
+api_router = APIRouter(prefix="/api/v1", tags=["privacy"], dependencies=[Depends(current_admin)])
+cockpit_router = APIRouter(prefix="/cockpit", include_in_schema=False)
+ROUTERS = (api_router, cockpit_router)
+
+
+def audit_view(session: Session, *, actor: str, channel: str, lead_id: str) -> None:
+    """Log that ``actor`` was shown lead ``lead_id`` with its identity (not for an erased lead)."""
+    row = session.get(LeadRow, lead_id)
+    if row is not None and row.state != LeadState.ERASED.value:
+        audit.record(session, actor=actor, channel=channel, action="view_lead", at=utcnow(), lead_id=lead_id)
+
+
+class EraseIn(BaseModel):
+    reason: str | None = Field(default=None, max_length=500, description="why; write no personal data here")
+
+
+class ExportIn(BaseModel):
+    email: str = Field(min_length=3, max_length=320)
+
+
+class AuditOut(BaseModel):
+    at: str
+    actor: str
+    channel: str
+    action: str
+    lead_id: str | None
+    subject_ref: str | None
+    detail: dict[str, Any]
+
+
+def _erase(
+    request: Request, db: Database, lead_id: str, actor: str, reason: str | None, channel: str
+) -> ErasureReport:
+    settings = request.app.state.settings
+    rules = request.app.state.policy.privacy.erasure
+    return erase(
+        db,
+        lead_id,
+        actor=actor,
+        reason=reason,
+        rules=rules,
+        targets=SyncTargets.from_settings(settings),
+        now=utcnow(),
+        channel=channel,
+    )
+
+
+@api_router.post("/leads/{lead_id}/erase")
+def erase_lead(request: Request, lead_id: str, data: EraseIn, db: Db, admin: CurrentAdmin) -> dict[str, Any]:
+    """Erase the lead's personal data (Art. 17); the report lists every recipient told."""
+    return _erase(request, db, lead_id, admin.actor, data.reason, "api").as_dict()
+
+
+@api_router.post("/subjects/export")
+def export(data: ExportIn, db: Db, admin: CurrentAdmin) -> dict[str, Any]:
+    """Everything held about one person (Art. 15)."""
+    with db.transaction() as session:
+        found = export_subject(session, data.email)
+        audit.record(
+            session,
+            actor=admin.actor,
+            channel="api",
+            action="export_subject",
+            at=utcnow(),
+            subject=data.email,
+            detail={"leads": len(found["leads"])},
+        )
+    return found
+
+
+@api_router.get("/audit", response_model=list[AuditOut])
+def audit_log(db: Db, lead_id: str | None = None, limit: int = 500) -> list[AuditOut]:
+    with db.transaction() as session:
+        rows = audit.entries(session, lead_id=lead_id, limit=min(limit, 5000))
+        return [_out(row) for row in rows]
+
+
+def _out(row: audit.AuditRow) -> AuditOut:
+    return AuditOut(
+        at=row.at.isoformat(),
+        actor=row.actor,
+        channel=row.channel,
+        action=row.action,
+        lead_id=row.lead_id,
+        subject_ref=row.subject_ref,
+        detail=row.detail,
+    )
+
+
+@cockpit_router.post("/leads/{lead_id}/erase", dependencies=[CsrfChecked])
+def cockpit_erase(
+    request: Request, lead_id: str, admin: CurrentAdmin, db: Db, reason: Annotated[str, Form()] = ""
+) -> Response:
+    _erase(request, db, lead_id, admin.actor, reason.strip() or None, "cockpit")
+    return RedirectResponse(f"/cockpit/leads/{lead_id}?done=erased", status_code=303)
+
+
+@cockpit_router.get("/audit")
+def audit_page(request: Request, admin: CurrentAdmin, db: Db, lead_id: str | None = None) -> Response:
+    with db.transaction() as session:
+        rows = [_out(row) for row in audit.entries(session, lead_id=lead_id, limit=500)]
+    return Page(request).render("cockpit/audit.html", {"admin": admin, "rows": rows, "lead_id": lead_id})
+
+
+@cockpit_router.get("/audit.csv")
+def audit_csv(admin: CurrentAdmin, db: Db, settings: AppSettings) -> Response:
+    with db.transaction() as session:
+        text = audit.as_csv(audit.entries(session, limit=100_000))
+    headers = {"Content-Disposition": 'attachment; filename="leadbridge-audit.csv"'}
+    return PlainTextResponse(text, media_type="text/csv", headers=headers)

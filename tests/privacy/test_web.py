@@ -1,0 +1,80 @@
+"""Erasure, subject access and the audit log through the cockpit and the REST API."""
+
+from __future__ import annotations
+
+from leadbridge.core.leads import LeadService
+from leadbridge.core.offers import OfferService
+from leadbridge.web.accounts import create_api_key
+from tests.web.conftest import World, _no_projector_afterwards, csrf_from, smtp_server, world
+
+__all__ = ["_no_projector_afterwards", "smtp_server", "world"]  # fixtures used by the tests below
+
+
+def _email(world: World, lead_id: str) -> str:
+    with world.database.transaction() as session:
+        return str(LeadService(session).get_row(lead_id).email)
+
+
+def _company(world: World, lead_id: str) -> str:
+    with world.database.transaction() as session:
+        return str(LeadService(session).get_row(lead_id).company)
+
+
+def test_given_a_lead_page_when_the_admin_erases_it_then_the_view_and_the_erasure_are_audited(
+    world: World,
+) -> None:
+    admin = world.admin_client()
+    email, company = _email(world, world.lead_a), _company(world, world.lead_a)
+    page = admin.get(f"/cockpit/leads/{world.lead_a}")
+    assert page.status_code == 200 and "data subject" in page.text and company in page.text
+    token = csrf_from(admin, f"/cockpit/leads/{world.lead_a}")
+    erased = admin.post(
+        f"/cockpit/leads/{world.lead_a}/erase", data={"csrf_token": token, "reason": "ticket 7"}
+    )
+    assert erased.status_code == 303 and erased.headers["location"].endswith("done=erased")
+    after = admin.get(f"/cockpit/leads/{world.lead_a}")
+    assert "Erased at the data subject" in after.text and company not in after.text
+    with world.database.transaction() as session:
+        [offer] = OfferService(session).for_lead(world.lead_a)
+        assert offer.status.value == "withdrawn" and offer.reason_code == "erased"
+    partner = world.partner_client(world.user_a)
+    assert world.offer_a not in partner.get("/inbox").text  # the pending offer is gone from the inbox
+
+    audit_page = admin.get(f"/cockpit/audit?lead_id={world.lead_a}")
+    rows = [line for line in audit_page.text.splitlines() if "admin:admin@maker.example" in line]
+    assert [("view_lead" in r, "erase" in r) for r in rows][-3:] == [
+        (False, True),
+        (True, False),
+        (True, False),
+    ]
+    exported = admin.get("/cockpit/audit.csv")
+    assert exported.headers["content-type"].startswith("text/csv")
+    assert exported.text.splitlines()[0] == "at,actor,channel,action,lead_id,subject_ref,detail"
+    assert f"cockpit,erase,{world.lead_a}" in exported.text and email not in exported.text
+
+
+def test_given_an_admin_key_when_exporting_and_erasing_a_subject_then_the_api_answers_and_audits(
+    world: World,
+) -> None:
+    with world.database.transaction() as session:
+        key = create_api_key(session, "dpo-tool")[1]
+    api = world.client()
+    api.headers["Authorization"] = f"Bearer {key}"
+    email = _email(world, world.lead_b)
+    found = api.post("/api/v1/subjects/export", json={"email": email.upper()}).json()
+    assert [lead["id"] for lead in found["leads"]] == [world.lead_b]
+    report = api.post(f"/api/v1/leads/{world.lead_b}/erase", json={"reason": "Art. 17"}).json()
+    assert report["lead_id"] == world.lead_b and [r["target"] for r in report["recipients"]] == ["inbox"]
+    assert api.post(f"/api/v1/leads/{world.lead_b}/erase", json={}).json()["already"] is True
+    assert api.post("/api/v1/subjects/export", json={"email": email}).json()["leads"] == []
+    assert api.post("/api/v1/leads/L-missing/erase", json={}).status_code == 404
+    log = api.get("/api/v1/audit").json()
+    assert [(r["action"], r["channel"]) for r in log[:3]] == [
+        ("export_subject", "api"), ("erase", "api"), ("export_subject", "api"),
+    ]  # fmt: skip
+    assert log[0]["subject_ref"] == log[2]["subject_ref"] and email not in str(log)
+    partner_key = None
+    with world.database.transaction() as session:
+        partner_key = create_api_key(session, "alpha", world.partner_a)[1]
+    api.headers["Authorization"] = f"Bearer {partner_key}"
+    assert api.post("/api/v1/subjects/export", json={"email": email}).status_code in (401, 403)
