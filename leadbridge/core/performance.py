@@ -10,6 +10,8 @@ Rules:
   ``this_week`` and ``this_month`` count offers that reached the partner (pending or accepted) in
   the current UTC day / ISO week / month — what capacity caps are checked against;
   ``round_robin_count`` counts this month's round-robin offers (the weighted round robin's state).
+- Pool listings are not offers made to one partner: an open listing does not count against caps
+  (claims do), and one that closed unclaimed is no expiry (leaving a pool lead is no refusal).
 - Performance tier: ``weak`` at or below ``weak_max_win_rate``, ``high`` at or above
   ``high_min_win_rate``, else ``moderate``; partners with fewer than ``min_offers_for_tier``
   offers are ``moderate`` (not enough evidence).
@@ -26,7 +28,7 @@ from typing import Any, NoReturn
 
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.model import LeadEvent, Offer, OfferStatus
-from leadbridge.core.policy import Performance, PerformanceTierName
+from leadbridge.core.policy import POOL_MODES, Performance, PerformanceTierName
 
 
 @dataclass(frozen=True)
@@ -137,9 +139,11 @@ def compute_stats(
                 holding[offer.partner_id].add(offer.lead_id)
         elif status is OfferStatus.DECLINED:
             c["declined"] += 1
-        elif status is OfferStatus.EXPIRED:
+        elif status is OfferStatus.EXPIRED and offer.mode not in POOL_MODES:
             c["expired"] += 1
-        if status in (OfferStatus.PENDING, OfferStatus.ACCEPTED, OfferStatus.RETURNED):
+        if status in (OfferStatus.ACCEPTED, OfferStatus.RETURNED) or (
+            status is OfferStatus.PENDING and offer.mode not in POOL_MODES
+        ):
             at = offer.offered_at
             c["today"] += at.date() == now.date()
             c["this_week"] += _same_week(at, now)

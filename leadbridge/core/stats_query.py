@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.model import OfferStatus
 from leadbridge.core.performance import StatsTable, stats_table
-from leadbridge.core.policy import Performance
+from leadbridge.core.policy import POOL_MODES, Performance
 from leadbridge.core.store.tables import LeadEventRow, OfferRow
 
 _REACHED = (OfferStatus.PENDING.value, OfferStatus.ACCEPTED.value, OfferStatus.RETURNED.value)
@@ -57,9 +57,9 @@ def load_stats(session: Session, config: Performance, *, now: datetime) -> Stats
             c["accepted"] += total
         elif status == OfferStatus.DECLINED.value:
             c["declined"] += total
-        elif status == OfferStatus.EXPIRED.value:
+        elif status == OfferStatus.EXPIRED.value and mode not in POOL_MODES:
             c["expired"] += total
-        if status in _REACHED:
+        if status in _REACHED and not (mode in POOL_MODES and status == OfferStatus.PENDING.value):
             c["today"] += int(today or 0)
             c["this_week"] += int(this_week or 0)
             c["this_month"] += int(this_month or 0)

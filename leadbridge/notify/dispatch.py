@@ -4,6 +4,8 @@ Rules:
 - ``offer`` events for partners on the hosted inbox (connection ``inbox``) mail the offer to the
   partner's users (partners with a CRM see it there); ``remind`` events mail a reminder about their
   offer; ``escalate`` events mail the admins (the SLA engine writes both, see ``core/sla_tick.py``);
+  a ``return`` that leadbridge made (a reclaim after an SLA breach, reason ``sla_…``) mails the
+  partner's users that the lead was taken back and why;
 - the log is read in keyset order ``(occurred_at, event id)`` after the checkpoint
   (``checkpoints`` row ``notify``/``mail``), and only up to ``settle`` ago, so an event whose
   transaction commits a moment after a later-stamped one is not skipped;
@@ -38,7 +40,7 @@ log = logging.getLogger("leadbridge.notify")
 
 CONNECTION, STREAM, DIGEST_STREAM = "notify", "mail", "digest"
 DIGEST_HOUR = 7
-MAIL_KINDS = ("offer", "remind", "escalate")
+MAIL_KINDS = ("offer", "remind", "escalate", "return")
 
 
 def send_due(notifier: Notifier, *, settle: timedelta = timedelta(seconds=5), limit: int = 500) -> int:
@@ -99,7 +101,8 @@ def resend_retried(notifier: Notifier, *, worker: str = "mail") -> int:
 
 
 def _reason(row: LeadEventRow) -> str:
-    return str((row.payload or {}).get("reason") or "")
+    payload = row.payload or {}
+    return str(payload.get("reason") or payload.get("reason_code") or "")
 
 
 def _mail(notifier: Notifier, event: MailEvent, connection: str | None) -> None:
@@ -110,6 +113,8 @@ def _mail(notifier: Notifier, event: MailEvent, connection: str | None) -> None:
         notifier.offer(event.offer_id, reminder=True)
     elif event.kind == "escalate" and event.lead_id:
         notifier.escalation(event.lead_id, event.reason or "SLA breach")
+    elif event.kind == "return" and event.offer_id and event.reason.startswith("sla_"):
+        notifier.reclaimed(event.offer_id, event.reason)
 
 
 def send_digest_if_due(notifier: Notifier, now: datetime | None = None) -> int:

@@ -94,6 +94,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "mail_offer_intro": "A new lead is waiting for your answer.",
         "mail_reminder_subject": "Reminder: lead offer expires {deadline}",
         "mail_escalation_subject": "Escalation: {subject}",
+        "mail_reclaim_subject": "Lead taken back: {region}",
+        "mail_reclaim_intro": "A lead you held was taken back and offered again, because its SLA was missed.",
         "mail_digest_subject": "Your leads today: {open} open offers, {held} leads in progress",
         "mail_signin_subject": "Your leadbridge sign-in link",
         "mail_signin_intro": "Tap the link to sign in (valid for 15 minutes, once):",
@@ -194,6 +196,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "mail_offer_intro": "Ein neuer Lead wartet auf Ihre Antwort.",
         "mail_reminder_subject": "Erinnerung: Lead-Angebot läuft ab am {deadline}",
         "mail_escalation_subject": "Eskalation: {subject}",
+        "mail_reclaim_subject": "Lead zurückgenommen: {region}",
+        "mail_reclaim_intro": (
+            "Ein Lead, den Sie hatten, wurde zurückgenommen und neu vergeben, weil die Frist verpasst wurde."
+        ),
         "mail_digest_subject": "Ihre Leads heute: {open} offene Angebote, {held} Leads in Arbeit",
         "mail_signin_subject": "Ihr leadbridge-Anmeldelink",
         "mail_signin_intro": "Tippen Sie auf den Link, um sich anzumelden (15 Minuten gültig, einmalig):",

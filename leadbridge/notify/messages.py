@@ -128,6 +128,13 @@ def escalation_mail(to: Recipient, subject: str, lines: list[str], cockpit_url: 
     )
 
 
+def reclaim_mail(to: Recipient, preview: BlindPreview, reason: str, inbox_url: str) -> EmailMessage:
+    """A lead the partner held was taken back (SLA breach): which one (blind) and why."""
+    t = translator(to.language)
+    values = {"preview": preview, "reason": reason, "url": inbox_url}
+    return _message(to, t("mail_reclaim_subject", region=preview.region), "reclaimed", values, html=False)
+
+
 @dataclass(frozen=True)
 class DigestLine:
     lead_id: str

@@ -23,6 +23,7 @@ from leadbridge.connectors.inbox.preview import blind_preview
 from leadbridge.connectors.inbox.views import held_leads, open_offers
 from leadbridge.core.leads import LeadService
 from leadbridge.core.model import utcnow
+from leadbridge.core.reasons import ReasonCatalog
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import LeadRow, OfferRow, PartnerRow
@@ -37,7 +38,10 @@ from leadbridge.notify.messages import (
     materials_for,
     offer_links,
     offer_mail,
+    reclaim_mail,
 )
+
+REASONS = ReasonCatalog()
 
 
 def _partner_users(session: Session, partner_id: str) -> list[Recipient]:
@@ -110,6 +114,22 @@ class Notifier:
             mails = [
                 escalation_mail(Recipient(a.email), reason, lines, f"{self.base_url}/cockpit/leads/{row.id}")
                 for a in admins
+            ]
+        return self._send(mails)
+
+    def reclaimed(self, offer_id: str, reason_code: str) -> int:
+        """Tell the partner's users that leadbridge took a lead back from them, and why."""
+        with self.database.transaction() as session:
+            offer = session.get(OfferRow, offer_id)
+            lead = session.get(LeadRow, offer.lead_id) if offer is not None else None
+            if offer is None or lead is None:
+                return 0
+            preview = blind_preview(offer, lead.data)
+            mails = [
+                reclaim_mail(
+                    user, preview, REASONS.label(reason_code, user.language), f"{self.base_url}/inbox"
+                )
+                for user in _partner_users(session, offer.partner_id)
             ]
         return self._send(mails)
 

@@ -8,8 +8,9 @@ Rules:
 - an event on a lead whose source connection is a registered *manufacturer* target queues a
   ``lead_status`` write-back for that connection (kinds in ``WRITEBACK_KINDS``), plus a ``task``
   row when that connection wants a Task per status change (kinds in ``TASK_KINDS``);
-- an offer, accept, withdraw, expire or conflict event for a partner whose connection is a registered
-  *partner* target queues a ``partner_lead`` write for that connection;
+- an offer, accept, withdraw, expire, return or conflict event for a partner whose connection is a
+  registered *partner* target queues a ``partner_lead`` write for that connection (a return — by the
+  partner, or a reclaim by leadbridge — closes the partner's copy);
 - the row's idempotency key is ``target:kind:event id``: one row per event and target — except that
   a flush queues one ``lead_status`` / ``partner_lead`` row per lead (and partner), as those writes
   are built from the lead's state at sending time (``SETTLED_BY_STATE``).
@@ -41,7 +42,9 @@ WRITEBACK_KINDS = frozenset(
     | {E.WIN, E.LOSE, E.RETURN, E.NURTURE, E.CLOSE, E.REOPEN, E.CONFLICT}
 )
 TASK_KINDS = frozenset({E.ACCEPT, E.STATUS, E.WIN, E.LOSE, E.RETURN})
-PARTNER_KINDS = frozenset({E.OFFER, E.ACCEPT, E.WITHDRAW, E.EXPIRE, E.CONFLICT})  # conflict: push ours again
+PARTNER_KINDS = frozenset(
+    {E.OFFER, E.ACCEPT, E.WITHDRAW, E.EXPIRE, E.RETURN, E.CONFLICT}
+)  # conflict: push ours again
 # Row kinds whose write is built from the lead's state when it is sent, not from the event: several
 # events of one lead in one flush (route + offer) need one such row, not one each. Task rows carry
 # their event and are all kept.

@@ -4,8 +4,9 @@ Rules:
 - ``lead_status``: the lead's current ``LeadStatusRecord`` written onto its home record (by id);
 - ``task``: one completed Task on the home record per status change (when configured);
 - ``partner_lead``: the partner's copy of the lead, upserted on our lead id — blind while the offer
-  is pending, full once this partner accepted, marked withdrawn when its offer is withdrawn or
-  expired; the partner-owned ``Status`` is only set on the first push;
+  is pending, full once this partner accepted, marked withdrawn when its offer is withdrawn,
+  expired or returned (a reclaim closes the partner's record, its reason on the status record);
+  the partner-owned ``Status`` is only set on the first push;
 - ``erase``: the record of an erased lead is anonymised or deleted (``erasure_writes.py``), for
   either side; a partner copy of an erased lead is never built again;
 - after a successful write the link remembers what we wrote (echo suppression, conflicts).
@@ -153,6 +154,7 @@ class PartnerWriter:
             withdrawn = not accepted and offer.status in (
                 OfferStatus.WITHDRAWN.value,
                 OfferStatus.EXPIRED.value,
+                OfferStatus.RETURNED.value,  # given back, or taken back by leadbridge
             )
             try:
                 fields = self.connector.partner_fields(

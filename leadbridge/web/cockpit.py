@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from leadbridge.core.lifecycle import LeadState
@@ -28,12 +29,19 @@ def _first_contact(request: Request) -> timedelta:
     return timedelta(hours=policy.sla.first_contact_hours)
 
 
+def _breaches(request: Request, session: Session) -> list[queries.Breach]:
+    """Acceptance breaches, missed first contacts and stalls under the app's policy."""
+    policy: Policy = request.app.state.policy
+    stall = timedelta(days=policy.sla.stall_days)
+    return queries.sla_breaches(session, first_contact=_first_contact(request), stall=stall)
+
+
 @router.get("")
 def overview(request: Request, admin: CurrentAdmin, db: Db) -> Response:
     with db.transaction() as session:
         funnel = queries.funnel(session)
         waits = queries.time_to_accept(session)
-        breaches = len(queries.sla_breaches(session, first_contact=_first_contact(request)))
+        breaches = len(_breaches(request, session))
         dead = len(queries.dead_letters(session))
     context = {
         "admin": admin,
@@ -129,7 +137,7 @@ def _cursor(token: str | None) -> Cursor | None:
 @router.get("/sla")
 def sla(request: Request, admin: CurrentAdmin, db: Db) -> Response:
     with db.transaction() as session:
-        breaches = queries.sla_breaches(session, first_contact=_first_contact(request))
+        breaches = _breaches(request, session)
     return Page(request).render("cockpit/sla.html", {"admin": admin, "breaches": breaches})
 
 

@@ -1,9 +1,11 @@
 """What the cockpit shows, as queries: lead lists with filters, a lead's timeline, partner stats,
 SLA breaches, dead letters, the funnel and time to accept.
 
-Rule: an offer breaches its SLA when it is still pending after its deadline; an accepted lead
-breaches when no status has been reported within the policy's ``sla.first_contact_hours`` (calendar
-hours here; the SLA engine's escalations count business hours) after the accept.
+Rule: an offer breaches its SLA when it is still pending after its deadline (a pool listing: its
+window passed); an accepted lead breaches when no status has been reported within the policy's
+``sla.first_contact_hours`` (calendar hours here; the SLA engine's escalations count business hours)
+after the accept; a held lead (accepted or working) *stalls* when its partner has recorded nothing
+(accept, status, note) for ``sla.stall_days``.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ from sqlalchemy.orm import Session
 from leadbridge.core.leads import LeadService, lead_from_row
 from leadbridge.core.model import LeadEvent, Offer, utcnow
 from leadbridge.core.offers import OfferService
+from leadbridge.core.policy import POOL_MODES
 from leadbridge.core.store.keyset import Cursor, keyset, split
 from leadbridge.core.store.tables import LeadEventRow, LeadRow, OfferRow, OutboxRow, PartnerRow
 
 FIRST_CONTACT = timedelta(hours=24)  # the policy default; callers pass the configured value
+STALL = timedelta(days=14)  # likewise
+PARTNER_ACTIVITY = ("accept", "status", "note")
 LIST_LIMIT = 200
 
 
@@ -227,11 +232,19 @@ class Breach:
 
 
 def sla_breaches(
-    session: Session, now: datetime | None = None, first_contact: timedelta = FIRST_CONTACT
+    session: Session,
+    now: datetime | None = None,
+    first_contact: timedelta = FIRST_CONTACT,
+    stall: timedelta = STALL,
 ) -> list[Breach]:
     now = now or utcnow()
     found = [
-        Breach(o.lead_id, o.partner_id, "accept deadline passed", o.deadline or o.offered_at)
+        Breach(
+            o.lead_id,
+            o.partner_id,
+            "pool window passed" if o.mode in POOL_MODES else "accept deadline passed",
+            o.deadline or o.offered_at,
+        )
         for o in session.execute(
             select(OfferRow)
             .where(OfferRow.status == "pending", OfferRow.deadline < now)
@@ -244,7 +257,27 @@ def sla_breaches(
             select(LeadRow).where(LeadRow.state == "accepted", LeadRow.updated_at < now - first_contact)
         ).scalars()
     ]
-    return found
+    return found + stalls(session, now, stall)
+
+
+def stalls(session: Session, now: datetime, stall: timedelta) -> list[Breach]:
+    """Held leads whose partner has recorded nothing for ``stall`` (oldest activity first)."""
+    last = func.max(LeadEventRow.occurred_at)
+    rows = session.execute(
+        select(LeadRow.id, LeadRow.partner_id, last)
+        .join(
+            LeadEventRow,
+            (LeadEventRow.lead_id == LeadRow.id) & (LeadEventRow.partner_id == LeadRow.partner_id),
+        )
+        .where(LeadRow.state.in_(("accepted", "working")), LeadEventRow.kind.in_(PARTNER_ACTIVITY))
+        .group_by(LeadRow.id, LeadRow.partner_id)
+        .having(last < now - stall)
+        .order_by(last)
+    ).all()
+    return [
+        Breach(lead_id, partner_id, f"stalled: no partner activity for {stall.days} days", at)
+        for lead_id, partner_id, at in rows
+    ]
 
 
 def dead_letters(session: Session) -> list[OutboxRow]:

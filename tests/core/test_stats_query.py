@@ -39,7 +39,7 @@ def _random_history(database: Database, seed: int) -> None:
                         lead_id=lead.id,
                         partner_id=partner,
                         round=1,
-                        mode=rng.choice(["assign", "round_robin", "offer_n"]),
+                        mode=rng.choice(["assign", "round_robin", "offer_n", "pool", "hybrid"]),
                         status=status.value,
                         offered_at=offered,
                         deadline=None,
@@ -83,3 +83,36 @@ def test_given_random_histories_then_database_stats_equal_the_in_memory_rules(da
         for partner_id, stats in expected.items():
             assert actual[partner_id] == stats, partner_id
         assert any(s.open_leads for s in actual.values()) and any(s.today for s in actual.values())
+
+
+def test_given_pool_listings_then_open_ones_use_no_capacity_and_unclaimed_ones_are_no_expiry(
+    database: Database,
+) -> None:
+    with database.transaction() as session:
+        partner = a_partner(session).id
+        service = LeadService(session, clock=lambda: NOW)
+        for mode, status in [
+            ("pool", "pending"),
+            ("pool", "expired"),
+            ("hybrid", "accepted"),
+            ("offer_n", "pending"),
+        ]:
+            lead = a_lead()
+            service.receive(lead, actor="test", source_system="test", idempotency_key=f"r:{lead.id}")
+            session.add(
+                OfferRow(
+                    id=new_id("O"),
+                    lead_id=lead.id,
+                    partner_id=partner,
+                    round=1,
+                    mode=mode,
+                    status=status,
+                    offered_at=NOW - timedelta(hours=1),
+                    deadline=None,
+                    decided_at=NOW if status != "pending" else None,
+                    decision={},
+                )
+            )
+    with database.transaction() as session:
+        stats = load_stats(session, Performance(), now=NOW)[partner]
+    assert (stats.today, stats.expired, stats.accepted) == (2, 0, 1)  # the claim and the push offer
