@@ -5,20 +5,20 @@
   reveals the lead to the winner only;
 - ``POST /pool/pull``: blind pull, the best lead for the partner claimed and revealed at once
   (404 with the reason when the pool is empty);
-- ``GET /leads``: the leads the partner holds, most recently changed last, paged by an opaque
-  ``cursor`` and filtered by ``updated_since`` — so a partner system can sync what it holds.
+- ``GET /leads``: the leads the partner holds, oldest change first, paged by keyset (``after`` =
+  the previous page's ``next``) and filtered by ``updated_since`` — so a partner system can sync
+  what it holds.
 Every route is scoped by ``CurrentPartner``; the rules are ``core/pool.py``'s.
 """
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadbridge.core.leads import lead_from_row
@@ -26,6 +26,7 @@ from leadbridge.core.model import Lead, LeadEvent
 from leadbridge.core.policy import Policy, PoolClaim
 from leadbridge.core.pool import PartnerPool, PoolItem, PoolLimits
 from leadbridge.core.store.database import Database
+from leadbridge.core.store.keyset import Cursor, keyset, split
 from leadbridge.core.store.tables import LeadRow
 from leadbridge.web.accounts import PartnerPrincipal
 from leadbridge.web.deps import CurrentPartner, Db
@@ -58,7 +59,7 @@ class HeldItem(BaseModel):
 
 class HeldPage(BaseModel):
     items: list[HeldItem]
-    next_cursor: str | None
+    next: str | None
 
 
 def policy_of(request: Request) -> Policy:
@@ -104,42 +105,28 @@ def pull(request: Request, partner: CurrentPartner, db: Db) -> ClaimedOut:
     return _claimed(db, event.lead_id, event)
 
 
-def _cursor(row: LeadRow) -> str:
-    return base64.urlsafe_b64encode(f"{row.updated_at.isoformat()}|{row.id}".encode()).decode()
-
-
-def _after(cursor: str) -> tuple[datetime, str]:
-    try:
-        stamp, lead_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(stamp), lead_id
-    except (ValueError, UnicodeDecodeError):
-        raise ValueError("cursor is not one this API handed out; start again without it") from None
-
-
 @router.get("/leads", response_model=HeldPage)
 def held(
     partner: CurrentPartner,
     db: Db,
     updated_since: datetime | None = None,
-    cursor: str | None = None,
+    after: Annotated[str | None, Query(description="the previous page's next")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> HeldPage:
-    """The leads the partner holds, oldest change first, in pages (keyset on change time and id)."""
+    """The leads the partner holds, oldest change first, paged by keyset on (change time, id)."""
+    try:
+        cursor = Cursor.decode(after) if after else None
+    except ValueError as error:
+        raise HTTPException(422, str(error)) from None
     query = select(LeadRow).where(LeadRow.partner_id == partner.partner_id)
     if updated_since is not None:
         since = updated_since if updated_since.tzinfo else updated_since.replace(tzinfo=UTC)
         query = query.where(LeadRow.updated_at >= since)
-    if cursor:
-        stamp, lead_id = _after(cursor)
-        query = query.where(
-            or_(LeadRow.updated_at > stamp, and_(LeadRow.updated_at == stamp, LeadRow.id > lead_id))
-        )
+    query = keyset(query, LeadRow.updated_at, LeadRow.id, after=cursor, limit=limit, descending=False)
     with db.transaction() as session:
-        rows = list(
-            session.execute(query.order_by(LeadRow.updated_at, LeadRow.id).limit(limit + 1)).scalars()
-        )
+        rows, following = split(list(session.execute(query).scalars()), limit, "updated_at")
         items = [
             HeldItem(lead_id=r.id, state=r.state, updated_at=r.updated_at, lead=lead_from_row(r))
-            for r in rows[:limit]
+            for r in rows
         ]
-        return HeldPage(items=items, next_cursor=_cursor(rows[limit - 1]) if len(rows) > limit else None)
+    return HeldPage(items=items, next=following.encode() if following else None)

@@ -157,15 +157,15 @@ def test_given_a_partner_system_when_it_lists_held_leads_then_pages_and_updated_
     seen, cursor = [], None
     while True:
         page = alpha.get(
-            "/api/v1/partner/leads", params={"limit": 2, **({"cursor": cursor} if cursor else {})}
+            "/api/v1/partner/leads", params={"limit": 2, **({"after": cursor} if cursor else {})}
         ).json()
         seen += [item["lead_id"] for item in page["items"]]
         assert all(item["lead"]["email"] for item in page["items"])  # held: in full
-        cursor = page["next_cursor"]
+        cursor = page["next"]
         if cursor is None:
             break
     assert seen == [lead["id"] for lead in leads]
     last = alpha.get("/api/v1/partner/leads").json()["items"][-1]["updated_at"]
     since = alpha.get("/api/v1/partner/leads", params={"updated_since": last}).json()["items"]
     assert [item["lead_id"] for item in since] == [leads[-1]["id"]]
-    assert alpha.get("/api/v1/partner/leads", params={"cursor": "bogus"}).status_code == 422
+    assert alpha.get("/api/v1/partner/leads", params={"after": "bogus"}).status_code == 422
