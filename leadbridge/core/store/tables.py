@@ -81,7 +81,10 @@ class LeadEventRow(Base):
 
 class PartnerRow(Base):
     __tablename__ = "partners"
-    __table_args__ = (UniqueConstraint("external_id", name="uq_partners_external_id"),)
+    __table_args__ = (
+        UniqueConstraint("external_id", name="uq_partners_external_id"),
+        Index("ix_partners_name", "name", "id"),  # the cockpit's partner pages, by name
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(255))
