@@ -29,11 +29,9 @@ def upgrade() -> None:
     for name, columns in INDEXES.items():
         op.create_index(name, "leads", columns)
     op.drop_index("ix_leads_state", table_name="leads")
-    op.create_index("ix_partners_name", "partners", ["name", "id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_partners_name", table_name="partners")
     op.create_index("ix_leads_state", "leads", ["state"])
     for name in INDEXES:
         op.drop_index(name, table_name="leads")
