@@ -10,7 +10,10 @@ What it does:
 5. prints latency figures for every page request; the last two lines are
    ``inbox_p95_ms: N`` and ``inbox_errors: N`` (target: p95 < 100 ms, 0 errors).
 
-Run: ``.venv/bin/python bench/inbox_load.py [--sessions 50] [--rounds 3] [--think 2.0] [--no-scheduler]``
+Run: ``.venv/bin/python bench/inbox_load.py [--sessions 50] [--rounds 3] [--think 2.0] [--no-scheduler]
+[--workers N] [--database sqlite|postgres]``. ``--workers 2`` serves from two processes
+(``leadbridge run --workers 2``) and then needs PostgreSQL (a throw-away database, the default
+with more than one worker).
 
 Think time is drawn uniformly from 0 to twice ``--think`` before each tap (default mean 2 s: a
 person reading a lead on a phone). ``--think 0.5`` is a stress setting that offers ~150 requests/s,
@@ -31,11 +34,17 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import httpx
+import sqlalchemy as sa
 
 from leadbridge.connectors.registry import default_registry
 from leadbridge.core.intake import take_in
@@ -48,6 +57,7 @@ from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.store.database import Database
 from leadbridge.web.accounts import create_partner_user
 from leadbridge.web.sessions import issue_magic_link
+from tests.conftest import _pg_admin_url
 
 CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 OFFER_LINK = re.compile(r'href="/inbox/offers/(O-[0-9a-f]+)"')
@@ -196,14 +206,41 @@ def main() -> None:
     parser.add_argument("--offers", type=int, default=3)
     parser.add_argument("--think", type=float, default=2.0, help="mean think time between taps (s)")
     parser.add_argument("--no-scheduler", action="store_true", help="run the server without its scheduler")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (leadbridge run --workers)")
+    parser.add_argument(
+        "--database", choices=["sqlite", "postgres"], help="default: sqlite for 1 worker, else postgres"
+    )
     args = parser.parse_args()
+    backend = args.database or ("sqlite" if args.workers == 1 else "postgres")
+    with throwaway_database(backend) as url:
+        run_load(args, url, backend)
+
+
+@contextmanager
+def throwaway_database(backend: str) -> Iterator[str]:
+    """A SQLite file in the project (``sqlite:///bench.db``) or a throw-away PostgreSQL database."""
+    if backend == "sqlite":
+        yield "sqlite:///bench.db"
+        return
+    admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    name = f"leadbridge_inbox_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield sa.engine.make_url(_pg_admin_url()).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_load(args: argparse.Namespace, url: str, backend: str) -> None:
 
     with tempfile.TemporaryDirectory(prefix="lb-bench-") as tmp:
         project = Path(tmp)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         (project / "leadbridge.yaml").write_text(
-            f"database_url: sqlite:///bench.db\npublic_url: {base}\n"
+            f"database_url: {url}\npublic_url: {base}\n"
             f"secret_key: {secrets.token_urlsafe(48)}\npolicy: null\n"
         )
         settings = default_registry().load_settings(project / "leadbridge.yaml")
@@ -219,6 +256,8 @@ def main() -> None:
                 "run",
                 "--port",
                 str(port),
+                "--workers",
+                str(args.workers),
                 *(["--no-background"] if args.no_scheduler else []),
             ],
             cwd=project,
@@ -249,7 +288,10 @@ def main() -> None:
         print(f"error: {error}")
     load = os.getloadavg()[0]
     print(f"sessions: {args.sessions}  rounds: {args.rounds}  requests: {len(latencies)}  wall_s: {wall:.1f}")
-    print(f"scheduler: {'off' if args.no_scheduler else 'on'}  host load average (1 min): {load:.1f}")
+    print(
+        f"database: {backend}  workers: {args.workers}  scheduler: {'off' if args.no_scheduler else 'on'}  "
+        f"host load average (1 min): {load:.1f}"
+    )
     if latencies:
         print(f"p50_ms: {statistics.median(latencies):.1f}  max_ms: {latencies[-1]:.1f}")
     print(f"inbox_p95_ms: {p95:.0f}")

@@ -3,6 +3,7 @@ who may use it (admins, partner users with sign-in links, API keys for partner s
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -13,7 +14,9 @@ from sqlalchemy.orm import Session
 from leadbridge.cli.context import console, fail, print_json, serving_settings, settings
 from leadbridge.core.errors import NotFound
 from leadbridge.core.model import utcnow
+from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
+from leadbridge.core.store.db import is_sqlite
 from leadbridge.core.store.tables import PartnerRow
 from leadbridge.core.store.web_tables import AdminUserRow, ApiKeyRow, PartnerUserRow
 from leadbridge.web.accounts import (
@@ -40,10 +43,14 @@ def run(
     host: Annotated[str, typer.Option(help="interface to bind (loopback by default)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     background: Annotated[
-        bool, typer.Option("--background/--no-background", help="run the scheduler in this process")
+        bool, typer.Option("--background/--no-background", help="run the scheduler (and mail)")
     ] = True,
+    workers: Annotated[int, typer.Option(min=1, help="server processes (more than 1 needs PostgreSQL)")] = 1,
 ) -> None:
-    """Serve the partner inbox, the cockpit and the REST API (with the embedded scheduler and mail)."""
+    """Serve the partner inbox, the cockpit and the REST API (with the embedded scheduler and mail).
+
+    With ``--workers N`` N server processes share the port, each building its own app; the
+    scheduler then runs once, in its own process (embedded mode) or in Celery (scaled mode)."""
     import uvicorn
 
     from leadbridge.jobs.background import background_starter
@@ -55,10 +62,58 @@ def run(
 
     configure_logging(config.log_level)  # JSON lines, personal data masked, tokens redacted
     database = _database()
+    console.print(f"leadbridge on http://{host}:{port}/ — cockpit /cockpit, inbox /inbox, API /api/docs")
+    if workers > 1:
+        _serve_workers(config, database, host, port, workers, background=background)
+        return
     starters = [background_starter(config), mail_starter(config)] if background else []
     app = create_app(config, database=database, background=starters)
-    console.print(f"leadbridge on http://{host}:{port}/ — cockpit /cockpit, inbox /inbox, API /api/docs")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def _serve_workers(
+    config: Settings, database: Database, host: str, port: int, workers: int, *, background: bool
+) -> None:
+    """``run --workers N`` (rules in ``web/serve.py``)."""
+    import multiprocessing
+
+    import uvicorn
+
+    from leadbridge.web import serve
+
+    if is_sqlite(database.url):
+        raise fail(
+            "--workers needs PostgreSQL: SQLite admits one writer at a time, so one process "
+            "(leadbridge run) is the embedded setup; set database_url to postgresql://…"
+        )
+    database.engine.dispose()  # nothing pooled in this process outlives into the servers
+    config_path = str(config.config_path) if config.config_path else None
+    if config_path:
+        os.environ[serve.CONFIG_ENV] = config_path
+    scheduler = None
+    if background and not config.broker_url:
+        scheduler = multiprocessing.get_context("spawn").Process(
+            target=serve.scheduler_main, args=(config_path,), name="leadbridge-scheduler"
+        )
+        scheduler.start()
+    console.print(
+        f"{workers} server processes; scheduler "
+        + ("in Celery (scaled mode)" if config.broker_url else "in its own process" if scheduler else "off")
+    )
+    try:
+        uvicorn.run(
+            "leadbridge.web.serve:worker_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        if scheduler is not None:
+            scheduler.terminate()
+            scheduler.join(timeout=20)
 
 
 def _partner_id(session: Session, ref: str) -> str:

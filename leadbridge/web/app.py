@@ -17,7 +17,6 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
-from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.responses import Response
 
@@ -41,6 +40,7 @@ from leadbridge.web.pool_api import router as pool_api_router
 from leadbridge.web.pool_pages import router as pool_pages_router
 from leadbridge.web.privacy import ROUTERS as privacy_routers
 from leadbridge.web.security import SecurityHeadersMiddleware
+from leadbridge.web.serve import CachedStatic
 from leadbridge.web.webhooks import router as webhook_router
 
 log = logging.getLogger("leadbridge.web")
@@ -93,7 +93,7 @@ def create_app(
     app.state.database = database or Database(settings.sqlalchemy_url)
     app.state.mailer = mailer or SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_sender)
     app.add_middleware(SecurityHeadersMiddleware, https=settings.public_url.startswith("https://"))
-    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    app.mount("/static", CachedStatic(directory=str(Path(__file__).parent / "static")), name="static")
     for router in (auth_router, inbox_router, cockpit_router, api_router, webhook_router, *privacy_routers):
         app.include_router(router)
     app.include_router(pool_api_router)  # the pull side: the partner's pool and held leads
