@@ -16,24 +16,26 @@ from leadbridge.core.errors import ConfigError, LeadbridgeError
 from leadbridge.core.settings import CrmConnection, Settings
 from leadbridge.mappings.apply import Plan, RecordError
 from leadbridge.mappings.check import Finding, check_mapping
-from leadbridge.mappings.fix import hubspot_property_bodies, missing_fields, salesforce_instructions
+from leadbridge.mappings.fix import field_specs, manual_steps, missing_fields
 from leadbridge.mappings.loader import MappingError, default_mapping_paths, load_mapping, mapping_for
-from leadbridge.mappings.remote import RemoteSource, source_for
 from leadbridge.mappings.schema import Mapping
-from leadbridge.ports import Capability
+from leadbridge.ports import Capability, Connector
 
 mappings_app = typer.Typer(help="Validate, check and preview field mappings.", no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 
 
-def _configured_mapping(config: Settings, name: str) -> tuple[CrmConnection, Mapping]:
-    """The connection and the mapping it uses (only kinds that describe their objects have one)."""
+def _configured_mapping(config: Settings, name: str) -> tuple[Connector, Mapping]:
+    """The connection's connector and the mapping it uses (only kinds that describe their objects
+    have one); nothing is called remotely yet."""
+    registry = default_registry()
     connection = config.connection(name)
-    kind = default_registry().kind(connection.kind)
-    if not (kind.can(Capability.DESCRIBE) and kind.default_object and isinstance(connection, CrmConnection)):
+    kind = registry.kind(connection.kind)
+    connector = registry.connector(config, name) if kind.can(Capability.DESCRIBE) else None
+    if connector is None or not kind.default_object or not isinstance(connection, CrmConnection):
         raise ConfigError(f"connection {name} is a {connection.kind} connection: mappings are for CRMs")
     path = config.resolve(connection.mapping)
-    return connection, mapping_for(connection, path, default_object=kind.default_object)
+    return connector, mapping_for(connection, path, default_object=kind.default_object)
 
 
 @mappings_app.command("validate")
@@ -83,15 +85,11 @@ def _findings_table(findings: list[Finding]) -> Table:
     return table
 
 
-def _apply_fix(source: RemoteSource, mapping: Mapping, findings: list[Finding]) -> dict[str, Any]:
-    """Create missing HubSpot properties; for Salesforce, say what an admin must add."""
-    if mapping.system == "hubspot":
-        created = []
-        for body in hubspot_property_bodies(mapping.object, findings):
-            source.create_property(body)
-            created.append(body["name"])
-        return {"created": created, "instructions": []}
-    return {"created": [], "instructions": salesforce_instructions(mapping.object, findings)}
+def _apply_fix(connector: Connector, mapping: Mapping, findings: list[Finding]) -> dict[str, Any]:
+    """Create missing fields where the CRM's API can (HubSpot); elsewhere say what an admin must add."""
+    fixed = connector.create_fields(mapping.object, field_specs(findings))
+    steps = [*fixed.instructions, *manual_steps(mapping.object, findings)]
+    return {"created": list(fixed.created), "instructions": steps}
 
 
 @mappings_app.command("check")
@@ -104,14 +102,13 @@ def check_command(
 ) -> None:
     """Compare the connection's mapping with the live object: missing fields, type mismatches and
     picklist values the value maps do not cover. Exit 1 while errors remain."""
-    config, mapping = _configured_mapping(settings(), connection)
-    source = source_for(config, mapping.object)
-    findings = check_mapping(mapping, source.describe())
+    connector, mapping = _configured_mapping(settings(), connection)
+    findings = check_mapping(mapping, connector.describe(mapping.object))
     fixed: dict[str, Any] = {"created": [], "instructions": []}
     if fix and findings:
-        fixed = _apply_fix(source, mapping, findings)
+        fixed = _apply_fix(connector, mapping, findings)
         if fixed["created"]:
-            findings = check_mapping(mapping, source.describe())
+            findings = check_mapping(mapping, connector.describe(mapping.object))
     errors = [item for item in findings if item.severity == "error"]
     if as_json:
         print_json(
@@ -128,7 +125,7 @@ def check_command(
         if findings:
             console.print(_findings_table(findings))
         for name in fixed["created"]:
-            console.print(f"[green]created[/] HubSpot property {mapping.object}.{name}")
+            console.print(f"[green]created[/] {mapping.system} field {mapping.object}.{name}")
         for step in fixed["instructions"]:
             console.print(f"[yellow]admin:[/] {step}", highlight=False)
         if not findings:
@@ -148,8 +145,8 @@ def preview_command(
     as_json: JsonOption = False,
 ) -> None:
     """Fetch one record and show it next to the canonical lead the mapping makes of it."""
-    config, mapping = _configured_mapping(settings(), connection)
-    record = source_for(config, mapping.object).record(external_id, mapping.remote_fields())
+    connector, mapping = _configured_mapping(settings(), connection)
+    record = connector.fetch_record(mapping.object, external_id, mapping.remote_fields())
     plan = Plan(mapping)
     flat: MappingOf[str, Any] = {}
     mapped, problem = None, None

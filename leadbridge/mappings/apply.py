@@ -22,13 +22,13 @@ from pydantic import BaseModel, ValidationError
 
 from leadbridge.core.errors import SkipRecord
 from leadbridge.core.model import Lead
+from leadbridge.core.writeback import LeadStatusRecord
 from leadbridge.mappings.canonical import CUSTOM_PREFIX, STATUS_PREFIX, Owner
 from leadbridge.mappings.flat import FlatRecord
 from leadbridge.mappings.schema import FieldMapping, Side, Step
 from leadbridge.mappings.schema import Mapping as MappingSpec
 from leadbridge.mappings.transforms import ValueProblem
 from leadbridge.mappings.transforms.text import Trim
-from leadbridge.mappings.writeback import LeadStatusRecord
 
 # What column-wise transforms see as the records around a value: nothing (they read only it).
 _NOTHING: Mapping[str, Any] = MappingProxyType({})

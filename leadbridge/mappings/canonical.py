@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from leadbridge.core.model import Address, Consent, Lead
-from leadbridge.mappings.writeback import LeadStatusRecord
+from leadbridge.core.writeback import LeadStatusRecord
 
 
 class Owner(StrEnum):

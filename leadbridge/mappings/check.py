@@ -1,7 +1,7 @@
 """Check a mapping against the live object description (Salesforce describe, HubSpot properties).
 
 Pure: ``check_mapping(mapping, remote)`` compares and returns findings; fetching the description
-is the adapters' job (``remote_from_salesforce_describe``, ``remote_from_hubspot_properties``).
+is the connector's job (its ``describe`` verb builds the ``ports.RemoteObject``).
 Rules:
 - every remote field the mapping reads or writes must exist (``missing``, an error);
 - a written field must be writable (``read_only``, an error), and the value family the mapping
@@ -15,26 +15,13 @@ Rules:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from leadbridge.mappings.canonical import lookup
 from leadbridge.mappings.schema import IN, OUT, FieldMapping, Mapping, Side
 from leadbridge.mappings.transforms.values import ValueMap
+from leadbridge.ports.remote import BOOLEAN, DATE, DATETIME, MULTI, NUMBER, TEXT, RemoteField, RemoteObject
 
-# Value families: what kind of value travels, whatever the vendor calls the type.
-TEXT, NUMBER, BOOLEAN, DATE, DATETIME, MULTI = "text", "number", "boolean", "date", "datetime", "multi"
-_SALESFORCE_FAMILIES = {
-    "int": NUMBER,
-    "double": NUMBER,
-    "currency": NUMBER,
-    "percent": NUMBER,
-    "boolean": BOOLEAN,
-    "date": DATE,
-    "datetime": DATETIME,
-    "multipicklist": MULTI,
-}
-_HUBSPOT_FAMILIES = {"number": NUMBER, "bool": BOOLEAN, "date": DATE, "datetime": DATETIME}
 _KIND_FAMILIES = {
     "int": NUMBER,
     "float": NUMBER,
@@ -64,32 +51,6 @@ _COMPATIBLE[MULTI] = {MULTI, TEXT}
 
 
 @dataclass(frozen=True)
-class RemoteField:
-    name: str
-    type: str  # the vendor's type name, for messages
-    family: str
-    picklist: tuple[str, ...] = ()
-    writable: bool = True
-    required: bool = False
-    label: str = ""
-
-
-@dataclass
-class RemoteObject:
-    system: str
-    object: str
-    fields: dict[str, RemoteField] = field(default_factory=dict)
-
-    def get(self, name: str) -> RemoteField | None:
-        # Salesforce names are case-insensitive; HubSpot's are lower case anyway.
-        return self.fields.get(name) or self._folded.get(name.casefold())
-
-    @property
-    def _folded(self) -> dict[str, RemoteField]:
-        return {key.casefold(): value for key, value in self.fields.items()}
-
-
-@dataclass(frozen=True)
 class Finding:
     severity: str  # error | warning
     kind: str  # missing | read_only | type | picklist | required
@@ -99,48 +60,6 @@ class Finding:
     direction: str = ""
     family: str = TEXT  # for missing fields: what to create
     options: tuple[str, ...] = ()
-
-
-def remote_from_salesforce_describe(describe: dict[str, Any]) -> RemoteObject:
-    """A ``RemoteObject`` from ``sf.<Object>.describe()``."""
-    remote = RemoteObject("salesforce", str(describe.get("name", "")))
-    for item in describe.get("fields", []):
-        kind = str(item.get("type", "string"))
-        remote.fields[item["name"]] = RemoteField(
-            name=item["name"],
-            type=kind,
-            family=_SALESFORCE_FAMILIES.get(kind, TEXT),
-            picklist=tuple(
-                str(v["value"]) for v in item.get("picklistValues") or [] if v.get("active", True)
-            ),
-            writable=bool(item.get("createable", True) or item.get("updateable", True)),
-            required=not item.get("nillable", True)
-            and bool(item.get("createable", True))
-            and not item.get("defaultedOnCreate", False)
-            and kind != "boolean",
-            label=str(item.get("label") or ""),
-        )
-    return remote
-
-
-def remote_from_hubspot_properties(object_type: str, properties: list[dict[str, Any]]) -> RemoteObject:
-    """A ``RemoteObject`` from ``GET /crm/v3/properties/{object}`` results (as dicts)."""
-    remote = RemoteObject("hubspot", object_type)
-    for prop in properties:
-        kind, field_type = str(prop.get("type", "string")), str(prop.get("fieldType") or "")
-        family = _HUBSPOT_FAMILIES.get(kind, TEXT)
-        if kind == "enumeration":
-            family = {"checkbox": MULTI, "booleancheckbox": BOOLEAN}.get(field_type, TEXT)
-        meta = prop.get("modificationMetadata") or {}
-        remote.fields[prop["name"]] = RemoteField(
-            name=prop["name"],
-            type=f"{kind}/{field_type}" if field_type else kind,
-            family=family,
-            picklist=tuple(str(o["value"]) for o in prop.get("options") or [] if not o.get("hidden")),
-            writable=not (meta.get("readOnlyValue") or prop.get("calculated")),
-            label=str(prop.get("label") or ""),
-        )
-    return remote
 
 
 def value_family(entry: FieldMapping, side: Side) -> str:
@@ -154,7 +73,7 @@ def value_family(entry: FieldMapping, side: Side) -> str:
     return _KIND_FAMILIES.get(canonical.kind, TEXT) if canonical else TEXT
 
 
-def _fits(remote_family: str, family: str, direction: str, system: str) -> bool:
+def _fits(remote_family: str, family: str, direction: str, sends_text: bool) -> bool:
     """Whether values of ``remote_family`` and the mapping's ``family`` go together that way.
 
     Inbound, text parses into anything, and HubSpot sends every value as text, so anything reads
@@ -162,7 +81,7 @@ def _fits(remote_family: str, family: str, direction: str, system: str) -> bool:
     """
     if remote_family in _COMPATIBLE[family]:
         return True
-    return direction == IN and (remote_family == TEXT or (system == "hubspot" and family == TEXT))
+    return direction == IN and (remote_family == TEXT or (sends_text and family == TEXT))
 
 
 def _value_map(side: Side) -> ValueMap | None:
@@ -185,7 +104,7 @@ def _check_side(entry: FieldMapping, side: Side, remote: RemoteObject) -> list[F
     findings: list[Finding] = []
     if side.direction == OUT and not found.writable:
         findings.append(Finding("error", "read_only", name, f"{name} is read-only", side.line, OUT))
-    if not _fits(found.family, family, side.direction, remote.system):
+    if not _fits(found.family, family, side.direction, remote.sends_text):
         findings.append(
             Finding(
                 "error",

@@ -1,44 +1,17 @@
-"""What ``mappings check --fix`` does with findings: HubSpot property bodies to create, and the
-steps a Salesforce admin must take (custom fields cannot be created through the data API)."""
+"""What ``mappings check --fix`` does with findings, in vendor-neutral terms: the fields to create
+(``FieldSpec``, which the connector's ``create_fields`` turns into API calls or admin steps) and
+the problems only a person can fix (picklists, types, read-only fields)."""
 
 from __future__ import annotations
 
-from typing import Any
+from leadbridge.mappings.check import Finding
+from leadbridge.ports import FieldSpec
 
-from leadbridge.mappings.check import BOOLEAN, DATE, DATETIME, MULTI, NUMBER, TEXT, Finding
-
-# HubSpot (type, fieldType) per value family.
-_HUBSPOT_TYPES = {
-    TEXT: ("string", "text"),
-    NUMBER: ("number", "number"),
-    BOOLEAN: ("bool", "booleancheckbox"),
-    DATE: ("date", "date"),
-    DATETIME: ("datetime", "date"),
-    MULTI: ("enumeration", "checkbox"),
-}
-HUBSPOT_GROUPS = {
-    "contacts": "contactinformation",
-    "companies": "companyinformation",
-    "deals": "dealinformation",
-}
-# Salesforce field type (as Setup names it) per value family.
-_SALESFORCE_TYPES = {
-    TEXT: "Text(255)",
-    NUMBER: "Number(18, 2)",
-    BOOLEAN: "Checkbox",
-    DATE: "Date",
-    DATETIME: "Date/Time",
-    MULTI: "Picklist (Multi-Select)",
-}
 EXTERNAL_ID_FIELDS = {"LeadBridge_Id__c", "leadbridge_id"}
 
 
 def _label(name: str) -> str:
     return name.removesuffix("__c").replace("_", " ").strip().title().replace("Leadbridge", "LeadBridge")
-
-
-def _option(value: str, order: int) -> dict[str, Any]:
-    return {"label": value, "value": value, "displayOrder": order, "hidden": False}
 
 
 def missing_fields(findings: list[Finding]) -> list[Finding]:
@@ -50,49 +23,25 @@ def missing_fields(findings: list[Finding]) -> list[Finding]:
     return list(unique.values())
 
 
-def hubspot_property_bodies(object_type: str, findings: list[Finding]) -> list[dict[str, Any]]:
-    """``POST /crm/v3/properties/{object}`` bodies for every missing property.
-
-    Value-mapped fields become single-select enumerations with the map's remote values; booleans
-    get HubSpot's required true/false options; our lead id is unique (it keys upserts).
-    """
-    bodies = []
-    for finding in missing_fields(findings):
-        kind, field_type = _HUBSPOT_TYPES[finding.family]
-        options: list[dict[str, Any]] = []
-        if finding.options and finding.family in (TEXT, MULTI):
-            kind, field_type = "enumeration", "select" if finding.family == TEXT else "checkbox"
-            options = [_option(value, order) for order, value in enumerate(finding.options)]
-        elif finding.family == BOOLEAN:
-            options = [_option("true", 0) | {"label": "Yes"}, _option("false", 1) | {"label": "No"}]
-        bodies.append(
-            {
-                "name": finding.field,
-                "label": _label(finding.field),
-                "type": kind,
-                "fieldType": field_type,
-                "groupName": HUBSPOT_GROUPS.get(object_type, "contactinformation"),
-                "description": "Created by leadbridge (mappings check --fix).",
-                "options": options,
-                "hasUniqueValue": finding.field in EXTERNAL_ID_FIELDS,
-            }
+def field_specs(findings: list[Finding]) -> list[FieldSpec]:
+    """The fields to create for the ``missing`` findings: value-mapped fields carry the map's remote
+    values as options; our lead id is unique (upserts key on it)."""
+    return [
+        FieldSpec(
+            name=finding.field,
+            label=_label(finding.field),
+            family=finding.family,
+            options=finding.options,
+            unique=finding.field in EXTERNAL_ID_FIELDS,
         )
-    return bodies
+        for finding in missing_fields(findings)
+    ]
 
 
-def salesforce_instructions(object_name: str, findings: list[Finding]) -> list[str]:
-    """Plain steps for a Salesforce admin: fields to create, picklist values to add."""
-    steps = []
-    for finding in missing_fields(findings):
-        kind = _SALESFORCE_TYPES[finding.family]
-        if finding.options and finding.family == TEXT:
-            kind = f"Picklist with values: {', '.join(finding.options)}"
-        extra = ", External ID, Unique" if finding.field in EXTERNAL_ID_FIELDS else ""
-        steps.append(
-            f"Setup → Object Manager → {object_name} → Fields & Relationships → New: "
-            f"label '{_label(finding.field)}', API name {finding.field}, type {kind}{extra}"
-        )
-    for finding in findings:
-        if finding.kind in ("picklist", "type", "read_only"):
-            steps.append(f"{object_name}.{finding.field}: {finding.message} — fix the field or the mapping")
-    return steps
+def manual_steps(object_name: str, findings: list[Finding]) -> list[str]:
+    """The problems creating fields cannot fix: picklist values, types, read-only fields."""
+    return [
+        f"{object_name}.{finding.field}: {finding.message} — fix the field or the mapping"
+        for finding in findings
+        if finding.kind in ("picklist", "type", "read_only")
+    ]

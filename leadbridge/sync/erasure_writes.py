@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -25,7 +24,7 @@ from leadbridge.core.leads import LeadService
 from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.privacy.personal import ERASED_MARK
 from leadbridge.core.store.tables import LeadRow, OutboxRow
-from leadbridge.ports import Action, WriteItem, WriteOp, WriteResult
+from leadbridge.ports import Action, SyncedConnector, WriteItem, WriteOp, WriteResult
 from leadbridge.sync import outbox
 from leadbridge.sync.deliver import GroupKey, Planned
 from leadbridge.sync.erasure import ERASE
@@ -34,22 +33,11 @@ from leadbridge.sync.tables import SyncLinkRow
 STREAM_PREFIX = f"{ERASE}:"
 
 
-class ErasingConnector(Protocol):
-    """The side of a CRM connector an erasure needs."""
-
-    name: str
-    update_stream: str
-
-    def write_batch(self, stream: str, items: Sequence[WriteItem]) -> list[WriteResult]: ...
-
-    def erasure_fields(self, lead_id: str, mark: str) -> dict[str, Any]: ...
-
-
 def is_erasure(stream: str) -> bool:
     return stream.startswith(STREAM_PREFIX)
 
 
-def plan(connector: ErasingConnector, groups: dict[GroupKey, list[OutboxRow]]) -> list[Planned]:
+def plan(connector: SyncedConnector, groups: dict[GroupKey, list[OutboxRow]]) -> list[Planned]:
     """One write per ``erase`` group: the record's id, the mode, the anonymising fields."""
     planned: list[Planned] = []
     for group, rows in groups.items():
@@ -66,7 +54,7 @@ def plan(connector: ErasingConnector, groups: dict[GroupKey, list[OutboxRow]]) -
     return planned
 
 
-def send(connector: ErasingConnector, stream: str, items: Sequence[WriteItem]) -> list[WriteResult]:
+def send(connector: SyncedConnector, stream: str, items: Sequence[WriteItem]) -> list[WriteResult]:
     """Anonymise ``items``; for ``erase:delete`` then delete the ones anonymised or already gone."""
     scrubbed = connector.write_batch(connector.update_stream, items)
     if stream != f"{STREAM_PREFIX}delete":

@@ -23,9 +23,9 @@ Rules:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -38,11 +38,11 @@ from leadbridge.core.leads import Clock, LeadService
 from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.model import Lead, utcnow
 from leadbridge.core.offers import OfferService
-from leadbridge.core.partner_status import PartnerStatus, apply_partner_status
+from leadbridge.core.partner_status import apply_partner_status
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import LeadRow, PartnerRow
 from leadbridge.mappings.quarantine import SqlQuarantine
-from leadbridge.ports import Change, Checkpoint, advance
+from leadbridge.ports import Change, SyncedConnector, advance
 from leadbridge.sync import checkpoints, links
 from leadbridge.sync.tables import SyncLinkRow
 
@@ -53,20 +53,6 @@ log = logging.getLogger(__name__)
 COMMIT_EVERY = 250
 # Takes what it can of a page in bulk; returns the changes left for the per-record handler.
 BatchHandler = Callable[[Session, list[Change], dict[str, SyncLinkRow]], list[Change]]
-
-
-class PullConnector(Protocol):
-    name: str
-    lookback: Any
-    writeback_owned: tuple[str, ...]
-
-    def read_changes(self, stream: str, since: Checkpoint | None) -> Iterable[list[Change]]: ...
-
-    def lead_from(self, change: Change) -> Lead: ...
-
-    def partner_status(self, change: Change) -> PartnerStatus: ...
-
-    def partner_owned(self, change: Change) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -87,7 +73,7 @@ class PullStats:
 
 def _pages(
     database: Database,
-    connector: PullConnector,
+    connector: SyncedConnector,
     stats: PullStats,
     handle: Any,
     clock: Clock,
@@ -112,7 +98,7 @@ def _pages(
 
 def _take_part(
     session: Session,
-    connector: PullConnector,
+    connector: SyncedConnector,
     stats: PullStats,
     handle: Any,
     clock: Clock,
@@ -133,7 +119,7 @@ def _take_part(
             stats.quarantined += 1
 
 
-def pull_manufacturer(database: Database, connector: PullConnector, *, clock: Clock = utcnow) -> PullStats:
+def pull_manufacturer(database: Database, connector: SyncedConnector, *, clock: Clock = utcnow) -> PullStats:
     """Take in new and changed leads from a manufacturer CRM (module rules)."""
     stats = PullStats(connector.name)
     with database.transaction() as session:
@@ -221,7 +207,7 @@ def pull_manufacturer(database: Database, connector: PullConnector, *, clock: Cl
 
 
 def pull_partner(
-    database: Database, connector: PullConnector, *, partner_external_id: str | None, clock: Clock = utcnow
+    database: Database, connector: SyncedConnector, *, partner_external_id: str | None, clock: Clock = utcnow
 ) -> PullStats:
     """Take in a partner's status changes from its CRM (module rules)."""
     stats = PullStats(connector.name)

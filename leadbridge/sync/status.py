@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.model import OutcomeResult
 from leadbridge.core.store.tables import LeadEventRow, LeadRow, PartnerRow
-from leadbridge.mappings.writeback import LeadStatusRecord
+from leadbridge.core.writeback import LeadStatusRecord
 
 E = EventKind
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,38 +23,13 @@ from sqlalchemy.orm import Session
 from leadbridge.core.errors import SkipRecord
 from leadbridge.core.leads import lead_from_row
 from leadbridge.core.lifecycle import LeadState
-from leadbridge.core.model import Lead, OfferStatus
+from leadbridge.core.model import OfferStatus
 from leadbridge.core.store.tables import LeadRow, OfferRow, OutboxRow
-from leadbridge.mappings.writeback import LeadStatusRecord
-from leadbridge.ports import Change, WriteItem, WriteResult
+from leadbridge.ports import Change, SyncedConnector, WriteItem, WriteResult
 from leadbridge.sync import erasure_writes, links
 from leadbridge.sync.deliver import GroupKey, Planned
 from leadbridge.sync.projector import PARTNER_LEAD, TASK, WRITEBACK
 from leadbridge.sync.status import status_records
-
-
-class SyncConnector(Protocol):
-    """The mapping side of a CRM connector that the writers and pulls use."""
-
-    name: str
-    update_stream: str
-    upsert_stream: str
-    task_stream: str
-    writeback_owned: tuple[str, ...]
-
-    def write_batch(self, stream: str, items: Sequence[WriteItem]) -> list[WriteResult]: ...
-
-    def writeback_fields(self, lead: Lead, status: LeadStatusRecord) -> dict[str, Any]: ...
-
-    def partner_fields(
-        self, lead: Lead, status: LeadStatusRecord, *, accepted: bool, withdrawn: bool, first_push: bool
-    ) -> dict[str, Any]: ...
-
-    def partner_owned(self, change: Change) -> dict[str, Any]: ...
-
-    def task_fields(self, remote_id: str, subject: str, description: str) -> dict[str, Any]: ...
-
-    def erasure_fields(self, lead_id: str, mark: str) -> dict[str, Any]: ...
 
 
 def _lead_rows(session: Session, lead_ids: list[str]) -> dict[str, LeadRow]:
@@ -70,7 +44,7 @@ def _key(group: GroupKey) -> str:
 class HomeWriter:
     """Write-back (and Tasks) to the manufacturer CRM a lead came from."""
 
-    def __init__(self, connector: SyncConnector) -> None:
+    def __init__(self, connector: SyncedConnector) -> None:
         self.connector = connector
 
     def build(self, session: Session, groups: dict[GroupKey, list[OutboxRow]]) -> list[Planned]:
@@ -128,7 +102,7 @@ class HomeWriter:
 class PartnerWriter:
     """The partner's copy of each lead offered to it, in the partner's own CRM."""
 
-    def __init__(self, connector: SyncConnector) -> None:
+    def __init__(self, connector: SyncedConnector) -> None:
         self.connector = connector
 
     def build(self, session: Session, groups: dict[GroupKey, list[OutboxRow]]) -> list[Planned]:

@@ -14,7 +14,7 @@ from leadbridge.connectors.hubspot.keyset import KeysetQuery, keyset_pages
 from leadbridge.connectors.registry import default_registry
 from leadbridge.core.errors import ConfigError, QuotaExhausted
 from leadbridge.core.settings import Settings
-from leadbridge.mappings.writeback import LeadStatusRecord
+from leadbridge.core.writeback import LeadStatusRecord
 from leadbridge.ports import Action, Change, Checkpoint, WriteItem, advance
 from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.hubspot.search import SearchLimits

@@ -10,10 +10,10 @@ import pytest
 
 from leadbridge.core.lifecycle import LeadState
 from leadbridge.core.model import Lead, Stage
+from leadbridge.core.writeback import LeadStatusRecord
 from leadbridge.mappings.apply import Plan, RecordError
 from leadbridge.mappings.canonical import Owner
 from leadbridge.mappings.loader import default_mapping_path, load_mapping, parse_mapping
-from leadbridge.mappings.writeback import LeadStatusRecord
 
 
 def plan_for(system: str, obj: str, role: str) -> Plan:

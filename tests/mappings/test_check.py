@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadbridge.mappings.check import (
-    check_mapping,
-    remote_from_hubspot_properties,
-    remote_from_salesforce_describe,
-)
-from leadbridge.mappings.fix import hubspot_property_bodies, salesforce_instructions
+from leadbridge.connectors.hubspot.describe import property_bodies
+from leadbridge.connectors.hubspot.describe import remote_from_properties as remote_from_hubspot_properties
+from leadbridge.connectors.salesforce.describe import remote_from_describe as remote_from_salesforce_describe
+from leadbridge.connectors.salesforce.describe import setup_instructions
+from leadbridge.mappings.check import check_mapping
+from leadbridge.mappings.fix import field_specs, manual_steps
 from leadbridge.mappings.loader import default_mapping_path, load_mapping
 from leadbridge.mappings.schema import Mapping
 
@@ -102,7 +102,7 @@ def test_a_customised_org_reports_missing_fields_types_and_uncovered_picklist_va
     assert "'PQL'" in by_kind["picklist", "Lifecycle_Stage__c"].message
     assert "writes 'Lost'" in by_kind["picklist", "LeadBridge_Outcome__c"].message
     assert by_kind["missing", "LeadBridge_Next_Follow_Up__c"].line > 100
-    steps = salesforce_instructions("Lead", findings)
+    steps = [*setup_instructions("Lead", field_specs(findings)), *manual_steps("Lead", findings)]
     assert any("API name LeadBridge_Next_Follow_Up__c, type Date" in step for step in steps)
     assert any("Lifecycle_Stage__c" in step for step in steps)
 
@@ -131,7 +131,8 @@ def test_hubspot_fix_bodies_have_the_right_types() -> None:
     hs = load_mapping(default_mapping_path("hubspot", "contacts", "manufacturer"))
     standard = ["hs_object_id", "lastmodifieddate", "email", "firstname", "lastname", "createdate"]
     remote = remote_from_hubspot_properties("contacts", [{"name": n, "type": "string"} for n in standard])
-    bodies = {b["name"]: b for b in hubspot_property_bodies("contacts", check_mapping(hs, remote))}
+    specs = field_specs(check_mapping(hs, remote))
+    bodies = {b["name"]: b for b in property_bodies("contacts", specs)}
     assert (bodies["leadbridge_offered_at"]["type"], bodies["leadbridge_offered_at"]["fieldType"]) == (
         "datetime",
         "date",

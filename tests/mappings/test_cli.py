@@ -11,12 +11,14 @@ from typer.testing import CliRunner
 
 from leadbridge.cli import mappings as cli_mappings
 from leadbridge.cli.main import _register, app
+from leadbridge.connectors.hubspot import HubSpotConfig
+from leadbridge.connectors.hubspot.describe import property_bodies, remote_from_properties
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import LeadRow
 from leadbridge.mappings.apply import Plan
-from leadbridge.mappings.check import RemoteObject, remote_from_hubspot_properties
 from leadbridge.mappings.loader import parse_mapping
 from leadbridge.mappings.quarantine import SqlQuarantine, quarantine
+from leadbridge.ports import Capability, ConnectorRegistry, FieldFix, FieldSpec, Kind, RemoteObject
 
 runner = CliRunner()
 MAPPING = """\
@@ -52,20 +54,25 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 class FakePortal:
-    """A HubSpot object in memory, standing in for ``source_for`` in CLI tests."""
+    """A HubSpot object in memory: the describe verbs of a connector, registered as ``hubspot`` in
+    the registry the CLI uses (so the CLI reaches it exactly as it reaches a real connector)."""
+
+    name = "home"
 
     def __init__(self, properties: list[dict[str, Any]], records: dict[str, dict[str, Any]]) -> None:
         self.properties, self.records, self.created = properties, records, []  # type: list[dict[str, Any]]
 
-    def describe(self) -> RemoteObject:
-        return remote_from_hubspot_properties("contacts", self.properties)
+    def describe(self, object_name: str) -> RemoteObject:
+        return remote_from_properties(object_name, self.properties)
 
-    def record(self, external_id: str, fields: list[str]) -> dict[str, Any]:
+    def fetch_record(self, object_name: str, external_id: str, fields: Any) -> dict[str, Any]:
         return self.records[external_id]
 
-    def create_property(self, body: dict[str, Any]) -> None:
-        self.created.append(body)
-        self.properties.append(body)
+    def create_fields(self, object_name: str, specs: list[FieldSpec]) -> FieldFix:
+        bodies = property_bodies(object_name, specs)
+        self.created += bodies
+        self.properties += bodies
+        return FieldFix(created=tuple(body["name"] for body in bodies))
 
 
 @pytest.fixture
@@ -79,7 +86,9 @@ def portal(monkeypatch: pytest.MonkeyPatch) -> FakePortal:
         ],
         {"7": {"hs_object_id": "7", "lastname": "Muster", "lifecyclestage": "salesqualifiedlead"}},
     )
-    monkeypatch.setattr(cli_mappings, "source_for", lambda config, obj: fake)
+    capabilities = frozenset({Capability.DESCRIBE, Capability.CREATE_FIELDS, Capability.HOME})
+    kind = Kind("hubspot", HubSpotConfig, lambda _c, _d: fake, capabilities, default_object="contacts")
+    monkeypatch.setattr(cli_mappings, "default_registry", lambda: ConnectorRegistry.of(kind))
     return fake
 
 

@@ -11,13 +11,15 @@ import pytest
 from typer.testing import CliRunner
 
 from leadbridge.cli.main import _register, app
+from leadbridge.connectors.hubspot import HubSpotConnector, connect
 from leadbridge.mappings.apply import Plan
 from leadbridge.mappings.check import check_mapping
 from leadbridge.mappings.loader import default_mapping_path, load_mapping
-from leadbridge.mappings.remote import HubSpotSource, SalesforceSource
 from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.clients import salesforce_client
 from leadbridge.sandbox.salesforce.catalogue import pick
+from tests.connectors.sandbox_hubspot import portal_config
+from tests.connectors.sandbox_salesforce import sandbox_connector
 
 SF_MAPPING = load_mapping(default_mapping_path("salesforce", "Lead", "manufacturer"))
 HS_MAPPING = load_mapping(default_mapping_path("hubspot", "contacts", "manufacturer"))
@@ -30,8 +32,9 @@ def box() -> Iterator[Sandbox]:
 
 
 def test_salesforce_default_matches_the_org_and_maps_every_seeded_lead(box: Sandbox) -> None:
-    sf = salesforce_client(box.salesforce.org("manufacturer"), box.ca_file)
-    assert check_mapping(SF_MAPPING, SalesforceSource(sf, "Lead").describe()) == []
+    org = box.salesforce.org("manufacturer")
+    sf = salesforce_client(org, box.ca_file)
+    assert check_mapping(SF_MAPPING, sandbox_connector(org, box.ca_file, name="home").describe("Lead")) == []
     fields = ", ".join(SF_MAPPING.remote_fields("in"))
     records = sf.query_all(f"SELECT {fields} FROM Lead")["records"]
     mapped, failures = Plan(SF_MAPPING).map_batch(records, "home")
@@ -43,16 +46,24 @@ def test_check_on_a_customised_salesforce_org(box: Sandbox) -> None:
     org = box.salesforce.org("manufacturer")
     org.add_field("Lead", pick("Heat_Source__c", "Gas|Oil|District Heating"))  # extra: harmless
     org.add_picklist_values("Lead", "Lifecycle_Stage__c", "PQL")  # not in the value map
-    source = SalesforceSource(salesforce_client(org, box.ca_file), "Lead")
-    findings = check_mapping(SF_MAPPING, source.describe())
+    connector = sandbox_connector(org, box.ca_file, name="home")
+    findings = check_mapping(SF_MAPPING, connector.describe("Lead"))
     assert [(f.kind, f.field, f.severity) for f in findings] == [("picklist", "Lifecycle_Stage__c", "error")]
     assert "'PQL'" in findings[0].message and findings[0].line > 1
-    record = source.record(org_lead_id(source), SF_MAPPING.remote_fields("in"))
+    lead_id = str(
+        salesforce_client(org, box.ca_file).query("SELECT Id FROM Lead LIMIT 1")["records"][0]["Id"]
+    )
+    record = connector.fetch_record("Lead", lead_id, SF_MAPPING.remote_fields("in"))
     assert Plan(SF_MAPPING).map_record(record, "home").lead.external_id == record["Id"]
 
 
-def org_lead_id(source: SalesforceSource) -> str:
-    return str(source.sf.query("SELECT Id FROM Lead LIMIT 1")["records"][0]["Id"])
+def hubspot_connector(box: Sandbox) -> HubSpotConnector:
+    service = box.hubspot
+    return connect(
+        portal_config(
+            service.portal("manufacturer"), service.base_url("manufacturer"), box.ca_file, name="home"
+        )
+    )
 
 
 def test_hubspot_check_fix_creates_the_missing_properties_through_the_cli(
@@ -81,8 +92,7 @@ def test_hubspot_check_fix_creates_the_missing_properties_through_the_cli(
     assert [f for f in report["findings"] if f["severity"] == "error"] == [], report["findings"]
     assert fixed.exit_code == 0
 
-    source = HubSpotSource(box.hubspot.client("manufacturer"), "contacts")
-    described = source.describe()
+    described = hubspot_connector(box).describe("contacts")
     assert described.fields["leadbridge_offered_at"].family == "datetime"
     assert described.fields["leadbridge_expected_revenue"].family == "number"
 
@@ -95,7 +105,7 @@ def test_every_seeded_hubspot_contact_maps_and_previews(box: Sandbox) -> None:
     mapped, failures = Plan(HS_MAPPING).map_batch(records, "home-hs")
     assert len(records) == 40 and failures == []
     assert all(m.lead.stage in ("lead", "mql", "sql") and m.lead.address.country for m in mapped)
-    one = HubSpotSource(client, "contacts").record(records[0]["hs_object_id"], fields)
+    one = hubspot_connector(box).fetch_record("contacts", records[0]["hs_object_id"], fields)
     assert Plan(HS_MAPPING).map_record(one, "home-hs").lead.email == mapped[0].lead.email
 
 

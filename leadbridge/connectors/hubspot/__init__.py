@@ -13,7 +13,7 @@ from leadbridge.connectors.hubspot.pacing import Pacer
 from leadbridge.connectors.hubspot.webhooks import WebhookRejected
 from leadbridge.core.retry import RetryPolicy
 from leadbridge.mappings.loader import default_mapping_path, load_mapping, mapping_for
-from leadbridge.ports import Capability, ConnectorDeps, Kind
+from leadbridge.ports import Capability, ConnectorDeps, Kind, SyncedConnector
 
 DEFAULT_OBJECT = "contacts"
 
@@ -37,7 +37,7 @@ def connect(
     return HubSpotConnector(config, client, RecordFields(mapping, company))
 
 
-def _factory(config: Any, deps: ConnectorDeps) -> HubSpotConnector:
+def _factory(config: Any, deps: ConnectorDeps) -> SyncedConnector:  # mypy checks the verbs
     return connect(config, retry=deps.retry, mapping_path=deps.mapping_path)
 
 

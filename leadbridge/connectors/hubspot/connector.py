@@ -24,21 +24,25 @@ from typing import Any
 from leadbridge.connectors.hubspot import fields as F
 from leadbridge.connectors.hubspot.client import HubSpotClient
 from leadbridge.connectors.hubspot.config import HubSpotConfig
+from leadbridge.connectors.hubspot.describe import property_bodies, remote_from_properties
 from leadbridge.connectors.hubspot.keyset import KeysetQuery, epoch_ms, keyset_pages
 from leadbridge.connectors.hubspot.webhooks import WebhookParser, event_change
 from leadbridge.connectors.hubspot.writes import write_chunk
-from leadbridge.core.errors import ConfigError, FatalConnectorError, LeadbridgeError
+from leadbridge.core.errors import ConfigError, FatalConnectorError, LeadbridgeError, NotFound
 from leadbridge.core.model import Lead
 from leadbridge.core.partner_status import PartnerStatus
+from leadbridge.core.writeback import LeadStatusRecord
 from leadbridge.mappings.apply import RecordError
-from leadbridge.mappings.check import check_mapping, remote_from_hubspot_properties
-from leadbridge.mappings.fix import hubspot_property_bodies
-from leadbridge.mappings.writeback import LeadStatusRecord
+from leadbridge.mappings.check import check_mapping
+from leadbridge.mappings.fix import field_specs
 from leadbridge.ports import (
     Action,
     Change,
     Checkpoint,
     CheckResult,
+    FieldFix,
+    FieldSpec,
+    RemoteObject,
     StreamInfo,
     WriteItem,
     WriteOp,
@@ -146,7 +150,7 @@ class HubSpotConnector:
     # -- check / discover ----------------------------------------------------------------------
     def _missing(self) -> tuple[list[str], list[dict[str, Any]], Any]:
         properties = self.client.properties(self.object)
-        remote = remote_from_hubspot_properties(self.object, properties)
+        remote = remote_from_properties(self.object, properties)
         findings = check_mapping(self.fields.mapping, remote)
         missing = [f.field for f in findings if f.kind == "missing"]
         for name in (
@@ -183,11 +187,27 @@ class HubSpotConnector:
         """Create the properties the mapping needs and the portal lacks (what ``mappings check --fix``
         does); returns their names."""
         _, _, findings = self._missing()
+        return list(self.create_fields(self.object, field_specs(findings)).created)
+
+    # -- describing (``mappings check`` / ``preview``) -----------------------------------------
+    def describe(self, object_name: str) -> RemoteObject:
+        """The object's property definitions."""
+        return remote_from_properties(object_name, self.client.properties(object_name))
+
+    def fetch_record(self, object_name: str, external_id: str, fields: Sequence[str]) -> dict[str, Any]:
+        """One record's properties (a batch read of one id: unknown ids come back as errors)."""
+        found = self.client.batch_read(object_name, [external_id], list(fields)).get("results") or []
+        if not found:
+            raise NotFound(f"{object_name} {external_id} does not exist")
+        return {"hs_object_id": found[0].get("id"), **(found[0].get("properties") or {})}
+
+    def create_fields(self, object_name: str, specs: Sequence[FieldSpec]) -> FieldFix:
+        """Create each missing property through the properties API."""
         created = []
-        for body in hubspot_property_bodies(self.object, findings):
-            self.client.create_property(self.object, body)
+        for body in property_bodies(object_name, specs):
+            self.client.create_property(object_name, body)
             created.append(body["name"])
-        return created
+        return FieldFix(created=tuple(created))
 
     def discover(self) -> list[StreamInfo]:
         names = tuple(p["name"] for p in self.client.properties(self.object))

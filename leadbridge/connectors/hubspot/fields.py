@@ -25,10 +25,10 @@ from decimal import Decimal
 from typing import Any
 
 from leadbridge.core.model import Lead
+from leadbridge.core.writeback import LeadStatusRecord
 from leadbridge.mappings.apply import Plan, RecordError
 from leadbridge.mappings.canonical import Owner
 from leadbridge.mappings.schema import Mapping as MappingSpec
-from leadbridge.mappings.writeback import LeadStatusRecord
 from leadbridge.ports import format_stamp
 
 EXTERNAL_ID = "leadbridge_id"

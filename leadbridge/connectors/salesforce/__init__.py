@@ -11,7 +11,7 @@ from leadbridge.connectors.salesforce.connector import SalesforceConnector
 from leadbridge.connectors.salesforce.fields import LeadFields
 from leadbridge.core.retry import RetryPolicy
 from leadbridge.mappings.loader import mapping_for
-from leadbridge.ports import Capability, ConnectorDeps, Kind
+from leadbridge.ports import Capability, ConnectorDeps, Kind, SyncedConnector
 
 DEFAULT_OBJECT = "Lead"
 
@@ -25,7 +25,7 @@ def connect(
     return SalesforceConnector(config, SalesforceClient(config, retry=retry), fields)
 
 
-def _factory(config: Any, deps: ConnectorDeps) -> SalesforceConnector:
+def _factory(config: Any, deps: ConnectorDeps) -> SyncedConnector:  # mypy checks the verbs
     return connect(config, retry=deps.retry, mapping_path=deps.mapping_path)
 
 

@@ -21,16 +21,20 @@ from typing import Any
 from leadbridge.connectors.salesforce import fields as F
 from leadbridge.connectors.salesforce.client import SalesforceClient
 from leadbridge.connectors.salesforce.config import SalesforceConfig
+from leadbridge.connectors.salesforce.describe import remote_from_describe, setup_instructions
 from leadbridge.connectors.salesforce.errors import item_rule
-from leadbridge.core.errors import LeadbridgeError
+from leadbridge.core.errors import LeadbridgeError, NotFound, SkipRecord
 from leadbridge.core.model import Lead
 from leadbridge.core.partner_status import PartnerStatus
-from leadbridge.mappings.writeback import LeadStatusRecord
+from leadbridge.core.writeback import LeadStatusRecord
 from leadbridge.ports import (
     Action,
     Change,
     Checkpoint,
     CheckResult,
+    FieldFix,
+    FieldSpec,
+    RemoteObject,
     StreamInfo,
     WriteItem,
     WriteOp,
@@ -95,6 +99,24 @@ class SalesforceConnector:
             f"{self.name}: connected; {api.get('Remaining')}/{api.get('Max')} API calls left today",
             details,
         )
+
+    # -- describing (``mappings check`` / ``preview``) -----------------------------------------
+    def describe(self, object_name: str) -> RemoteObject:
+        """The sObject's describe."""
+        return remote_from_describe(self.client.describe(object_name))
+
+    def fetch_record(self, object_name: str, external_id: str, fields: Sequence[str]) -> dict[str, Any]:
+        """One record, every field (``GET sobjects/{object}/{id}``)."""
+        try:
+            data = dict(self.client.restful("get record", f"sobjects/{object_name}/{external_id}") or {})
+        except SkipRecord:  # 404 NOT_FOUND in the error table
+            raise NotFound(f"{object_name} {external_id} does not exist") from None
+        data.pop("attributes", None)
+        return data
+
+    def create_fields(self, object_name: str, specs: Sequence[FieldSpec]) -> FieldFix:
+        """Custom fields are created in Setup, not through the data API: the steps for an admin."""
+        return FieldFix(instructions=setup_instructions(object_name, specs))
 
     def discover(self) -> list[StreamInfo]:
         described = self.client.describe(LEAD)
