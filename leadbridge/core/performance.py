@@ -6,7 +6,10 @@ Rules:
   neither starved (rate 0) nor flooded (rate 1) — and its own record takes over as it grows.
 - acceptance rate = accepted / (accepted + declined + expired); win rate = won / (won + lost);
   speed = median hours from offer to accept, smoothed toward ``prior_accept_hours``.
-- Load and caps: ``open_leads`` are accepted leads without an outcome or return; ``today``,
+- Load and caps: ``open_leads`` are accepted leads without an outcome or return; ``pending`` are
+  offers awaiting the partner's answer; ``holding`` (their sum) is what ``capacity.max_open`` and
+  the load scorer read — so a lead offered during a routing pass weighs the same as it will in the
+  next pass's stats (``with_assignment`` adds a pending offer, as the database will hold); ``today``,
   ``this_week`` and ``this_month`` count offers that reached the partner (pending or accepted) in
   the current UTC day / ISO week / month — what capacity caps are checked against;
   ``round_robin_count`` counts this month's round-robin offers (the weighted round robin's state).
@@ -45,6 +48,7 @@ class PartnerStats:
     lost: int = 0
     median_accept_hours: float | None = None
     open_leads: int = 0
+    pending: int = 0
     today: int = 0
     this_week: int = 0
     this_month: int = 0
@@ -55,11 +59,17 @@ class PartnerStats:
     accept_hours: float = 0.0
     tier: PerformanceTierName = PerformanceTierName.MODERATE
 
+    @property
+    def holding(self) -> int:
+        """Leads the partner holds or has been offered and not answered (caps and load read this)."""
+        return self.open_leads + self.pending
+
     def with_assignment(self) -> PartnerStats:
-        """These stats after one more lead reached the partner (used by simulation and round robin)."""
+        """These stats after one more offer reached the partner (what ``compute_stats`` would count
+        once it is stored: a pending offer, and one more lead today, this week and month)."""
         return replace(
             self,
-            open_leads=self.open_leads + 1,
+            pending=self.pending + 1,
             today=self.today + 1,
             this_week=self.this_week + 1,
             this_month=self.this_month + 1,
@@ -141,6 +151,8 @@ def compute_stats(
             c["declined"] += 1
         elif status is OfferStatus.EXPIRED and offer.mode not in POOL_MODES:
             c["expired"] += 1
+        elif status is OfferStatus.PENDING and offer.mode not in POOL_MODES:
+            c["pending"] += 1
         if status in (OfferStatus.ACCEPTED, OfferStatus.RETURNED) or (
             status is OfferStatus.PENDING and offer.mode not in POOL_MODES
         ):
@@ -178,7 +190,7 @@ def stats_table(
     config: Performance,
 ) -> StatsTable:
     """Finished stats for every partner in ``counts`` (keys: offers, accepted, declined, expired,
-    returned, won, lost, today, this_week, this_month, round_robin)."""
+    pending, returned, won, lost, today, this_week, this_month, round_robin)."""
     result: dict[str, PartnerStats] = {}
     for partner_id, c in counts.items():
         hours = accept_hours.get(partner_id)
@@ -193,6 +205,7 @@ def stats_table(
             lost=c["lost"],
             median_accept_hours=statistics.median(hours) if hours else None,
             open_leads=open_leads.get(partner_id, 0),
+            pending=c["pending"],
             today=c["today"],
             this_week=c["this_week"],
             this_month=c["this_month"],

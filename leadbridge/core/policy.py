@@ -8,6 +8,8 @@ last one. Every section has defaults, so ``version: 1`` alone is a working polic
 
 from __future__ import annotations
 
+import hashlib
+import json
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -52,11 +54,26 @@ class Switch(_Strict):
 
 
 class ProductFilter(Switch):
+    """Product lines: the partner carries ``all`` (or ``any``) of the lead's lines. ``stock``:
+    ``require`` — it must also have them in stock (``products_in_stock``, same ``all``/``any``);
+    ``prefer`` — stock is a scorer (``stock``); ``ignore`` — stock is not read."""
+
     require: Literal["all", "any"] = "all"
+    stock: Literal["ignore", "prefer", "require"] = "prefer"
 
 
 class CertificationFilter(Switch):
-    min_level: int = Field(default=1, ge=0)
+    """``min_level`` 0 (the default) filters nobody: partners imported without certifications
+    still get leads. Set it to require that level for the lead's product lines."""
+
+    min_level: int = Field(default=0, ge=0)
+
+
+class TerritoryFilter(Switch):
+    """``radius``: for a partner with both an area (countries, postal codes) and radii, ``narrow``
+    (default) needs the lead inside the area *and* a radius; ``widen`` accepts either."""
+
+    radius: Literal["narrow", "widen"] = "narrow"
 
 
 class Filters(_Strict):
@@ -64,7 +81,7 @@ class Filters(_Strict):
 
     availability: Switch = Field(default_factory=Switch)
     history: Switch = Field(default_factory=Switch)
-    territory: Switch = Field(default_factory=Switch)
+    territory: TerritoryFilter = Field(default_factory=TerritoryFilter)
     consent: Switch = Field(default_factory=Switch)
     product_line: ProductFilter = Field(default_factory=ProductFilter)
     certification: CertificationFilter = Field(default_factory=CertificationFilter)
@@ -86,14 +103,37 @@ class Weights(_Strict):
     acceptance: float = Field(default=1.0, ge=0)
     speed: float = Field(default=0.5, ge=0)
     load: float = Field(default=1.0, ge=0)
+    stock: float = Field(default=1.0, ge=0)
+
+
+class Objective(StrEnum):
+    """``expected_conversions``: rank by P(accept) × P(win | accepted) × reach, the weighted
+    scorers only breaking ties; ``weighted``: rank by the weighted sum of the scorers."""
+
+    EXPECTED_CONVERSIONS = "expected_conversions"
+    WEIGHTED = "weighted"
 
 
 class Scoring(_Strict):
+    """How candidates are ranked (see ``Objective`` and ``core/matching/scorers.py``).
+
+    Reach (``expected_conversions``): 1 within the partner's service radius (its largest
+    territory radius, when ``partner_radius`` and it has one) or else ``reach_km``; beyond, it
+    halves every ``reach_half_km``; ``unknown_reach`` when either location is unknown. The
+    weighted scorers add at most ``tie_break`` in total, so they only order near-equal partners.
+    """
+
+    objective: Objective = Objective.EXPECTED_CONVERSIONS
     weights: Weights = Field(default_factory=Weights)
     distance_max_km: float = Field(default=300.0, gt=0)
     max_certification_level: int = Field(default=3, ge=1)
     speed_target_hours: float = Field(default=4.0, gt=0)
     load_scale: int = Field(default=10, ge=1)
+    reach_km: float = Field(default=50.0, ge=0)
+    reach_half_km: float = Field(default=50.0, gt=0)
+    partner_radius: bool = True
+    unknown_reach: float = Field(default=0.5, ge=0, le=1)
+    tie_break: float = Field(default=0.01, ge=0)
 
 
 class PerformanceTierName(StrEnum):
@@ -130,6 +170,10 @@ class Performance(_Strict):
     high_min_win_rate: float = Field(default=0.35, ge=0, le=1)
     weak_max_win_rate: float = Field(default=0.1, ge=0, le=1)
     tiers: dict[PerformanceTierName, TierRule] = Field(default_factory=dict)
+    # Exploration: this share of leads (chosen by lead id, so replays agree) goes to the best
+    # candidate among partners with fewer than ``min_offers_for_tier`` offers, when there is one,
+    # so new partners build a record. ``leadbridge tune`` never lowers it.
+    exploration_share: float = Field(default=0.05, ge=0, le=1)
 
 
 class Mode(StrEnum):
@@ -309,3 +353,10 @@ def load_policy(path: Path) -> Policy:
 
 def default_policy() -> Policy:
     return Policy(version=POLICY_VERSION)
+
+
+def policy_hash(policy: Policy) -> str:
+    """The policy's content hash: sha256 of its canonical JSON (defaults filled in), 12 hex digits.
+    Two files that mean the same policy hash the same; any change to what routing reads changes it."""
+    canonical = json.dumps(policy.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]

@@ -30,13 +30,14 @@ from leadbridge.core.errors import ConflictError, IllegalTransition, NotFound
 from leadbridge.core.event_batch import event_batch, lock_leads
 from leadbridge.core.leads import LeadService, lead_from_row
 from leadbridge.core.lifecycle import EventKind, LeadState
-from leadbridge.core.matching import Decision, PartnerIndex, history_from_offers, match
+from leadbridge.core.matching import Decision, PartnerIndex, history_from_offers
+from leadbridge.core.matching.batch import count_offers, route_batch
 from leadbridge.core.matching.modes import Action, Plan, on_refusal, on_return, plan_round
 from leadbridge.core.model import Lead, Offer, OfferStatus, utcnow
 from leadbridge.core.offers import OfferService
 from leadbridge.core.partner import Partner
 from leadbridge.core.partner_index_cache import partners_and_index
-from leadbridge.core.performance import PartnerStats, StatsTable, stats_for
+from leadbridge.core.performance import PartnerStats
 from leadbridge.core.policy import Policy, default_policy, load_policy
 from leadbridge.core.settings import Settings
 from leadbridge.core.stats_query import load_stats
@@ -144,17 +145,19 @@ class Router:
             self.leads.apply(row.id, EventKind.ROUTE, actor=ACTOR, idempotency_key=f"route:{row.id}", row=row)
         lead = lead_from_row(row)
         offers = self._offers_of(row.id)
-        history = history_from_offers(offers)
-        decision = match(
-            lead,
+        # a batch of one: route_batch counts the offers it decides toward the pass's running stats
+        batch = route_batch(
+            [lead],
             self.ctx.index,
             self.ctx.policy,
             self.ctx.stats,
             now=self.ctx.now,
             rng=self.ctx.rng,
-            history=history,
+            histories={lead.id: history_from_offers(offers)},
             explain=len(self.ctx.partners) <= EXPLAIN_ALL_UP_TO,
         )
+        decision = batch.decisions[0]
+        self.ctx.stats = batch.stats
         plan = plan_round(decision, lead, self.ctx.policy, self.ctx.partners, now=self.ctx.now)
         self._execute(row, lead, decision, plan, summary)
         return decision
@@ -168,6 +171,10 @@ class Router:
         decision = _latest_decision(offers)
         lead = lead_from_row(row)
         plan = on_refusal(decision, offers, lead, self.ctx.policy, self.ctx.partners, now=self.ctx.now)
+        if plan.action is Action.OFFER:  # a cascade's next partner: count it as route_batch would
+            self.ctx.stats = count_offers(
+                self.ctx.stats, [spec.partner_id for spec in plan.create], self.ctx.policy
+            )
         self._execute(row, lead, decision, plan, summary)
 
     def _after_return(self, row: LeadRow, summary: RouteSummary) -> None:
@@ -205,8 +212,6 @@ class Router:
                     actor=ACTOR,
                 )
                 summary.offers += int(applied.created)
-                if applied.created:
-                    self._count_assignment(spec.partner_id)
                 if spec.auto_accept:
                     self.offers.accept(offer.id, actor=ACTOR, idempotency_key=f"auto-accept:{offer.id}")
             summary.routed += 1
@@ -221,11 +226,11 @@ class Router:
             )
             self.route(row, summary)
         elif plan.action is Action.DIRECT_SALES:
-            self._to(row, EventKind.DIRECT, key, plan)
+            self._to(row, EventKind.DIRECT, key, plan, decision)
             summary.direct += 1
             summary.routed += 1
         elif plan.action is Action.NURTURE:
-            self._to(row, EventKind.NURTURE, key, plan)
+            self._to(row, EventKind.NURTURE, key, plan, decision)
             summary.nurtured += 1
         elif plan.action is Action.CLOSE:
             self._to(row, EventKind.CLOSE, key, plan)
@@ -233,13 +238,11 @@ class Router:
         else:
             summary.waiting += 1
 
-    def _count_assignment(self, partner_id: str) -> None:
-        # Stats are computed once per pass; without this, several leads of one pass could all go to
-        # a partner past its open-lead or per-day cap.
-        current = stats_for(self.ctx.stats, partner_id, self.ctx.policy.performance)
-        self.ctx.stats = StatsTable({**self.ctx.stats, partner_id: current.with_assignment()})
-
-    def _to(self, row: LeadRow, kind: EventKind, key: str, plan: Plan) -> None:
+    def _to(
+        self, row: LeadRow, kind: EventKind, key: str, plan: Plan, decision: Decision | None = None
+    ) -> None:
+        """Move the lead to direct sales, nurture or closed; a fallback or channel rule stores the
+        decision that led there (why no partner got it) in the event, as offers store theirs."""
         if row.state == LeadState.OFFERED.value and kind is not EventKind.CLOSE:
             # The lifecycle leaves ``offered`` only through a re-route; the fallback follows it.
             self.leads.apply(
@@ -250,12 +253,15 @@ class Router:
                 payload={"reason": plan.reason},
                 row=row,
             )
+        payload: dict[str, object] = {"reason": plan.reason}
+        if decision is not None:
+            payload["decision"] = decision.audit()
         self.leads.apply(
             row.id,
             kind,
             actor=ACTOR,
             idempotency_key=f"{kind.value}:{key}",
-            payload={"reason": plan.reason},
+            payload=payload,
             row=row,
         )
 

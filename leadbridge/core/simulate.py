@@ -3,28 +3,33 @@
 Rules:
 - Leads are replayed in the order given (oldest first), each as a fresh first round, with the
   same seeded rng per lead (``seed:lead id``) under both policies, so only the policy differs.
-- Each policy keeps its own running copy of the partner stats: every lead it gives a partner
-  counts toward that partner's load, caps and round-robin state for the leads after it.
+- Each policy is replayed by ``route_batch``: its own running copy of the partner stats, every
+  offer it makes counting toward that partner's load, caps and round-robin state for the leads
+  after it.
 - A lead's partner is the decision's first pick (the best, or the round robin's pick).
-- Expected conversions: the sum, over leads routed to a partner, of that partner's smoothed
-  acceptance rate × win rate from the stats at the start.
+- Expected conversions: with a ``ConversionModel`` (``core/outcomes.py``, fitted on the stored
+  offers and outcomes — what the CLI passes), the sum of ``model.expected(partner, km)`` over leads
+  routed to a partner, the same yardstick for both policies; without one, the sum of the chosen
+  partner's smoothed acceptance × win rate from the stats at the start.
 - ``actual`` shares come from the leads' accepted offers, when their history is given.
 """
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from leadbridge.core.matching.batch import route_batch
 from leadbridge.core.matching.decision import Channel
-from leadbridge.core.matching.match import build_index, match
+from leadbridge.core.matching.index import PartnerIndex
+from leadbridge.core.matching.match import build_index
 from leadbridge.core.model import Lead, Offer, OfferStatus
+from leadbridge.core.outcomes import ConversionModel
 from leadbridge.core.partner import Partner
-from leadbridge.core.performance import PartnerStats, prior_stats, stats_for
+from leadbridge.core.performance import PartnerStats, stats_for
 from leadbridge.core.policy import Policy
 
 
@@ -81,30 +86,31 @@ class SimulationReport:
         }
 
 
-def _replay(
+def replay(
     leads: Sequence[Lead],
-    partners: Sequence[Partner],
+    index: PartnerIndex,
     policy: Policy,
     stats: Mapping[str, PartnerStats],
     now: datetime,
     seed: int,
+    model: ConversionModel | None = None,
 ) -> Outcome:
-    index = build_index(partners, policy, now)
-    running: dict[str, PartnerStats] = dict(stats)
+    """One policy's outcome over ``leads`` (``route_batch`` with the seed; module rules)."""
+    batch = route_batch(leads, index, policy, stats, now=now, seed=seed)
     outcome = Outcome()
-    for lead in leads:
-        decision = match(lead, index, policy, running, now=now, rng=random.Random(f"{seed}:{lead.id}"))
-        pick = decision.best
-        outcome.picks[lead.id] = pick
+    for decision in batch.decisions:
+        pick = decision.best if decision.channel is Channel.PARTNER else None
+        outcome.picks[decision.lead_id] = pick
         if decision.channel is Channel.DIRECT_SALES:
             outcome.direct_sales += 1
         elif pick is None:
             outcome.no_partner += 1
+        elif model is not None:
+            chosen = decision.candidate(pick)
+            outcome.expected_conversions += model.expected(pick, chosen.distance_km if chosen else None)
         else:
             start = stats_for(stats, pick, policy.performance)
             outcome.expected_conversions += start.acceptance_rate * start.win_rate
-            current = running.get(pick) or prior_stats(pick, policy.performance)
-            running[pick] = current.with_assignment()
     return outcome
 
 
@@ -118,10 +124,11 @@ def simulate(
     now: datetime,
     seed: int = 0,
     history: Mapping[str, Sequence[Offer]] | None = None,
+    model: ConversionModel | None = None,
 ) -> SimulationReport:
     """Replay ``leads`` under both policies and compare (see the module rules)."""
-    old = _replay(leads, partners, old_policy, stats, now, seed)
-    new = _replay(leads, partners, new_policy, stats, now, seed)
+    old = replay(leads, build_index(partners, old_policy, now), old_policy, stats, now, seed, model)
+    new = replay(leads, build_index(partners, new_policy, now), new_policy, stats, now, seed, model)
     actual: Counter[str] = Counter()
     for offers in (history or {}).values():
         for offer in offers:

@@ -59,6 +59,8 @@ def load_stats(session: Session, config: Performance, *, now: datetime) -> Stats
             c["declined"] += total
         elif status == OfferStatus.EXPIRED.value and mode not in POOL_MODES:
             c["expired"] += total
+        elif status == OfferStatus.PENDING.value and mode not in POOL_MODES:
+            c["pending"] += total
         if status in _REACHED and not (mode in POOL_MODES and status == OfferStatus.PENDING.value):
             c["today"] += int(today or 0)
             c["this_week"] += int(this_week or 0)

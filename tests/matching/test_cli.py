@@ -75,7 +75,10 @@ def test_given_a_lead_when_routed_then_the_offer_carries_the_decision(project: t
     with database.transaction() as session:
         (offer,) = OfferService(session).for_lead(ids[1])
     assert offer.partner_id == "P-near"
-    assert offer.decision is not None and offer.decision["candidates"][0]["contributions"]["distance"] > 2.9
+    assert offer.decision is not None
+    best = offer.decision["candidates"][0]
+    assert best["contributions"]["expected_conversion"] == pytest.approx(0.7 * 0.2)  # the priors, full reach
+    assert best["factors"]["reach"] == 1.0 and offer.decision["policy_hash"]
 
 
 def test_given_explain_when_printed_then_table_lists_candidates_and_exclusions(project: tuple) -> None:

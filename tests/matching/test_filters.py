@@ -106,7 +106,16 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, str], dict[str,
         {},
         {"open_leads": 2},
         "capacity",
-        "open leads 2/2",
+        "open and pending leads 2/2",
+    ),
+    (
+        "pending offers count toward the cap",
+        {"capacity": {"max_open": 2}},
+        {},
+        {},
+        {"open_leads": 1, "pending": 1},
+        "capacity",
+        "open and pending leads 2/2",
     ),
     ("daily cap", {"capacity": {"per_day": 3}}, {}, {}, {"today": 3}, "capacity", "leads today 3/3"),
     ("weekly cap", {"capacity": {"per_week": 5}}, {}, {}, {"this_week": 5}, "capacity", "this week"),
@@ -124,6 +133,10 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, str], dict[str,
 ]
 
 
+# The table runs with a certification minimum (the default policy has none: see below).
+CERTIFYING = policy(filters={"certification": {"min_level": 1}})
+
+
 @pytest.mark.parametrize(
     ("p_over", "l_over", "barred", "counts", "expected", "detail"),
     [case[1:] for case in CASES],
@@ -138,7 +151,7 @@ def test_given_a_partner_when_matched_then_the_right_filter_decides(
     decision = match(
         lead(**l_over),
         [candidate, owner],
-        policy(),
+        CERTIFYING,
         stats,
         now=NOW,
         rng=rng(),
@@ -155,7 +168,7 @@ def test_given_a_partner_when_matched_then_the_right_filter_decides(
         assert detail in excluded["P-x"].detail
         # the fast path must agree with the explained one
         fast = match(
-            lead(**l_over), [candidate, owner], policy(), stats, now=NOW, rng=rng(), history=History(barred)
+            lead(**l_over), [candidate, owner], CERTIFYING, stats, now=NOW, rng=rng(), history=History(barred)
         )
         assert fast.candidate("P-x") is None
 
@@ -201,7 +214,7 @@ def test_given_a_weak_tier_capacity_multiplier_when_matched_then_the_cap_shrinks
     halved = policy(performance={"tiers": {"weak": {"capacity_multiplier": 0.5}}})
     assert match(lead(), [p], base, {"P-x": weak}, now=NOW, rng=rng()).best == "P-x"
     decision = match(lead(), [p], halved, {"P-x": weak}, now=NOW, rng=rng(), explain=True)
-    assert decision.excluded[0].detail == "open leads 5/5"
+    assert decision.excluded[0].detail == "open and pending leads 5/5"
 
 
 def test_given_a_pause_date_without_zone_when_matched_then_it_counts_as_utc() -> None:
@@ -209,3 +222,66 @@ def test_given_a_pause_date_without_zone_when_matched_then_it_counts_as_utc() ->
     decision = match(lead(), [paused], policy(), {}, now=NOW, rng=rng(), explain=True)
     assert decision.excluded[0].filter == "availability"
     assert "2026-11-24T00:00:00+00:00" in decision.excluded[0].detail
+
+
+def test_given_uncertified_partners_when_the_default_policy_routes_then_they_get_leads() -> None:
+    uncertified = partner("P-x", certifications=[])
+    assert match(lead(), [uncertified], policy(), {}, now=NOW, rng=rng()).best == "P-x"
+    assert match(lead(), [uncertified], CERTIFYING, {}, now=NOW, rng=rng()).best is None
+
+
+# Munich partner: Germany plus a 130 km radius. Nuremberg is 151 km away, Salzburg (AT) 115 km.
+MUNICH_AREA = {"countries": ["DE"], "radii": [{"latitude": 48.14, "longitude": 11.58, "km": 130}]}
+NUREMBERG = {"postal_code": "90402", "country": "DE", "latitude": 49.45, "longitude": 11.08}
+AUGSBURG = {"postal_code": "86150", "country": "DE", "latitude": 48.37, "longitude": 10.9}
+SALZBURG_NEAR = {"postal_code": "83395", "country": "DE", "latitude": 47.79, "longitude": 12.9}
+
+
+@pytest.mark.parametrize(
+    ("address", "radius", "allowed"),
+    [
+        (AUGSBURG, "narrow", True),
+        (NUREMBERG, "narrow", False),  # in Germany but beyond the radius: the radius narrows
+        (NUREMBERG, "widen", True),  # the policy may say a radius widens instead
+        ({"postal_code": "90402", "country": "DE"}, "narrow", False),  # placed by its code: Nuremberg
+        ({"country": "DE"}, "narrow", True),  # no location at all: the area decides
+        ({"postal_code": "5020", "country": "AT", "latitude": 47.8, "longitude": 13.04}, "narrow", False),
+        ({"postal_code": "5020", "country": "AT", "latitude": 47.8, "longitude": 13.04}, "widen", True),
+        (SALZBURG_NEAR, "narrow", True),
+    ],
+)
+def test_given_a_country_and_a_radius_when_matched_then_the_radius_narrows_unless_the_policy_widens(
+    address: dict, radius: str, allowed: bool
+) -> None:
+    munich = partner("P-x", territory=MUNICH_AREA)
+    pol = policy(filters={"territory": {"radius": radius}})
+    decision = match(lead(address=address), [munich], pol, {}, now=NOW, rng=rng(), explain=True)
+    assert (decision.best == "P-x") is allowed
+    fast = match(lead(address=address), [munich], pol, {}, now=NOW, rng=rng())
+    assert (fast.best == "P-x") is allowed
+    if not allowed and address is NUREMBERG:
+        assert decision.excluded[0].detail == "inside its area but outside its radius"
+
+
+def test_given_stock_when_required_then_only_partners_with_the_lines_in_stock() -> None:
+    stocked = partner("P-stock", products_in_stock=["heat_pumps"], location_latitude=48.5)
+    empty = partner("P-empty", products_in_stock=[])
+    required = policy(filters={"product_line": {"stock": "require"}})
+    decision = match(lead(), [stocked, empty], required, {}, now=NOW, rng=rng(), explain=True)
+    assert [c.partner_id for c in decision.candidates] == ["P-stock"]
+    assert decision.excluded[0].detail == "does not have heat_pumps in stock"
+    assert match(lead(), [empty], required, {}, now=NOW, rng=rng()).best is None
+    ignored = policy(filters={"product_line": {"stock": "ignore"}})
+    assert match(lead(), [empty], ignored, {}, now=NOW, rng=rng()).best == "P-empty"
+
+
+def test_given_stock_preferred_by_default_when_otherwise_equal_then_the_stocked_partner_wins() -> None:
+    stocked = partner("P-b", products_in_stock=["heat_pumps"])
+    empty = partner("P-a", products_in_stock=[])
+    decision = match(lead(), [empty, stocked], policy(), {}, now=NOW, rng=rng(), explain=True)
+    assert decision.best == "P-b"
+    assert (
+        decision.candidate("P-b").contributions["stock"]
+        > 0
+        == decision.candidate("P-a").contributions["stock"]
+    )  # type: ignore[union-attr]

@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 
 from leadbridge.core.geo import load_gazetteer
+from leadbridge.core.matching.compiled import compile_policy
 from leadbridge.core.matching.filters import territory
 from leadbridge.core.matching.index import PartnerIndex, cells_for_radius, keys_for_prefix, keys_for_range
 from leadbridge.core.matching.vectors import lead_ctx
-from tests.matching.helpers import NOW, lead, partner
+from tests.matching.helpers import NOW, lead, partner, policy
 
 TERRITORIES: list[dict[str, Any]] = [
     {"countries": ["DE"]},
@@ -44,12 +45,16 @@ LEADS: list[dict[str, Any]] = [
 ]
 
 
+@pytest.mark.parametrize("radius", ["narrow", "widen"])
 @pytest.mark.parametrize("address", LEADS, ids=[f"{a['country']} {a['postal_code']}" for a in LEADS])
-def test_given_odd_territories_when_indexed_then_every_territory_match_is_preselected(address: dict) -> None:
+def test_given_odd_territories_when_indexed_then_every_territory_match_is_preselected(
+    address: dict, radius: str
+) -> None:
     partners = [partner(f"P-{n:02d}", territory=t) for n, t in enumerate(TERRITORIES)]
     index = PartnerIndex(partners, NOW.date(), load_gazetteer())
     ctx = lead_ctx(lead(address=address), index.gazetteer, now=NOW, excluded={})
-    accepted = {vec.id for vec in index.vecs if territory(ctx, vec, None) is None}  # type: ignore[arg-type]
+    env = compile_policy(policy(filters={"territory": {"radius": radius}})).env
+    accepted = {vec.id for vec in index.vecs if territory(ctx, vec, env) is None}
     preselected = {vec.id for vec in index.candidates(ctx)}
     assert accepted <= preselected
     assert accepted  # every case above is inside at least one territory

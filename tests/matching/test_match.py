@@ -15,7 +15,7 @@ from leadbridge.core.matching import Channel, Decision, History, build_index, hi
 from leadbridge.core.matching.decision import AUDIT_CANDIDATES, AUDIT_EXCLUDED
 from leadbridge.core.model import Offer, OfferStatus
 from leadbridge.core.performance import PartnerStats, StatsTable, finish
-from leadbridge.core.policy import Performance
+from leadbridge.core.policy import Performance, policy_hash
 from tests.matching.helpers import NOW, lead, partner, policy, rng
 
 
@@ -90,6 +90,8 @@ def test_given_an_explained_decision_when_serialised_then_json_round_trips() -> 
         {"partner_id": "P-b", "filter": "territory", "detail": "country DE not in territory"}
     ]
     assert set(data["candidates"][0]["contributions"]) == {
+        "expected_conversion",
+        "stock",
         "distance",
         "tier",
         "certification",
@@ -100,6 +102,8 @@ def test_given_an_explained_decision_when_serialised_then_json_round_trips() -> 
         "speed",
         "load",
     }
+    assert data["candidates"][0]["factors"] == {"p_accept": 0.7, "p_win": 0.2, "reach": 1.0, "reach_km": 50.0}
+    assert data["policy_hash"] == policy_hash(policy()) and len(data["policy_hash"]) == 12
     assert Decision.from_dict(data) == decision
 
 
@@ -264,3 +268,21 @@ def test_property_same_seed_same_decision_and_declined_never_chosen(data: tuple,
             item, partners, pol, stats, now=NOW, rng=random.Random(seed), history=History(barred, 2)
         )
         assert not set(barred) & {c.partner_id for c in later.candidates}
+
+
+def test_given_an_exploration_share_when_matched_then_that_share_of_leads_tries_a_new_partner() -> None:
+    veteran = partner("P-veteran")
+    newcomer = partner("P-new", location_latitude=48.3)
+    record = PartnerStats("P-veteran", offers=100, accepted=80, declined=20, won=30, lost=50)
+    stats = {"P-veteran": finish(record, Performance())}
+    leads = [lead() for _ in range(400)]
+    picks = [match(item, [veteran, newcomer], policy(), stats, now=NOW, rng=rng()) for item in leads]
+    explored = [d for d in picks if d.best == "P-new"]
+    assert 8 <= len(explored) <= 40  # about the default 5 %, chosen by lead id
+    assert all("exploration: new partner P-new first" in d.reason for d in explored)
+    again = [match(item, [veteran, newcomer], policy(), stats, now=NOW, rng=rng(9)).best for item in leads]
+    assert again == [d.best for d in picks]  # the same leads explore in every replay
+    off = policy(performance={"exploration_share": 0})
+    assert {match(item, [veteran, newcomer], off, stats, now=NOW, rng=rng()).best for item in leads} == {
+        "P-veteran"
+    }

@@ -35,7 +35,7 @@ def decide(mode: str, **distribution: object) -> tuple[Decision, object]:
     ("mode", "extra", "offered"),
     [
         ("assign", {}, ["P-0"]),
-        ("round_robin", {}, ["P-0"]),
+        ("round_robin", {"tie_margin": 0.0}, ["P-0"]),
         ("offer_n", {"offer_n": 3}, ["P-0", "P-1", "P-2"]),
         ("cascade", {"cascade_length": 4}, ["P-0"]),
         ("shark_tank", {"shark_tank_max": 4}, ["P-0", "P-1", "P-2", "P-3"]),

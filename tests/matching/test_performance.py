@@ -89,10 +89,12 @@ def test_given_the_prior_when_evidence_grows_then_the_rate_moves_toward_it() -> 
 
 def test_given_an_assignment_when_recorded_then_load_and_caps_counters_grow() -> None:
     after = PartnerStats("P").with_assignment()
-    assert (after.open_leads, after.today, after.this_week, after.this_month, after.round_robin_count) == (
+    # an assignment is an offer the partner has not answered: pending, as compute_stats counts it
+    assert (after.pending, after.today, after.this_week, after.this_month, after.round_robin_count) == (
         1,
         1,
         1,
         1,
         1,
     )
+    assert (after.open_leads, after.holding) == (0, 1)

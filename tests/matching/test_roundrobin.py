@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadbridge.core.matching import build_index, match
-from leadbridge.core.performance import PartnerStats, prior_stats
+from leadbridge.core.performance import PartnerStats, finish, prior_stats
 from leadbridge.core.policy import Performance
 from tests.matching.helpers import NOW, lead, partner, policy
 
@@ -86,7 +86,7 @@ def test_given_a_partner_clearly_less_fit_when_round_robin_then_it_is_not_in_the
     near = partner("P-near")
     far = partner("P-far", location_latitude=50.5, location_longitude=11.58)  # ~260 km: far lower score
     pol = policy(distribution={"mode": "round_robin", "tie_margin": 0.1})
-    stats = {"P-near": PartnerStats("P-near", round_robin_count=100)}
+    stats = {"P-near": finish(PartnerStats("P-near", round_robin_count=100), Performance())}
     assert match(lead(), [near, far], pol, stats, now=NOW, rng=random.Random(1)).best == "P-near"
 
 

@@ -59,7 +59,7 @@ def test_given_a_pair_when_scored_then_value_times_weight_is_recorded(
 ) -> None:
     p = partner("P-x", **p_over)
     stats = {"P-x": finish(PartnerStats("P-x", **counts), Performance())}
-    pol = policy()
+    pol = policy(scoring={"objective": "weighted"})
     decision = match(lead(**l_over), [p], pol, stats, now=NOW, rng=rng(), explain=True)
     candidate = decision.candidate("P-x")
     assert candidate is not None
@@ -71,7 +71,10 @@ def test_given_a_pair_when_scored_then_value_times_weight_is_recorded(
 def test_given_tier_multipliers_when_scored_then_weights_change_for_that_tier() -> None:
     strong = finish(PartnerStats("P-x", offers=20, accepted=20, won=20), Performance())
     assert strong.tier == "high"
-    pol = policy(performance={"tiers": {"high": {"weight_multipliers": {"tier": 3}}}})
+    pol = policy(
+        scoring={"objective": "weighted"},
+        performance={"tiers": {"high": {"weight_multipliers": {"tier": 3}}}},
+    )
     candidate = match(
         lead(), [partner("P-x")], pol, {"P-x": strong}, now=NOW, rng=rng(), explain=True
     ).candidates[0]
@@ -80,9 +83,71 @@ def test_given_tier_multipliers_when_scored_then_weights_change_for_that_tier() 
 
 
 def test_given_zero_weights_when_scored_then_the_factor_contributes_nothing() -> None:
-    pol = policy(scoring={"weights": {"distance": 0}})
+    pol = policy(scoring={"objective": "weighted", "weights": {"distance": 0}})
     far = partner("P-far", location_latitude=52.5, location_longitude=13.4)
     near = partner("P-near")
     decision = match(lead(), [far, near], pol, {}, now=NOW, rng=rng(), explain=True)
     assert decision.candidate("P-far").contributions["distance"] == 0  # type: ignore[union-attr]
     assert {c.score for c in decision.candidates} == {decision.candidates[0].score}
+
+
+def stats_with(pid: str, *, offers: int, accepted: int, won: int, lost: int) -> PartnerStats:
+    declined = offers - accepted
+    raw = PartnerStats(pid, offers=offers, accepted=accepted, declined=declined, won=won, lost=lost)
+    return finish(raw, Performance())
+
+
+def test_given_a_better_converter_within_reach_when_scored_then_it_beats_a_nearer_one() -> None:
+    # Today's complaint: 10 points of win rate lost to 20 km. Both are within the 50 km reach.
+    near = partner("P-near")
+    better = partner("P-better", location_latitude=48.32)  # 20 km north
+    stats = {
+        "P-near": stats_with("P-near", offers=100, accepted=70, won=14, lost=56),  # 20 % win
+        "P-better": stats_with("P-better", offers=100, accepted=70, won=21, lost=49),  # 30 % win
+    }
+    decision = match(lead(), [near, better], policy(), stats, now=NOW, rng=rng(), explain=True)
+    assert decision.best == "P-better"
+    top = decision.candidates[0]
+    assert top.factors is not None and top.factors["reach"] == 1.0
+    p_accept, p_win = stats["P-better"].acceptance_rate, stats["P-better"].win_rate
+    assert top.contributions["expected_conversion"] == pytest.approx(p_accept * p_win)
+    assert top.score == pytest.approx(sum(top.contributions.values()))
+    # the tie-breakers together stay below tie_break
+    assert top.score - top.contributions["expected_conversion"] <= policy().scoring.tie_break + 1e-9
+
+
+@pytest.mark.parametrize(
+    ("km", "reach"),
+    [(0, 1.0), (50, 1.0), (100, 0.5), (150, 0.25)],
+)
+def test_given_a_distance_when_scored_then_reach_is_full_inside_the_radius_and_halves_beyond(
+    km: float, reach: float
+) -> None:
+    far = partner("P-x", location_latitude=48.137 + km / 111.19, location_longitude=11.575)
+    decision = match(lead(), [far], policy(), {}, now=NOW, rng=rng(), explain=True)
+    factors = decision.candidates[0].factors
+    assert factors is not None and factors["reach"] == pytest.approx(reach, abs=0.01)
+
+
+def test_given_a_partner_radius_when_scored_then_it_is_the_full_reach() -> None:
+    wide = partner(
+        "P-x",
+        location_latitude=49.486,
+        territory={"radii": [{"latitude": 49.486, "longitude": 11.575, "km": 160}]},
+    )
+    decision = match(lead(), [wide], policy(), {}, now=NOW, rng=rng(), explain=True)
+    factors = decision.candidates[0].factors
+    assert factors is not None and (factors["reach_km"], factors["reach"]) == (160, 1.0)  # 150 km away
+    fixed = policy(scoring={"partner_radius": False})
+    factors = match(lead(), [wide], fixed, {}, now=NOW, rng=rng(), explain=True).candidates[0].factors
+    assert factors is not None and factors["reach"] == pytest.approx(0.25, abs=0.01)  # 100 km beyond 50
+
+
+def test_given_a_clearly_better_partner_far_beyond_reach_when_scored_then_the_near_one_wins() -> None:
+    near = partner("P-near")
+    far = partner("P-far", location_latitude=50.5)  # 260 km: reach about 0.05
+    stats = {
+        "P-near": stats_with("P-near", offers=100, accepted=70, won=14, lost=56),
+        "P-far": stats_with("P-far", offers=100, accepted=90, won=45, lost=45),
+    }
+    assert match(lead(), [near, far], policy(), stats, now=NOW, rng=rng()).best == "P-near"

@@ -13,7 +13,7 @@ from leadbridge.core.intake import take_in
 from leadbridge.core.leads import LeadService
 from leadbridge.core.model import OfferStatus
 from leadbridge.core.offers import OfferService
-from leadbridge.core.policy import Policy, parse_policy
+from leadbridge.core.policy import Policy, parse_policy, policy_hash
 from leadbridge.core.router import route_pending
 from leadbridge.core.sla_tick import sla_tick
 from leadbridge.core.store.database import Database
@@ -110,16 +110,28 @@ def test_a_return_follows_its_reason(database: Database, reason: str, expected: 
         assert len(second) == 1 and second[0][0] != offer.partner_id and second[0][1] == "pending"
 
 
-def test_large_accounts_go_to_direct_sales(database: Database) -> None:
+def stored_decision(database: Database, lead_id: str, kind: str) -> dict:
+    with database.transaction() as session:
+        events = LeadService(session).events(lead_id)
+    return next(e.payload["decision"] for e in events if e.kind == kind)
+
+
+def test_large_accounts_go_to_direct_sales_with_the_decision_stored(database: Database) -> None:
     lead_id, _ = setup(database, annual_revenue=Decimal("80000000"))
-    route_pending(database, policy=policy(channel={"direct_sales_min_revenue": 50_000_000}), clock=clock)
+    pol = policy(channel={"direct_sales_min_revenue": 50_000_000})
+    route_pending(database, policy=pol, clock=clock)
     assert state_of(database, lead_id) == ("direct", [])
+    decision = stored_decision(database, lead_id, "direct")
+    assert decision["channel"] == "direct_sales" and "annual revenue" in decision["reason"]
+    assert decision["policy_hash"] == policy_hash(pol)
 
 
-def test_no_eligible_partner_goes_to_the_fallback(database: Database) -> None:
+def test_no_eligible_partner_goes_to_the_fallback_with_the_decision_stored(database: Database) -> None:
     lead_id, _ = setup(database, address={"country": "FR", "postal_code": "75001"})
     route_pending(database, policy=policy(fallback="nurture"), clock=clock)
     assert state_of(database, lead_id)[0] == "nurture"
+    decision = stored_decision(database, lead_id, "nurture")  # why nobody got it: every exclusion
+    assert decision["channel"] == "no_partner" and decision["excluded_by_filter"] == {"territory": 3}
 
 
 def test_sla_tick_expires_overdue_offers_and_moves_the_lead_on(database: Database) -> None:

@@ -28,6 +28,8 @@ class Candidate:
     contributions: dict[str, float]
     performance_tier: str
     distance_km: float | None = None
+    # expected conversions, explained: p_accept, p_win, reach (0..1) and reach_km
+    factors: dict[str, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,7 @@ class Decision:
     excluded_total: int = 0
     pruned: int = 0
     explained: bool = False
+    policy_hash: str = ""  # the policy's content hash (``policy.policy_hash``)
 
     @property
     def best(self) -> str | None:
@@ -100,6 +103,7 @@ class Decision:
                     "contributions": dict(c.contributions),
                     "performance_tier": c.performance_tier,
                     "distance_km": c.distance_km,
+                    "factors": c.factors,
                 }
                 for c in self.candidates
             ],
@@ -110,6 +114,7 @@ class Decision:
             "excluded_total": self.excluded_total,
             "pruned": self.pruned,
             "explained": self.explained,
+            "policy_hash": self.policy_hash,
         }
 
     def audit(self) -> dict[str, Any]:
@@ -144,4 +149,5 @@ class Decision:
             excluded_total=data.get("excluded_total", 0),
             pruned=data.get("pruned", 0),
             explained=data.get("explained", False),
+            policy_hash=data.get("policy_hash", ""),
         )

@@ -12,7 +12,9 @@ Rules:
   partner reached whose bound, with the distance part tightened by the north-south gap (a great
   circle is never shorter), is below that score is skipped too. Ties keep their place: a partner
   whose bound equals a pick's score is still visited. With an immutable ``StatsTable`` the
-  index's lists are sorted by bound once and merged per lead.
+  index's lists are sorted by bound once and merged per lead. For expected conversions the bound
+  is the expected conversions at full reach plus every scorer's (scaled) weight; reach, like the
+  distance scorer, is tightened by the north-south gap.
 """
 
 from __future__ import annotations
@@ -50,7 +52,10 @@ def score(
     cached: PartnerEntry | None = None,
 ) -> Candidate:
     """The partner's candidate entry: score (and, explained, each scorer's contribution).
-    ``cached``: its partner-only entry when the caller already looked it up."""
+    ``cached``: its partner-only entry when the caller already looked it up.
+
+    Expected conversions: the score is P(accept) × P(win) × reach plus the (scaled) scorers, and
+    an explained candidate lists that product as ``expected_conversion`` with its ``factors``."""
     km = distance_km(ctx, vec)
     params = compiled.params
     # distance is scored here (not by its scorer) so the great-circle distance is computed once
@@ -58,12 +63,23 @@ def score(
     values += [scorer(ctx, vec, s, params) for scorer in compiled.lead_scorers]
     if cached is None:
         cached = _cached(compiled, ctx, vec, s)
+    main = cached[5] * compiled.reach.of(km, cached[6]) if compiled.expected else 0.0
     if explain:
         lead_parts = list(map(mul, values, compiled.lead_weights[s.tier]))
         contributions = dict(zip(compiled.scorer_names, lead_parts + cached[2], strict=True))
-        return Candidate(vec.id, cached[3] + sum(lead_parts), contributions, s.tier, km)
+        factors = None
+        if compiled.expected:
+            contributions = {"expected_conversion": main, **contributions}
+            factors = {
+                "p_accept": s.acceptance_rate,
+                "p_win": s.win_rate,
+                "reach": compiled.reach.of(km, cached[6]),
+                "reach_km": cached[6],
+            }
+        return Candidate(vec.id, main + cached[3] + sum(lead_parts), contributions, s.tier, km, factors)
     # the same sum without building the per-factor list; tier is a StrEnum, i.e. a str
-    return Candidate(vec.id, cached[3] + sum(map(mul, values, compiled.lead_weights[s.tier])), {}, s.tier, km)
+    lead_part = sum(map(mul, values, compiled.lead_weights[s.tier]))
+    return Candidate(vec.id, main + cached[3] + lead_part, {}, s.tier, km)
 
 
 def evaluate_all(
@@ -144,6 +160,7 @@ def evaluate_bounded(
     examined = 0
     lead_lat, per_km = ctx.latitude, KM_PER_DEGREE_LAT / compiled.params.max_km
     distance_weight = compiled.distance_weight
+    expected, reach = compiled.expected, compiled.reach
     for bound, vec, s, cached in entries:
         if len(best) >= keep:
             floor = best[0] - EPSILON
@@ -153,9 +170,12 @@ def evaluate_bounded(
             # distance is at least the north-south gap (a great circle is never shorter).
             weight = distance_weight[s.tier]
             if lead_lat is None or vec.latitude is None:
-                cap = 0.5 * weight
+                cap = 0.5 * weight + (cached[5] * (1.0 - reach.unknown) if expected else 0.0)
             else:
-                cap = weight * min(1.0, abs(lead_lat - vec.latitude) * per_km)
+                gap = abs(lead_lat - vec.latitude)
+                cap = weight * min(1.0, gap * per_km)
+                if expected:  # reach falls with distance too: at least the north-south gap's fall
+                    cap += cached[5] * (1.0 - reach.of(gap * KM_PER_DEGREE_LAT, cached[6]))
             if bound - cap < floor:
                 continue
         examined += 1

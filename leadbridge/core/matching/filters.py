@@ -3,12 +3,16 @@
 The filters, in the order they are checked (the first failure is the one reported):
 - availability: the partner is inactive, paused until a later time, or on holiday today;
 - history: it already declined, let expire or returned this lead;
-- territory: the lead's country is listed and (no postal restriction, or the postal code matches a
-  prefix or range), or the lead lies inside one of its radii (great-circle distance);
+- territory: its *area* is its countries (and, if it lists any, postal prefixes or ranges: the
+  lead's code must match one); its radii are circles (great-circle distance). A partner with only
+  an area or only radii needs the lead inside it. With both, ``filters.territory.radius: narrow``
+  (the default) needs the lead inside the area *and* a radius (a lead without a location is judged
+  by the area alone); ``widen`` accepts either;
 - consent: the lead did not consent to be shared with partners;
 - product_line: it does not carry the lead's product lines (``all`` of them, or ``any``, per policy);
+  with ``stock: require`` it must also have them in stock (``products_in_stock``);
 - certification: its valid certification level for a lead product line it carries is below the
-  policy minimum;
+  policy minimum (0, the default, excludes nobody);
 - segment: it serves named segments and the lead's size segment is not among them;
 - language: it does not speak the lead's language;
 - capacity: open leads or leads this day/week/month reached the cap (× its performance tier's
@@ -38,6 +42,8 @@ class FilterEnv:
     require_all_products: bool
     min_certification: int
     capacity_multipliers: dict[PerformanceTierName, float]
+    radius_narrows: bool = True
+    stock_required: bool = False
     capacity_memo: dict[str, tuple[PartnerVec, PartnerStats, str | None]] = field(default_factory=dict)
 
     def stats_of(self, partner_id: str) -> PartnerStats:
@@ -89,10 +95,21 @@ def postal_hit(code: str, p: PartnerVec) -> bool:
 
 
 def territory(ctx: LeadCtx, p: PartnerVec, env: FilterEnv) -> str | None:
-    if ctx.country in p.countries and (not p.has_postal_restriction or postal_hit(ctx.postal, p)):
+    in_area = ctx.country in p.countries and (not p.has_postal_restriction or postal_hit(ctx.postal, p))
+    if not p.radii:
+        return None if in_area else _area_miss(ctx, p)
+    if not p.countries:
+        return None if radius_hit(ctx, p) else "outside its radius"
+    if not env.radius_narrows:
+        return None if in_area or radius_hit(ctx, p) else _area_miss(ctx, p)
+    if not in_area:
+        return _area_miss(ctx, p)
+    if ctx.latitude is None or radius_hit(ctx, p):
         return None
-    if p.radii and radius_hit(ctx, p):
-        return None
+    return "inside its area but outside its radius"
+
+
+def _area_miss(ctx: LeadCtx, p: PartnerVec) -> str:
     if ctx.country not in p.countries:
         return f"country {ctx.country or '(none)'} not in territory"
     return f"postal code {ctx.postal or '(none)'} outside territory"
@@ -107,8 +124,20 @@ def product_line(ctx: LeadCtx, p: PartnerVec, env: FilterEnv) -> str | None:
         return None
     if env.require_all_products:
         missing = ctx.product_set - p.products
-        return f"does not carry {', '.join(sorted(missing))}" if missing else None
-    return None if not p.products.isdisjoint(ctx.product_set) else "carries none of the lead's products"
+        if missing:
+            return f"does not carry {', '.join(sorted(missing))}"
+    elif p.products.isdisjoint(ctx.product_set):
+        return "carries none of the lead's products"
+    if env.stock_required:
+        return _stock_miss(ctx, p, all_lines=env.require_all_products)
+    return None
+
+
+def _stock_miss(ctx: LeadCtx, p: PartnerVec, *, all_lines: bool) -> str | None:
+    if all_lines:
+        missing = ctx.product_set - p.stock
+        return f"does not have {', '.join(sorted(missing))} in stock" if missing else None
+    return None if not p.stock.isdisjoint(ctx.product_set) else "has none of the lead's products in stock"
 
 
 def certification(ctx: LeadCtx, p: PartnerVec, env: FilterEnv) -> str | None:
@@ -194,7 +223,7 @@ def relevant_filters(
     returned partners carrying the lead's first product line (so one line needs no check)."""
     kept = []
     for name, check in filters:
-        if name == "product_line" and product_cut and len(ctx.product_set) == 1:
+        if name == "product_line" and product_cut and len(ctx.product_set) == 1 and not env.stock_required:
             continue
         if name in CANNOT_FAIL and CANNOT_FAIL[name](ctx, env):
             continue

@@ -6,8 +6,14 @@ The rule, in order:
    has an owner (``direct_if_owner``), or the distribution mode is ``direct``.
 2. Every partner the territory index pre-selects goes through the hard filters
    (``filters.py``); the first filter it fails excludes it.
-3. Each remaining partner is scored by the weighted scorers (``scorers.py``); weights depend on
-   its performance tier. Candidates are ranked by score, then partner id.
+3. Each remaining partner is scored (``scoring.objective``): by default its expected conversions
+   P(accept) × P(win | accepted) × reach (smoothed history, ``performance.py``; reach per
+   ``policy.Scoring``), the weighted scorers (``scorers.py``) adding at most ``tie_break``; or, with
+   ``weighted``, by the weighted scorers alone. Weights depend on its performance tier. Candidates
+   are ranked by score, then partner id.
+   Exploration: for ``performance.exploration_share`` of leads (by a hash of the lead id, so every
+   replay agrees) the best candidate with fewer than ``min_offers_for_tier`` offers, if any, is
+   moved to the front before the mode picks (the reason says so).
 4. The distribution mode picks from the ranking: ``assign`` the best (exact ties drawn by the
    rng), ``offer_n`` the top N, ``cascade`` the first ``cascade_length`` in order, ``pool`` and
    ``hybrid`` the top ``pool_size`` (the pool's eligible partners), ``shark_tank`` the top
@@ -23,6 +29,7 @@ their scores are identical every way (tests and the bench check this).
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +45,7 @@ from leadbridge.core.matching.vectors import LeadCtx, lead_ctx
 from leadbridge.core.model import Lead, Offer, OfferStatus
 from leadbridge.core.partner import Partner
 from leadbridge.core.performance import PartnerStats
-from leadbridge.core.policy import Distribution, Mode, Policy
+from leadbridge.core.policy import Distribution, Mode, Objective, Policy
 
 # Offer statuses that bar a partner from the same lead in later rounds, and the word used for it.
 BARRING_STATUSES = {
@@ -114,6 +121,7 @@ def match(
         decided_at=now,
         round=history.round,
         explained=explain,
+        policy_hash=compiled.policy_hash,
     )
     direct = channel_rule(lead, policy)
     if direct is not None:
@@ -122,22 +130,32 @@ def match(
     owners = index.account_owners.get(lead.account_id, frozenset()) if lead.account_id else frozenset()
     ctx = lead_ctx(lead, index.gazetteer, now=now, excluded=history.barred, account_owners=owners)
     env = compiled.env_for(stats)
+    explore = mode is not Mode.ROUND_ROBIN and explores(lead.id, policy)
     if explain or scan_all:
         candidates = evaluate_all(compiled, ctx, env, index.vecs, explain=explain, excluded=decision.excluded)
     else:
         cut = _product_cut(ctx, policy)
         checks = relevant_filters(compiled.fast_filters, ctx, env, product_cut=cut is not None)
+        # an exploring lead needs every candidate (a new partner need not be near the top)
+        keep = len(index.vecs) if explore else _needed(policy, len(index.vecs))
         candidates, decision.pruned = evaluate_bounded(
-            compiled, ctx, env, index.candidate_lists(ctx, cut), checks, keep=_needed(policy, len(index.vecs))
+            compiled, ctx, env, index.candidate_lists(ctx, cut), checks, keep=keep
         )
     candidates.sort(key=lambda c: (-c.score, c.partner_id))
-    decision.candidates = candidates
     decision.excluded_total = len(index.vecs) - len(candidates) - decision.pruned
     if not candidates:
         decision.channel, decision.reason = Channel.NO_PARTNER, "no partner passed the filters"
         return decision
-    decision.chosen = _choose(mode, candidates, policy, index, stats, env.default_stats, rng)
-    decision.reason = f"{mode.value}: {len(candidates)} candidate(s)"
+    reason = f"{mode.value}: {len(candidates)} candidate(s)"
+    if explore:
+        newcomer = _best_newcomer(candidates, stats, env.default_stats, policy)
+        if newcomer is not None and newcomer is not candidates[0]:
+            candidates.remove(newcomer)
+            candidates.insert(0, newcomer)
+            reason += f"; exploration: new partner {newcomer.partner_id} first"
+    decision.candidates = candidates
+    decision.chosen = _choose(mode, candidates, policy, index, stats, env.default_stats, rng, explore)
+    decision.reason = reason
     if not explain:
         _itemise_picks(compiled, ctx, env, index, decision)
     return decision
@@ -155,6 +173,24 @@ def _itemise_picks(
         return score(compiled, ctx, index.by_id[c.partner_id], s, explain=True)
 
     decision.candidates = [itemised(c) if c.partner_id in picked else c for c in decision.candidates]
+
+
+def explores(lead_id: str, policy: Policy) -> bool:
+    """Whether this lead is one of the ``exploration_share`` that favour a new partner (by a hash
+    of its id: the same lead explores in every replay and every round)."""
+    share = policy.performance.exploration_share
+    if share <= 0:
+        return False
+    roll = int.from_bytes(hashlib.blake2b(lead_id.encode(), digest_size=8).digest(), "big") / 2**64
+    return roll < share
+
+
+def _best_newcomer(
+    candidates: list[Candidate], stats: Mapping[str, PartnerStats], default: PartnerStats, policy: Policy
+) -> Candidate | None:
+    """The best-ranked candidate with fewer offers than a performance tier needs, if any."""
+    needed = max(1, policy.performance.min_offers_for_tier)
+    return next((c for c in candidates if (stats.get(c.partner_id) or default).offers < needed), None)
 
 
 def _product_cut(ctx: LeadCtx, policy: Policy) -> str | None:
@@ -195,6 +231,7 @@ def _choose(
     stats: Mapping[str, PartnerStats],
     default: PartnerStats,
     rng: random.Random,
+    explore: bool = False,
 ) -> list[str]:
     distribution = policy.distribution
     if mode in _TOP_K:
@@ -206,8 +243,11 @@ def _choose(
             lambda pid: (stats.get(pid) or default).round_robin_count,
             distribution,
             rng,
+            relative=policy.scoring.objective is Objective.EXPECTED_CONVERSIONS,
         )
         return [picked] if picked else []
     top = candidates[0].score
+    if explore and candidates[1:] and candidates[1].score > top:
+        return [candidates[0].partner_id]  # an explored newcomer was moved in front
     tied = [c.partner_id for c in candidates if c.score >= top - 1e-9]
     return [tied[0] if len(tied) == 1 else rng.choice(tied)]

@@ -2,7 +2,9 @@
 
 Rules:
 - "Equally fit" means a score within ``distribution.tie_margin`` of the best candidate's, among
-  the candidates with a positive weight (a zero weight takes a partner out of the rotation).
+  the candidates with a positive weight (a zero weight takes a partner out of the rotation). For
+  the expected-conversions objective (scores are probabilities) the margin is relative: within
+  ``tie_margin`` × the best score.
 - A partner's weight is ``distribution.partner_weights[id]``, else the weight of its programme
   tier in ``distribution.round_robin_weights`` (default platinum 4, gold 3, silver 2, registered 1).
 - The state is each partner's count of round-robin leads so far (``PartnerStats.round_robin_count``).
@@ -43,11 +45,17 @@ def pick(
     counts: Callable[[str], int],
     distribution: Distribution,
     rng: random.Random,
+    *,
+    relative: bool = False,
 ) -> str | None:
-    """The next partner by smooth weighted round robin among the equally fit candidates."""
+    """The next partner by smooth weighted round robin among the equally fit candidates
+    (``relative``: the margin is a share of the best score)."""
     weighted = [(c, weight_of(vecs[c.partner_id], distribution)) for c in candidates]
     rotation = [(c, w) for c, w in weighted if w > 0]
-    fit = {c.partner_id for c in equally_fit([c for c, _ in rotation], distribution.tie_margin)}
+    margin = distribution.tie_margin
+    if relative and rotation:
+        margin *= max(c.score for c, _ in rotation)
+    fit = {c.partner_id for c in equally_fit([c for c, _ in rotation], margin)}
     best: list[str] = []
     best_key = float("inf")
     for candidate, weight in rotation:

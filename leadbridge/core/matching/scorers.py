@@ -11,7 +11,10 @@ that factor's contribution. Weights come from the policy, multiplied per perform
 - size: 1 when the partner serves the lead's size segment, 0 if not, 0.5 when either is unknown;
 - win_rate, acceptance: the partner's smoothed rates (``core/performance.py``);
 - speed: ``1 / (1 + accept_hours / speed_target_hours)`` — 0.5 at the target;
-- load: ``1 - open / max_open`` with a cap, else ``1 / (1 + open / load_scale)``.
+- load: ``1 - holding / max_open`` with a cap, else ``1 / (1 + holding / load_scale)`` (holding:
+  open leads plus pending offers);
+- stock: the share of the lead's product lines the partner has in stock (``products_in_stock``);
+  0.5 for a lead without products.
 """
 
 from __future__ import annotations
@@ -87,8 +90,14 @@ def speed(ctx: LeadCtx, p: PartnerVec, s: PartnerStats, k: ScoreParams) -> float
 
 def load(ctx: LeadCtx, p: PartnerVec, s: PartnerStats, k: ScoreParams) -> float:
     if p.max_open:
-        return max(0.0, 1.0 - s.open_leads / p.max_open)
-    return 1.0 / (1.0 + s.open_leads / k.load_scale)
+        return max(0.0, 1.0 - s.holding / p.max_open)
+    return 1.0 / (1.0 + s.holding / k.load_scale)
+
+
+def stock(ctx: LeadCtx, p: PartnerVec, s: PartnerStats, k: ScoreParams) -> float:
+    if not ctx.products:
+        return 0.5
+    return sum(1 for product in ctx.products if product in p.stock) / len(ctx.products)
 
 
 SCORERS: dict[str, Scorer] = {
@@ -101,6 +110,7 @@ SCORERS: dict[str, Scorer] = {
     "acceptance": acceptance,
     "speed": speed,
     "load": load,
+    "stock": stock,
 }
 
 

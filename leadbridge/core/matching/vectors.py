@@ -35,6 +35,7 @@ class PartnerVec:
     latitude: float | None
     longitude: float | None
     products: frozenset[str]
+    stock: frozenset[str]
     cert_levels: dict[str, int]
     industries: frozenset[str]
     segments: frozenset[str]
@@ -73,6 +74,7 @@ def partner_vec(partner: Partner, day: date) -> PartnerVec:
         latitude=lat,
         longitude=lon,
         products=frozenset(partner.product_lines),
+        stock=frozenset(partner.products_in_stock),
         cert_levels=levels,
         industries=frozenset(i.casefold() for i in partner.industries),
         segments=frozenset(s.value for s in partner.segments),
@@ -88,7 +90,7 @@ def partner_vec(partner: Partner, day: date) -> PartnerVec:
         caps=tuple(
             (label, counter, cap)
             for label, counter, cap in (
-                ("open leads", "open_leads", partner.capacity.max_open),
+                ("open and pending leads", "holding", partner.capacity.max_open),
                 ("leads today", "today", partner.capacity.per_day),
                 ("leads this week", "this_week", partner.capacity.per_week),
                 ("leads this month", "this_month", partner.capacity.per_month),
