@@ -7,9 +7,10 @@ A generated world on real postal geography (the shipped gazetteer), seeded:
 - Hidden truth per partner: an acceptance rate, a win rate (both loosely tied to its tier) and how
   far it reaches: P(accept and win) for a lead ``d`` km away is ``accept × win / (1 + (d / D)²)``,
   ``D`` 40–120 km (larger for partners with a large radius). leadbridge never sees these numbers.
-- History: 40,000 past leads routed by the Odoo-style baseline (among partners carrying the
-  product), with outcomes drawn from the truth; leadbridge sees only these offers and win/lose
-  events (``compute_stats``; ``outcomes.model_from`` for ``tune``).
+- History: a year at the same rate as the month measured (120,000 past leads), routed by the
+  Odoo-style baseline among partners carrying the product, outcomes drawn from the truth;
+  leadbridge sees only these offers and win/lose events (``compute_stats``; ``outcomes.model_from``
+  for ``tune``).
 - Then 10,000 new leads in one month, routed by:
   - the Odoo-style baseline (website_crm_partner_assign): partners of the lead's country in a
     ±2°/±1.5° box, widening to ±4°/±3°, ±8°/±8°, the whole country, then the nearest; drawn at
@@ -24,7 +25,7 @@ Expected wins use the hidden truth. Prints, per strategy: expected wins, % of th
 % of routed leads sent to a partner without the product, % sent beyond the partner's monthly cap.
 The last line is ``expected_wins_pct_of_oracle: N`` (leadbridge's default policy).
 
-    .venv/bin/python bench/routing_quality.py [--partners 1000] [--leads 10000] [--history 40000]
+    .venv/bin/python bench/routing_quality.py [--partners 1000] [--leads 10000] [--history 120000]
 """
 
 from __future__ import annotations
@@ -188,9 +189,9 @@ def make_history(
             by_country.setdefault(t.country, []).append(pid)
     offers, events = [], []
     for n, lead in enumerate(leads):
-        wanted = set(lead.product_interests)
-        carrying = {c: [p for p in ps if wanted <= truths[p].products] for c, ps in by_country.items()}
-        if not carrying.get(lead.address.country or ""):
+        wanted, country = set(lead.product_interests), lead.address.country or ""
+        carrying = {country: [p for p in by_country.get(country, []) if wanted <= truths[p].products]}
+        if not carrying[country]:
             continue
         pid = odoo_pick(lead, truths, carrying, rng)
         t, (lat, lon) = truths[pid], where(lead)
@@ -286,7 +287,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--partners", type=int, default=1000)
     parser.add_argument("--leads", type=int, default=10_000)
-    parser.add_argument("--history", type=int, default=40_000)
+    parser.add_argument("--history", type=int, default=120_000)
     parser.add_argument("--tune-leads", type=int, default=5_000)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()

@@ -1,9 +1,13 @@
 """Past performance of each partner, from its offers and the lead event log.
 
 Rules:
-- Rates are Bayesian-smoothed toward the policy's priors with ``prior_strength`` pseudo-observations:
+- Rates are Bayesian-smoothed toward the priors with ``prior_strength`` pseudo-observations:
   ``(successes + prior × k) / (trials + k)``. A new partner therefore scores the prior — it is
   neither starved (rate 0) nor flooded (rate 1) — and its own record takes over as it grows.
+- The priors are the pooled rates of all partners (empirical Bayes) once there are at least
+  ``MIN_POOLED_ANSWERED`` answered offers (acceptance) and ``MIN_POOLED_OUTCOMES`` outcomes (win),
+  unless ``performance.prior_from_history`` is false; else the policy's ``prior_*`` rates. A table
+  keeps them as ``StatsTable.prior``, the stats of a partner without history.
 - acceptance rate = accepted / (accepted + declined + expired); win rate = won / (won + lost);
   speed = median hours from offer to accept, smoothed toward ``prior_accept_hours``.
 - Load and caps: ``open_leads`` are accepted leads without an outcome or return; ``pending`` are
@@ -82,7 +86,12 @@ class StatsTable(dict[str, PartnerStats]):
 
     Matching may cache work per table object — safe only because, unlike a plain dict, it cannot
     change. It is a dict underneath (for lookup speed) with every mutating method refused.
+    ``prior``: the stats of a partner without history (its rates are the table's priors).
     """
+
+    def __init__(self, data: Mapping[str, PartnerStats] | None = None, *, prior: PartnerStats | None = None):
+        super().__init__(data or {})
+        self.prior = prior
 
     def _frozen(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError("a StatsTable cannot change; build a new one")
@@ -96,12 +105,62 @@ def smooth(successes: float, trials: float, prior: float, strength: float) -> fl
     return (successes + prior * strength) / (trials + strength)
 
 
-def finish(stats: PartnerStats, config: Performance) -> PartnerStats:
-    """Fill the smoothed rates and the performance tier from the raw counts."""
+class RunningStats(dict[str, PartnerStats]):
+    """A changeable copy of partner stats that keeps the table's ``prior`` (``route_batch``)."""
+
+    def __init__(self, base: Mapping[str, PartnerStats]) -> None:
+        super().__init__(base)
+        self.prior: PartnerStats | None = getattr(base, "prior", None)
+
+
+def prior_of(stats: Mapping[str, PartnerStats], config: Performance, partner_id: str = "") -> PartnerStats:
+    """The stats of a partner without history: the table's ``prior`` if it has one, else the
+    policy's configured priors."""
+    prior: PartnerStats | None = getattr(stats, "prior", None)
+    if prior is None:
+        return prior_stats(partner_id, config)
+    return replace(prior, partner_id=partner_id) if partner_id else prior
+
+
+# Pooled rates replace the configured priors once there is this much evidence across partners.
+MIN_POOLED_ANSWERED = 100
+MIN_POOLED_OUTCOMES = 30
+
+
+def pooled_priors(stats: Iterable[PartnerStats], config: Performance) -> tuple[float, float]:
+    """(acceptance, win) priors: the pooled rates of all partners (``prior_from_history`` and
+    enough evidence), else the configured ``prior_acceptance_rate`` and ``prior_win_rate``."""
+    accepted = answered = won = decided = 0
+    for s in stats:
+        accepted += s.accepted
+        answered += s.accepted + s.declined + s.expired
+        won += s.won
+        decided += s.won + s.lost
+    acceptance, win = config.prior_acceptance_rate, config.prior_win_rate
+    if config.prior_from_history and answered >= MIN_POOLED_ANSWERED:
+        acceptance = accepted / answered
+    if config.prior_from_history and decided >= MIN_POOLED_OUTCOMES:
+        win = won / decided
+    return acceptance, win
+
+
+def refinish(stats: Mapping[str, PartnerStats], config: Performance) -> StatsTable:
+    """Every partner's stats finished again under ``config`` (priors pooled as in ``stats_table``)."""
+    priors = pooled_priors(stats.values(), config)
+    finished = {pid: finish(s, config, priors) for pid, s in stats.items()}
+    return StatsTable(finished, prior=finish(PartnerStats(""), config, priors))
+
+
+def finish(
+    stats: PartnerStats, config: Performance, priors: tuple[float, float] | None = None
+) -> PartnerStats:
+    """Fill the smoothed rates and the performance tier from the raw counts; ``priors``:
+    (acceptance, win) to smooth toward instead of the configured ones."""
     k = config.prior_strength
-    win_rate = smooth(stats.won, stats.won + stats.lost, config.prior_win_rate, k)
+    prior_acceptance, prior_win = priors or (config.prior_acceptance_rate, config.prior_win_rate)
+    win_rate = smooth(stats.won, stats.won + stats.lost, prior_win, k)
     decided = stats.accepted + stats.declined + stats.expired
-    acceptance = smooth(stats.accepted, decided, config.prior_acceptance_rate, k)
+    acceptance = smooth(stats.accepted, decided, prior_acceptance, k)
     if stats.median_accept_hours is None:
         hours = config.prior_accept_hours
     else:
@@ -191,7 +250,7 @@ def stats_table(
 ) -> StatsTable:
     """Finished stats for every partner in ``counts`` (keys: offers, accepted, declined, expired,
     pending, returned, won, lost, today, this_week, this_month, round_robin)."""
-    result: dict[str, PartnerStats] = {}
+    raws: dict[str, PartnerStats] = {}
     for partner_id, c in counts.items():
         hours = accept_hours.get(partner_id)
         raw = PartnerStats(
@@ -212,11 +271,11 @@ def stats_table(
             round_robin_count=c["round_robin"],
             returns_by_reason=dict(returns.get(partner_id, {})),
         )
-        result[partner_id] = finish(raw, config)
-    return StatsTable(result)
+        raws[partner_id] = raw
+    return refinish(raws, config)
 
 
 def stats_for(stats: Mapping[str, PartnerStats], partner_id: str, config: Performance) -> PartnerStats:
-    """The partner's stats, or the priors when it has none yet."""
+    """The partner's stats, or the priors when it has none yet (the table's own, if it has them)."""
     found = stats.get(partner_id)
-    return found if found is not None else prior_stats(partner_id, config)
+    return found if found is not None else prior_of(stats, config, partner_id)

@@ -174,6 +174,9 @@ class Performance(_Strict):
     # candidate among partners with fewer than ``min_offers_for_tier`` offers, when there is one,
     # so new partners build a record. ``leadbridge tune`` never lowers it.
     exploration_share: float = Field(default=0.05, ge=0, le=1)
+    # Smooth toward the pooled rates of all partners once there is enough history (empirical
+    # Bayes); false: always toward ``prior_win_rate`` and ``prior_acceptance_rate``.
+    prior_from_history: bool = True
 
 
 class Mode(StrEnum):

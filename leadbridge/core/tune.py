@@ -27,7 +27,7 @@ import yaml
 from leadbridge.core.matching.index import PartnerIndex
 from leadbridge.core.model import Lead
 from leadbridge.core.outcomes import ConversionModel
-from leadbridge.core.performance import PartnerStats, StatsTable, finish
+from leadbridge.core.performance import PartnerStats, refinish
 from leadbridge.core.policy import Policy, policy_hash
 from leadbridge.core.simulate import replay
 
@@ -109,7 +109,7 @@ def tune(
     def value(policy: Policy) -> float:
         key = policy_hash(policy)
         if key not in memo:
-            refinished = StatsTable({pid: finish(s, policy.performance) for pid, s in stats.items()})
+            refinished = refinish(stats, policy.performance)
             memo[key] = replay(leads, index, policy, refinished, now, seed, model).expected_conversions
             trials.append((_changes(current, policy), memo[key]))
         return memo[key]

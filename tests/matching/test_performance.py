@@ -98,3 +98,21 @@ def test_given_an_assignment_when_recorded_then_load_and_caps_counters_grow() ->
         1,
     )
     assert (after.open_leads, after.holding) == (0, 1)
+
+
+def test_given_enough_history_when_finished_then_priors_are_the_pooled_rates_and_new_partners_get_them() -> (
+    None
+):
+    from leadbridge.core.performance import PartnerStats as S
+    from leadbridge.core.performance import prior_of, refinish
+
+    raws = {f"P-{n}": S(f"P-{n}", offers=20, accepted=8, declined=12, won=2, lost=6) for n in range(10)}
+    table = refinish(raws, CONFIG)  # 200 answered offers, 80 outcomes: 40 % accept, 25 % win
+    assert table.prior is not None
+    assert (table.prior.acceptance_rate, table.prior.win_rate) == pytest.approx((0.4, 0.25))
+    assert prior_of(table, CONFIG, "P-new").partner_id == "P-new"
+    assert table["P-0"].acceptance_rate == pytest.approx((8 + 0.4 * 10) / (20 + 10))
+    configured = refinish(raws, CONFIG.model_copy(update={"prior_from_history": False}))
+    assert configured.prior is not None and configured.prior.acceptance_rate == CONFIG.prior_acceptance_rate
+    thin = refinish({"P-0": raws["P-0"]}, CONFIG)  # 20 answered offers: not enough to pool
+    assert thin.prior is not None and thin.prior.win_rate == CONFIG.prior_win_rate

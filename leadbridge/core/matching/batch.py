@@ -27,7 +27,7 @@ from leadbridge.core.matching.decision import Channel, Decision
 from leadbridge.core.matching.index import PartnerIndex
 from leadbridge.core.matching.match import History, match
 from leadbridge.core.model import Lead
-from leadbridge.core.performance import PartnerStats, StatsTable, prior_stats
+from leadbridge.core.performance import PartnerStats, RunningStats, StatsTable, prior_of
 from leadbridge.core.policy import POOL_MODES, Mode, Policy
 
 # Push modes whose every chosen partner gets an offer at once; the others offer one at a time.
@@ -61,11 +61,11 @@ def count_offers(
     same rule as ``route_batch`` (a ``StatsTable`` stays one)."""
     if not partner_ids:
         return stats
-    changed = dict(stats)
+    changed = RunningStats(stats)
     for partner_id in partner_ids:
-        current = changed.get(partner_id) or prior_stats(partner_id, policy.performance)
+        current = changed.get(partner_id) or prior_of(stats, policy.performance, partner_id)
         changed[partner_id] = current.with_assignment()
-    return StatsTable(changed) if isinstance(stats, StatsTable) else changed
+    return StatsTable(changed, prior=changed.prior) if isinstance(stats, StatsTable) else changed
 
 
 def route_batch(
@@ -84,7 +84,7 @@ def route_batch(
     if rng is None and seed is None:
         raise ValueError("route_batch needs an rng or a seed (randomness is injected)")
     running: Mapping[str, PartnerStats] = stats
-    changed: dict[str, PartnerStats] | None = None  # copied on the first assignment only
+    changed: RunningStats | None = None  # copied on the first assignment only
     batch = Batch()
     for lead in leads:
         lead_rng = random.Random(f"{seed}:{lead.id}") if seed is not None else rng
@@ -102,11 +102,11 @@ def route_batch(
         batch.decisions.append(decision)
         for partner_id in offered(decision):
             if changed is None:
-                changed = dict(running)
+                changed = RunningStats(running)
                 running = changed
-            current = changed.get(partner_id) or prior_stats(partner_id, policy.performance)
+            current = changed.get(partner_id) or prior_of(stats, policy.performance, partner_id)
             changed[partner_id] = current.with_assignment()
     if changed is not None and isinstance(stats, StatsTable):
-        running = StatsTable(changed)
+        running = StatsTable(changed, prior=changed.prior)
     batch.stats = running
     return batch

@@ -81,7 +81,9 @@ class Compiled:
         """The filter environment for ``stats`` (the last one is reused: batches share stats)."""
         last = self.last_env[0]
         if last is None or last.stats is not stats:
-            last = self.last_env[0] = replace(self.env, stats=stats)
+            # a table's own prior (pooled rates) is the stats of a partner without history
+            default = getattr(stats, "prior", None) or self.env.default_stats
+            last = self.last_env[0] = replace(self.env, stats=stats, default_stats=default)
         return last
 
 

@@ -120,7 +120,7 @@ def _presorted(compiled: Compiled, ctx: LeadCtx, vecs: list[PartnerVec], stats: 
     found = compiled.sorted_runs.get(id(vecs))
     if found is not None and found[0] is vecs and found[1] is stats:
         return found[2]
-    default = compiled.env.default_stats
+    default = stats.prior or compiled.env.default_stats
     run = [_entry(compiled, ctx, v, stats.get(v.id) or default) for v in vecs]
     run.sort(key=itemgetter(0), reverse=True)
     if len(compiled.sorted_runs) > 50_000:
