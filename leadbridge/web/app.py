@@ -40,7 +40,7 @@ from leadbridge.web.pool_api import router as pool_api_router
 from leadbridge.web.pool_pages import router as pool_pages_router
 from leadbridge.web.privacy import ROUTERS as privacy_routers
 from leadbridge.web.security import SecurityHeadersMiddleware
-from leadbridge.web.serve import CachedStatic
+from leadbridge.web.static_files import CachedStatic
 from leadbridge.web.webhooks import router as webhook_router
 
 log = logging.getLogger("leadbridge.web")

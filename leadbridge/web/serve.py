@@ -22,24 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
-from starlette.responses import Response
-from starlette.types import Scope
 
 from leadbridge.core.settings import Settings
 
 CONFIG_ENV = "LEADBRIDGE_CONFIG"
-STATIC_MAX_AGE = 3600
-
-
-class CachedStatic(StaticFiles):
-    """Static files with ``Cache-Control: public, max-age`` (module rules)."""
-
-    async def get_response(self, path: str, scope: Scope) -> Response:
-        response = await super().get_response(path, scope)
-        if response.status_code in (200, 304):
-            response.headers["Cache-Control"] = f"public, max-age={STATIC_MAX_AGE}"
-        return response
 
 
 def _settings() -> Settings:
