@@ -100,7 +100,17 @@ class CsvStream:
             if not reader.fieldnames:
                 raise CsvFileError(f"{self.path}: empty file, expected a header line")
             start = 2
-            for row in reader:
+            rows = iter(reader)
+            while True:
+                try:
+                    row = next(rows)
+                except StopIteration:
+                    return
+                except csv.Error as exc:  # e.g. a cell over csv.field_size_limit() (128 KB): name the line
+                    raise CsvFileError(
+                        f"{self.path}:{start}: unreadable CSV ({exc}); a cell may hold at most "
+                        f"{csv.field_size_limit() // 1024} KB — check quotes and very long values"
+                    ) from None
                 yield start, _blank_to_none(row)
                 start = reader.line_num + 1
 

@@ -129,7 +129,7 @@ class Lead(BaseModel):
     address: Address = Field(default_factory=Address)
     product_interests: list[str] = Field(default_factory=list)
     language: str | None = None
-    score: float | None = None
+    score: float | None = Field(default=None, allow_inf_nan=False)
     stage: Stage = Stage.MQL
     campaign: str | None = None
     source: str | None = None

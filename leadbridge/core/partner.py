@@ -67,7 +67,7 @@ class Radius(BaseModel):
 
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
-    km: float = Field(gt=0)
+    km: float = Field(gt=0, allow_inf_nan=False)
 
 
 class Territory(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from leadbridge.core.errors import NotFound
@@ -11,6 +11,7 @@ from leadbridge.core.leads import Clock
 from leadbridge.core.model import utcnow
 from leadbridge.core.partner import Partner
 from leadbridge.core.store.tables import PartnerRow
+from leadbridge.core.store.web_tables import PartnerUserRow, WebSessionRow
 
 
 def partner_from_row(row: PartnerRow) -> Partner:
@@ -27,6 +28,7 @@ class PartnerRepository:
 
         An existing partner keeps its leadbridge id, so offers and stats stay attached to it. A
         partner without coordinates is placed from its location postal code or city (``geocode``).
+        Deactivating a partner ends its users' browser sessions.
         """
         partner, _ = geocode_partner(partner)
         row = None
@@ -54,6 +56,8 @@ class PartnerRepository:
         stored = partner.model_copy(update={"id": row.id})
         data = stored.model_dump(mode="json")
         if data != row.data:
+            if row.active and not stored.active:
+                self._end_sessions(row.id)
             row.data, row.name, row.active, row.connection = (
                 data,
                 stored.name,
@@ -62,6 +66,14 @@ class PartnerRepository:
             )
             row.updated_at = now
         return stored, False
+
+    def _end_sessions(self, partner_id: str) -> None:
+        """A deactivated partner's users are signed out for good: reactivating it later must not
+        bring old browser sessions back to life."""
+        users = select(PartnerUserRow.id).where(PartnerUserRow.partner_id == partner_id)
+        self.session.execute(
+            delete(WebSessionRow).where(WebSessionRow.kind == "partner", WebSessionRow.user_id.in_(users))
+        )
 
     def get(self, partner_id: str) -> Partner:
         row = self.session.get(PartnerRow, partner_id)

@@ -123,6 +123,14 @@ class Settings(BaseSettings):
     smtp_port: int = 1025
     smtp_sender: str = "leadbridge@localhost"
     log_level: str = "INFO"
+    # Request body ceilings in bytes (web/limits.py): JSON API, webhook receivers, pages' forms.
+    max_body_api: int = Field(default=1_048_576, ge=1024)
+    max_body_webhooks: int = Field(default=262_144, ge=1024)
+    max_body_pages: int = Field(default=262_144, ge=1024)
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR networks); nobody else's.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # ``/metrics`` answers a bearer token equal to this; without one, only direct loopback callers.
+    metrics_token: SecretStr | None = None
     # Already validated per kind by ``load_settings`` (or built typed by a test); SerializeAsAny so
     # ``safe_dump`` shows each kind's own keys.
     connections: dict[str, SerializeAsAny[ConnectionConfig]] = Field(default_factory=dict)

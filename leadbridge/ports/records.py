@@ -31,6 +31,11 @@ class WebhookRejected(LeadbridgeError):
     """A webhook delivery failed verification: answer 401 and take nothing in."""
 
 
+class WebhookMalformed(WebhookRejected):
+    """A verified delivery whose body is not what the system sends (e.g. not an array of event
+    objects): answer 400 and take nothing in."""
+
+
 class Action(StrEnum):
     """What the caller does next with a failure."""
 

@@ -17,7 +17,14 @@ from leadbridge.core.errors import ConflictError, NotFound
 from leadbridge.core.model import new_id, utcnow
 from leadbridge.core.store.tables import PartnerRow
 from leadbridge.core.store.web_tables import AdminUserRow, ApiKeyRow, PartnerUserRow, WebSessionRow
-from leadbridge.web.security import hash_password, new_token, token_hash, verify_password
+from leadbridge.web.security import (
+    DUMMY_HASH,
+    hash_password,
+    needs_rehash,
+    new_token,
+    token_hash,
+    verify_password,
+)
 
 LANGUAGES = ("en", "de")
 
@@ -71,9 +78,13 @@ def authenticate_admin(session: Session, email: str, password: str) -> AdminUser
         select(AdminUserRow).where(AdminUserRow.email == email.strip().lower())
     ).scalar_one_or_none()
     if row is None or not row.active:
-        verify_password(password, hash_password("timing-equaliser"))  # same cost either way
+        verify_password(password, DUMMY_HASH)  # one scrypt run, as for a real admin
         return None
-    return row if verify_password(password, row.password_hash) else None
+    if not verify_password(password, row.password_hash):
+        return None
+    if needs_rehash(row.password_hash):
+        row.password_hash = hash_password(password)  # upgrade to today's cost while we know it
+    return row
 
 
 def create_partner_user(

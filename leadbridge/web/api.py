@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from leadbridge.connectors.inbox import BlindPreview, PartnerInbox
 from leadbridge.connectors.inbox.inputs import (
@@ -29,6 +31,7 @@ from leadbridge.connectors.inbox.inputs import (
     WinInput,
 )
 from leadbridge.connectors.inbox.views import held_lead_detail, offer_preview, open_offers
+from leadbridge.core.errors import ConflictError
 from leadbridge.core.intake import take_in
 from leadbridge.core.leads import LeadService, lead_from_row
 from leadbridge.core.model import Lead, LeadEvent
@@ -36,15 +39,19 @@ from leadbridge.core.partner import Partner
 from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.keyset import Cursor
+from leadbridge.core.store.tables import LeadRow
 from leadbridge.sync.bulk_intake import Incoming, take_in_chunk
 from leadbridge.web.accounts import PartnerPrincipal
 from leadbridge.web.cockpit_queries import LeadFilters
 from leadbridge.web.cockpit_queries import leads as lead_page
 from leadbridge.web.deps import CurrentAdmin, CurrentPartner, Db, current_admin
+from leadbridge.web.edge import EdgeCheckedRoute
+from leadbridge.web.errors import API_ERROR_RESPONSES
 from leadbridge.web.privacy import audit_view
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
-admin_router = APIRouter(dependencies=[Depends(current_admin)])
+# Every route documents the error JSON and refuses NUL / non-finite input at the edge (web/edge.py).
+router = APIRouter(prefix="/api/v1", tags=["api"], responses=API_ERROR_RESPONSES)
+admin_router = APIRouter(dependencies=[Depends(current_admin)], route_class=EdgeCheckedRoute)
 
 
 class IntakeOut(BaseModel):
@@ -119,12 +126,30 @@ BULK_CHUNK = 1000  # leads per bulk-intake call inside the one transaction
 
 
 # -- admin tools -------------------------------------------------------------------------------
+def _api_lead(lead: Lead) -> Lead:
+    return (
+        lead.model_copy(update={"source_connection": "api"}) if lead.source_connection == "manual" else lead
+    )
+
+
+def _refuse_taken_ids(session: Session, leads: list[Lead]) -> None:
+    """An ``id`` that another lead already has is a conflict (409), told before any insert: ids are
+    ours to give, a caller may only repeat a lead's own (same source and external id)."""
+    wanted = {lead.id: (lead.source_connection, lead.external_id) for lead in leads}
+    rows = session.execute(
+        select(LeadRow.id, LeadRow.source_connection, LeadRow.external_id).where(LeadRow.id.in_(wanted))
+    ).all()
+    for lead_id, connection, external_id in rows:
+        if wanted[lead_id] != (connection, external_id):
+            raise ConflictError(f"lead id {lead_id} belongs to another lead; leave id out to get a new one")
+
+
 @admin_router.post("/leads", status_code=201, response_model=IntakeOut)
 def create_lead(lead: Lead, db: Db, admin: CurrentAdmin) -> IntakeOut:
     """Take one lead in (idempotent per source version); it needs an ``external_id``."""
-    if lead.source_connection == "manual":
-        lead = lead.model_copy(update={"source_connection": "api"})
+    lead = _api_lead(lead)
     with db.transaction() as session:
+        _refuse_taken_ids(session, [lead])
         result = take_in(session, lead, actor=admin.actor)
     return IntakeOut(lead_id=result.lead_id, result=result.result.value)
 
@@ -136,16 +161,12 @@ def import_leads(leads: list[Lead], db: Db, admin: CurrentAdmin) -> list[IntakeO
     missing = [index for index, lead in enumerate(leads) if not lead.external_id]
     if missing:
         raise HTTPException(422, f"leads at positions {missing[:20]} have no external_id")
-    items = [
-        Incoming(
-            lead.model_copy(update={"source_connection": "api"})
-            if lead.source_connection == "manual"
-            else lead
-        )
-        for lead in leads
-    ]
+    leads = [_api_lead(lead) for lead in leads]
+    items = [Incoming(lead) for lead in leads]
     results = []
     with db.transaction() as session:
+        for start in range(0, len(leads), BULK_CHUNK):
+            _refuse_taken_ids(session, leads[start : start + BULK_CHUNK])
         for start in range(0, len(items), BULK_CHUNK):
             results += take_in_chunk(session, items[start : start + BULK_CHUNK], actor=admin.actor)
     return [IntakeOut(lead_id=r.lead_id, result=r.result.value) for r in results]
@@ -225,7 +246,7 @@ def get_partner(partner_id: str, db: Db) -> Partner:
 
 
 # -- partner systems ---------------------------------------------------------------------------
-partner_router = APIRouter(prefix="/partner")
+partner_router = APIRouter(prefix="/partner", route_class=EdgeCheckedRoute)
 
 
 @partner_router.get("/offers", response_model=list[BlindPreview])

@@ -8,42 +8,35 @@ and whose returned stop-callables run when it stops — the web app itself knows
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
-from pydantic import ValidationError
-from starlette.responses import Response
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
 from leadbridge import __version__
-from leadbridge.core.errors import ConflictError, IllegalTransition, NotFound
 from leadbridge.core.router import policy_from_settings
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.db import is_sqlite
 from leadbridge.notify.mailer import Mailer, SmtpMailer
-from leadbridge.ops.redact import redact_path
 from leadbridge.sync import projector
 from leadbridge.sync.projector import SyncTargets
 from leadbridge.web.api import router as api_router
 from leadbridge.web.auth import router as auth_router
 from leadbridge.web.cockpit import router as cockpit_router
-from leadbridge.web.deps import AdminKeyRequired, CsrfRejected, NotSignedIn, Page
+from leadbridge.web.errors import add_error_handlers
 from leadbridge.web.health import ops_router
 from leadbridge.web.inbox import router as inbox_router
+from leadbridge.web.limits import ApiKeyGate, BodyLimitMiddleware
 from leadbridge.web.pool_api import router as pool_api_router
 from leadbridge.web.pool_pages import router as pool_pages_router
 from leadbridge.web.privacy import ROUTERS as privacy_routers
 from leadbridge.web.security import SecurityHeadersMiddleware
 from leadbridge.web.static_files import CachedStatic
 from leadbridge.web.webhooks import router as webhook_router
-
-log = logging.getLogger("leadbridge.web")
 
 SQLITE_REQUEST_THREADS = 2
 
@@ -92,6 +85,9 @@ def create_app(
     app.state.policy = policy_from_settings(settings)
     app.state.database = database or Database(settings.sqlalchemy_url)
     app.state.mailer = mailer or SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_sender)
+    # Innermost first: the key gate runs inside the body limit, the headers wrap every answer.
+    app.add_middleware(ApiKeyGate, database=app.state.database)
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(SecurityHeadersMiddleware, https=settings.public_url.startswith("https://"))
     app.mount("/static", CachedStatic(directory=str(Path(__file__).parent / "static")), name="static")
     for router in (auth_router, inbox_router, cockpit_router, api_router, webhook_router, *privacy_routers):
@@ -99,84 +95,10 @@ def create_app(
     app.include_router(pool_api_router)  # the pull side: the partner's pool and held leads
     app.include_router(pool_pages_router)
     app.include_router(ops_router(settings, app.state.database), include_in_schema=False)
-    _add_error_handlers(app)
+    add_error_handlers(app)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
         return RedirectResponse("/inbox", status_code=303)
 
     return app
-
-
-def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
-
-
-def _language(request: Request) -> str:
-    return request.cookies.get("lb_lang", "en")
-
-
-def _error(request: Request, status: int, message: str, detail: str = "") -> Response:
-    if _is_api(request):
-        return JSONResponse({"detail": message, "error": detail or None}, status_code=status)
-    return Page(request).render(
-        "error.html",
-        {"status": status, "message": message, "detail": detail},
-        language=_language(request),
-        status_code=status,
-    )
-
-
-def _add_error_handlers(app: FastAPI) -> None:
-    from leadbridge.notify.i18n import text
-
-    @app.exception_handler(NotSignedIn)
-    async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
-        if exc.area == "api":
-            return JSONResponse(
-                {"detail": "a valid API key is required"},
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        target = "/cockpit/login" if exc.area == "cockpit" else "/inbox/signin"
-        return RedirectResponse(target, status_code=303)
-
-    @app.exception_handler(AdminKeyRequired)
-    async def admin_key_required(request: Request, exc: AdminKeyRequired) -> Response:
-        return JSONResponse({"detail": str(exc)}, status_code=403)
-
-    @app.exception_handler(CsrfRejected)
-    async def csrf_rejected(request: Request, exc: CsrfRejected) -> Response:
-        log.warning("CSRF token rejected on %s %s", request.method, redact_path(request.url.path))
-        return _error(request, 403, text(_language(request), "forbidden"))
-
-    @app.exception_handler(NotFound)
-    async def not_found(request: Request, exc: NotFound) -> Response:
-        return _error(request, 404, text(_language(request), "not_found"), str(exc))
-
-    @app.exception_handler(ConflictError)
-    async def conflict(request: Request, exc: ConflictError) -> Response:
-        return _error(request, 409, text(_language(request), "conflict"), str(exc))
-
-    @app.exception_handler(IllegalTransition)
-    async def illegal(request: Request, exc: IllegalTransition) -> Response:
-        return _error(request, 409, text(_language(request), "conflict"), str(exc))
-
-    @app.exception_handler(ValidationError)
-    async def invalid_model(request: Request, exc: ValidationError) -> Response:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        return _error(request, 422, text(_language(request), "invalid"), problems)
-
-    @app.exception_handler(ValueError)
-    async def invalid_value(request: Request, exc: ValueError) -> Response:
-        return _error(request, 422, text(_language(request), "invalid"), str(exc))
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        if _is_api(request):
-            return JSONResponse({"detail": exc.errors()}, status_code=422)
-        return _error(request, 422, text(_language(request), "invalid"), str(exc.errors()[:3]))
-
-    @app.exception_handler(429)
-    async def too_many(request: Request, exc: Exception) -> Response:
-        return PlainTextResponse(text(_language(request), "too_many"), status_code=429)

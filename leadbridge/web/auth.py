@@ -1,51 +1,81 @@
 """Signing in and out: partner magic links, one-tap offer links, admin passwords.
 
-Rules: requesting a magic link answers the same whether or not the address is known (no account
-probing) and is rate-limited per address and per client; opening a magic link shows a button (mail
-scanners prefetch links) and the POST redeems it once; admin login is rate-limited per client and
-per address; sign-out ends the session server-side.
+Rules: requesting a magic link answers the same, equally fast, whether or not the address is known
+and whether or not mail can be sent (the mail goes out after the response); opening a magic link
+shows a button (mail scanners prefetch links) and the POST redeems it once; an unknown admin address
+costs the same one password check as a known one; both are throttled per client and address with an
+exponential delay (``sessions.throttle_wait``) — never a lock-out an attacker could hold — plus a
+ceiling per client; the client is the peer or, behind a trusted proxy, the forwarded address
+(``clients.py``); sign-out ends the session server-side.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, BackgroundTasks, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from leadbridge.core.errors import LeadbridgeError
 from leadbridge.core.model import utcnow
+from leadbridge.core.settings import Settings
+from leadbridge.core.store.database import Database
 from leadbridge.notify.links import OfferLink, read_offer_link
+from leadbridge.notify.mailer import Mailer
 from leadbridge.notify.messages import Recipient, signin_mail
 from leadbridge.web.accounts import active_partner_user, authenticate_admin, partner_user_by_email
-from leadbridge.web.deps import ADMIN_COOKIE, PARTNER_COOKIE, AppSettings, CsrfChecked, Db, Page, set_cookie
+from leadbridge.web.clients import client_address
+from leadbridge.web.deps import (
+    ADMIN_COOKIE,
+    PARTNER_COOKIE,
+    AppSettings,
+    CsrfChecked,
+    Db,
+    Page,
+    get_settings,
+    set_cookie,
+)
+from leadbridge.web.security import token_hash
 from leadbridge.web.sessions import (
     SESSION_TTL,
     LinkProblem,
     LinkRefused,
+    Throttle,
     allow_attempt,
     claim_link_signin,
+    clear_hits,
     end_session,
     issue_magic_link,
     partner_of_session,
+    record_hit,
     redeem_magic_link,
     start_session,
+    throttle_wait,
 )
 
 log = logging.getLogger("leadbridge.web.auth")
 router = APIRouter(include_in_schema=False)
 
-MAGIC_PER_ADDRESS = (3, timedelta(minutes=15))
-MAGIC_PER_CLIENT = (10, timedelta(minutes=15))
-LOGIN_PER_CLIENT = (10, timedelta(minutes=5))
-LOGIN_PER_ADDRESS = (5, timedelta(minutes=5))
+# One client and one address: 3 free tries, then 1 s, 2 s, 4 s … between tries, at most 15 minutes.
+THROTTLE = Throttle(free=3, window=timedelta(hours=1), cap=timedelta(minutes=15))
+MAGIC_PER_CLIENT = (20, timedelta(minutes=15))  # across addresses: slows one client spraying many
+LOGIN_PER_CLIENT = (30, timedelta(minutes=5))
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_address(request, get_settings(request))
+
+
+def _bucket(kind: str, request: Request, address: str) -> str:
+    # The address is hashed: rate-limit rows need no personal data.
+    return f"{kind}:{_client(request)}:{token_hash(address)[:32]}"
+
+
+def _too_many(wait: float) -> HTTPException:
+    return HTTPException(429, headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
 
 def _lang(request: Request) -> str:
@@ -63,33 +93,42 @@ def signin_form(request: Request) -> Response:
 
 
 @router.post("/inbox/signin", dependencies=[CsrfChecked])
-def request_link(request: Request, db: Db, settings: AppSettings, email: Annotated[str, Form()]) -> Response:
-    """E-mail a magic link to a known, active partner user; the answer never says which it was."""
-    address = email.strip().lower()
+def request_link(
+    request: Request, db: Db, settings: AppSettings, tasks: BackgroundTasks, email: Annotated[str, Form()]
+) -> Response:
+    """Mail a magic link to a known, active partner user. The answer is the same page at the same
+    speed for every address — known or not, SMTP up or down — since looking the user up and
+    mailing happen after the response (``_mail_signin_link``)."""
+    address = email.strip().lower()[:320]
+    bucket = _bucket("magic", request, address)
     with db.transaction() as session:
-        allowed = allow_attempt(
+        wait = throttle_wait(session, bucket, THROTTLE)
+        if wait == 0 and not allow_attempt(
             session, f"magic:client:{_client(request)}", limit=MAGIC_PER_CLIENT[0], window=MAGIC_PER_CLIENT[1]
-        )
-        allowed = allowed and allow_attempt(
-            session, f"magic:address:{address}", limit=MAGIC_PER_ADDRESS[0], window=MAGIC_PER_ADDRESS[1]
-        )
-    if not allowed:
-        raise HTTPException(429)
-    with db.transaction() as session:
-        user = partner_user_by_email(session, address)
-        user = active_partner_user(session, user.id) if user else None
-        mail = None
-        if user is not None:
+        ):
+            wait = MAGIC_PER_CLIENT[1].total_seconds()
+        if wait == 0:
+            record_hit(session, bucket)
+    if wait > 0:
+        raise _too_many(wait)
+    tasks.add_task(_mail_signin_link, db, settings, request.app.state.mailer, address)
+    return Page(request).render("inbox/signin.html", {"sent": True}, language=_lang(request))
+
+
+def _mail_signin_link(db: Database, settings: Settings, mailer: Mailer, address: str) -> None:
+    """After the response: issue and mail a link if ``address`` is an active partner user."""
+    try:
+        with db.transaction() as session:
+            user = partner_user_by_email(session, address)
+            user = active_partner_user(session, user.id) if user else None
+            if user is None:
+                return
             token = issue_magic_link(session, user)
             url = f"{settings.public_url.rstrip('/')}/inbox/signin/{token}"
             mail = signin_mail(Recipient(user.email, user.language, user.id), url)
-    if mail is not None:
-        try:
-            request.app.state.mailer.send_many([mail])
-        except LeadbridgeError as error:
-            log.error("sign-in mail to partner user could not be sent: %s", error)
-            raise HTTPException(503, "mail could not be sent") from error
-    return Page(request).render("inbox/signin.html", {"sent": True}, language=_lang(request))
+        mailer.send_many([mail])
+    except Exception as error:  # after the response nobody is waiting: log it, the person asks again
+        log.error("sign-in mail could not be sent: %s", error)
 
 
 @router.get("/inbox/signin/{token}")
@@ -197,19 +236,25 @@ def login(
     email: Annotated[str, Form()],
     password: Annotated[str, Form()],
 ) -> Response:
-    address = email.strip().lower()
+    """Admin password login, throttled per client and address (``THROTTLE``): never a lock-out."""
+    address = email.strip().lower()[:320]
+    bucket = _bucket("login", request, address)
     with db.transaction() as session:
-        allowed = allow_attempt(
+        wait = throttle_wait(session, bucket, THROTTLE)
+        if wait == 0 and not allow_attempt(
             session, f"login:client:{_client(request)}", limit=LOGIN_PER_CLIENT[0], window=LOGIN_PER_CLIENT[1]
-        )
-        allowed = allowed and allow_attempt(
-            session, f"login:address:{address}", limit=LOGIN_PER_ADDRESS[0], window=LOGIN_PER_ADDRESS[1]
-        )
-    if not allowed:
-        raise HTTPException(429)
+        ):
+            wait = LOGIN_PER_CLIENT[1].total_seconds()
+    if wait > 0:
+        raise _too_many(wait)
     with db.transaction() as session:
         admin = authenticate_admin(session, address, password)
-        raw = start_session(session, "admin", admin.id) if admin else None
+        if admin is None:
+            record_hit(session, bucket)
+            raw = None
+        else:
+            clear_hits(session, bucket)
+            raw = start_session(session, "admin", admin.id)
     if raw is None:
         log.warning("failed admin login for %s from %s", address, _client(request))
         return Page(request).render("cockpit/login.html", {"failed": True}, status_code=401)

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from leadbridge.core.settings import Settings
@@ -22,6 +23,7 @@ from leadbridge.core.store.tables import PartnerRow
 from leadbridge.core.store.web_tables import AdminUserRow
 from leadbridge.notify.i18n import translator
 from leadbridge.web.accounts import AdminPrincipal, PartnerPrincipal, api_key_for
+from leadbridge.web.limits import ApiKeyInfo
 from leadbridge.web.security import csrf_token, csrf_valid, new_token
 from leadbridge.web.sessions import partner_of_session, session_user
 
@@ -68,12 +70,21 @@ def _bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
+def _api_key(request: Request, session: Session) -> ApiKeyInfo | None:
+    """The request's API key: as the gate (``web/limits.py``) found it, else looked up here."""
+    found = getattr(request.state, "api_key", None)
+    if isinstance(found, ApiKeyInfo):
+        return found
+    raw = _bearer(request)
+    row = api_key_for(session, raw) if raw else None
+    return ApiKeyInfo(row.id, row.partner_id, row.name) if row is not None else None
+
+
 def current_partner(request: Request, db: Db) -> PartnerPrincipal:
     """The partner acting in this request (see the module docstring); raises ``NotSignedIn``."""
     with db.transaction() as session:
         if request.url.path.startswith("/api/"):
-            raw = _bearer(request)
-            key = api_key_for(session, raw) if raw else None
+            key = _api_key(request, session)
             if key is None:
                 raise NotSignedIn("api")
             if key.partner_id is None:
@@ -92,8 +103,7 @@ def current_admin(request: Request, db: Db) -> AdminPrincipal:
     """The admin of this request: an admin session on pages, an admin API key on ``/api``."""
     with db.transaction() as session:
         if request.url.path.startswith("/api/"):
-            raw = _bearer(request)
-            key = api_key_for(session, raw) if raw else None
+            key = _api_key(request, session)
             if key is None:
                 raise NotSignedIn("api")
             if key.partner_id is not None:

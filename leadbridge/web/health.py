@@ -6,7 +6,8 @@ Rules:
 - ``/readyz`` (readiness) answers 200 only when the database is reachable and its schema is at the
   latest migration, the broker answers (scaled mode) and the in-process scheduler runs (embedded
   mode, when started); otherwise 503 with each failed check and why;
-- ``/metrics`` is the Prometheus text page (``ops.metrics``).
+- ``/metrics`` is the Prometheus text page (``ops.metrics``), for the metrics token or a direct
+  loopback caller only (``web/clients.py``).
 
 Use: ``app.include_router(ops_router(settings))``.
 """
@@ -15,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.ops.metrics import exposition
+from leadbridge.web.clients import metrics_allowed
 
 Check = Callable[[], None]  # raises with a message for a person when not ready
 
@@ -90,7 +92,9 @@ def ops_router(settings: Settings, database: Database | None = None) -> APIRoute
         return JSONResponse({"ready": ready, "checks": results}, status_code=200 if ready else 503)
 
     @router.get("/metrics")
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        if not metrics_allowed(request, settings):
+            return JSONResponse({"detail": "metrics need the metrics token (or a loopback caller)"}, 403)
         body, content_type = exposition(database)
         return Response(body, media_type=content_type)
 

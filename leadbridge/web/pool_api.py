@@ -30,8 +30,12 @@ from leadbridge.core.store.keyset import Cursor, keyset, split
 from leadbridge.core.store.tables import LeadRow
 from leadbridge.web.accounts import PartnerPrincipal
 from leadbridge.web.deps import CurrentPartner, Db
+from leadbridge.web.edge import EdgeCheckedRoute
+from leadbridge.web.errors import API_ERROR_RESPONSES
 
-router = APIRouter(prefix="/api/v1/partner", tags=["api"])
+router = APIRouter(
+    prefix="/api/v1/partner", tags=["api"], route_class=EdgeCheckedRoute, responses=API_ERROR_RESPONSES
+)
 MAX_PAGE = 200
 
 

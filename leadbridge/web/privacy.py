@@ -29,8 +29,16 @@ from leadbridge.sync.erasure import ErasureReport, erase
 from leadbridge.sync.projector import SyncTargets
 from leadbridge.sync.subject import export_subject
 from leadbridge.web.deps import AppSettings, CsrfChecked, CurrentAdmin, Db, Page, current_admin
+from leadbridge.web.edge import EdgeCheckedRoute
+from leadbridge.web.errors import API_ERROR_RESPONSES
 
-api_router = APIRouter(prefix="/api/v1", tags=["privacy"], dependencies=[Depends(current_admin)])
+api_router = APIRouter(
+    prefix="/api/v1",
+    tags=["privacy"],
+    dependencies=[Depends(current_admin)],
+    route_class=EdgeCheckedRoute,
+    responses=API_ERROR_RESPONSES,
+)
 cockpit_router = APIRouter(prefix="/cockpit", include_in_schema=False)
 ROUTERS = (api_router, cockpit_router)
 

@@ -3,8 +3,10 @@
 Rules:
 - every secret handed to a browser or a partner system (session cookie, magic link, API key) is a
   random token whose SHA-256 hash alone is stored;
-- admin passwords are hashed with scrypt (n=2**14, r=8, p=1) and a random salt, compared in
-  constant time;
+- admin passwords are hashed with scrypt (N=2**14, r=8, p=5 — one of OWASP's equivalent minimum
+  settings, at 16 MiB of memory) and a random salt, compared in constant time; a hash made with
+  weaker settings is upgraded at the next successful login (``needs_rehash``); checking a password
+  for an unknown address costs the same one scrypt run (``DUMMY_HASH``);
 - a CSRF token is an HMAC of the caller's session (or of an anonymous pre-session cookie) under the
   app's secret key: forms carry it, and a POST without the matching token is refused;
 - every response carries a strict set of security headers (no framing, no sniffing, a CSP that
@@ -16,11 +18,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+from leadbridge.ops.redact import redact_path
+
+log = logging.getLogger("leadbridge.web")
+
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 5
+# A hash of a random password nobody knows, made with the settings above: verifying against it costs
+# what verifying a real admin's password costs, so unknown addresses answer just as fast.
+DUMMY_HASH = (
+    "scrypt$16384$8$5$l9lfqRn62u/j52wT6CRSiQ==$kwIKgjivqHw3UO4yPrhkN7Eulw0L0D6rDVhwBsNYdCKcRvLM6uizNKhTDyMJ0"
+    "hhacmpprUvWHeuk46RnzmX80Q=="
+)
 
 
 def new_token(prefix: str = "") -> str:
@@ -37,6 +50,17 @@ def hash_password(password: str) -> str:
     digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
     encode = base64.b64encode
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${encode(salt).decode()}${encode(digest).decode()}"
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether ``stored`` was made with weaker scrypt settings than today's."""
+    try:
+        _, n, r, p, _, _ = stored.split("$")
+        return (int(n), int(r), int(p)) < (SCRYPT_N, SCRYPT_R, SCRYPT_P) or int(n) * int(
+            p
+        ) < SCRYPT_N * SCRYPT_P
+    except ValueError:
+        return True
 
 
 def verify_password(password: str, stored: str) -> bool:
@@ -75,8 +99,19 @@ SECURITY_HEADERS: dict[str, str] = {
 }
 
 
+INTERNAL_ERROR_HTML = (
+    b"<!doctype html><html lang=en><meta charset=utf-8><title>Error 500</title>"
+    b"<h1>Something went wrong</h1><p>The error was logged. Please try again later.</p></html>"
+)
+
+
 class SecurityHeadersMiddleware:
-    """Adds ``SECURITY_HEADERS`` (and HSTS when served over https) to every HTTP response."""
+    """Adds ``SECURITY_HEADERS`` (and HSTS when served over https) to every HTTP response.
+
+    It also turns an unhandled exception into the 500 answer itself (JSON on ``/api``, a plain page
+    elsewhere) so that page carries the headers too — Starlette's own 500 is produced outside every
+    middleware. The exception is logged with its traceback; no traceback reaches the client.
+    """
 
     def __init__(self, app: ASGIApp, *, https: bool) -> None:
         self.app = app
@@ -88,11 +123,26 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message.setdefault("headers", [])
                 message["headers"] = list(message["headers"]) + self.headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), redact_path(scope.get("path", "")))
+            if started:
+                raise
+            if scope.get("path", "").startswith("/api/"):
+                body, kind = b'{"detail":"internal error","error":"internal"}', b"application/json"
+            else:
+                body, kind = INTERNAL_ERROR_HTML, b"text/html; charset=utf-8"
+            headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
+            await send_with_headers({"type": "http.response.start", "status": 500, "headers": headers})
+            await send_with_headers({"type": "http.response.body", "body": body})

@@ -7,11 +7,16 @@ Rules:
 - a one-tap offer link grants a session once too (``claim_link_signin`` records its nonce as a used
   link row); the link itself stays usable by a browser already signed in as its user;
 - a rate-limited bucket allows ``limit`` attempts per sliding ``window``; attempts beyond it are
-  refused without being counted, and old hits are pruned as we go.
+  refused without being counted, and old hits are pruned as we go;
+- a throttled bucket (one client and one address) lets ``free`` hits through, then each further one
+  must wait twice as long as the one before (1 s, 2 s, 4 s … up to ``cap``) after the latest hit;
+  hits older than ``window`` are forgotten. Nobody is ever locked out for good, and since the bucket
+  names the client, an attacker elsewhere only slows himself down.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -191,3 +196,41 @@ def allow_attempt(session: Session, bucket: str, *, limit: int, window: timedelt
         return False
     session.add(RateLimitHitRow(bucket=bucket[:400], at=now))
     return True
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """``free`` attempts, then a doubling delay up to ``cap``; attempts older than ``window`` forgotten."""
+
+    free: int = 3
+    window: timedelta = timedelta(hours=1)
+    cap: timedelta = timedelta(minutes=15)
+
+
+def throttle_wait(session: Session, bucket: str, rule: Throttle) -> float:
+    """Seconds the caller must still wait before the next attempt in ``bucket`` (0: go ahead)."""
+    free, window, cap = rule.free, rule.window, rule.cap
+    now = utcnow()
+    bucket = bucket[:400]
+    session.execute(
+        delete(RateLimitHitRow).where(RateLimitHitRow.bucket == bucket, RateLimitHitRow.at < now - window)
+    )
+    count, last = session.execute(
+        select(func.count(), func.max(RateLimitHitRow.at)).where(RateLimitHitRow.bucket == bucket)
+    ).one()
+    if count < free or last is None:
+        return 0.0
+    delay = min(float(2 ** min(count - free, 30)), cap.total_seconds())
+    if last.tzinfo is None:  # SQLite hands the aggregate back naive; it was stored in UTC
+        last = last.replace(tzinfo=now.tzinfo)
+    return max(0.0, (last - now).total_seconds() + delay)
+
+
+def record_hit(session: Session, bucket: str) -> None:
+    """Count one attempt (a failed login, a sign-in request) in ``bucket``."""
+    session.add(RateLimitHitRow(bucket=bucket[:400], at=utcnow()))
+
+
+def clear_hits(session: Session, bucket: str) -> None:
+    """Forget ``bucket``'s attempts (after a successful login)."""
+    session.execute(delete(RateLimitHitRow).where(RateLimitHitRow.bucket == bucket[:400]))

@@ -2,10 +2,14 @@
 
 Rules:
 - only a connection whose kind receives webhooks (``Capability.WEBHOOKS`` in the connector registry:
-  HubSpot) does (404 otherwise, naming the connections that do);
+  HubSpot) and that is set up to (its app's client secret) does; any other name is 404 with one
+  fixed answer, so nobody learns which connections exist;
+- a connector that can check a delivery's signature headers without its body
+  (``check_webhook_headers``) is asked first, so an unsigned or stale body is never read; the body's
+  size is bounded either way (``web/limits.py``);
 - a delivery is trusted only when the connector's ``parse_webhook`` verifies it (HubSpot: a valid v3
-  signature and a fresh timestamp); a forged, stale or malformed delivery gets 401 with the failed
-  check and changes nothing;
+  signature and a fresh timestamp); a forged or stale delivery gets 401 with the failed check, a
+  verified body that is not what the system sends (``WebhookMalformed``) 400; either changes nothing;
 - HubSpot's event names only the object that changed, so a trusted delivery with new events queues
   an immediate poll of that connection (``poll_source`` for a manufacturer, ``poll_partner`` for a
   partner) marked ``webhook``: the incremental pull reads exactly what changed since its checkpoint,
@@ -16,6 +20,7 @@ Rules:
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -26,9 +31,11 @@ from leadbridge.core.errors import FatalConnectorError
 from leadbridge.core.settings import Settings
 from leadbridge.jobs.dispatch import dispatch
 from leadbridge.jobs.steps import POLL_PARTNER, POLL_SOURCE, WEBHOOK
-from leadbridge.ports import Capability, Connector, WebhookRejected
+from leadbridge.ports import Capability, Connector, WebhookMalformed, WebhookRejected
 
+log = logging.getLogger("leadbridge.web.webhooks")
 router = APIRouter(tags=["webhooks"])
+NO_RECEIVER = "no webhook receiver here"
 # Per app settings and connection: the receiving connector remembers the event ids it has seen.
 _receivers: dict[tuple[int, str], Connector] = {}
 _lock = threading.Lock()
@@ -39,12 +46,7 @@ def _receiver(settings: Settings, connection: str) -> Connector:
     kinds = default_registry()
     config = settings.connections.get(connection)
     if config is None or not kinds.can(config, Capability.WEBHOOKS):
-        receiving = sorted(n for n, c in settings.connections.items() if kinds.can(c, Capability.WEBHOOKS))
-        raise HTTPException(
-            404,
-            f"no connection named {connection!r} receives webhooks here "
-            f"(connections that do: {', '.join(receiving) or 'none'})",
-        )
+        raise HTTPException(404, NO_RECEIVER)  # the same answer for every name
     with _lock:
         key = (id(settings), connection)
         if key not in _receivers:
@@ -59,15 +61,22 @@ async def receive_webhook(connection: str, request: Request) -> dict[str, Any]:
     """Verify a delivery and queue an immediate poll of the connection (module rules)."""
     settings: Settings = request.app.state.settings
     receiver = _receiver(settings, connection)
-    body = await request.body()
-    # The signature covers the URL the CRM was given; behind a proxy that is the configured one.
-    uri = str(getattr(settings.connection(connection), "webhook_url", None) or request.url)
+    headers = dict(request.headers)
+    precheck = getattr(receiver, "check_webhook_headers", None)
     try:
-        events = receiver.parse_webhook(dict(request.headers), body, uri)
+        if precheck is not None:
+            precheck(headers)  # signature headers and freshness before a byte of the body
+        body = await request.body()
+        # The signature covers the URL the CRM was given; behind a proxy that is the configured one.
+        uri = str(getattr(settings.connection(connection), "webhook_url", None) or request.url)
+        events = receiver.parse_webhook(headers, body, uri)
+    except WebhookMalformed as error:
+        raise HTTPException(400, str(error)) from None
     except WebhookRejected as error:
         raise HTTPException(401, str(error)) from None
-    except FatalConnectorError as error:  # not set up to receive: say what to configure
-        raise HTTPException(401, str(error)) from None
+    except FatalConnectorError as error:  # not set up to receive: logged for the admin, 404 outside
+        log.warning("webhook for %s refused: %s", connection, error)
+        raise HTTPException(404, NO_RECEIVER) from None
     if events:
         role = settings.connection(connection).role
         dispatch(POLL_SOURCE if role == "manufacturer" else POLL_PARTNER, connection, WEBHOOK)

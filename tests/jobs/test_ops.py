@@ -51,7 +51,7 @@ def _seed(database: Database) -> str:
 def _client(settings: Settings, database: Database) -> TestClient:
     web = FastAPI()
     web.include_router(ops_router(settings, database))
-    return TestClient(web)
+    return TestClient(web, client=("127.0.0.1", 50000))  # /metrics is for loopback (or a token)
 
 
 def test_given_a_migrated_database_then_healthz_and_readyz_answer_200(

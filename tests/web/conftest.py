@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import socket
 from collections.abc import Iterator
@@ -28,9 +29,11 @@ from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.notify.mailer import SmtpMailer
 from leadbridge.sync import projector
+from leadbridge.web import accounts
 from leadbridge.web.accounts import create_admin, create_partner_user
 from leadbridge.web.app import create_app
 from leadbridge.web.deps import ADMIN_COOKIE, PARTNER_COOKIE
+from leadbridge.web.security import hash_password
 from leadbridge.web.sessions import start_session
 from tests.builders import a_lead, a_partner
 
@@ -173,8 +176,16 @@ def csrf_from(client: TestClient, path: str) -> str:
     return found.group(1)
 
 
+@functools.cache
+def _hash_once(password: str) -> str:
+    """One scrypt hash per password for the whole run: at production cost (~0.3–0.7 s here) a fresh
+    hash for every test's admin would dominate the web tests' time. Verification stays real."""
+    return hash_password(password)
+
+
 @pytest.fixture
-def world(database: Database, smtp_server: SmtpServer) -> World:
+def world(database: Database, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> World:
+    monkeypatch.setattr(accounts, "hash_password", _hash_once)
     settings = Settings(
         database_url=database.url,
         secret_key=SecretStr(SECRET),

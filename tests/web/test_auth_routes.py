@@ -154,16 +154,21 @@ def test_admin_login_and_logout(world: World) -> None:
     assert client.get("/cockpit").status_code == 303
 
 
-def test_admin_login_is_rate_limited(world: World) -> None:
-    client = world.client()
-    token = csrf_from(client, "/cockpit/login")
-    codes = [
-        client.post(
+def test_admin_login_is_throttled_per_client_and_address_never_locked(world: World) -> None:
+    attacker = TestClient(world.app, follow_redirects=False, client=("203.0.113.7", 4000))
+    token = csrf_from(attacker, "/cockpit/login")
+    tries = [
+        attacker.post(
             "/cockpit/login", data={"email": "admin@maker.example", "password": "bad", "csrf_token": token}
-        ).status_code
-        for _ in range(6)
+        )
+        for _ in range(5)
     ]
-    assert codes == [401] * 5 + [429]
+    assert [t.status_code for t in tries] == [401, 401, 401, 429, 429]
+    assert int(tries[-1].headers["retry-after"]) >= 1
+    admin = TestClient(world.app, follow_redirects=False, client=("198.51.100.20", 4000))
+    right = {"email": "admin@maker.example", "password": ADMIN_PASSWORD}
+    ok = admin.post("/cockpit/login", data={**right, "csrf_token": csrf_from(admin, "/cockpit/login")})
+    assert ok.status_code == 303  # the real admin elsewhere is not locked out
 
 
 def test_security_headers_on_every_response(world: World) -> None:

@@ -107,6 +107,7 @@ def test_given_forged_or_stale_deliveries_then_they_are_refused_and_nothing_is_p
     assert hooked.state_of(contact) is None
 
 
-def test_given_an_unknown_connection_then_the_answer_names_the_hubspot_connections(hooked: Hooked) -> None:
-    response = hooked.client.post("/webhooks/nowhere", content=b"[]")
-    assert response.status_code == 404 and "home" in response.json()["detail"]
+def test_given_an_unknown_connection_then_the_answer_names_no_connection(hooked: Hooked) -> None:
+    unknown = hooked.client.post("/webhooks/nowhere", content=b"[]")
+    assert unknown.status_code == 404 and "home" not in unknown.text
+    assert unknown.json()["detail"] == "no webhook receiver here"

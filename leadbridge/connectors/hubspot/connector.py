@@ -17,6 +17,7 @@ Rules:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -307,6 +308,15 @@ class HubSpotConnector:
         return [WriteResult(item.key, True, item.external_id) for item in items]
 
     # -- webhooks ------------------------------------------------------------------------------
+    def check_webhook_headers(self, headers: Mapping[str, str]) -> None:
+        """Refuse a delivery by its headers alone (signature present, timestamp fresh), before its
+        body is read; ``FatalConnectorError`` when this connection is not set up to receive."""
+        if self.webhooks is None:
+            raise FatalConnectorError(
+                f"connection {self.name}: set client_secret to receive HubSpot webhooks"
+            )
+        self.webhooks.check_headers(headers, int(time.time() * 1000))
+
     def parse_webhook(self, headers: Mapping[str, str], body: bytes, uri: str | None = None) -> list[Change]:
         """A verified delivery's new events as changes (``webhooks.py``); ``uri`` defaults to the
         connection's ``webhook_url``."""

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from leadbridge.connectors.hubspot.signature import MAX_AGE_MS, SIGNATURE_HEADER, TIMESTAMP_HEADER, v3_matches
-from leadbridge.ports import Change, WebhookRejected, format_stamp
+from leadbridge.ports import Change, WebhookMalformed, WebhookRejected, format_stamp
 
 PLURAL = {"contact": "contacts", "company": "companies", "deal": "deals"}
 
@@ -49,11 +49,12 @@ class WebhookParser:
         self.connection = connection
         self._seen: OrderedDict[str, None] = OrderedDict()
 
-    def verify(self, headers: Mapping[str, str], body: bytes, uri: str, method: str, now_ms: int) -> None:
-        """Raise ``WebhookRejected`` naming the failed check; return quietly for a good delivery."""
+    def check_headers(self, headers: Mapping[str, str], now_ms: int) -> tuple[str, str]:
+        """The (timestamp, signature) headers if present and fresh, else ``WebhookRejected``: cheap
+        checks a receiver makes before it reads the body."""
         stamp, signature = _header(headers, TIMESTAMP_HEADER), _header(headers, SIGNATURE_HEADER)
         who = f"connection {self.connection}: HubSpot webhook refused"
-        if not signature or not stamp.isdigit():
+        if not signature or not stamp.isdigit() or len(stamp) > 15:
             raise WebhookRejected(
                 f"{who}: no {SIGNATURE_HEADER} / {TIMESTAMP_HEADER} header (not from HubSpot?)"
             )
@@ -61,6 +62,12 @@ class WebhookParser:
             raise WebhookRejected(
                 f"{who}: timestamp {stamp} is more than 5 minutes off (replayed or clock skew)"
             )
+        return stamp, signature
+
+    def verify(self, headers: Mapping[str, str], body: bytes, uri: str, method: str, now_ms: int) -> None:
+        """Raise ``WebhookRejected`` naming the failed check; return quietly for a good delivery."""
+        stamp, signature = self.check_headers(headers, now_ms)
+        who = f"connection {self.connection}: HubSpot webhook refused"
         if not v3_matches(self.client_secret, method, uri, body, stamp, signature):
             raise WebhookRejected(
                 f"{who}: the v3 signature does not match; check the app's client secret in the connection "
@@ -81,9 +88,14 @@ class WebhookParser:
         try:
             data = json.loads(body or b"[]")
         except ValueError:
-            raise WebhookRejected(f"connection {self.connection}: webhook body is not JSON") from None
+            raise WebhookMalformed(f"connection {self.connection}: webhook body is not JSON") from None
+        events = [] if data is None else data if isinstance(data, list) else [data]
+        if not all(isinstance(event, dict) for event in events):
+            raise WebhookMalformed(
+                f"connection {self.connection}: webhook body must be a JSON array of event objects"
+            )
         fresh = []
-        for event in data if isinstance(data, list) else [data]:
+        for event in events:
             key = str(event.get("eventId"))
             if key in self._seen:
                 continue
