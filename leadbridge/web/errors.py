@@ -2,7 +2,8 @@
 
 Rules:
 - machine callers (``/api``, ``/webhooks``, operations endpoints) get ``{"detail": str, "error": str
-  | null}`` (``ErrorOut``) for every error, 422 validation errors ``{"detail": [{loc, msg, type}]}``
+  | null}`` (``ErrorOut``: what went wrong, then the specific reason or a short code such as
+  ``body_too_large``) for every error, 422 validation errors ``{"detail": [{loc, msg, type}]}``
   (the submitted input is never echoed: it may be huge, or not even valid JSON, e.g. ``NaN``);
 - people (``/inbox``, ``/cockpit``) get the error page in their language;
 - database conflicts (a duplicate id) are 409 and bad values the database refuses are 422, both
@@ -73,7 +74,7 @@ def _language(request: Request) -> str:
 def error_response(request: Request, status: int, message: str, detail: str = "", **headers: str) -> Response:
     """The error answer for ``request`` per the module rules."""
     if _for_machines(request):
-        body = {"detail": message if not detail else f"{message}: {detail}", "error": ERROR_CODES.get(status)}
+        body = {"detail": message, "error": detail or ERROR_CODES.get(status)}
         return JSONResponse(body, status_code=status, headers=headers or None)
     page = Page(request).render(
         "error.html",
