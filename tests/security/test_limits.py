@@ -6,7 +6,7 @@ import socket
 
 from pydantic import SecretStr
 
-from leadbridge.core.settings import ConnectionConfig
+from leadbridge.connectors.hubspot.config import HubSpotConfig
 from leadbridge.web.accounts import create_api_key
 from leadbridge.web.app import create_app
 from tests.security.conftest import serve
@@ -74,7 +74,7 @@ def test_given_an_unsigned_webhook_then_401_without_waiting_for_its_body(world: 
             "secret_key": SecretStr(world.settings.signing_key()),
             "connections": {
                 **world.settings.connections,
-                "hs": ConnectionConfig(name="hs", kind="hubspot", client_secret=SecretStr("app-secret")),
+                "hs": HubSpotConfig(name="hs", kind="hubspot", client_secret=SecretStr("app-secret")),
             },
         }
     )

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from leadbridge.cli.main import _register, app
-from leadbridge.core.settings import ConnectionConfig
+from leadbridge.connectors.hubspot.config import HubSpotConfig
 from leadbridge.sandbox.hubspot.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_v3
 from leadbridge.web.accounts import create_api_key
 from leadbridge.web.app import create_app
@@ -49,7 +49,7 @@ def test_an_admin_post_of_an_existing_lead_id_is_409(world: World) -> None:
 
 @pytest.mark.parametrize("body", [b"[1]", b"null", b'["x", {}]', b"3", b'"text"'])
 def test_a_signed_webhook_body_that_is_not_events_is_400(world: World, body: bytes) -> None:
-    config = ConnectionConfig(name="hs", kind="hubspot", client_secret=SecretStr("app-secret"))
+    config = HubSpotConfig(name="hs", kind="hubspot", client_secret=SecretStr("app-secret"))
     settings = world.settings.model_copy(update={"connections": {**world.settings.connections, "hs": config}})
     client = TestClient(create_app(settings, database=world.database))
     stamp = int(time.time() * 1000)
