@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -263,10 +263,12 @@ def partner_offer(offer_id: str, partner: CurrentPartner, db: Db) -> BlindPrevie
 
 
 @partner_router.post("/offers/{offer_id}/accept", response_model=EventOut)
-def partner_accept(offer_id: str, partner: CurrentPartner, db: Db) -> EventOut:
-    """Accept (or claim) the offer; repeating it answers with the same event."""
+def partner_accept(request: Request, offer_id: str, partner: CurrentPartner, db: Db) -> EventOut:
+    """Accept (or claim, under the pool's rules) the offer; repeating it answers with the same event."""
+    policy = request.app.state.policy
     with db.transaction() as session:
-        return EventOut.of(PartnerInbox(session, partner.partner_id, partner.actor).accept(offer_id))
+        inbox = PartnerInbox(session, partner.partner_id, partner.actor)
+        return EventOut.of(inbox.accept(offer_id, policy=policy))
 
 
 @partner_router.post("/offers/{offer_id}/decline", response_model=EventOut)

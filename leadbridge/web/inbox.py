@@ -85,9 +85,10 @@ def offer(
 
 
 @router.post("/offers/{offer_id}/accept", dependencies=[CsrfChecked])
-def accept(offer_id: str, partner: CurrentPartner, db: Db) -> Response:
+def accept(request: Request, offer_id: str, partner: CurrentPartner, db: Db) -> Response:
+    policy = request.app.state.policy  # pool listings are claimed under the pool's rules
     with db.transaction() as session:
-        event = PartnerInbox(session, partner.partner_id, partner.actor).accept(offer_id)
+        event = PartnerInbox(session, partner.partner_id, partner.actor).accept(offer_id, policy=policy)
     return RedirectResponse(f"/inbox/leads/{event.lead_id}?done=accepted", status_code=303)
 
 

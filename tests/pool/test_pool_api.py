@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 
 from leadbridge.core.leads import LeadService
 from leadbridge.core.model import utcnow
+from leadbridge.core.store.tables import OfferRow
 from tests.pool.helpers import api, assert_blind, pooled_lead, state_of, use_policy
-from tests.web.conftest import World
+from tests.web.conftest import World, csrf_from
 
 
 def test_given_a_pool_lead_when_partners_list_it_then_blind_and_the_claim_reveals_it_to_the_winner_only(
@@ -169,3 +170,28 @@ def test_given_a_partner_system_when_it_lists_held_leads_then_pages_and_updated_
     since = alpha.get("/api/v1/partner/leads", params={"updated_since": last}).json()["items"]
     assert [item["lead_id"] for item in since] == [leads[-1]["id"]]
     assert alpha.get("/api/v1/partner/leads", params={"after": "bogus"}).status_code == 422
+
+
+def test_given_a_pool_listing_when_taken_through_the_offer_routes_then_the_pool_rules_still_hold(
+    world: World,
+) -> None:
+    """The mail link, the inbox offer page and the offers API claim a listing under the pool's rules."""
+    policy = use_policy(world, mode="pool", pool={"max_open_claims": 1})
+    first, second = pooled_lead(world, policy, n="1"), pooled_lead(world, policy, n="2")
+    alpha = api(world, world.partner_a)
+    listings = {o["offer_id"]: o for o in alpha.get("/api/v1/partner/offers").json() if o["mode"] == "pool"}
+    assert len(listings) == 2
+    by_lead = {}
+    with world.database.transaction() as session:
+        for offer_id in listings:
+            row = session.get(OfferRow, offer_id)
+            assert row is not None
+            by_lead[row.lead_id] = offer_id
+    assert alpha.post(f"/api/v1/partner/offers/{by_lead[first['id']]}/accept").status_code == 200
+    refused = alpha.post(f"/api/v1/partner/offers/{by_lead[second['id']]}/accept")
+    assert refused.status_code == 409 and "read-only" in refused.json()["error"]
+    page = world.partner_client(world.user_a)
+    token = csrf_from(page, f"/inbox/offers/{by_lead[second['id']]}")
+    tapped = page.post(f"/inbox/offers/{by_lead[second['id']]}/accept", data={"csrf_token": token})
+    assert tapped.status_code == 409
+    assert state_of(world, second["id"]) == ("offered", None)

@@ -38,6 +38,8 @@ from leadbridge.core.leads import Clock, LeadService
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.model import LeadEvent, new_id, utcnow
 from leadbridge.core.offers import OfferService
+from leadbridge.core.policy import POOL_MODES, Policy
+from leadbridge.core.pool import PartnerPool
 from leadbridge.core.reasons import ReasonCatalog, ReasonKind
 
 INBOX_SYSTEM = "inbox"
@@ -64,8 +66,13 @@ class PartnerInbox:
         self.leads = LeadService(session, clock)
 
     # -- offers ----------------------------------------------------------------------------
-    def accept(self, offer_id: str) -> LeadEvent:
-        """Accept (or, for an open-pool offer, claim) a pending offer."""
+    def accept(self, offer_id: str, *, policy: Policy | None = None) -> LeadEvent:
+        """Accept a pending offer; a pool listing is claimed under the pool's rules (first claim
+        wins, the partner's limits, the policy's claim style) when the caller passes the policy."""
+        row = scoped_offer(self.session, offer_id, self.partner_id, self.actor)
+        if policy is not None and row.mode in POOL_MODES:
+            pool = PartnerPool(self.session, self.partner_id, self.actor, policy, self.clock, INBOX_SYSTEM)
+            return pool.claim(row.lead_id)
         self._open_offer(offer_id)
         applied = self.offers.accept(
             offer_id, actor=self.actor, source_system=INBOX_SYSTEM, partner_id=self.partner_id
