@@ -11,21 +11,23 @@ E-mail notifications read the ``remind`` / ``escalate`` events; nothing here sen
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 
 from leadbridge.core.errors import ConflictError
-from leadbridge.core.leads import Clock, LeadService
+from leadbridge.core.leads import Clock, LeadService, event_from_row
 from leadbridge.core.lifecycle import EventKind, LeadState
-from leadbridge.core.model import utcnow
+from leadbridge.core.model import LeadEvent, utcnow
 from leadbridge.core.offers import OfferService
+from leadbridge.core.partner import Partner
 from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.policy import Policy
 from leadbridge.core.pool_tick import pool_windows
 from leadbridge.core.router import RouteSummary, route_pending
 from leadbridge.core.sla import SlaActionKind, sla_actions
 from leadbridge.core.store.database import Database
-from leadbridge.core.store.tables import LeadRow
+from leadbridge.core.store.tables import LeadEventRow, LeadRow
 
 WATCHED_STATES = (LeadState.OFFERED.value, LeadState.ACCEPTED.value, LeadState.WORKING.value)
 
@@ -41,6 +43,37 @@ class SlaSummary:
     rerouted: RouteSummary = field(default_factory=RouteSummary)
 
 
+# Leads decided per read-only transaction: at a million leads a tick must not open one locked
+# transaction per watched lead (most have nothing due); only leads with a due action get their own.
+DECIDE_CHUNK = 500
+
+
+def _due_lead_ids(
+    database: Database, lead_ids: list[str], partners: dict[str, Partner], policy: Policy, now: datetime
+) -> list[str]:
+    """Those of ``lead_ids`` with an SLA action due now, decided in chunks without locks."""
+    due: list[str] = []
+    for start in range(0, len(lead_ids), DECIDE_CHUNK):
+        chunk = lead_ids[start : start + DECIDE_CHUNK]
+        with database.transaction() as session:
+            states = dict(
+                session.execute(select(LeadRow.id, LeadRow.state).where(LeadRow.id.in_(chunk))).all()
+            )
+            offers = OfferService(session).for_leads(chunk)
+            events: dict[str, list[LeadEvent]] = {}
+            for row in session.execute(
+                select(LeadEventRow).where(LeadEventRow.lead_id.in_(chunk)).order_by(LeadEventRow.seq)
+            ).scalars():
+                events.setdefault(row.lead_id, []).append(event_from_row(row))
+        for lead_id in chunk:
+            state = states.get(lead_id)
+            if state is not None and sla_actions(
+                LeadState(state), offers.get(lead_id, []), events.get(lead_id, []), partners, policy.sla, now
+            ):
+                due.append(lead_id)
+    return due
+
+
 def sla_tick(database: Database, *, policy: Policy, clock: Clock = utcnow) -> SlaSummary:
     """Run every SLA action due now (module rules) and move expired leads on."""
     summary = SlaSummary()
@@ -51,7 +84,8 @@ def sla_tick(database: Database, *, policy: Policy, clock: Clock = utcnow) -> Sl
         )
         partners = {p.id: p for p in PartnerRepository(session).all()}
     expired_leads: list[str] = []
-    for lead_id in lead_ids:
+    for lead_id in _due_lead_ids(database, lead_ids, partners, policy, now):
+        # decided again under the lead's lock: it may have moved since the read above
         with database.transaction() as session:
             leads, offers = LeadService(session, clock), OfferService(session, clock)
             row = leads.get_row(lead_id, for_update=True)
