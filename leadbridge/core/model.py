@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from leadbridge.core.countries import normalise_country
 from leadbridge.core.emails import Email
+from leadbridge.core.privacy.consent import ConsentScope, effective_scope
 
 _POOL_BYTES = 4096
 _pool = threading.local()
@@ -94,13 +95,20 @@ class Address(BaseModel):
 
 
 class Consent(BaseModel):
-    """What the lead agreed to. Identity leaves the manufacturer only if ``share_with_partners``."""
+    """What the lead agreed to. Identity leaves the manufacturer only for partners its consent
+    scope allows (``core/privacy/consent.py``); without a ``scope``, ``share_with_partners`` says
+    any partner or none."""
 
     model_config = ConfigDict(extra="forbid")
 
     share_with_partners: bool = False
     marketing: bool = False
     given_at: datetime | None = None
+    scope: ConsentScope | None = None
+
+    @property
+    def effective(self) -> ConsentScope:
+        return effective_scope(self.share_with_partners, self.scope)
 
 
 class Lead(BaseModel):

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, mo
 
 from leadbridge.core.countries import normalise_country
 from leadbridge.core.model import new_id
+from leadbridge.core.privacy.consent import PartnerFacts
 
 
 class Tier(StrEnum):
@@ -187,6 +188,7 @@ class Partner(BaseModel):
     capacity: Capacity = Field(default_factory=Capacity)
     availability: Availability = Field(default_factory=Availability)
     owned_accounts: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)  # free classes a lead's consent scope can name
 
     @field_validator("location_country")
     @classmethod
@@ -197,6 +199,13 @@ class Partner(BaseModel):
     @classmethod
     def _lower(cls, values: list[str]) -> list[str]:
         return [value.strip().lower() for value in values if value.strip()]
+
+    @property
+    def facts(self) -> PartnerFacts:
+        """What a lead's consent scope reads about this partner."""
+        return PartnerFacts(
+            self.id, self.external_id, self.tier.value, self.location_country, frozenset(self.tags)
+        )
 
     def is_paused(self, now: datetime) -> bool:
         """Paused when inactive, or ``paused_until`` lies in the future, or today is a holiday."""

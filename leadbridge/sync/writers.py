@@ -7,6 +7,8 @@ Rules:
   is pending, full once this partner accepted, marked withdrawn when its offer is withdrawn,
   expired or returned (a reclaim closes the partner's record, its reason on the status record);
   the partner-owned ``Status`` is only set on the first push;
+- the identity is only written to a partner its consent scope covers (checked here, at sending
+  time, whatever routing decided);
 - ``erase``: the record of an erased lead is anonymised or deleted (``erasure_writes.py``), for
   either side; a partner copy of an erased lead is never built again;
 - after a successful write the link remembers what we wrote (echo suppression, conflicts).
@@ -23,7 +25,9 @@ from sqlalchemy.orm import Session
 from leadbridge.core.errors import SkipRecord
 from leadbridge.core.leads import lead_from_row
 from leadbridge.core.lifecycle import LeadState
-from leadbridge.core.model import OfferStatus
+from leadbridge.core.model import Lead, OfferStatus
+from leadbridge.core.privacy.consent import PartnerFacts
+from leadbridge.core.privacy.shares import partner_facts
 from leadbridge.core.store.tables import LeadRow, OfferRow, OutboxRow
 from leadbridge.ports import Change, SyncedConnector, WriteItem, WriteResult
 from leadbridge.sync import erasure_writes, links
@@ -35,6 +39,17 @@ from leadbridge.sync.status import status_records
 def _lead_rows(session: Session, lead_ids: list[str]) -> dict[str, LeadRow]:
     rows = session.execute(select(LeadRow).where(LeadRow.id.in_(lead_ids))).scalars()
     return {row.id: row for row in rows}
+
+
+def consented(lead: Lead, facts: PartnerFacts | None) -> Lead:
+    """The lead with ``share_with_partners`` saying whether its consent scope covers this partner
+    (the connectors reveal the identity to an accepting partner only when it is set), so the
+    decision is taken again before any data leaves, whatever routing decided."""
+    allowed = facts is not None and lead.consent.effective.allows(facts)
+    if allowed == lead.consent.share_with_partners:
+        return lead
+    consent = lead.consent.model_copy(update={"share_with_partners": allowed})
+    return lead.model_copy(update={"consent": consent})
 
 
 def _key(group: GroupKey) -> str:
@@ -116,6 +131,7 @@ class PartnerWriter:
         ).scalars():
             latest_offer[(row.lead_id, row.partner_id)] = row  # ordered: the newest offer stays
         planned: list[Planned] = erasure_writes.plan(self.connector, groups)
+        facts = partner_facts(session, [group[2] for group in groups if group[2]])
         for group in groups:
             lead_id, kind, partner_id = group
             lead = leads.get(lead_id)
@@ -132,7 +148,7 @@ class PartnerWriter:
             )
             try:
                 fields = self.connector.partner_fields(
-                    lead_from_row(lead),
+                    consented(lead_from_row(lead), facts.get(partner_id)),
                     statuses[lead_id],
                     accepted=accepted,
                     withdrawn=withdrawn,

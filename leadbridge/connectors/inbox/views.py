@@ -13,6 +13,7 @@ from leadbridge.core.leads import LeadService, lead_from_row
 from leadbridge.core.lifecycle import LeadState
 from leadbridge.core.model import Lead, LeadEvent, OfferStatus
 from leadbridge.core.privacy.personal import ERASED_MARK
+from leadbridge.core.privacy.shares import lead_for_partner, partner_facts
 from leadbridge.core.store.tables import LeadRow, OfferRow
 
 ERASED = LeadState.ERASED.value
@@ -93,4 +94,6 @@ def held_lead_detail(session: Session, lead_id: str, partner_id: str, actor: str
             OfferRow.status == OfferStatus.ACCEPTED.value,
         )
     ).scalar_one_or_none()
-    return HeldLead(lead=lead_from_row(row), state=row.state, events=events, offer_id=offer_id)
+    facts = partner_facts(session, [partner_id]).get(partner_id)  # consent may have narrowed since
+    lead = lead_for_partner(lead_from_row(row), facts)
+    return HeldLead(lead=lead, state=row.state, events=events, offer_id=offer_id)

@@ -8,7 +8,8 @@ The filters, in the order they are checked (the first failure is the one reporte
   an area or only radii needs the lead inside it. With both, ``filters.territory.radius: narrow``
   (the default) needs the lead inside the area *and* a radius (a lead without a location is judged
   by the area alone); ``widen`` accepts either;
-- consent: the lead did not consent to be shared with partners;
+- consent: the lead's consent scope does not cover the partner (any / classes by tier, country and
+  tag / named partners / none: ``consent_scope``);
 - product_line: it does not carry the lead's product lines (``all`` of them, or ``any``, per policy);
   with ``stock: require`` it must also have them in stock (``products_in_stock``);
 - certification: its valid certification level for a lead product line it carries is below the
@@ -115,8 +116,14 @@ def _area_miss(ctx: LeadCtx, p: PartnerVec) -> str:
     return f"postal code {ctx.postal or '(none)'} outside territory"
 
 
-def consent(ctx: LeadCtx, p: PartnerVec, env: FilterEnv) -> str | None:
-    return None if ctx.consent else "lead has not consented to sharing with partners"
+def consent_scope(ctx: LeadCtx, p: PartnerVec, env: FilterEnv) -> str | None:
+    """The lead's consent scope must cover the partner (``core/privacy/consent.py``)."""
+    if not ctx.consent:
+        return "lead has not consented to sharing with partners"
+    scope = ctx.consent_scope
+    if scope is None or scope.share == "any" or (p.facts is not None and scope.allows(p.facts)):
+        return None
+    return f"lead's consent covers {scope.describe()} only"
 
 
 def product_line(ctx: LeadCtx, p: PartnerVec, env: FilterEnv) -> str | None:
@@ -193,7 +200,7 @@ FILTERS: dict[str, Filter] = {
     "availability": availability,
     "history": history,
     "territory": territory,
-    "consent": consent,
+    "consent": consent_scope,
     "product_line": product_line,
     "certification": certification,
     "segment": segment,
@@ -206,7 +213,9 @@ FILTERS: dict[str, Filter] = {
 # For a given lead, some filters cannot exclude anyone (no history, no segment, no language …).
 # The fast path drops them before looping over candidates; each predicate says "cannot fail".
 CANNOT_FAIL: dict[str, Callable[[LeadCtx, FilterEnv], bool]] = {
-    "consent": lambda ctx, env: ctx.consent,
+    "consent": lambda ctx, env: (
+        ctx.consent and (ctx.consent_scope is None or ctx.consent_scope.share == "any")
+    ),
     "history": lambda ctx, env: not ctx.excluded,
     "segment": lambda ctx, env: ctx.segment is None,
     "language": lambda ctx, env: ctx.language is None,

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from leadbridge.core.geo import Gazetteer, normalise_postal
 from leadbridge.core.model import Lead
 from leadbridge.core.partner import Partner, Segment, segment_for_employees
+from leadbridge.core.privacy.consent import ConsentScope, PartnerFacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ class PartnerVec:
 
     has_postal_restriction: bool
     caps: tuple[tuple[str, str, int], ...]
+    facts: PartnerFacts | None = None  # what a lead's consent scope reads
 
 
 def partner_vec(partner: Partner, day: date) -> PartnerVec:
@@ -87,6 +89,7 @@ def partner_vec(partner: Partner, day: date) -> PartnerVec:
         holidays=frozenset(partner.availability.holidays),
         owned_accounts=frozenset(partner.owned_accounts),
         has_postal_restriction=bool(territory.postal_prefixes or territory.postal_ranges),
+        facts=partner.facts,
         caps=tuple(
             (label, counter, cap)
             for label, counter, cap in (
@@ -127,6 +130,7 @@ class LeadCtx:
     excluded: dict[str, str]
     now: datetime
     day: date
+    consent_scope: ConsentScope | None = None  # None: ``consent`` alone decides (any or none)
 
 
 def lead_ctx(
@@ -155,12 +159,13 @@ def lead_ctx(
         industry=lead.industry.casefold() if lead.industry else None,
         segment=segment.value if segment else None,
         language=lead.language,
-        consent=lead.consent.share_with_partners,
+        consent=lead.consent.effective.share != "none",
         account_id=lead.account_id,
         account_owners=account_owners,
         excluded=excluded,
         now=now,
         day=now.date(),
+        consent_scope=lead.consent.effective,
     )
 
 
