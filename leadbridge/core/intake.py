@@ -11,6 +11,8 @@ Rules:
 - a lead without coordinates is placed from its postal code (or city) by the shipped gazetteer
   (``core/geocode.py``) after its stamp is taken; the ``receive`` event says how
   (``geocoded: postal_code DE 80331``), so the timeline shows where its location came from;
+- a version whose consent changed applies the change first (``core/privacy/withdrawal.py``): a
+  narrower scope withdraws the lead from partners it no longer covers;
 - an erased lead is never filled again: a later version of its source record changes nothing
   (its external id is kept after erasure for exactly this).
 """
@@ -33,7 +35,11 @@ from leadbridge.core.geocode import carry_geocoded, geocode_lead
 from leadbridge.core.leads import Clock, LeadService, lead_from_row, projection_columns
 from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.model import Lead, new_id, utcnow
+from leadbridge.core.privacy.withdrawal import change_consent
 from leadbridge.core.store.tables import IntakeRow, LeadEventRow, LeadRow
+
+# What a consent withdrawn in the source does to a holder's CRM copy (docs/privacy.md).
+CONSENT_FROM_SOURCE = "anonymise"
 
 
 class IntakeResult(StrEnum):
@@ -130,6 +136,8 @@ def take_in(
         fresh = lead.model_copy(update={"id": existing.id, "created_at": current.created_at})
         fresh = carry_geocoded(current, fresh)
         changes = changed_fields(current, fresh)
+        if "consent" in changes:  # a narrower consent withdraws the lead from partners first
+            change_consent(session, existing.id, fresh.consent, actor=actor, how=CONSENT_FROM_SOURCE)
         if changes:
             service.update_data(
                 existing.id,

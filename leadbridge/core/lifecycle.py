@@ -67,6 +67,7 @@ class EventKind(StrEnum):
     WRITE_BACK = "write_back"
     ERASE = "erase"
     ERASURE_NOTICE = "erasure_notice"  # a recipient was told of an erasure (the proof, Art. 19)
+    CONSENT = "consent"  # the lead's consent scope changed (a narrowing withdraws it from partners)
 
 
 S = LeadState
@@ -119,7 +120,7 @@ TRANSITIONS: dict[tuple[EventKind, LeadState | None], LeadState] = {
 
 # Events that record a fact without changing the state; allowed in every state a lead can be in.
 STATE_KEEPING: frozenset[EventKind] = frozenset(
-    {E.UPDATE, E.NOTE, E.ESCALATE, E.REMIND, E.CONFLICT, E.WRITE_BACK, E.ERASURE_NOTICE}
+    {E.UPDATE, E.NOTE, E.ESCALATE, E.REMIND, E.CONFLICT, E.WRITE_BACK, E.ERASURE_NOTICE, E.CONSENT}
 )
 
 # States in which exactly one partner holds the lead (its accepting partner).

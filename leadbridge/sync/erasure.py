@@ -44,10 +44,9 @@ from leadbridge.core.store.tables import (
     QuarantineRow,
 )
 from leadbridge.sync import outbox
-from leadbridge.sync.projector import SyncTargets
+from leadbridge.sync.projector import ERASE, SyncTargets
 from leadbridge.sync.tables import SyncLinkRow
 
-ERASE = "erase"  # the outbox row kind
 INBOX = "inbox"  # the recipient name of partners on the hosted inbox
 
 

@@ -9,7 +9,8 @@ Rules:
 - a partner copy written while its lead was being erased (the write was in flight) gets its own
   ``erase`` row at once (anonymise), so no copy outlives an erasure;
 - once a recipient confirmed, an ``erasure_notice`` event (target, mode, partner — nothing personal)
-  is the proof of who was told when, and the sync link to that record is dropped.
+  is the proof of who was told when, and (for an erased lead) the sync link to that record is dropped;
+- a consent withdrawal queues the same row without a record id: the lead's link names the record.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.privacy.personal import ERASED_MARK
 from leadbridge.core.store.tables import LeadRow, OutboxRow
 from leadbridge.ports import Action, SyncedConnector, WriteItem, WriteOp, WriteResult
-from leadbridge.sync import outbox
+from leadbridge.sync import links, outbox
 from leadbridge.sync.deliver import GroupKey, Planned
-from leadbridge.sync.erasure import ERASE
+from leadbridge.sync.projector import ERASE
 from leadbridge.sync.tables import SyncLinkRow
 
 STREAM_PREFIX = f"{ERASE}:"
@@ -37,14 +38,20 @@ def is_erasure(stream: str) -> bool:
     return stream.startswith(STREAM_PREFIX)
 
 
-def plan(connector: SyncedConnector, groups: dict[GroupKey, list[OutboxRow]]) -> list[Planned]:
-    """One write per ``erase`` group: the record's id, the mode, the anonymising fields."""
+def plan(
+    session: Session, connector: SyncedConnector, groups: dict[GroupKey, list[OutboxRow]]
+) -> list[Planned]:
+    """One write per ``erase`` group: the record's id (the row's, or the lead's link to this
+    connection's record), the mode, the anonymising fields."""
     planned: list[Planned] = []
     for group, rows in groups.items():
         if group[1] != ERASE:
             continue
         payload = rows[-1].payload
         remote_id, how = payload.get("remote_id"), str(payload.get("how") or "anonymise")
+        if not remote_id:
+            link = links.for_lead(session, connector.name, group[0])
+            remote_id = link.remote_id if link is not None else None
         if not remote_id:
             planned.append(Planned.refusal(group, "the erasure names no remote record"))
             continue
@@ -82,20 +89,24 @@ def record(
         how = planned.stream.removeprefix(STREAM_PREFIX)
         remote_id = planned.item.external_id or ""
         link = session.query(SyncLinkRow).filter_by(connection=connection, remote_id=remote_id).one_or_none()
+        lead = session.get(LeadRow, lead_id)
+        erased = lead is not None and lead.state == LeadState.ERASED.value
+        why = "erasure" if erased else f"consent:{lead.version if lead is not None else 0}"
         service.apply(
             lead_id,
             EventKind.ERASURE_NOTICE,
             actor=f"sync:{connection}",
             source_system=connection,
-            idempotency_key=f"erasure_notice:{connection}:{lead_id}:{remote_id}",
+            idempotency_key=f"erasure_notice:{connection}:{lead_id}:{remote_id}:{why}",
             partner_id=link.partner_id if link is not None else None,
-            payload={"target": connection, "how": how},
+            payload={"target": connection, "how": how, "reason_code": "erasure" if erased else "consent"},
         )
-        session.execute(
-            delete(SyncLinkRow).where(
-                SyncLinkRow.connection == connection, SyncLinkRow.remote_id == remote_id
+        if erased:  # a consent change keeps the link: the partner still holds the lead
+            session.execute(
+                delete(SyncLinkRow).where(
+                    SyncLinkRow.connection == connection, SyncLinkRow.remote_id == remote_id
+                )
             )
-        )
 
 
 def chase_late_copies(

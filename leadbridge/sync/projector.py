@@ -11,6 +11,8 @@ Rules:
 - an offer, accept, withdraw, expire, return or conflict event for a partner whose connection is a
   registered *partner* target queues a ``partner_lead`` write for that connection (a return — by the
   partner, or a reclaim by leadbridge — closes the partner's copy);
+- a ``consent`` event that withdraws the lead from its holder (``how`` anonymise or delete) queues an
+  ``erase`` row for the holder's CRM connection (``sync/erasure_writes.py`` finds the record);
 - the row's idempotency key is ``target:kind:event id``: one row per event and target — except that
   a flush queues one ``lead_status`` / ``partner_lead`` row per lead (and partner), as those writes
   are built from the lead's state at sending time (``SETTLED_BY_STATE``).
@@ -45,6 +47,8 @@ TASK_KINDS = frozenset({E.ACCEPT, E.STATUS, E.WIN, E.LOSE, E.RETURN})
 PARTNER_KINDS = frozenset(
     {E.OFFER, E.ACCEPT, E.WITHDRAW, E.EXPIRE, E.RETURN, E.CONFLICT}
 )  # conflict: push ours again
+ERASE = "erase"  # sync/erasure.py's row kind
+CONNECTION_KINDS = PARTNER_KINDS | {E.CONSENT}  # events whose partner's connection is looked up
 # Row kinds whose write is built from the lead's state when it is sent, not from the event: several
 # events of one lead in one flush (route + offer) need one such row, not one each. Task rows carry
 # their event and are all kept.
@@ -119,6 +123,11 @@ def rows_for(
     if kind in PARTNER_KINDS and partner_connection in targets.partner:
         assert partner_connection is not None
         found.append(_row(partner_connection, PARTNER_LEAD, event_row, base))
+    how = (event_row.payload or {}).get("how")
+    if kind is EventKind.CONSENT and partner_connection in targets.partner and how in ("anonymise", "delete"):
+        assert partner_connection is not None
+        payload = {"how": how, "partner_id": event_row.partner_id, "remote_id": None}
+        found.append(_row(partner_connection, ERASE, event_row, payload))
     return found
 
 
@@ -147,7 +156,7 @@ def _project(session: Session, _context: Any, _instances: Any) -> None:
     # yet) and their partners' connections are looked up once for all of them.
     new_leads = {obj.id: obj for obj in session.new if isinstance(obj, LeadRow)}
     with session.no_autoflush:
-        partner_ids = {e.partner_id for e in new_events if e.partner_id and e.kind in PARTNER_KINDS}
+        partner_ids = {e.partner_id for e in new_events if e.partner_id and e.kind in CONNECTION_KINDS}
         connections: dict[str, str | None] = {}
         if partner_ids and targets.partner:
             query = select(PartnerRow.id, PartnerRow.connection).where(PartnerRow.id.in_(sorted(partner_ids)))

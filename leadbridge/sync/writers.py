@@ -66,7 +66,7 @@ class HomeWriter:
         lead_ids = [group[0] for group in groups]
         statuses = status_records(session, lead_ids)
         rows_by_id = _lead_rows(session, lead_ids)
-        planned: list[Planned] = erasure_writes.plan(self.connector, groups)
+        planned: list[Planned] = erasure_writes.plan(session, self.connector, groups)
         for group, rows in groups.items():
             lead_id, kind, _ = group
             lead, status = rows_by_id.get(lead_id), statuses.get(lead_id)
@@ -130,7 +130,7 @@ class PartnerWriter:
             select(OfferRow).where(OfferRow.lead_id.in_(lead_ids)).order_by(OfferRow.offered_at, OfferRow.id)
         ).scalars():
             latest_offer[(row.lead_id, row.partner_id)] = row  # ordered: the newest offer stays
-        planned: list[Planned] = erasure_writes.plan(self.connector, groups)
+        planned: list[Planned] = erasure_writes.plan(session, self.connector, groups)
         facts = partner_facts(session, [group[2] for group in groups if group[2]])
         for group in groups:
             lead_id, kind, partner_id = group

@@ -5,6 +5,8 @@ Routes (admins only):
   confirmation) erase a lead here and queue its erasure at every recipient (``sync/erasure.py``);
 - ``POST /api/v1/subjects/export`` (``{"email": …}``; the address travels in the body, never in a
   URL that access logs keep) returns everything held about the person (``sync/subject.py``);
+- ``POST /api/v1/leads/{id}/consent`` (``{"scope": {"share": …}}``) and the cockpit's *Withdraw
+  consent* change the lead's consent scope (``core/privacy/withdrawal.py``);
 - ``GET /api/v1/audit``, ``/cockpit/audit`` and ``/cockpit/audit.csv`` read the audit log.
 Every erasure and export is audited; ``audit_view`` is the one call other routes make when they show
 an identified lead.
@@ -23,6 +25,8 @@ from starlette.responses import Response
 from leadbridge.core.lifecycle import LeadState
 from leadbridge.core.model import utcnow
 from leadbridge.core.privacy import audit
+from leadbridge.core.privacy.consent import ConsentScope
+from leadbridge.core.privacy.withdrawal import set_scope
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import LeadRow
 from leadbridge.sync.erasure import ErasureReport, erase
@@ -148,3 +152,36 @@ def audit_csv(admin: CurrentAdmin, db: Db, settings: AppSettings) -> Response:
         text = audit.as_csv(audit.entries(session, limit=100_000))
     headers = {"Content-Disposition": 'attachment; filename="leadbridge-audit.csv"'}
     return PlainTextResponse(text, media_type="text/csv", headers=headers)
+
+
+class ConsentIn(BaseModel):
+    """The lead's new consent scope (``share``: any, classes, partners or none)."""
+
+    scope: ConsentScope
+
+
+@api_router.post("/leads/{lead_id}/consent")
+def consent(request: Request, lead_id: str, data: ConsentIn, db: Db, admin: CurrentAdmin) -> dict[str, Any]:
+    """Replace the lead's consent scope; a narrower one withdraws it from partners it no longer covers."""
+    gone = _consent(request, db, lead_id, data.scope, admin.actor, "api")
+    return {"lead_id": lead_id, "scope": data.scope.describe(), "withdrawn_from": gone}
+
+
+@cockpit_router.post("/leads/{lead_id}/consent/withdraw", dependencies=[CsrfChecked])
+def cockpit_withdraw(request: Request, lead_id: str, admin: CurrentAdmin, db: Db) -> Response:
+    _consent(request, db, lead_id, ConsentScope(share="none"), admin.actor, "cockpit")
+    return RedirectResponse(f"/cockpit/leads/{lead_id}?done=consent+withdrawn", status_code=303)
+
+
+def _consent(
+    request: Request, db: Database, lead_id: str, scope: ConsentScope, actor: str, channel: str
+) -> list[str]:
+    how = request.app.state.policy.privacy.consent_withdrawal
+    now = utcnow()
+    with db.transaction() as session:
+        gone = set_scope(session, lead_id, scope, actor=actor, how=how, now=now)
+        detail = {"scope": scope.share, "withdrawn_from": len(gone)}
+        audit.record(
+            session, actor=actor, channel=channel, action="consent", at=now, lead_id=lead_id, detail=detail
+        )
+    return gone

@@ -29,6 +29,7 @@ KEPT_FIELDS = (
 # Payload keys that carry codes, states or counts — never a person's words or details.
 KEPT_PAYLOAD_KEYS = frozenset(
     {"stage", "reason_code", "round", "mode", "event", "target", "partner_id", "connection", "how", "erased"}
+    | {"scope", "withdrawn_from", "holder"}
 )
 ERASED_MARK = "erased at the data subject's request"
 
