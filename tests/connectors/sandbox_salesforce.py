@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +12,6 @@ from requests.adapters import HTTPAdapter
 
 from leadbridge.connectors.salesforce import SalesforceConfig, SalesforceConnector, connect
 from leadbridge.core.retry import no_wait_policy
-from leadbridge.ports import WriteItem
 from leadbridge.sandbox.salesforce.org import SalesforceOrg
 
 _numbers = itertools.count(1)
@@ -84,9 +82,9 @@ def update_lead(org: SalesforceOrg, record_id: str, fields: dict[str, Any]) -> N
 class Fail429Once(HTTPAdapter):
     """Answer the first request with 429 Too Many Requests, then pass everything through."""
 
-    def __init__(self) -> None:
+    def __init__(self, retry_after: int = 1) -> None:
         super().__init__()
-        self.failed = False
+        self.failed, self.retry_after = False, retry_after
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         if self.failed:
@@ -94,61 +92,11 @@ class Fail429Once(HTTPAdapter):
         self.failed = True
         response = requests.Response()
         response.status_code = 429
-        response.headers["Retry-After"] = "1"
+        response.headers["Retry-After"] = str(self.retry_after)
         response._content = b'[{"errorCode":"TOO_MANY_REQUESTS","message":"slow down"}]'
         response.url = request.url or ""
         response.request = request
         return response
-
-
-class SalesforceHarness:
-    """The contract ``Harness`` for one sandbox org (manufacturer side)."""
-
-    stream = "Lead"
-    write_stream = "Lead:upsert"
-    page_size = 200
-
-    def __init__(self, org: SalesforceOrg, ca_file: Any) -> None:
-        self.org, self.ca_file = org, ca_file
-        self._written = itertools.count(1)
-
-    def connector(self) -> SalesforceConnector:
-        return sandbox_connector(self.org, self.ca_file, name="home", page_size=self.page_size)
-
-    def broken_connector(self) -> SalesforceConnector:
-        return sandbox_connector(self.org, self.ca_file, name="home", password="wrong")
-
-    def add_records(self, count: int, *, same_stamp: bool) -> list[str]:
-        return add_leads(self.org, count, same_stamp=same_stamp)
-
-    def touch(self, ids: Sequence[str]) -> None:
-        for record_id in ids:
-            update_lead(self.org, record_id, {"Title": "Einkauf (geändert)"})
-
-    def write_items(self, count: int) -> list[WriteItem]:
-        items = []
-        for _ in range(count):
-            n = next(self._written)
-            fields = {
-                "LeadBridge_Id__c": f"L-contract{n}",
-                "LastName": f"Written{n}",
-                "Company": "Written GmbH",
-            }
-            items.append(WriteItem(f"k{n}", fields))
-        return items
-
-    def remote_count(self) -> int:
-        return sum(1 for r in self.org.records("Lead") if r.get("LeadBridge_Id__c"))
-
-    def fail_next_call_with_429(self, connector: SalesforceConnector) -> None:
-        connector.client.session.mount(f"{self.org.instance_url}/", Fail429Once())
-
-    def expire_session(self) -> None:
-        self.org.faults.expire_session_after(0)
-
-    def allow_calls(self, calls: int) -> None:
-        quota = self.org.faults.quota
-        quota.set(quota.used + calls)
 
 
 LOOKBACK = timedelta(seconds=5)

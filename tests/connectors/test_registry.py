@@ -1,0 +1,47 @@
+"""The connector registry: kinds as data, capabilities instead of lists of kind names."""
+
+from __future__ import annotations
+
+import pytest
+
+from leadbridge.connectors.registry import default_registry, shipped_kinds
+from leadbridge.connectors.salesforce import KIND as SALESFORCE
+from leadbridge.core.errors import ConfigError
+from leadbridge.core.settings import ConnectionConfig, Settings
+from leadbridge.ports import Capability, ConnectorRegistry
+
+
+def test_given_the_shipped_kinds_then_capability_queries_replace_lists_of_names() -> None:
+    registry = default_registry()
+    assert list(registry) == ["csv", "hubspot", "inbox", "salesforce"]
+    assert registry.names(Capability.POLLED) == registry.names(Capability.SYNCED) == {"salesforce", "hubspot"}
+    assert registry.names(Capability.WEBHOOKS) == {"hubspot"}
+    assert registry.names(Capability.CREATE_FIELDS) == {"hubspot"}
+    assert registry.names(Capability.PARTNER) == {"salesforce", "hubspot", "inbox"}
+    assert registry.kind("hubspot").default_object == "contacts"
+
+
+def test_given_a_kind_registered_twice_then_it_is_an_error_not_an_overwrite() -> None:
+    with pytest.raises(ValueError, match="registered twice"):
+        ConnectorRegistry.of(*shipped_kinds(), SALESFORCE)
+
+
+def test_given_two_registries_then_they_are_independent_values() -> None:
+    only_salesforce = ConnectorRegistry.of(SALESFORCE)
+    assert "hubspot" not in only_salesforce and "hubspot" in default_registry()
+    with pytest.raises(ConfigError, match=r"unknown connector kind 'hubspot' \(known: salesforce\)"):
+        only_salesforce.kind("hubspot")
+
+
+def test_given_untyped_settings_for_a_kind_then_the_registry_refuses_to_build_a_connector() -> None:
+    settings = Settings(connections={"home": ConnectionConfig(name="home", kind="salesforce")})
+    with pytest.raises(ConfigError, match="not SalesforceConfig"):
+        default_registry().connector(settings, "home")
+
+
+def test_given_plain_data_then_connection_validates_like_a_file() -> None:
+    registry = default_registry()
+    config = registry.connection({"name": "p", "kind": "hubspot", "role": "partner", "access_token": "t"})
+    assert config.secret("access_token") == "t" and registry.can(config, Capability.WEBHOOKS)
+    with pytest.raises(ConfigError, match=r"connections.box.role"):
+        registry.connection({"name": "box", "kind": "inbox", "role": "manufacturer"})
