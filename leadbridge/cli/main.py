@@ -53,6 +53,7 @@ COMMAND_MODULES: list[str] = [
     "leads",
     "mappings",
     "partners",
+    "policies",
     "privacy",
     "routing",
     "sandbox",

@@ -1,15 +1,14 @@
-"""``leadbridge route`` and ``simulate``: explain one routing decision, replay a policy."""
+"""``leadbridge route``: route one lead now and explain the decision (``simulate``, ``tune`` and
+``policy`` live in ``cli/policies.py``)."""
 
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
 from leadbridge.cli.context import console, fail, print_json, settings
 from leadbridge.cli.partners import JsonOption, open_database
@@ -18,16 +17,15 @@ from leadbridge.core.leads import LeadService, lead_from_row
 from leadbridge.core.matching import Decision, history_from_offers, match
 from leadbridge.core.matching.modes import Plan, plan_round
 from leadbridge.core.model import utcnow
-from leadbridge.core.offers import OfferService, offer_from_row
+from leadbridge.core.offers import OfferService
 from leadbridge.core.policy import Policy, load_policy
 from leadbridge.core.router import RoutingContext, policy_from_settings, route_pending
-from leadbridge.core.simulate import simulate
-from leadbridge.core.store.tables import LeadRow, OfferRow
 
 PolicyOption = Annotated[
     Path | None, typer.Option("--policy", help="policy YAML to use instead of the configured one")
 ]
 FACTOR_HEADERS = {
+    "expected_conversion": "ev",
     "distance": "dist",
     "tier": "tier",
     "certification": "cert",
@@ -37,6 +35,7 @@ FACTOR_HEADERS = {
     "acceptance": "acc",
     "speed": "speed",
     "load": "load",
+    "stock": "stock",
 }
 
 
@@ -73,8 +72,16 @@ def _print_decision(decision: Decision, names: dict[str, str], *, show_excluded:
         table = Table("#", "partner", "score", "km", "factors (score contributions)")
         for rank, c in enumerate(decision.candidates, start=1):
             factors = " ".join(
-                f"{short} {c.contributions.get(name, 0.0):.2f}" for name, short in FACTOR_HEADERS.items()
+                f"{short} {c.contributions.get(name, 0.0):.{3 if name == 'expected_conversion' else 2}f}"
+                for name, short in FACTOR_HEADERS.items()
+                if name in c.contributions
             )
+            if c.factors:  # expected conversions: P(accept) × P(win) × reach
+                f = c.factors
+                factors = (
+                    f"p(accept) {f['p_accept']:.2f} × p(win) {f['p_win']:.2f} × reach {f['reach']:.2f} "
+                    f"(full to {f['reach_km']:.0f} km) · tie-breakers: " + factors
+                )
             table.add_row(
                 ("→ " if c.partner_id in decision.chosen else "") + str(rank),
                 f"{c.partner_id}\n{names.get(c.partner_id, '')}",
@@ -167,75 +174,5 @@ def route_command(
             console.print(f"[yellow]{problem}[/]")
 
 
-def simulate_command(
-    policy_path: Annotated[Path, typer.Option("--policy", help="the new policy YAML to try")],
-    since: Annotated[
-        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="only leads created on or after this day")
-    ] = None,
-    seed: Annotated[int, typer.Option(help="seed for tie-breaking (same seed, same report)")] = 0,
-    limit: Annotated[int, typer.Option(help="at most this many leads (oldest first)")] = 100_000,
-    as_json: JsonOption = False,
-) -> None:
-    """Replay past qualified leads under the current and a new policy; compare partner shares."""
-    try:
-        old_policy, new_policy = policy_from_settings(settings()), load_policy(policy_path)
-    except LeadbridgeError as error:
-        raise fail(str(error)) from None
-    now = utcnow()
-    query = select(LeadRow).order_by(LeadRow.created_at, LeadRow.id).limit(limit)
-    if since is not None:
-        start = datetime.combine(date(since.year, since.month, since.day), time(0), UTC)
-        query = query.where(LeadRow.created_at >= start)
-    with open_database().transaction() as session:
-        rows = list(session.execute(query).scalars())
-        context = RoutingContext.load(session, old_policy, now=now, rng=random.Random(seed))
-        history: dict[str, list[Any]] = {}
-        for offer_row in session.execute(
-            select(OfferRow).where(OfferRow.lead_id.in_([r.id for r in rows]))
-        ).scalars():
-            history.setdefault(offer_row.lead_id, []).append(offer_from_row(offer_row))
-    leads = [lead for lead in (lead_from_row(r) for r in rows) if lead.is_qualified]
-    report = simulate(
-        leads,
-        list(context.partners.values()),
-        old_policy,
-        new_policy,
-        context.stats,
-        now=now,
-        seed=seed,
-        history=history,
-    )
-    data = report.to_dict()
-    if as_json:
-        print_json(data)
-        return
-    names = {pid: p.name for pid, p in context.partners.items()}
-    table = Table("partner", "name", "actual", "before", "after", "share before", "share after", "Δ points")
-    for item in data["partners"]:
-        delta = (item["share_after"] - item["share_before"]) * 100
-        table.add_row(
-            item["partner_id"],
-            names.get(item["partner_id"], ""),
-            str(item["actual"]),
-            str(item["before"]),
-            str(item["after"]),
-            f"{item['share_before']:.1%}",
-            f"{item['share_after']:.1%}",
-            f"{delta:+.1f}",
-        )
-    console.print(table)
-    before_after = {
-        key: f"{data[key]['before']} → {data[key]['after']}"
-        for key in ("no_eligible_partner", "direct_sales", "expected_conversions")
-    }
-    console.print(
-        f"{data['leads']} lead(s) replayed · changed partner: {data['changed_partner']} · "
-        f"no eligible partner: {before_after['no_eligible_partner']} · "
-        f"direct sales: {before_after['direct_sales']} · "
-        f"expected conversions: {before_after['expected_conversions']}"
-    )
-
-
 def register(app: typer.Typer) -> None:
     app.command("route")(route_command)
-    app.command("simulate")(simulate_command)

@@ -26,6 +26,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from leadbridge.core import policy_history
 from leadbridge.core.errors import ConflictError, IllegalTransition, NotFound
 from leadbridge.core.event_batch import event_batch, lock_leads
 from leadbridge.core.leads import LeadService, lead_from_row
@@ -102,6 +103,7 @@ class RoutingContext:
     def load(cls, session: Session, policy: Policy, *, now: datetime, rng: random.Random) -> RoutingContext:
         partners, index = partners_and_index(session, policy, now)
         stats = load_stats(session, policy.performance, now=now)
+        policy_history.record(session, policy, by=ACTOR, at=now)  # decisions carry its hash
         return cls(policy, partners, index, stats, now, rng)
 
 

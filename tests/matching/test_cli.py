@@ -1,4 +1,4 @@
-"""``leadbridge route`` and ``leadbridge simulate`` against a real (SQLite) database."""
+"""``leadbridge route``, ``simulate``, ``tune`` and ``policy`` against a real (SQLite) database."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from leadbridge.cli import geo, routing
+from leadbridge.cli import geo, policies, routing
 from leadbridge.cli.context import STATE
 from leadbridge.core.leads import LeadService
 from leadbridge.core.lifecycle import EventKind
@@ -48,6 +48,7 @@ def app() -> typer.Typer:
     root = typer.Typer()
     routing.register(root)
     geo.register(root)
+    policies.register(root)
     return root
 
 
@@ -145,3 +146,63 @@ def test_given_a_geonames_dump_when_imported_then_the_policy_can_use_its_centroi
     assert json.loads(exact.stdout)["source"] == "postal_code"
     missing = RUNNER.invoke(app(), ["geo", "lookup", "US", "10001"])
     assert missing.exit_code == 1 and "no gazetteer entry for US 10001" in missing.output
+
+
+def test_given_routing_passes_when_policies_change_then_history_lists_revisions_and_simulate_compares_them(
+    project: tuple,
+) -> None:
+    path, _, ids = project
+    assert RUNNER.invoke(app(), ["route", ids[0], "--json"]).exit_code == 0  # records the configured policy
+    first = json.loads(RUNNER.invoke(app(), ["policy", "history", "--json"]).stdout)
+    assert [(r["recorded_by"], r["name"]) for r in first] == [("router", "default")]
+    (path / "policy.yaml").write_text("version: 1\nname: wide\nscoring: {reach_km: 150}\n")
+    recorded = RUNNER.invoke(app(), ["policy", "record", "--by", "alice", "--json"])
+    assert recorded.exit_code == 0, recorded.output
+    assert json.loads(recorded.stdout)["new"] is True
+    again = json.loads(RUNNER.invoke(app(), ["policy", "record", "--by", "bob", "--json"]).stdout)
+    assert again["new"] is False and again["recorded_by"] == "alice"  # the first sighting stays
+    revisions = json.loads(RUNNER.invoke(app(), ["policy", "history", "--json"]).stdout)
+    assert [r["recorded_by"] for r in revisions] == ["alice", "router"]
+    old, new = revisions[1]["hash"], revisions[0]["hash"]
+    compared = RUNNER.invoke(app(), ["simulate", "--policy", new[:6], "--against", old, "--json"])
+    assert compared.exit_code == 0, compared.output
+    data = json.loads(compared.stdout)
+    assert data["policies"] == {"before": old, "after": new} and data["leads"] == 3
+    shown = RUNNER.invoke(app(), ["policy", "show", new])
+    assert "reach_km: 150" in shown.stdout
+    missing = RUNNER.invoke(app(), ["simulate", "--policy", "abcdef"])
+    assert missing.exit_code == 1 and "no policy revision abcdef" in missing.output
+
+
+def test_given_history_when_tuned_then_current_and_best_conversions_and_the_yaml_to_adopt(
+    project: tuple,
+) -> None:
+    path, database, ids = project
+    for lead_id in ids[:2]:  # the near partner gets two leads, wins one and loses the other
+        assert RUNNER.invoke(app(), ["route", lead_id, "--json"]).exit_code == 0
+    with database.transaction() as session:
+        offers = OfferService(session)
+        for lead_id, kind in ((ids[0], EventKind.WIN), (ids[1], EventKind.LOSE)):
+            (offer,) = offers.for_lead(lead_id)
+            offers.accept(offer.id, actor="t", idempotency_key=f"a:{offer.id}")
+            LeadService(session).apply(
+                lead_id, kind, actor="t", idempotency_key=f"o:{lead_id}", partner_id=offer.partner_id
+            )
+    result = RUNNER.invoke(
+        app(), ["tune", "--json", "--evaluations", "8", "--out", str(path / "tuned.yaml"), "--by", "carol"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["leads"] == 3 and data["evaluations"] <= 8
+    assert data["expected_conversions"]["best"] >= data["expected_conversions"]["current"] > 0
+    assert data["policy_yaml"].startswith("version: 1")
+    written = (path / "tuned.yaml").read_text()
+    assert data["policy_hash"] in written
+    revisions = json.loads(RUNNER.invoke(app(), ["policy", "history", "--json"]).stdout)
+    by_hash = {r["hash"]: r["recorded_by"] for r in revisions}
+    # recorded under carol's name, unless routing had already used exactly that policy
+    assert by_hash[data["policy_hash"]] == (
+        "router" if data["policy_hash"] == data["current_hash"] else "carol"
+    )
+    table = RUNNER.invoke(app(), ["tune", "--evaluations", "3"])
+    assert "policy to adopt" in table.stdout and "expected conversions: current" in table.stdout
