@@ -6,8 +6,10 @@ Rules:
   ``runner.execute``, exactly as a Celery worker would;
 - while it runs it is the process's dispatcher, so an after-commit kick (a lead created through
   the API or a webhook) is routed at once instead of at the next poll;
-- the same ``(step, args)`` waits in the queue at most once; a transient failure is retried up to
-  ``MAX_RETRIES`` times with the shared backoff, anything else is logged and left to the next tick;
+- the same ``(step, args)`` waits in the queue at most once; a failed step is logged and left to
+  the sweep, which republishes the work while the database says it is due (the remote calls were
+  already retried under the one policy, ``core/retry.py``). Only a ``Busy`` step (another worker
+  holds its lease) is queued again after exactly its ``retry_after``, up to ``MAX_BUSY_WAITS`` times;
 - ``stop()`` lets running steps finish (each is one transaction per unit of work, so stopping
   between steps loses nothing) and restores the previous dispatcher.
 """
@@ -25,9 +27,9 @@ from collections.abc import Callable
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.jobs import dispatch
-from leadbridge.jobs.runner import MAX_RETRIES, RETRIABLE, execute, make_context, retry_delay
+from leadbridge.jobs.runner import MAX_BUSY_WAITS, RETRIABLE, execute, make_context
 from leadbridge.jobs.schedule import Entry, schedule
-from leadbridge.jobs.steps import StepNotWired
+from leadbridge.jobs.steps import Busy, StepNotWired
 
 log = logging.getLogger(__name__)
 
@@ -168,20 +170,27 @@ class EmbeddedScheduler:
             self._attempts.pop(work, None)
         except StepNotWired as error:
             log.error("%s", error)
-        except RETRIABLE as error:
+        except Busy as error:
             attempt = self._attempts.get(work, 0)
-            if attempt >= MAX_RETRIES:
+            if attempt >= MAX_BUSY_WAITS:
                 self._attempts.pop(work, None)
-                log.warning(
-                    "step %s%s gave up after %d tries; the sweeper retries it", step, args, attempt + 1
-                )
+                log.warning("step %s%s still busy after %d tries; the sweep has it", step, args, attempt + 1)
                 return
             self._attempts[work] = attempt + 1
-            delay = retry_delay(attempt, error)
-            log.info("step %s failed (%s); retry in %.1fs", step, type(error).__name__, delay)
+            delay = float(error.retry_after or 0.0)
+            log.debug("step %s busy (%s); again in %.2fs", step, error, delay)
             with self._lock:
                 self._queued.add(work)  # counts as waiting, so a kick meanwhile does not double it
                 heapq.heappush(self._delayed, (self.clock() + delay, next(self._seq), work))
             self._wake.set()
+        except RETRIABLE as error:
+            self._attempts.pop(work, None)
+            log.warning(
+                "step %s%s failed (%s: %s); the sweep republishes it when due",
+                step,
+                args,
+                type(error).__name__,
+                error,
+            )
         except Exception:
             log.exception("step %s%s failed", step, args)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import socket
 import time
 from collections.abc import Sequence
@@ -40,12 +39,12 @@ RETRIABLE: tuple[type[BaseException], ...] = (
     IntegrityError,
 )
 
-# Bounded retries (the same policy for Celery and the embedded scheduler): exponential backoff with
-# full jitter, at least a remote's Retry-After, capped well below the broker's visibility timeout
-# (a delayed message is held unacknowledged; a delay past the timeout would be redelivered).
-MAX_RETRIES = 5
-RETRY_BASE_S = 1.0
-RETRY_CAP_S = 30.0
+# A failed step is not retried by the job layer: each remote call was already retried under the one
+# policy (``core/retry.py``), the work is still due in the database, and the sweep republishes it
+# when it is due (an outbox row at its ``next_attempt_at``). A broker countdown would be a second
+# schedule, and one longer than Redis's visibility timeout is delivered twice (celery #4766).
+# Only a ``Busy`` lease is waited for, for exactly its ``retry_after``, at most ``MAX_BUSY_WAITS`` times.
+MAX_BUSY_WAITS = 5
 
 # Which argument names what, for the log context.
 _SUBJECT = {
@@ -55,20 +54,6 @@ _SUBJECT = {
     steps.POLL_PARTNER: "connection",
     steps.FLUSH_OUTBOX: "target",
 }
-
-
-def retry_delay(
-    attempt: int, error: BaseException | None = None, *, rng: random.Random | None = None
-) -> float:
-    """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 0), per the policy above."""
-    if isinstance(error, steps.Busy) and error.retry_after:
-        return float(error.retry_after)
-    backoff = min(RETRY_CAP_S, RETRY_BASE_S * 2**attempt)
-    delay = (rng or random).uniform(backoff / 2, backoff)
-    retry_after = getattr(error, "retry_after", None)
-    if retry_after:
-        delay = max(delay, float(retry_after))
-    return min(delay, RETRY_CAP_S)
 
 
 def worker_id() -> str:

@@ -3,10 +3,11 @@
 Rules:
 - a task reloads everything from the database by id and runs its step through ``runner.execute``
   (the same path the embedded scheduler takes), so it is idempotent by construction;
-- transient failures (``runner.RETRIABLE``) are retried at most ``MAX_RETRIES`` times with the
-  shared backoff; anything else (configuration, a 4xx-like rejection, an illegal transition) is
-  not retried. Giving up loses nothing: the work is still due in the database and the sweeper
-  publishes it again;
+- a failed step is not retried with ``task.retry``: its remote calls were already retried under
+  the one policy (``core/retry.py``), and the work is still due in the database, so the sweep
+  publishes it again when it is due (no second schedule, no broker countdown past the visibility
+  timeout). A transient failure (``runner.RETRIABLE``) is logged as such, anything else as an error;
+- a ``Busy`` step (another worker holds its lease) is sent again after exactly its ``retry_after``;
 - a step that is not wired yet is logged and dropped, never retried.
 """
 
@@ -21,7 +22,7 @@ from celery.signals import worker_init, worker_process_init
 
 from leadbridge.jobs import dispatch, engine, kicks
 from leadbridge.jobs.app import CeleryDispatcher, app, current_settings
-from leadbridge.jobs.runner import MAX_RETRIES, RETRIABLE, execute, make_context, retry_delay
+from leadbridge.jobs.runner import MAX_BUSY_WAITS, RETRIABLE, execute, make_context
 from leadbridge.jobs.schedule import task_name
 from leadbridge.jobs.steps import STEP_NAMES, Busy, JobContext, StepNotWired
 from leadbridge.ops.logs import log_context
@@ -69,25 +70,20 @@ def _run(task: Task, step: str, args: tuple[str, ...]) -> None:
             if isinstance(current, CeleryDispatcher):
                 current.send(step, args, countdown=error.retry_after)
                 return
-            raise task.retry(exc=error, countdown=error.retry_after, max_retries=MAX_RETRIES) from error
+            raise task.retry(exc=error, countdown=error.retry_after, max_retries=MAX_BUSY_WAITS) from error
         except RETRIABLE as error:
-            if task.request.retries >= MAX_RETRIES:
-                log.warning(
-                    "step %s gave up after %d tries (%s); the sweeper will republish it",
-                    step,
-                    MAX_RETRIES + 1,
-                    type(error).__name__,
-                )
-                raise
-            delay = retry_delay(task.request.retries, error)
-            log.info("step %s failed (%s); retry in %.1fs", step, type(error).__name__, delay)
-            raise task.retry(exc=error, countdown=delay, max_retries=MAX_RETRIES) from error
+            log.warning(
+                "step %s failed (%s: %s); the sweep republishes it when due",
+                step,
+                type(error).__name__,
+                error,
+            )
 
 
 def define_task(step: str) -> Task:
     """Register the Celery task that runs ``step``."""
 
-    @app.task(name=task_name(step), bind=True, max_retries=MAX_RETRIES, acks_late=True)
+    @app.task(name=task_name(step), bind=True, max_retries=MAX_BUSY_WAITS, acks_late=True)
     def run_step(self: Task, *args: str) -> None:
         _run(self, step, tuple(args))
 

@@ -8,7 +8,8 @@ Rules:
 - a group whose write succeeded marks all its rows sent; a record the system refuses for good
   (skip/fatal) is dead-lettered at once with the reason; a transient failure counts a try;
 - a whole-batch failure counts a try for every claimed row and ends this flush (the target is
-  unwell; the backoff decides when to come back); a quota stop releases the rows untouched.
+  unwell; the backoff decides when to come back — a Retry-After longer than the connector's time
+  budget lands here and is kept in full); a quota stop releases the rows untouched.
 """
 
 from __future__ import annotations
@@ -105,7 +106,9 @@ def flush(
             return stats
         except (RetriableError, SessionExpired, FatalConnectorError) as error:
             with database.transaction() as session:
-                outbox.mark_failed(session, ids, str(error), worker=worker, now=clock(), settings=settings)
+                outbox.mark_failed(
+                    session, ids, str(error), worker=worker, now=clock(), settings=settings, cause=error
+                )
             stats.failed += len(ids)
             stats.stopped, stats.errors = "error", [*stats.errors, str(error)]
             return stats

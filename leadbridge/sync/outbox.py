@@ -9,8 +9,11 @@ Rules:
   ``stale_after`` belongs to a dead worker and may be taken over;
 - several rows for one ``(lead, kind, partner)`` are one write (``coalesce``): the write carries the
   lead's *current* state, so sending it once settles them all;
-- a failed row waits per the retry policy's backoff and, after ``max_attempts``, is ``dead``: it
-  stays visible (``leadbridge outbox list``) until an admin retries it (``outbox retry``);
+- a failed row waits per the retry policy's formula (``RetryPolicy.wait_for``, the same one the
+  connectors use within a call, on a longer horizon): a ``Retry-After`` the error carries is kept
+  in full (a 429 with a long Retry-After reschedules the row instead of holding a worker), else
+  exponential backoff with jitter; after ``max_attempts`` the row is ``dead``: it stays visible
+  (``leadbridge outbox list``) until an admin retries it (``outbox retry``);
 - a quota stop releases the claim without counting a try: nothing was wrong with the row.
 """
 
@@ -45,8 +48,9 @@ class OutboxSettings:
     stale_after: timedelta = timedelta(minutes=5)
     backoff: RetryPolicy = field(default_factory=lambda: RetryPolicy(base=30.0, cap=3600.0))
 
-    def next_attempt(self, now: datetime, attempts: int) -> datetime:
-        return now + timedelta(seconds=self.backoff.wait_for(attempts, None))
+    def next_attempt(self, now: datetime, attempts: int, cause: BaseException | None = None) -> datetime:
+        """When a row that failed its ``attempts``-th try (with ``cause``) is due again."""
+        return now + timedelta(seconds=self.backoff.wait_for(attempts, cause))
 
 
 def enqueue(
@@ -171,8 +175,10 @@ def mark_failed(
     now: datetime,
     settings: OutboxSettings,
     permanent: bool = False,
+    cause: BaseException | None = None,
 ) -> int:
-    """Count a failed try; schedule the next per backoff, or dead-letter after the last one."""
+    """Count a failed try; schedule the next per backoff (honouring ``cause``'s Retry-After), or
+    dead-letter after the last one."""
     rows = _claimed(session, ids, worker)
     for row in rows:
         row.attempts += 1
@@ -182,7 +188,7 @@ def mark_failed(
             row.status = OutboxStatus.DEAD.value
         else:
             row.status = OutboxStatus.PENDING.value
-            row.next_attempt_at = settings.next_attempt(now, row.attempts)
+            row.next_attempt_at = settings.next_attempt(now, row.attempts, cause)
     return len(rows)
 
 

@@ -8,6 +8,7 @@ would in real time and the tests stay fast and deterministic.
 from __future__ import annotations
 
 import itertools
+import random
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -124,7 +125,13 @@ class HubSpotHarness:
         self.connector().install_properties()
 
     def retry(self) -> RetryPolicy:
-        return RetryPolicy(max_attempts=5, max_seconds=120, sleep=self.time.sleep, clock=self.time.monotonic)
+        return RetryPolicy(
+            max_attempts=5,
+            max_seconds=120,
+            sleep=self.time.sleep,
+            clock=self.time.monotonic,
+            rng=random.Random(3),  # the spread on top of a Retry-After, replayable
+        )
 
     def pacer(self) -> Pacer:
         return Pacer(5, clock=self.time.monotonic, sleep=self.time.sleep)

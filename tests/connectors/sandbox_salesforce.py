@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import time
 from datetime import timedelta
 from typing import Any
@@ -11,7 +12,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from leadbridge.connectors.salesforce import SalesforceConfig, SalesforceConnector, connect
-from leadbridge.core.retry import no_wait_policy
+from leadbridge.core.retry import RetryPolicy
 from leadbridge.sandbox.salesforce.org import SalesforceOrg
 
 _numbers = itertools.count(1)
@@ -38,8 +39,13 @@ def org_config(
     )
 
 
+def no_wait(max_attempts: int = 5) -> RetryPolicy:
+    """The one policy, without sleeping (the sandbox is local) and seeded: tests build their own."""
+    return RetryPolicy(max_attempts=max_attempts, sleep=lambda _seconds: None, rng=random.Random(7))
+
+
 def sandbox_connector(org: SalesforceOrg, ca_file: Any, *, name: str, **extra: Any) -> SalesforceConnector:
-    return connect(org_config(org, ca_file, name=name, **extra), retry=no_wait_policy())
+    return connect(org_config(org, ca_file, name=name, **extra), retry=no_wait())
 
 
 def a_sf_lead(number: int | None = None, **overrides: Any) -> dict[str, Any]:

@@ -11,12 +11,11 @@ from leadbridge.connectors.salesforce import connect
 from leadbridge.connectors.salesforce.client import http_session, login
 from leadbridge.connectors.salesforce.errors import SALESFORCE_ERRORS
 from leadbridge.core.errors import FatalConnectorError, QuotaExhausted, RetriableError
-from leadbridge.core.retry import no_wait_policy
 from leadbridge.ports import Action, WriteItem, advance
 from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.salesforce.org import SalesforceOrg
 from tests.connectors.contract import read_all
-from tests.connectors.sandbox_salesforce import add_leads, org_config, sandbox_connector
+from tests.connectors.sandbox_salesforce import add_leads, no_wait, org_config, sandbox_connector
 
 
 @pytest.fixture
@@ -45,7 +44,7 @@ def test_given_each_auth_flow_when_checking_then_it_logs_in(
         "password_oauth": {"consumer_key": org.consumer_key, "consumer_secret": org.consumer_secret},
     }[auth]
     config = org_config(org, box.ca_file, name="home", **extra)
-    result = connect(config, retry=no_wait_policy()).check()
+    result = connect(config, retry=no_wait()).check()
     assert result.ok, result.message
 
 
@@ -53,7 +52,7 @@ def test_given_a_bare_session_that_expires_then_the_error_says_how_to_fix_it(
     box: Sandbox, org: SalesforceOrg
 ) -> None:
     config = org_config(org, box.ca_file, name="home", auth="session", access_token=org.session_id)
-    connector = connect(config, retry=no_wait_policy())
+    connector = connect(config, retry=no_wait())
     assert connector.check().ok
     org.faults.expire_session_after(0)
     with pytest.raises(FatalConnectorError, match="jwt or client_credentials"):

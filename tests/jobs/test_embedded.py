@@ -1,4 +1,4 @@
-"""The embedded scheduler: periodic entries, immediate kicks, de-duplication, bounded retries."""
+"""The embedded scheduler: periodic entries, immediate kicks, de-duplication, lease waits, no retries."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def calls() -> Iterator[Calls]:
                 return [Followup("t_deliver", args)]
             if name == "t_flaky" and failures["t_flaky"] > 0:
                 failures["t_flaky"] -= 1
-                raise RetriableError("429", retry_after=0.01)
+                raise steps.Busy("another worker holds the lease", retry_after=0.01)
             if name == "t_broken":
                 raise ConfigError("bad mapping")
             if name == "t_slow":
@@ -75,10 +75,7 @@ def wait_for(predicate, timeout: float = 5.0) -> bool:  # type: ignore[no-untype
 
 
 @pytest.fixture
-def scheduler(
-    settings: Settings, database: Database, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[EmbeddedScheduler]:
-    monkeypatch.setattr(runner, "RETRY_BASE_S", 0.01)
+def scheduler(settings: Settings, database: Database) -> Iterator[EmbeddedScheduler]:
     sched = EmbeddedScheduler(
         settings, database=database, workers=2, entries=[Entry("tick", "t_tick", ("x",), 0.2)]
     )
@@ -121,7 +118,7 @@ def test_given_the_same_work_waiting_when_it_is_sent_again_then_it_runs_once(
         sched.stop(5)
 
 
-def test_given_a_retriable_failure_then_the_step_is_retried_until_it_succeeds(
+def test_given_a_busy_lease_then_the_step_runs_again_after_its_retry_after_until_it_gets_it(
     scheduler: EmbeddedScheduler, calls: Calls
 ) -> None:
     scheduler.start()
@@ -131,22 +128,46 @@ def test_given_a_retriable_failure_then_the_step_is_retried_until_it_succeeds(
     assert len(calls.of("t_flaky")) == 3
 
 
-def test_given_a_step_that_always_fails_retriably_then_tries_are_bounded(
+def test_given_a_lease_that_stays_busy_then_waits_are_bounded(
     scheduler: EmbeddedScheduler, calls: Calls
 ) -> None:
     def always(ctx: JobContext, *args: str) -> None:
         calls.add("t_always", *args)
-        raise RetriableError("503")
+        raise steps.Busy("held", retry_after=0.01)
 
     steps.register("t_always", always)
     try:
         scheduler.start()
         dispatch.dispatch("t_always")
-        assert wait_for(lambda: len(calls.of("t_always")) >= runner.MAX_RETRIES + 1)
+        assert wait_for(lambda: len(calls.of("t_always")) >= runner.MAX_BUSY_WAITS + 1)
         assert scheduler.wait_idle(5)
-        assert len(calls.of("t_always")) == runner.MAX_RETRIES + 1
+        assert len(calls.of("t_always")) == runner.MAX_BUSY_WAITS + 1
     finally:
         steps.unregister("t_always")
+
+
+def test_given_a_retriable_failure_then_it_is_not_retried_in_memory_but_runs_when_sent_again(
+    scheduler: EmbeddedScheduler, calls: Calls
+) -> None:
+    # The remote calls were retried under the one policy already; the work is still due in the
+    # database, and the sweep sends it again: a second, in-memory schedule would only add load.
+    def transient(ctx: JobContext, *args: str) -> None:
+        calls.add("t_transient", *args)
+        raise RetriableError("503", retry_after=0.01)
+
+    steps.register("t_transient", transient)
+    try:
+        scheduler.start()
+        dispatch.dispatch("t_transient")
+        assert wait_for(lambda: len(calls.of("t_transient")) == 1)
+        assert scheduler.wait_idle(5)
+        time.sleep(0.2)
+        assert len(calls.of("t_transient")) == 1
+        dispatch.dispatch("t_transient")  # what the sweep does while the work is due
+        assert wait_for(lambda: len(calls.of("t_transient")) == 2)
+        assert scheduler.alive
+    finally:
+        steps.unregister("t_transient")
 
 
 def test_given_a_non_retriable_error_then_the_step_is_not_retried_and_the_scheduler_lives_on(

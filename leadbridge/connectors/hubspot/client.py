@@ -151,12 +151,9 @@ class HubSpotClient:
 
     def call(self, what: str, fn: Callable[[Apis], Any], *, search: bool = False) -> Answer:
         """Run ``fn(apis)`` (a raw-answer call) under the module rules; the parsed answer."""
-        attempts = 0
         label = f"{self.config.name} {what}"
 
-        def attempt() -> Answer:
-            nonlocal attempts
-            attempts += 1
+        def once() -> Answer:
             self._guard()
             apis = self.apis
             if search:
@@ -168,7 +165,7 @@ class HubSpotClient:
                     self.pacer.settle()
                 self._count(error.status)
                 found = failure(error.status, error.body, error.headers, error.reason)
-                raise translate(found, what, attempts) from None
+                raise translate(found, what) from None
             except urllib3.exceptions.HTTPError as error:
                 self._count(None)
                 raise RetriableError(f"{label}: connection failed: {error}") from None
@@ -180,15 +177,21 @@ class HubSpotClient:
             return Answer(raw.status, _decode(raw), headers)
 
         refreshed = False
-        while True:
-            try:
-                return self.retry.call(attempt, what=label)
-            except SessionExpired as error:
-                fresh = None if refreshed else self.token_provider()
-                if not fresh or fresh == self.token:
-                    raise FatalConnectorError(f"connection {self.config.name}: {error}") from None
-                log.info("%s: token refused during %s; using the refreshed token", self.config.name, what)
-                refreshed, self.token, self._apis = True, fresh, None
+
+        def attempt() -> Answer:
+            # The token refresh happens inside the policy run: one budget for the whole call.
+            nonlocal refreshed
+            while True:
+                try:
+                    return once()
+                except SessionExpired as error:
+                    fresh = None if refreshed else self.token_provider()
+                    if not fresh or fresh == self.token:
+                        raise FatalConnectorError(f"connection {self.config.name}: {error}") from None
+                    log.info("%s: token refused during %s; using the refreshed token", self.config.name, what)
+                    refreshed, self.token, self._apis = True, fresh, None
+
+        return self.retry.call(attempt, what=label)
 
     # -- typed methods -----------------------------------------------------------------------
     def search(self, obj: str, body: dict[str, Any]) -> dict[str, Any]:

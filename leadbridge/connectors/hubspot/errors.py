@@ -1,8 +1,10 @@
 """HubSpot's error table: ``(HTTP status, category or 429 policy)`` → what leadbridge does next.
 
 HubSpot answers 429 for three different limits and only the body tells them apart (``policyName``;
-crm-api-notes §6.2): the rolling ten-second window (wait ~10 s × attempt), the search bucket of
-5/s (wait ~1 s × attempt) and the daily allowance (stop for the day, checkpoint saved). Every error
+crm-api-notes §6.2): the rolling ten-second window, the search bucket of 5/s and the daily
+allowance (stop for the day, checkpoint saved). ``Retry-After`` is not guaranteed on a 429
+(present on 477): without it, the window's length stands in for it (10 s, 1 s) — retrying sooner
+only meets the same full window. The wait itself is the one policy's (``core/retry.py``). Every error
 body is JSON with a ``category``; ``ApiException.body`` is a *str* (parse it here) and the exception
 class differs per generated sub-package, so callers pass status, body and headers, not the class.
 """
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from leadbridge.core.errors import LeadbridgeError
+from leadbridge.core.retry import parse_retry_after
 from leadbridge.ports import Action, ErrorRule, ErrorTable
 
 A = Action
@@ -98,37 +101,34 @@ def failure(status: int | None, body: Any, headers: Any = None, reason: str | No
     category = data.get("category")
     if status == 0 and "CERTIFICATE_VERIFY_FAILED" in message + str(reason):
         category = TLS_FAILED
-    retry_after = _header(headers, "Retry-After")
     return HubSpotFailure(
         status,
         str(category) if category else None,
         str(policy) if policy else None,
         message,
-        float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None,
+        parse_retry_after(_header(headers, "Retry-After")),
         data.get("context"),
     )
 
 
-def wait_seconds(found: HubSpotFailure, attempt: int) -> float | None:
-    """How long to wait before trying again after ``found`` on try ``attempt`` (1-based).
+# How long a rate-limit window lasts: a 429 without Retry-After waits at least this long.
+WINDOW_SECONDS = {TEN_SECONDLY: 10.0, SECONDLY: 1.0}
 
-    Retry-After wins when HubSpot sends it; otherwise the Node SDK's schedule: the ten-second
-    window 10 s × attempt, the search bucket 1 s × attempt; other retriable failures use the retry
-    policy's own exponential backoff (``None``).
-    """
+
+def retry_after(found: HubSpotFailure) -> float | None:
+    """The Retry-After to honour for ``found``: HubSpot's header (seconds or HTTP-date) when sent,
+    else the length of the rate-limit window it hit; ``None`` leaves the wait to the policy."""
     if found.retry_after is not None:
         return found.retry_after
-    if found.status == 429 and found.policy == SECONDLY:
-        return 1.0 * attempt
-    if found.status == 429 and found.policy == TEN_SECONDLY:
-        return 10.0 * attempt
+    if found.status == 429 and found.policy is not None:
+        return WINDOW_SECONDS.get(found.policy)
     return None
 
 
-def translate(found: HubSpotFailure, what: str, attempt: int = 1) -> LeadbridgeError:
+def translate(found: HubSpotFailure, what: str) -> LeadbridgeError:
     """The leadbridge exception for one failed call, per ``HUBSPOT_ERRORS``."""
     return HUBSPOT_ERRORS.error_for(
-        found.status, found.code, f"{what}: {found.message}", retry_after=wait_seconds(found, attempt)
+        found.status, found.code, f"{what}: {found.message}", retry_after=retry_after(found)
     )
 
 

@@ -4,8 +4,13 @@ Rules:
 - every call goes through ``_call``: the quota guard first (stop before the configured share of the
   daily allocation is used — ``Sforce-Limit-Info`` of the previous answer tells us), then the one
   retry policy, with each Salesforce error translated by the error table (``errors.py``);
-- an expired session is refreshed by logging in again and the call is tried once more; a client
-  built from a bare session id cannot log in, so expiry is fatal for it with a message saying so;
+- an error answer's ``Retry-After`` (seconds or an HTTP-date) reaches the policy: simple-salesforce
+  raises its own exceptions without the response headers, so the session's response hook keeps
+  the last answer's header (per thread) and ``translate`` attaches it;
+- an expired session is refreshed by logging in again and the call is tried once more, inside the
+  same policy run: a login made inside a retried call is tried once (the policy does not nest), so
+  an org that is down costs one budget, not one budget per login try; a client built from a bare
+  session id cannot log in, so expiry is fatal for it with a message saying so;
 - only ``Salesforce.*`` methods are used (``restful``, ``query``): ``SFType`` calls re-login without
   bound on a 401 (see BEHAVIOR.md);
 - every HTTP request (logins included) is counted in ``calls``.
@@ -14,6 +19,7 @@ Rules:
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -32,7 +38,7 @@ from leadbridge.core.errors import (
     RetriableError,
     SessionExpired,
 )
-from leadbridge.core.retry import RetryPolicy
+from leadbridge.core.retry import RetryPolicy, parse_retry_after
 from leadbridge.ops.metrics import record_api_call
 
 log = logging.getLogger("leadbridge.salesforce")
@@ -173,15 +179,31 @@ class SalesforceClient:
         self._sf: Salesforce | None = None
         self.calls = 0
         self.usage: tuple[int, int] | None = None  # (used, total) from Sforce-Limit-Info
+        self._last = threading.local()  # the last error answer's Retry-After, per thread
 
     def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self.calls += 1
         record_api_call(self.config.name, None if response.status_code < 300 else str(response.status_code))
+        failed = response.status_code >= 400
+        self._last.retry_after = response.headers.get("Retry-After") if failed else None
+
+    def _retry_after(self) -> float | None:
+        """The ``Retry-After`` of the answer that just failed in this thread, in seconds."""
+        return parse_retry_after(getattr(self._last, "retry_after", None))
+
+    def _login(self) -> Salesforce:
+        try:
+            return self._factory(self.config, self.session)
+        except RetriableError as error:
+            if error.retry_after is None:
+                error.retry_after = self._retry_after()
+            raise
 
     @property
     def sf(self) -> Salesforce:
         if self._sf is None:
-            self._sf = self.retry.call(lambda: self._factory(self.config, self.session), what="login")
+            # Inside ``call`` this runs once (the outer policy retries); on its own it is retried.
+            self._sf = self.retry.call(self._login, what=f"{self.config.name} login")
         return self._sf
 
     def refresh(self) -> None:
@@ -218,27 +240,31 @@ class SalesforceClient:
         """Run ``fn(sf)`` under the guard, the retry policy, the error table and one session refresh."""
         refreshed = False
 
-        def attempt() -> T:
+        def once() -> T:
             self._guard()
             sf = self.sf
             try:
                 result = fn(sf)
             except SalesforceError as error:
-                raise translate(error, what) from None
+                raise translate(error, what, retry_after=self._retry_after()) from None
             except requests.RequestException as error:
                 raise RetriableError(f"{what}: connection failed: {error}") from None
             self._remember_usage(sf)
             return result
 
-        while True:
+        def attempt() -> T:
+            nonlocal refreshed
             try:
-                return self.retry.call(attempt, what=f"{self.config.name} {what}")
+                return once()
             except SessionExpired:
                 if refreshed:
                     raise
                 log.info("%s: session expired during %s; logging in again", self.config.name, what)
                 refreshed = True
-                self.refresh()
+                self.refresh()  # one login try: this runs inside the policy below
+                return once()
+
+        return self.retry.call(attempt, what=f"{self.config.name} {what}")
 
     # -- typed methods ---------------------------------------------------------------------
     def query_pages(self, soql: str, *, include_deleted: bool = False, batch_size: int = 2000) -> Any:

@@ -52,10 +52,13 @@ def error_code(content: Any) -> tuple[str | None, str]:
     return None, str(content)[:300]
 
 
-def translate(error: SalesforceError, what: str) -> LeadbridgeError:
-    """The leadbridge exception for a simple-salesforce error, per ``SALESFORCE_ERRORS``."""
+def translate(error: SalesforceError, what: str, *, retry_after: float | None = None) -> LeadbridgeError:
+    """The leadbridge exception for a simple-salesforce error, per ``SALESFORCE_ERRORS``.
+
+    simple-salesforce's exceptions carry no headers, so the caller passes the answer's
+    ``Retry-After`` (in seconds) that it kept; a retriable error carries it to the policy."""
     code, message = error_code(error.content)
-    return SALESFORCE_ERRORS.error_for(error.status, code, f"{what}: {message}")
+    return SALESFORCE_ERRORS.error_for(error.status, code, f"{what}: {message}", retry_after=retry_after)
 
 
 def item_rule(errors: list[Mapping[str, Any]]) -> ErrorRule:

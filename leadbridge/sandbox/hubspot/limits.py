@@ -46,7 +46,7 @@ class RateLimits:
         self.ten_secondly = ten_secondly
         self.search_per_second = search_per_second
         # HubSpot does not promise Retry-After on a 429 (crm-api-notes §6.2): off unless set.
-        self.retry_after: int | None = None
+        self.retry_after: int | str | None = None
         self._monotonic = monotonic
         self._window: deque[float] = deque()
         self._search: deque[float] = deque()
@@ -59,11 +59,12 @@ class RateLimits:
         search_per_second: int | None = None,
         daily: int | None = None,
         daily_used: int | None = None,
-        retry_after: int | None = None,
+        retry_after: int | str | None = None,
     ) -> None:
         """Change limits at runtime (e.g. a tiny daily limit to test quota exhaustion).
 
-        ``retry_after`` (seconds) adds a ``Retry-After`` header to every 429 from then on.
+        ``retry_after`` adds a ``Retry-After`` header to every 429 from then on: seconds, or a
+        string sent as is (an HTTP-date, as RFC 9110 allows).
         """
         with self._lock:
             if retry_after is not None:
