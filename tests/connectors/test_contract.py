@@ -149,6 +149,7 @@ def test_given_a_429_with_retry_after_when_reading_then_it_backs_off_and_succeed
     taken, _ = read_all(connector, harness.stream, None)
     assert set(ids) <= {c.external_id for c in taken}
     assert harness.slept[waited:], "the 429 was retried through the policy, after a wait"
+    assert harness.slept[waited] >= 1, "no sooner than the Retry-After"
 
 
 def test_given_an_expired_session_when_reading_then_it_logs_in_again(harness: Harness) -> None:

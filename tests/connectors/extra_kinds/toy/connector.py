@@ -14,7 +14,7 @@ import requests
 from pydantic import SecretStr
 
 from leadbridge.core.errors import LeadbridgeError, NotFound, RetriableError, SessionExpired
-from leadbridge.core.retry import RetryPolicy
+from leadbridge.core.retry import RetryPolicy, parse_retry_after
 from leadbridge.core.settings import ConnectionConfig
 from leadbridge.ports import (
     NUMBER,
@@ -90,7 +90,7 @@ class ToyConnector:
             answer.status_code,
             data.get("code"),
             data.get("message", ""),
-            float(retry_after) if retry_after else None,
+            parse_retry_after(retry_after),
         )
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
