@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.markup import escape
+from rich.table import Table as RichTable
+from rich.text import Text
 
 from leadbridge.connectors.registry import default_registry
 from leadbridge.core.errors import LeadbridgeError
@@ -34,6 +37,30 @@ STATE = CliState()
 def settings() -> Settings:
     """The settings for this invocation (``--config`` or the current directory)."""
     return STATE.settings()
+
+
+# C0/C1 control characters except tab and newline: an ESC from CRM data must never reach a terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(value: object) -> Text:
+    """``value`` as literal text for the terminal: Rich markup in it is shown, not interpreted, and
+    control characters (escape sequences) are shown as ``\\xNN``, never sent."""
+    text = value if isinstance(value, str) else str(value)
+    return Text(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+
+
+def styled(markup: str) -> Text:
+    """Our own markup (a colour around a fixed word), for a table cell that should be styled."""
+    return Text.from_markup(markup)
+
+
+class Table(RichTable):
+    """A Rich table whose string cells are data, never markup (``plain``): a company named
+    ``[/bold]`` or ``[link=…]`` prints as written. Cells we style ourselves are passed as ``Text``."""
+
+    def add_row(self, *renderables: RenderableType | None, **kwargs: Any) -> None:
+        super().add_row(*(plain(cell) if isinstance(cell, str) else cell for cell in renderables), **kwargs)
 
 
 def serving_settings(command: str) -> Settings:

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from sqlalchemy import select
 
-from leadbridge.cli.context import console, fail, print_json
+from leadbridge.cli.context import Table, console, fail, print_json
 from leadbridge.cli.partners import JsonOption, open_database
 from leadbridge.cli.routing import PolicyOption, policy_option
 from leadbridge.core.errors import LeadbridgeError

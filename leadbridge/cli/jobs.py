@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from leadbridge.cli.context import console, fail, print_json, serving_settings, settings
+from leadbridge.cli.context import Table, console, fail, print_json, serving_settings, settings
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 

@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 from sqlalchemy import or_, select
 
 from leadbridge.cli import privacy
-from leadbridge.cli.context import console, fail, print_json
+from leadbridge.cli.context import Table, console, fail, print_json
 from leadbridge.cli.output import STREAM_BATCH, file_progress, report_import, stream_json
 from leadbridge.cli.partners import JsonOption, open_database
 from leadbridge.connectors.csvstream import CsvFileError

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from leadbridge import __version__
 from leadbridge.cli.context import STATE, err_console
@@ -68,7 +69,7 @@ def main() -> None:
     try:
         app()
     except LeadbridgeError as error:
-        err_console.print(f"[bold red]error:[/] {error}")
+        err_console.print(f"[bold red]error:[/] {escape(str(error))}")
         raise SystemExit(1) from None
 
 

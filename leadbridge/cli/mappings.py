@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from leadbridge.cli.context import console, print_json, settings
+from leadbridge.cli.context import Table, console, print_json, settings, styled
 from leadbridge.connectors.registry import default_registry
 from leadbridge.core.errors import ConfigError, LeadbridgeError
 from leadbridge.core.settings import CrmConnection, Settings
@@ -80,7 +79,7 @@ def _findings_table(findings: list[Finding]) -> Table:
     for item in findings:
         colour = "red" if item.severity == "error" else "yellow"
         table.add_row(
-            f"[{colour}]{item.severity}[/]", item.kind, item.field, str(item.line or ""), item.message
+            styled(f"[{colour}]{item.severity}[/]"), item.kind, item.field, str(item.line or ""), item.message
         )
     return table
 

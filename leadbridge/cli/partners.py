@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from leadbridge.cli.context import console, fail, print_json, settings
+from leadbridge.cli.context import Table, console, fail, print_json, settings
 from leadbridge.cli.output import file_progress, report_import
 from leadbridge.connectors.csvstream import CsvFileError
 from leadbridge.core.partners import PartnerRepository

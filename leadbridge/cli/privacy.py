@@ -6,9 +6,8 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from leadbridge.cli.context import console, fail, print_json, settings
+from leadbridge.cli.context import Table, console, fail, print_json, settings
 from leadbridge.cli.partners import JsonOption, open_database
 from leadbridge.core.errors import NotFound
 from leadbridge.core.model import utcnow

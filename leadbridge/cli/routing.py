@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from leadbridge.cli.context import console, fail, print_json, settings
+from leadbridge.cli.context import Table, console, fail, print_json, settings
 from leadbridge.cli.partners import JsonOption, open_database
 from leadbridge.core.errors import LeadbridgeError
 from leadbridge.core.leads import LeadService, lead_from_row

@@ -18,9 +18,8 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from leadbridge.cli.context import console, err_console, fail, print_json
+from leadbridge.cli.context import Table, console, err_console, fail, print_json
 from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.clients import salesforce_client_from_info
 from leadbridge.sandbox.registry import service_starters

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from leadbridge.cli.context import console, err_console, fail, print_json, settings
+from leadbridge.cli.context import Table, console, err_console, fail, print_json, settings
 from leadbridge.core.model import utcnow
 from leadbridge.core.store.database import Database
 from leadbridge.sync import outbox

@@ -7,11 +7,10 @@ import os
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadbridge.cli.context import console, fail, print_json, serving_settings, settings
+from leadbridge.cli.context import Table, console, fail, print_json, serving_settings, settings
 from leadbridge.core.errors import NotFound
 from leadbridge.core.model import utcnow
 from leadbridge.core.settings import Settings

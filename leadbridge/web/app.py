@@ -27,6 +27,7 @@ from leadbridge.sync.projector import SyncTargets
 from leadbridge.web.api import router as api_router
 from leadbridge.web.auth import router as auth_router
 from leadbridge.web.cockpit import router as cockpit_router
+from leadbridge.web.docs import add_api_docs
 from leadbridge.web.errors import add_error_handlers
 from leadbridge.web.health import ops_router
 from leadbridge.web.inbox import router as inbox_router
@@ -76,7 +77,7 @@ def create_app(
         description="Routes qualified leads to channel partners. Partner systems use partner API keys; "
         "admin tools use admin keys (`Authorization: Bearer lbk_…`).",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # served by web/docs.py from local assets (the CSP allows no CDN)
         redoc_url=None,
     )
     # Every event a page or the API appends queues its write-back in the same flush.
@@ -89,6 +90,7 @@ def create_app(
     app.add_middleware(ApiKeyGate, database=app.state.database)
     app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(SecurityHeadersMiddleware, https=settings.public_url.startswith("https://"))
+    add_api_docs(app)
     app.mount("/static", CachedStatic(directory=str(Path(__file__).parent / "static")), name="static")
     for router in (auth_router, inbox_router, cockpit_router, api_router, webhook_router, *privacy_routers):
         app.include_router(router)
