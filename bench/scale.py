@@ -45,7 +45,7 @@ from match import make_leads, make_partners
 
 from leadbridge.core import partner_index_cache, router
 from leadbridge.core.geo import Place, shipped_places
-from leadbridge.core.model import Lead, Stage, new_id
+from leadbridge.core.model import Stage, new_id
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.maintenance import maintain
 from leadbridge.sync.bulk_intake import Incoming, take_in_chunk
@@ -132,7 +132,7 @@ def seed_leads(
     database: Database, count: int, partners: list[str], places: dict[str, list[Place]], rng: random.Random
 ) -> list[str]:
     """Leads, events and offers by COPY (the rows intake and the lifecycle would have written)."""
-    template = make_leads(200, places, rng)
+    template = [lead.model_dump(mode="json") for lead in make_leads(200, places, rng)]
     leads: list[tuple[Any, ...]] = []
     events: list[tuple[Any, ...]] = []
     offers: list[tuple[Any, ...]] = []
@@ -146,12 +146,12 @@ def seed_leads(
         leads.clear(), events.clear(), offers.clear()
 
     for n in range(count):
-        base: Lead = template[n % len(template)]
+        base = template[n % len(template)]
         lead_id = new_id("L")
         created = NOW - timedelta(days=rng.uniform(1, 5 * 365))
         email, company = f"lead{n}@firma{n % 5000}.example", f"Firma {n % 50000} GmbH"
         campaign = rng.choice(CAMPAIGNS)
-        data = base.model_dump(mode="json") | {
+        data = base | {
             "id": lead_id,
             "external_id": f"S-{n}",
             "source_connection": "bench",
