@@ -6,12 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import select
 
-from leadbridge.cli.context import Table, console, fail, print_json, settings
-from leadbridge.cli.output import file_progress, report_import
+from leadbridge.cli.context import Table, console, fail, settings
+from leadbridge.cli.output import STREAM_BATCH, file_progress, report_import, stream_json
 from leadbridge.connectors.csvstream import CsvFileError
+from leadbridge.core.partner import Partner
 from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.store.database import Database
+from leadbridge.core.store.tables import PartnerRow
 from leadbridge.sync.importing import import_partners
 
 partners_app = typer.Typer(help="Import and list channel partners.", no_args_is_help=True)
@@ -48,13 +51,20 @@ def import_command(
 
 
 @partners_app.command("list")
-def list_command(as_json: JsonOption = False) -> None:
-    """List every partner with its territory, product lines, tier and connection."""
+def list_command(
+    as_json: JsonOption = False,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="print JSON lines: one partner per line")] = False,
+) -> None:
+    """List every partner with its territory, product lines, tier and connection (``--json`` and
+    ``--jsonl`` stream: each partner is written as it is read)."""
+    if as_json or jsonl:
+        query = select(PartnerRow.data).order_by(PartnerRow.name, PartnerRow.id)
+        with open_database().transaction() as session:
+            rows = session.execute(query.execution_options(yield_per=STREAM_BATCH)).scalars()
+            stream_json((Partner.model_validate(data).model_dump(mode="json") for data in rows), lines=jsonl)
+        return
     with open_database().transaction() as session:
         partners = PartnerRepository(session).all()
-    if as_json:
-        print_json([partner.model_dump(mode="json") for partner in partners])
-        return
     table = Table("id", "external id", "name", "tier", "countries", "product lines", "connection", "active")
     for partner in partners:
         table.add_row(
