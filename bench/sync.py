@@ -1,12 +1,15 @@
-"""API calls of the sync against the Salesforce sandbox, compared with the vendor's floor: in bulk
-(N leads through one cycle) and at a trickle (a few leads per poll interval).
+"""API calls of the sync against the Salesforce and HubSpot sandboxes, compared with the vendor's
+floor: in bulk (N leads through one cycle) and at a trickle (a few leads per poll interval).
 
-Setup: a manufacturer org, P partner orgs with one partner each (``--partners``, default 3). A
-cycle pulls the leads, pulls partner updates, routes (the real router, default policy), delivers
-every offer into the partner orgs and writes every lead's status back.
+Setup per vendor: a manufacturer org (portal), P partner orgs (portals) with one partner each
+(``--partners``, default 3). A cycle pulls the leads, pulls partner updates, routes (the real
+router, default policy), delivers every offer into the partner systems and writes every lead's
+status back.
 
 Counted: every request the sandbox orgs received during the measured cycles, by system. Logins are
 shown but left out of the ratio (Salesforce does not count them against the API allocation).
+HubSpot runs on simulated time (its rate-limit windows and the search pacer move only when the
+client waits), so its cycle time is not comparable.
 
 The **minimum is computed before the run**, from the lead count, the number of partner orgs and the
 limits Salesforce documents per call — not from leadbridge's own batch sizes — for what one cycle
@@ -18,6 +21,7 @@ sObject Collections) and, for reference, allowing Bulk API 2.0 jobs (fewer calls
 batches, but asynchronous: minutes, not seconds, for a lead to arrive).
 
     .venv/bin/python bench/sync.py [--leads 1000] [--partners 3] [--trickle 10] [--intervals 20]
+                                   [--vendor salesforce|hubspot|both]
 """
 
 from __future__ import annotations
@@ -27,17 +31,23 @@ import math
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from leadbridge.core.partners import PartnerRepository
+from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
-from leadbridge.sandbox.salesforce.org import SalesforceOrg
+from leadbridge.sandbox import Sandbox
+from leadbridge.sync import projector
 from leadbridge.sync.cycle import CycleReport, SyncEngine
+from tests.connectors.sandbox_hubspot import HubSpotHarness, add_contacts
 from tests.connectors.sandbox_salesforce import add_leads
-from tests.sync.world import World, a_world
+from tests.sync.world import World, a_partner, a_world
 
 # Salesforce's documented per-call limits (crm-api-notes §2.3, §2.5, §2.7, §6.1; Salesforce REST API
 # Developer Guide "Query" / "sObject Collections", Bulk API 2.0 Developer Guide):
@@ -48,9 +58,11 @@ COLLECTION = 200  # records per sObject Collections create/update/upsert call
 BULK_INGEST_CALLS = 6
 # Bulk API 2.0 query job: create, poll at least once, then one results page per maxRecords (50,000).
 BULK_QUERY_FIXED, BULK_QUERY_PAGE = 2, 50_000
-# For a HubSpot deployment the same reasoning uses HubSpot's limits (crm-api-notes §4.2, §4.3): CRM
-# search pages of 200 results (and at most 10,000 per query), batch read/create/update/upsert of 100
-# inputs, associations v4 batch read of 1,000 inputs; there is no bulk write API for CRM objects.
+# HubSpot's documented limits (crm-api-notes §4.2, §4.3, §4.5; HubSpot CRM API "Search" and "Batch"
+# guides): CRM search pages of 200 results (at most 10,000 per query), batch read/create/update/
+# upsert of 100 inputs, associations v4 batch read of 1,000 inputs; no bulk write API for CRM objects.
+HS_SEARCH_PAGE = 200
+HS_BATCH = 100
 
 LOGIN_ENDPOINTS = ("login.soap", "oauth.token")
 
@@ -93,23 +105,105 @@ def floor(leads: int, orgs: int, *, bulk: bool = False) -> Floor:
     return Floor(manufacturer, partner_reads + delivery)
 
 
-def orgs_of(world: World) -> dict[str, list[SalesforceOrg]]:
-    return {"manufacturer": [world.home], "partners": list(world.partner_orgs.values())}
+def hubspot_floor(leads: int, orgs: int) -> Floor:
+    """The same floor with HubSpot's limits: search pages of 200 to read, batches of 100 to write."""
+    receiving = min(leads, orgs)
+    read = max(1, math.ceil(leads / HS_SEARCH_PAGE))
+    delivery = max(math.ceil(leads / HS_BATCH), receiving)
+    return Floor(read + math.ceil(leads / HS_BATCH), orgs + delivery)
 
 
-def reset(world: World) -> None:
-    for org_list in orgs_of(world).values():
-        for org in org_list:
-            org.counters.reset()
+@dataclass
+class Setup:
+    """One vendor's world, as the measurements see it."""
+
+    vendor: str
+    systems: dict[str, list[Any]]  # "manufacturer" / "partners" → orgs or portals (with ``counters``)
+    engine: Callable[[], SyncEngine]
+    add: Callable[[int, bool], None]  # (count, same_stamp): new qualified leads in the home CRM
+    delivered: Callable[[], list[int]]  # our leads held per partner org
+    floor: Callable[[int, int], Floor]
+    bulk_floor: Callable[[int, int], Floor] | None = None
 
 
-def counted(world: World) -> tuple[dict[str, int], dict[str, int]]:
-    """API calls and logins per system since the last ``reset``."""
+def salesforce(world: World) -> Setup:
+    def add(count: int, same_stamp: bool) -> None:
+        for start in range(0, count, 100):
+            add_leads(world.home, min(100, count - start), same_stamp=same_stamp)
+
+    partners = list(world.partner_orgs.values())
+    return Setup(
+        "Salesforce",
+        {"manufacturer": [world.home], "partners": partners},
+        lambda: world.engine(router=None),  # the real router, default policy
+        add,
+        lambda: [len([r for r in org.records("Lead") if r.get("LeadBridge_Id__c")]) for org in partners],
+        floor,
+        lambda leads, orgs: floor(leads, orgs, bulk=True),
+    )
+
+
+@contextmanager
+def hubspot(database: Database, partners: int) -> Iterator[Setup]:
+    """A manufacturer portal and ``partners`` partner portals, connectors at their default page size."""
+    with Sandbox.plan(partners=partners, leads=0, seed=13, services=["hubspot"]) as box:
+        service = box.hubspot
+        home = HubSpotHarness(service.portal("manufacturer"), service.base_url("manufacturer"), box.ca_file)
+        portals: dict[str, HubSpotHarness] = {}
+        with database.transaction() as session:
+            for number in range(1, partners + 1):
+                org = f"partner-{number:02d}"
+                portals[f"p{number}"] = HubSpotHarness(
+                    service.portal(org), service.base_url(org), box.ca_file, role="partner"
+                )
+                PartnerRepository(session).upsert(a_partner(number, f"p{number}"))
+        ids = {name: f"PA-{name[1:]}" for name in portals}
+        settings = Settings(
+            connections={
+                "home": home.config(name="home", page_size=None),
+                **{n: h.config(name=n, partner_id=ids[n], page_size=None) for n, h in portals.items()},
+            }
+        )
+
+        def engine() -> SyncEngine:
+            connectors: dict[str, Any] = {"home": home.connector(name="home", page_size=None)}
+            for name, harness in portals.items():
+                connectors[name] = harness.connector(name=name, partner_id=ids[name], page_size=None)
+            return SyncEngine(database, settings, connectors)
+
+        def add(count: int, same_stamp: bool) -> None:
+            for start in range(0, count, 100):
+                add_contacts(home.portal, min(100, count - start), same_stamp=same_stamp)
+
+        def delivered() -> list[int]:
+            live = [h.portal.store("contacts").live() for h in portals.values()]
+            return [len([r for r in records if r.properties.get("leadbridge_id")]) for records in live]
+
+        systems = {"manufacturer": [home.portal], "partners": [h.portal for h in portals.values()]}
+        try:
+            yield Setup("HubSpot", systems, engine, add, delivered, hubspot_floor)
+        finally:
+            projector.uninstall()
+
+
+def reset(setup: Setup) -> None:
+    for found in setup.systems.values():
+        for system in found:
+            system.counters.reset()
+
+
+def counted(setup: Setup) -> tuple[dict[str, int], dict[str, int]]:
+    """API calls and logins per system since the last ``reset``; prints calls per endpoint."""
     calls, logins = {}, {}
-    for system, org_list in orgs_of(world).items():
-        snapshots = [org.counters.snapshot() for org in org_list]
+    for system, found in setup.systems.items():
+        snapshots = [each.counters.snapshot() for each in found]
         logins[system] = sum(s.get(e, 0) for s in snapshots for e in LOGIN_ENDPOINTS)
         calls[system] = sum(sum(s.values()) for s in snapshots) - logins[system]
+        by_endpoint: dict[str, int] = {}
+        for snapshot in snapshots:
+            for endpoint, count in snapshot.items():
+                by_endpoint[endpoint] = by_endpoint.get(endpoint, 0) + count
+        print(f"  ({system} by endpoint: {', '.join(f'{e} {n}' for e, n in sorted(by_endpoint.items()))})")
     return calls, logins
 
 
@@ -118,11 +212,6 @@ def run_clean(engine: SyncEngine) -> CycleReport:
     if report.errors or report.stopped:
         raise SystemExit(f"the cycle did not finish cleanly: {report.errors} {report.stopped}")
     return report
-
-
-def add(world: World, count: int) -> None:
-    for start in range(0, count, 100):
-        add_leads(world.home, min(100, count - start), same_stamp=True)
 
 
 def show(title: str, leads: int, calls: dict[str, int], logins: dict[str, int], least: Floor) -> None:
@@ -136,53 +225,64 @@ def show(title: str, leads: int, calls: dict[str, int], logins: dict[str, int], 
         )
 
 
-def bulk_cycle(world: World, leads: int, orgs: int) -> tuple[int, float]:
-    """N leads through one cycle; prints and returns (calls, seconds)."""
-    least, least_bulk = floor(leads, orgs), floor(leads, orgs, bulk=True)
-    add(world, leads)
-    engine = world.engine(router=None)  # the real router, default policy
-    reset(world)
+def announce(setup: Setup, leads: int, per_interval: int, orgs: int) -> None:
+    for title, count in (("bulk cycle", leads), ("trickle interval", per_interval)):
+        least = setup.floor(count, orgs)
+        bulk = setup.bulk_floor(count, orgs) if setup.bulk_floor else None
+        extra = f" (allowing Bulk API 2.0: {bulk.manufacturer} + {bulk.partners})" if bulk else ""
+        print(
+            f"{setup.vendor}: minimum computed before the run, {title} of {count} leads, {orgs} partner "
+            f"orgs: manufacturer {least.manufacturer} + partners {least.partners} calls{extra}"
+        )
+
+
+def bulk_cycle(setup: Setup, engine: SyncEngine, leads: int, orgs: int) -> None:
+    """N leads through one cycle."""
+    least = setup.floor(leads, orgs)
+    setup.add(leads, True)
+    reset(setup)
     started = time.perf_counter()
     report = run_clean(engine)
     seconds = time.perf_counter() - started
     taken = report.pulled[0].created
     if taken != leads:
         raise SystemExit(f"expected {leads} leads in the cycle, took in {taken}")
-    calls, logins = counted(world)
-    delivered = [
-        len([r for r in org.records("Lead") if r.get("LeadBridge_Id__c")])
-        for org in orgs_of(world)["partners"]
-    ]
-    show("bulk, one cycle", leads, calls, logins, least)
-    total, per_1000 = sum(calls.values()), 1000 / leads
-    print(
-        f"  delivered per partner org: {delivered}; "
-        f"cycle time {seconds:.2f} s ({leads / seconds:.1f} leads/s)"
-    )
-    print(f"api_calls_per_1000_leads: {total * per_1000:.1f}")
-    print(f"api_call_minimum_per_1000_leads: {least.total * per_1000:.1f}")
-    print(f"api_call_minimum_bulk2_per_1000_leads: {least_bulk.total * per_1000:.1f}")
-    print(f"api_call_ratio: {total / least.total:.2f}")
-    return total, seconds
+    calls, logins = counted(setup)
+    show(f"{setup.vendor}, bulk, one cycle", leads, calls, logins, least)
+    total, per_1000, key = sum(calls.values()), 1000 / leads, setup.vendor.lower()
+    print(f"  delivered per partner org: {setup.delivered()}; cycle time {seconds:.2f} s")
+    print(f"{key}_api_calls_per_1000_leads: {total * per_1000:.1f}")
+    print(f"{key}_api_call_minimum_per_1000_leads: {least.total * per_1000:.1f}")
+    if setup.bulk_floor:
+        bulk = setup.bulk_floor(leads, orgs)
+        print(f"{key}_api_call_minimum_bulk2_per_1000_leads: {bulk.total * per_1000:.1f}")
+    print(f"{key}_api_call_ratio: {total / least.total:.2f}")
 
 
-def trickle(world: World, per_interval: int, intervals: int, orgs: int) -> None:
+def trickle(setup: Setup, engine: SyncEngine, per_interval: int, intervals: int, orgs: int) -> None:
     """``per_interval`` new leads before each of ``intervals`` cycles (one poll interval each)."""
-    least = floor(per_interval, orgs)
-    engine = world.engine(router=None)
+    least = setup.floor(per_interval, orgs)
     run_clean(engine)  # settle: echoes of the bulk cycle's writes are read here, not counted below
-    reset(world)
+    reset(setup)
     for _ in range(intervals):
-        add_leads(world.home, per_interval, same_stamp=False)
+        setup.add(per_interval, False)
         run_clean(engine)
-    calls, logins = counted(world)
+    calls, logins = counted(setup)
     leads = per_interval * intervals
     total_floor = Floor(least.manufacturer * intervals, least.partners * intervals)
-    show(f"trickle, {per_interval} leads per poll interval × {intervals}", leads, calls, logins, total_floor)
-    total, per_1000 = sum(calls.values()), 1000 / leads
-    print(f"api_calls_per_1000_leads_trickle: {total * per_1000:.1f}")
-    print(f"api_call_minimum_per_1000_leads_trickle: {total_floor.total * per_1000:.1f}")
-    print(f"api_call_ratio_trickle: {total / total_floor.total:.2f}")
+    title = f"{setup.vendor}, trickle, {per_interval} leads per poll interval × {intervals}"
+    show(title, leads, calls, logins, total_floor)
+    total, per_1000, key = sum(calls.values()), 1000 / leads, setup.vendor.lower()
+    print(f"{key}_api_calls_per_1000_leads_trickle: {total * per_1000:.1f}")
+    print(f"{key}_api_call_minimum_per_1000_leads_trickle: {total_floor.total * per_1000:.1f}")
+    print(f"{key}_api_call_ratio_trickle: {total / total_floor.total:.2f}")
+
+
+def measure(setup: Setup, args: argparse.Namespace) -> None:
+    announce(setup, args.leads, args.trickle, args.partners)
+    engine = setup.engine()  # one engine (its connectors, pacers, sessions) for both, as a worker has
+    bulk_cycle(setup, engine, args.leads, args.partners)
+    trickle(setup, engine, args.trickle, args.intervals, args.partners)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -191,20 +291,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--partners", type=int, default=3)
     parser.add_argument("--trickle", type=int, default=10, help="new leads per poll interval")
     parser.add_argument("--intervals", type=int, default=20)
+    parser.add_argument("--vendor", choices=("salesforce", "hubspot", "both"), default="both")
     args = parser.parse_args(argv)
-    for title, leads in (("bulk cycle", args.leads), ("trickle interval", args.trickle)):
-        rest, bulk = floor(leads, args.partners), floor(leads, args.partners, bulk=True)
-        print(
-            f"minimum computed before the run, {title} of {leads} leads, {args.partners} partner orgs: "
-            f"manufacturer {rest.manufacturer} + partners {rest.partners} calls "
-            f"(allowing Bulk API 2.0: {bulk.manufacturer} + {bulk.partners})"
-        )
     with tempfile.TemporaryDirectory() as tmp:
-        database = Database(f"sqlite:///{tmp}/bench.db")
-        database.upgrade()
-        with a_world(database, partners=args.partners) as world:
-            bulk_cycle(world, args.leads, args.partners)
-            trickle(world, args.trickle, args.intervals, args.partners)
+        if args.vendor in ("salesforce", "both"):
+            database = Database(f"sqlite:///{tmp}/salesforce.db")
+            database.upgrade()
+            with a_world(database, partners=args.partners) as world:
+                measure(salesforce(world), args)
+        if args.vendor in ("hubspot", "both"):
+            database = Database(f"sqlite:///{tmp}/hubspot.db")
+            database.upgrade()
+            with hubspot(database, args.partners) as setup:
+                measure(setup, args)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,25 @@ class World:
             return list(session.execute(select(LeadRow)).scalars())
 
 
+def a_partner(number: int, connection: str) -> Partner:
+    """Partner ``PA-<number>`` in Munich, working its leads in the CRM of ``connection``; the real
+    router's default policy offers it every qualified heat-pump lead in Germany."""
+    return Partner.model_validate(
+        {
+            "name": f"Partner {number}",
+            "external_id": f"PA-{number}",
+            "connection": connection,
+            "territory": {"countries": ["DE"]},
+            "product_lines": ["heat_pumps"],
+            "certifications": [{"name": "heat_pumps", "level": 2}],
+            "location_latitude": 48.14,
+            "location_longitude": 11.58,
+            "languages": ["de", "en"],
+            "capacity": {"max_open": 5000},
+        }
+    )
+
+
 @contextmanager
 def a_world(database: Database, *, partners: int = 2, leads: int = 0) -> Iterator[World]:
     with Sandbox.plan(partners=partners, leads=leads, seed=11, services=["salesforce"]) as box:
@@ -72,22 +91,7 @@ def a_world(database: Database, *, partners: int = 2, leads: int = 0) -> Iterato
             for number in range(1, partners + 1):
                 org = box.salesforce.org(f"partner-{number:02d}")
                 name = f"p{number}"
-                partner, _ = repo.upsert(
-                    Partner.model_validate(
-                        {
-                            "name": f"Partner {number}",
-                            "external_id": f"PA-{number}",
-                            "connection": name,
-                            "territory": {"countries": ["DE"]},
-                            "product_lines": ["heat_pumps"],
-                            "certifications": [{"name": "heat_pumps", "level": 2}],
-                            "location_latitude": 48.14,
-                            "location_longitude": 11.58,
-                            "languages": ["de", "en"],
-                            "capacity": {"max_open": 5000},
-                        }
-                    )
-                )
+                partner, _ = repo.upsert(a_partner(number, name))
                 conf = org_config(org, box.ca_file, name=name, role="partner", partner_id=f"PA-{number}")
                 connections[name] = conf
                 world.partner_orgs[name] = org
