@@ -19,15 +19,17 @@ Rules:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
-from typing import Any
+from datetime import UTC, datetime, time
+from typing import Any, NamedTuple, overload
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leadbridge.core.errors import ConflictError, NotFound
-from leadbridge.core.leads import Clock, event_from_row
+from leadbridge.core.event_batch import event_batch
+from leadbridge.core.leads import Applied, Clock, event_from_row
 from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.model import LeadEvent, OfferStatus, utcnow
 from leadbridge.core.offers import OfferService
@@ -37,6 +39,9 @@ from leadbridge.core.policy import POOL_MODES, Policy, PoolClaim
 from leadbridge.core.store.tables import LeadEventRow, LeadRow, OfferRow
 
 OPEN_CLAIM_STATES = (LeadState.ACCEPTED.value, LeadState.WORKING.value)
+# A pull reads the best PULL_BATCH listings afresh up to PULL_ROUNDS times; all taken meanwhile:
+# "try again" (404 with the reason).
+PULL_BATCH, PULL_ROUNDS = 10, 10
 
 
 class EmptyPool(NotFound):
@@ -84,23 +89,42 @@ def region(lead: dict[str, Any]) -> str:
     return f"{country}-{postal[:2]}" if len(postal) >= 2 else country
 
 
-def pool_item(offer: OfferRow, lead: dict[str, Any], now: datetime) -> PoolItem:
-    """The blind view of one listing (``lead``: the stored lead data)."""
-    preview = (offer.decision or {}).get("preview") or {}
+# The partner's fit score, stored with each listing's blind preview.
+_FIT = OfferRow.decision[("preview", "score")].as_float()
+
+
+class Listing(NamedTuple):
+    """What the pool reads of one listing: the offer's columns, its preview's fit and distance,
+    and the stored lead data."""
+
+    lead_id: str
+    mode: str
+    listed_at: datetime
+    window_ends_at: datetime | None
+    score: float | None
+    distance_km: float | None
+    lead: dict[str, Any]
+
+
+def pool_item(listing: Listing, now: datetime) -> PoolItem:
+    """The blind view of one listing, built field by field from the whitelist."""
+    lead = listing.lead
     segment = segment_for_employees(lead.get("employees"))
-    created = datetime.fromisoformat(lead["created_at"]) if lead.get("created_at") else offer.offered_at
+    created = datetime.fromisoformat(lead["created_at"]) if lead.get("created_at") else listing.listed_at
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
     return PoolItem(
-        lead_id=offer.lead_id,
-        mode=offer.mode,
+        lead_id=listing.lead_id,
+        mode=listing.mode,
         region=region(lead),
         industry=lead.get("industry"),
         size=segment.value if segment else None,
         products=list(lead.get("product_interests") or []),
-        score=preview.get("score"),
-        distance_km=preview.get("distance_km"),
+        score=listing.score,
+        distance_km=listing.distance_km,
         age_hours=round(max(0.0, (now - created).total_seconds()) / 3600, 1),
-        listed_at=offer.offered_at,
-        window_ends_at=offer.deadline,
+        listed_at=listing.listed_at,
+        window_ends_at=listing.window_ends_at,
     )
 
 
@@ -121,25 +145,35 @@ class PartnerPool:
     source_system: str = "inbox"
 
     # -- reading -----------------------------------------------------------------------------
-    def _open_listings(self) -> list[tuple[OfferRow, dict[str, Any]]]:
-        rows = self.session.execute(
-            select(OfferRow, LeadRow.data)
-            .join(LeadRow, LeadRow.id == OfferRow.lead_id)
+    def _open(self, *columns: Any) -> Select[Any]:
+        """The partner's open listings, best fit first, then oldest (ranked in SQL: a pull reads
+        a handful of rows, not every listing's stored decision)."""
+        return (
+            select(*columns)
             .where(
                 OfferRow.partner_id == self.partner_id,
                 OfferRow.status == OfferStatus.PENDING.value,
                 OfferRow.mode.in_(POOL_MODES),
                 OfferRow.deadline > self.clock(),
             )
-            .execution_options(populate_existing=True)
-        ).all()
-        return [(offer, data) for offer, data in rows]
+            .order_by(func.coalesce(_FIT, 0.0).desc(), OfferRow.offered_at, OfferRow.lead_id)
+        )
 
-    def items(self) -> list[PoolItem]:
-        """The open listings, best fit first (then oldest)."""
+    def items(self, limit: int | None = None) -> list[PoolItem]:
+        """The open listings (the best ``limit``), best fit first, then oldest."""
+        query = self._open(
+            OfferRow.lead_id,
+            OfferRow.mode,
+            OfferRow.offered_at,
+            OfferRow.deadline,
+            _FIT,
+            OfferRow.decision[("preview", "distance_km")].as_float(),
+            LeadRow.data,
+        ).join(LeadRow, LeadRow.id == OfferRow.lead_id)
+        if limit is not None:
+            query = query.limit(limit)
         now = self.clock()
-        found = [pool_item(offer, data, now) for offer, data in self._open_listings()]
-        return sorted(found, key=lambda i: (-(i.score or 0.0), i.listed_at, i.lead_id))
+        return [pool_item(Listing(*row), now) for row in self.session.execute(query).all()]
 
     def limits(self) -> PoolLimits:
         """Open claims and claims today against the partner's limits; read-only at either."""
@@ -184,19 +218,30 @@ class PartnerPool:
         return self._take(lead_id)
 
     def pull(self) -> LeadEvent:
-        """Blind pull: claim the best open listing for this partner, in one step."""
+        """Blind pull: claim the best open listing for this partner, in one step.
+
+        Like a work queue: the best few listings are read afresh each round, and a lead another
+        partner is claiming this very moment (its row locked) is skipped rather than waited for, so
+        partners pulling at once spread over the pool instead of queueing behind one lead."""
         if self.policy.distribution.pool.claim is PoolClaim.CHERRY_PICK:
             raise ConflictError("this pool is cherry pick only: claim a lead from the list")
         self._check_limits()
-        listings = self.items()
-        for item in listings:
-            try:
-                return self._take(item.lead_id)
-            except ConflictError as error:
-                if isinstance(error, PoolLimitReached):
+        seen_any = False
+        for _ in range(PULL_ROUNDS):
+            best = list(self.session.execute(self._open(OfferRow.lead_id).limit(PULL_BATCH)).scalars())
+            seen_any = seen_any or bool(best)
+            for lead_id in best:
+                try:
+                    event = self._take(lead_id, skip_locked=True)
+                except PoolLimitReached:
                     raise
-                continue  # claimed by someone else meanwhile: the next one
-        if listings:
+                except ConflictError:
+                    continue  # claimed by someone else meanwhile: the next one
+                if event is not None:
+                    return event
+            if not best:
+                break
+        if seen_any:
             raise EmptyPool("every lead in your pool was claimed by other partners a moment ago; try again")
         raise EmptyPool(
             "your pool is empty: no open lead is listed for you right now (leads appear when they "
@@ -208,14 +253,23 @@ class PartnerPool:
         if limits.reason is not None:
             raise PoolLimitReached(f"your pool is read-only: {limits.reason}")
 
-    def _take(self, lead_id: str) -> LeadEvent:
+    @overload
+    def _take(self, lead_id: str) -> LeadEvent: ...
+    @overload
+    def _take(self, lead_id: str, *, skip_locked: bool) -> LeadEvent | None: ...
+
+    def _take(self, lead_id: str, *, skip_locked: bool = False) -> LeadEvent | None:
+        """Claim ``lead_id`` from this partner's pool; with ``skip_locked``, ``None`` when another
+        transaction holds the lead (PostgreSQL; SQLite runs one writer at a time anyway)."""
         # Lock the lead first and re-read it: a concurrent claim that committed meanwhile is seen.
         lead = self.session.execute(
             select(LeadRow)
             .where(LeadRow.id == lead_id)
-            .with_for_update()
+            .with_for_update(skip_locked=skip_locked)
             .execution_options(populate_existing=True)
         ).scalar_one_or_none()
+        if lead is None and skip_locked and self.session.get(LeadRow, lead_id) is not None:
+            return None
         listing = self.session.execute(
             select(OfferRow)
             .where(
@@ -238,9 +292,20 @@ class PartnerPool:
                 f"the pool window for lead {lead_id} closed at {listing.deadline:%Y-%m-%d %H:%M} UTC"
             )
         self._check_limits()
-        applied = OfferService(self.session, self.clock).accept(
-            listing.id, actor=self.actor, source_system=self.source_system, partner_id=self.partner_id
-        )
+        offers = OfferService(self.session, self.clock)
+
+        def accept() -> Applied:
+            return offers.accept(
+                listing.id, actor=self.actor, source_system=self.source_system, partner_id=self.partner_id
+            )
+
+        try:
+            # The claim and the withdrawal of every other listing of the lead (one per eligible
+            # partner) in one flush: we hold the lead locked, so no other writer adds its events.
+            with self.session.begin_nested(), event_batch(self.session, [lead]), self.session.no_autoflush:
+                applied = accept()
+        except IntegrityError:
+            applied = accept()  # the checked path, one event at a time (event_batch rules)
         return applied.event
 
     def _replay(self, offer_id: str, lead_id: str) -> LeadEvent:

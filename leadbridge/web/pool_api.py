@@ -37,6 +37,7 @@ router = APIRouter(
     prefix="/api/v1/partner", tags=["api"], route_class=EdgeCheckedRoute, responses=API_ERROR_RESPONSES
 )
 MAX_PAGE = 200
+MAX_POOL = 500
 
 
 class PoolOut(BaseModel):
@@ -77,11 +78,14 @@ def _pool(session: Session, partner: PartnerPrincipal, request: Request, source:
 
 
 @router.get("/pool", response_model=PoolOut)
-def pool(request: Request, partner: CurrentPartner, db: Db) -> PoolOut:
-    """The partner's pool: blind previews, best fit first, and where it stands against its limits."""
+def pool(
+    request: Request, partner: CurrentPartner, db: Db, limit: Annotated[int, Query(ge=1, le=MAX_POOL)] = 100
+) -> PoolOut:
+    """The partner's pool: the best ``limit`` blind previews (fit, then oldest) and its limits."""
     with db.transaction() as session:
         pool = _pool(session, partner, request, "api")
-        return PoolOut(items=pool.items(), limits=pool.limits(), claim=pool.policy.distribution.pool.claim)
+        items = pool.items(limit)
+        return PoolOut(items=items, limits=pool.limits(), claim=pool.policy.distribution.pool.claim)
 
 
 def _claimed(db: Database, lead_id: str, event: LeadEvent) -> ClaimedOut:

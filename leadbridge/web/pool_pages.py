@@ -20,6 +20,7 @@ from leadbridge.web.deps import CsrfChecked, CurrentPartner, Db, Page
 from leadbridge.web.pool_api import policy_of
 
 router = APIRouter(prefix="/inbox/pool", include_in_schema=False)
+PAGE_ITEMS = 50  # a phone shows the best 50; "next lead" reaches past them
 
 
 def _page(
@@ -27,7 +28,7 @@ def _page(
 ) -> Response:
     with db.transaction() as session:
         pool = PartnerPool(session, partner.partner_id, partner.actor, policy_of(request))
-        items, limits = pool.items(), pool.limits()
+        items, limits = pool.items(PAGE_ITEMS), pool.limits()
     claim = pool.policy.distribution.pool.claim
     context = {
         "partner": partner,

@@ -195,3 +195,12 @@ def test_given_a_pool_listing_when_taken_through_the_offer_routes_then_the_pool_
     tapped = page.post(f"/inbox/offers/{by_lead[second['id']]}/accept", data={"csrf_token": token})
     assert tapped.status_code == 409
     assert state_of(world, second["id"]) == ("offered", None)
+
+
+def test_given_two_partners_pulling_at_once_then_each_gets_a_different_lead(world: World) -> None:
+    policy = use_policy(world, mode="pool")
+    leads = {pooled_lead(world, policy, n=str(n))["id"] for n in range(2)}
+    clients = [api(world, world.partner_a), api(world, world.partner_b)]
+    assert sorted(race(clients, "/api/v1/partner/pool/pull").values()) == [200, 200]
+    holders = {state_of(world, lead_id) for lead_id in leads}
+    assert holders == {("accepted", world.partner_a), ("accepted", world.partner_b)}
