@@ -22,7 +22,8 @@ A generated world on real postal geography (the shipped gazetteer), seeded:
   - leadbridge's default policy, and the policy ``tune`` finds on the last 5,000 history leads
     (both through ``route_batch``, running caps and load).
 Expected wins use the hidden truth. Prints, per strategy: expected wins, % of the oracle, mean km,
-% of routed leads sent to a partner without the product, % sent beyond the partner's monthly cap.
+% of routed leads sent to a partner without the product, % sent beyond the partner's monthly cap,
+% sent to the partners without history (exploration).
 The last line is ``expected_wins_pct_of_oracle: N`` (leadbridge's default policy).
 
     .venv/bin/python bench/routing_quality.py [--partners 1000] [--leads 10000] [--history 120000]
@@ -235,9 +236,12 @@ class Result:
     km: float = 0.0
     without_product: int = 0
     over_capacity: int = 0
+    to_new: int = 0
 
 
-def score(name: str, picks: dict[str, str | None], leads: list[Lead], truths: dict[str, Truth]) -> Result:
+def score(
+    name: str, picks: dict[str, str | None], leads: list[Lead], truths: dict[str, Truth], new: set[str]
+) -> Result:
     result, load = Result(name), Counter[str]()
     for lead in leads:
         pid = picks.get(lead.id)
@@ -251,6 +255,7 @@ def score(name: str, picks: dict[str, str | None], leads: list[Lead], truths: di
         result.wins += t.p(km)
         result.without_product += not set(lead.product_interests) <= t.products
         result.over_capacity += load[pid] > t.cap
+        result.to_new += pid in new
     return result
 
 
@@ -310,16 +315,18 @@ def main() -> None:
         by_country.setdefault(t.country, []).append(pid)
     baseline_rng = random.Random(args.seed)
     odoo = {lead.id: odoo_pick(lead, truths, by_country, baseline_rng) for lead in leads}
-    results.append(score("odoo-style baseline", odoo, leads, truths))
+    results.append(score("odoo-style baseline", odoo, leads, truths, new))
     t0 = time.perf_counter()
-    results.append(score("oracle (knows the truth)", oracle(leads, partners, stats, truths), leads, truths))
+    results.append(
+        score("oracle (knows the truth)", oracle(leads, partners, stats, truths), leads, truths, new)
+    )
     print(f"oracle: {time.perf_counter() - t0:.1f}s")
 
     index = build_index(partners, policy, NOW)
     t0 = time.perf_counter()
     default_picks = route_batch(leads, index, policy, stats, now=NOW, seed=args.seed).picks()
     print(f"leadbridge default: {len(leads) / (time.perf_counter() - t0):.0f} leads/s (route_batch)")
-    results.append(score(f"leadbridge default ({policy_hash(policy)})", default_picks, leads, truths))
+    results.append(score(f"leadbridge default ({policy_hash(policy)})", default_picks, leads, truths, new))
 
     t0 = time.perf_counter()
     model = model_from(offers, events)
@@ -334,16 +341,17 @@ def main() -> None:
     tuned_picks = route_batch(
         leads, build_index(partners, tuned, NOW), tuned, tuned_stats, now=NOW, seed=args.seed
     )
-    results.append(score(f"leadbridge tuned ({policy_hash(tuned)})", tuned_picks.picks(), leads, truths))
+    results.append(score(f"leadbridge tuned ({policy_hash(tuned)})", tuned_picks.picks(), leads, truths, new))
 
     best = results[1].wins
     print(f"{'strategy':34} {'expected wins':>13} {'% oracle':>9} {'routed':>7} {'mean km':>8}", end="")
-    print(f" {'% no product':>12} {'% over cap':>10}")
+    print(f" {'% no product':>12} {'% over cap':>10} {'% to new':>8}")
     for r in results:
         routed = max(1, r.routed)
         print(
             f"{r.name:34} {r.wins:13.1f} {100 * r.wins / best:9.1f} {r.routed:7d} {r.km / routed:8.1f} "
             f"{100 * r.without_product / routed:12.2f} {100 * r.over_capacity / routed:10.2f}"
+            f" {100 * r.to_new / routed:8.2f}"
         )
     print("tuned policy YAML:\n" + policy_yaml(tuned))
     print(f"tuned_pct_of_oracle: {100 * results[3].wins / best:.1f}")

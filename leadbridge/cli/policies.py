@@ -145,7 +145,7 @@ def tune_command(
     since: SinceOption = None,
     seed: SeedOption = 0,
     limit: Annotated[int, typer.Option(help="replay at most this many leads (the newest)")] = 5_000,
-    evaluations: Annotated[int, typer.Option(help="at most this many replays")] = 60,
+    evaluations: Annotated[int, typer.Option(help="at most this many replays")] = 80,
     out: Annotated[
         Path | None, typer.Option("--out", help="write the policy found to this YAML file")
     ] = None,

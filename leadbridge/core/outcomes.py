@@ -10,7 +10,8 @@ Rules:
 - Distance: observations with a distance fall in ``BANDS``; a band's factor is
   ``(observed conversions + K) / (conversions its partners' rates predict + K)``, then made
   non-increasing with distance (a farther band never converts better than a nearer one). A
-  routing without a known distance gets the factor of all observations (1 when none).
+  routing without a known distance gets the factor of all observations (1 when none). Between
+  band middles the factor is interpolated linearly.
 - Sending a lead to a partner ``km`` away is worth ``acceptance × win × factor(km)``.
 """
 
@@ -27,6 +28,7 @@ from leadbridge.core.model import LeadEvent, Offer, OfferStatus
 STRENGTH = 10.0
 K = 5.0
 BANDS = (25.0, 50.0, 100.0, 150.0, 200.0, 300.0)  # upper edges in km; the last band is open
+MIDDLES = (12.5, 37.5, 75.0, 125.0, 175.0, 250.0, 350.0)  # where each band's factor holds exactly
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,18 @@ class ConversionModel:
         )
 
     def factor(self, km: float | None) -> float:
-        return self.unknown_factor if km is None else self.factors[bisect.bisect_left(BANDS, km)]
+        """The band factors joined linearly between band middles (flat before the first middle
+        and after the last), so a few km more never jump a whole band."""
+        if km is None:
+            return self.unknown_factor
+        i = bisect.bisect_right(MIDDLES, km)
+        if i == 0:
+            return self.factors[0]
+        if i == len(MIDDLES):
+            return self.factors[-1]
+        left, right = MIDDLES[i - 1], MIDDLES[i]
+        share = (km - left) / (right - left)
+        return self.factors[i - 1] + (self.factors[i] - self.factors[i - 1]) * share
 
     def expected(self, partner_id: str, km: float | None) -> float:
         """Expected conversions of sending one lead to ``partner_id`` ``km`` away."""

@@ -33,8 +33,8 @@ from leadbridge.core.simulate import replay
 
 SPACE: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
     ("scoring", "objective", ("expected_conversions", "weighted")),
-    ("scoring", "reach_km", (10.0, 25.0, 50.0, 75.0, 100.0, 150.0, 200.0)),
-    ("scoring", "reach_half_km", (10.0, 25.0, 50.0, 100.0, 200.0)),
+    ("scoring", "reach_km", (0.0, 10.0, 25.0, 35.0, 50.0, 75.0, 100.0, 150.0, 200.0)),
+    ("scoring", "reach_half_km", (10.0, 15.0, 25.0, 35.0, 50.0, 75.0, 100.0, 200.0)),
     ("scoring", "partner_radius", (True, False)),
     ("scoring", "tie_break", (0.0, 0.01, 0.05)),
     ("performance", "prior_strength", (2.0, 5.0, 10.0, 20.0, 50.0)),
@@ -100,7 +100,7 @@ def tune(
     now: datetime,
     seed: int = 0,
     rounds: int = 2,
-    max_evaluations: int = 60,
+    max_evaluations: int = 80,
 ) -> TuneReport:
     """Search ``SPACE`` from ``current`` (module rules) and report the best policy found."""
     memo: dict[str, float] = {}

@@ -282,6 +282,9 @@ def test_given_an_exploration_share_when_matched_then_that_share_of_leads_tries_
     assert all("exploration: new partner P-new first" in d.reason for d in explored)
     again = [match(item, [veteran, newcomer], policy(), stats, now=NOW, rng=rng(9)).best for item in leads]
     assert again == [d.best for d in picks]  # the same leads explore in every replay
+    far_newcomer = partner("P-far-new", location_latitude=50.9)  # 300 km: far beyond its reach
+    far = [match(item, [veteran, far_newcomer], policy(), stats, now=NOW, rng=rng()).best for item in leads]
+    assert set(far) == {"P-veteran"}  # a lead it would rarely convert teaches nothing
     off = policy(performance={"exploration_share": 0})
     assert {match(item, [veteran, newcomer], off, stats, now=NOW, rng=rng()).best for item in leads} == {
         "P-veteran"

@@ -12,8 +12,8 @@ The rule, in order:
    ``weighted``, by the weighted scorers alone. Weights depend on its performance tier. Candidates
    are ranked by score, then partner id.
    Exploration: for ``performance.exploration_share`` of leads (by a hash of the lead id, so every
-   replay agrees) the best candidate with fewer than ``min_offers_for_tier`` offers, if any, is
-   moved to the front before the mode picks (the reason says so).
+   replay agrees) the best candidate with fewer than ``min_offers_for_tier`` offers within half
+   reach or better, if any, is moved to the front before the mode picks (the reason says so).
 4. The distribution mode picks from the ranking: ``assign`` the best (exact ties drawn by the
    rng), ``offer_n`` the top N, ``cascade`` the first ``cascade_length`` in order, ``pool`` and
    ``hybrid`` the top ``pool_size`` (the pool's eligible partners), ``shark_tank`` the top
@@ -148,7 +148,7 @@ def match(
         return decision
     reason = f"{mode.value}: {len(candidates)} candidate(s)"
     if explore:
-        newcomer = _best_newcomer(candidates, stats, env.default_stats, policy)
+        newcomer = _best_newcomer(candidates, stats, env.default_stats, policy, compiled, index)
         if newcomer is not None and newcomer is not candidates[0]:
             candidates.remove(newcomer)
             candidates.insert(0, newcomer)
@@ -185,12 +185,29 @@ def explores(lead_id: str, policy: Policy) -> bool:
     return roll < share
 
 
+# Exploration sends a lead only where it can teach something: to a newcomer within this reach.
+EXPLORE_MIN_REACH = 0.5
+
+
 def _best_newcomer(
-    candidates: list[Candidate], stats: Mapping[str, PartnerStats], default: PartnerStats, policy: Policy
+    candidates: list[Candidate],
+    stats: Mapping[str, PartnerStats],
+    default: PartnerStats,
+    policy: Policy,
+    compiled: Compiled,
+    index: PartnerIndex,
 ) -> Candidate | None:
-    """The best-ranked candidate with fewer offers than a performance tier needs, if any."""
+    """The best-ranked candidate with fewer offers than a performance tier needs and at least
+    ``EXPLORE_MIN_REACH`` reach (a lead far beyond a newcomer's reach converts too rarely to
+    learn from), if any."""
     needed = max(1, policy.performance.min_offers_for_tier)
-    return next((c for c in candidates if (stats.get(c.partner_id) or default).offers < needed), None)
+    reach = compiled.reach
+    for c in candidates:
+        if (stats.get(c.partner_id) or default).offers >= needed:
+            continue
+        if reach.of(c.distance_km, reach.radius(index.by_id[c.partner_id])) >= EXPLORE_MIN_REACH:
+            return c
+    return None
 
 
 def _product_cut(ctx: LeadCtx, policy: Policy) -> str | None:
