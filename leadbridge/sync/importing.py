@@ -6,7 +6,8 @@ Rules:
   row is bad; only a clean file gets its second, writing pass. With ``skip_invalid`` one pass
   validates and writes, and bad rows are reported and skipped;
 - rows are written in chunks of ``CHUNK``, one transaction each, leads through bulk intake
-  (``sync/bulk_intake.py``: one event batch per chunk), partners upserted by external id;
+  (``sync/bulk_intake.py``: one event batch per chunk), partners upserted by external id; the
+  tables' statistics are refreshed as they grow (PostgreSQL), so lookups stay on their indexes;
 - resumable: an interrupted import keeps its committed chunks; running the same file again finds
   them ``unchanged`` (intake's dedup by connection, external id and content) and continues;
 - every bad row is counted with its line number; the first ``MAX_ERRORS`` are kept with their
@@ -38,6 +39,7 @@ from leadbridge.connectors.csvstream import CsvFileError, CsvStream, KeyLedger, 
 from leadbridge.core.partner import Partner
 from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.store.database import Database
+from leadbridge.core.store.maintenance import refresh_statistics
 from leadbridge.core.store.tables import PartnerRow
 from leadbridge.sync.bulk_intake import Incoming, take_in_chunk
 
@@ -45,6 +47,10 @@ from leadbridge.sync.bulk_intake import Incoming, take_in_chunk
 Progress = Callable[[str, int, int], None]
 CHUNK = 1000
 MAX_ERRORS = 1000
+# Statistics refreshed after these chunks (PostgreSQL), so the per-chunk lookups keep using their
+# indexes as the tables grow from empty (``maintenance.refresh_statistics``).
+ANALYZE_AFTER_CHUNKS = frozenset({1, 4, 16, 64, 256, 1024})
+ANALYZED_TABLES = ("leads", "intake_log", "partners")
 T = TypeVar("T")
 
 
@@ -119,11 +125,16 @@ def _import(
         summary.rows = 0
     counts: Counter[str] = Counter(dict.fromkeys(outcomes, 0))
     chunk: list[T] = []
+    written = 0
 
     def flush() -> None:
+        nonlocal written
         with database.transaction() as session:
             counts.update(write(session, chunk))
         chunk.clear()
+        written += 1
+        if written in ANALYZE_AFTER_CHUNKS:  # the tables grow by orders of magnitude meanwhile
+            refresh_statistics(database.engine, ANALYZED_TABLES)
 
     with KeyLedger() as ledger:
         # a clean file needs no second duplicate check; with skip_invalid this is the only pass
