@@ -207,3 +207,25 @@ def test_history_naming_an_unknown_partner_is_a_bad_row(database: Database, tmp_
     assert summary.aborted
     assert "unknown partner 'P-NOPE'" in summary.errors[0]["message"]
     assert count(database, LeadRow) == 0
+
+
+@pytest.mark.postgres
+def test_given_tables_growing_from_empty_when_imported_then_postgres_statistics_follow(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    from tests.conftest import _truncate
+
+    _truncate(postgres_url)
+    database = Database(postgres_url)
+    with database.engine.connect() as conn:
+        conn.exec_driver_sql("SELECT pg_stat_reset()")
+    import_leads(database, leads_file(tmp_path / "grow.csv", importing.CHUNK * 4 + 1))
+    with database.engine.connect() as conn:
+        analyzed = dict(
+            conn.exec_driver_sql(
+                "SELECT relname, last_analyze IS NOT NULL FROM pg_stat_user_tables "
+                "WHERE relname IN ('leads', 'intake_log')"
+            ).all()
+        )
+    # without it the planner keeps an empty table's estimates and scans every row per chunk
+    assert analyzed == {"leads": True, "intake_log": True}
