@@ -15,6 +15,7 @@ from leadbridge.core.privacy import audit
 from leadbridge.core.router import policy_from_settings
 from leadbridge.sync.erasure import erase
 from leadbridge.sync.projector import SyncTargets
+from leadbridge.sync.retention import purge_expired
 from leadbridge.sync.subject import export_subject
 
 
@@ -116,6 +117,25 @@ def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
 
 
+def purge_expired_command(
+    limit: Annotated[int, typer.Option(help="at most this many leads in this pass")] = 1000,
+    as_json: JsonOption = False,
+) -> None:
+    """Erase the leads past their state's retention (policy ``privacy.retention_days``)."""
+    config = settings()
+    privacy = policy_from_settings(config).privacy
+    reports = purge_expired(
+        open_database(), privacy, SyncTargets.from_settings(config), utcnow(), limit=limit
+    )
+    if as_json:
+        print_json({"erased": [r.lead_id for r in reports]})
+        return
+    if not privacy.retention_days:
+        console.print("no retention configured (policy privacy.retention_days)")
+    console.print(f"{len(reports)} lead(s) past their retention erased")
+
+
 def add_commands(app: typer.Typer) -> None:
     app.command("erase")(erase_command)
     app.command("export-subject")(export_subject_command)
+    app.command("purge-expired")(purge_expired_command)

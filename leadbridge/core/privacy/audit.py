@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from leadbridge.core.store.tables import Base
 
-CHANNELS = ("cockpit", "inbox", "api", "cli")
+CHANNELS = ("cockpit", "inbox", "api", "cli", "system")
 
 
 class AuditRow(Base):

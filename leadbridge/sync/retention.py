@@ -1,0 +1,80 @@
+"""Retention: a lead's personal data is purged N days after its last change in a state (policy).
+
+Rules:
+- ``privacy.retention_days`` maps a state to days (``{rejected: 30, nurture: 365, closed: 730}``); a
+  lead in such a state whose last change is older than that is *due* (``due_for_retention``, an
+  indexed query over stored state — a predicate the reconcile sweep can run as it is);
+- a due lead is erased exactly as by ``leadbridge leads erase`` (``sync/erasure.py``): actor
+  ``retention``, reason naming the state and the days, recipients told through the outbox, audited;
+- ``purge_expired`` takes at most ``limit`` leads per call (oldest first), each in its own
+  transaction, so one pass stays short and a failure of one lead never blocks the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from leadbridge.core.errors import LeadbridgeError
+from leadbridge.core.privacy import audit
+from leadbridge.core.privacy.config import Privacy
+from leadbridge.core.privacy.dbfile import purge_freed
+from leadbridge.core.store.database import Database
+from leadbridge.core.store.tables import LeadRow
+from leadbridge.sync.erasure import ErasureReport, erase_lead
+from leadbridge.sync.projector import SyncTargets
+
+ACTOR = "retention"
+
+
+def due_for_retention(
+    session: Session, retention_days: Mapping[str, int], now: datetime, *, limit: int = 100
+) -> list[tuple[str, str]]:
+    """``(lead id, state)`` of leads past their state's retention, oldest change first."""
+    if not retention_days:
+        return []
+    expired = or_(
+        *(
+            and_(LeadRow.state == state, LeadRow.updated_at < now - timedelta(days=days))
+            for state, days in sorted(retention_days.items())
+        )
+    )
+    rows = session.execute(
+        select(LeadRow.id, LeadRow.state).where(expired).order_by(LeadRow.updated_at, LeadRow.id).limit(limit)
+    )
+    return [(lead_id, state) for lead_id, state in rows]
+
+
+def purge_expired(
+    database: Database, privacy: Privacy, targets: SyncTargets, now: datetime, *, limit: int = 100
+) -> list[ErasureReport]:
+    """Erase every lead due for retention (module rules); the reports of those erased."""
+    with database.transaction() as session:
+        due = due_for_retention(session, privacy.retention_days, now, limit=limit)
+    reports: list[ErasureReport] = []
+    for lead_id, state in due:
+        reason = f"retention: {state} for {privacy.retention_days[state]} days"
+        try:
+            with database.transaction() as session:
+                report = erase_lead(
+                    session,
+                    lead_id,
+                    actor=ACTOR,
+                    reason=reason,
+                    rules=privacy.erasure,
+                    targets=targets,
+                    now=now,
+                )
+                audit.record(
+                    session, actor=ACTOR, channel="system", action="erase", at=now, lead_id=lead_id,
+                    detail={"reason_code": "retention", "state": state},
+                )  # fmt: skip
+        except LeadbridgeError:
+            continue  # e.g. a lead changed meanwhile; the next pass looks again
+        reports.append(report)
+    if reports:
+        purge_freed(database)
+    return reports
