@@ -36,14 +36,23 @@ def import_command(
         bool, typer.Option("--skip-invalid", help="import the valid rows of a file with errors")
     ] = False,
     encoding: Annotated[str, typer.Option(help="file encoding")] = "utf-8-sig",
+    clear_empty: Annotated[
+        bool, typer.Option("--clear-empty", help="an empty cell clears the stored value (else it is kept)")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Validate every row, then create or update partners by external id (re-running is safe)."""
+    """Validate every row, then create partners or update them by external id: only the columns the
+    file has change (re-running is safe; unchanged rows are counted as such)."""
     database = open_database()
     try:
         with file_progress("partners", file, enabled=not as_json) as progress:
             summary = import_partners(
-                database, file, encoding=encoding, skip_invalid=skip_invalid, progress=progress
+                database,
+                file,
+                encoding=encoding,
+                skip_invalid=skip_invalid,
+                clear_empty=clear_empty,
+                progress=progress,
             )
     except CsvFileError as error:
         raise fail(str(error)) from None

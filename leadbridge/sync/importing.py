@@ -19,7 +19,7 @@ Rules:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,16 +32,13 @@ from leadbridge.connectors.csvfile import (
     check_rows,
     lead_key,
     lead_record_from_csv,
-    partner_from_csv,
-    partner_key,
 )
 from leadbridge.connectors.csvstream import CsvFileError, CsvStream, KeyLedger, RowError
-from leadbridge.core.partner import Partner
-from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.maintenance import refresh_statistics
 from leadbridge.core.store.tables import PartnerRow
 from leadbridge.sync.bulk_intake import Incoming, take_in_chunk
+from leadbridge.sync.partner_updates import apply_updates, update_from_csv, update_key
 
 # progress(phase, rows so far, bytes of the file read so far); phase is "validating" or "importing"
 Progress = Callable[[str, int, int], None]
@@ -216,29 +213,26 @@ def import_leads(
     )
 
 
-def upsert_partners(session: Session, partners: Sequence[Partner]) -> Counter[str]:
-    """Create or update each partner by external id; counts of created / updated."""
-    repository = PartnerRepository(session)
-    return Counter("created" if repository.upsert(partner)[1] else "updated" for partner in partners)
-
-
 def import_partners(
     database: Database,
     path: Path,
     *,
     encoding: str = "utf-8-sig",
     skip_invalid: bool = False,
+    clear_empty: bool = False,
     progress: Progress | None = None,
 ) -> ImportSummary:
-    """Upsert the file's partners by external id (module rules); counts of created / updated."""
+    """Create partners or update them by external id as partial updates (``partner_updates.py``:
+    absent columns and empty cells keep the stored value unless ``clear_empty``); counts of
+    created / updated / unchanged."""
     return _import(
         database,
         path,
         encoding,
-        partner_from_csv,
-        partner_key,
-        upsert_partners,
-        ("created", "updated"),
+        lambda row: update_from_csv(row, clear_empty=clear_empty),
+        update_key,
+        apply_updates,
+        ("created", "updated", "unchanged"),
         skip_invalid=skip_invalid,
         progress=progress,
     )

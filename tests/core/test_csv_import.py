@@ -109,8 +109,8 @@ def test_partners_import_is_idempotent_and_keeps_ids(database: Database) -> None
     assert report.errors == [] and len(report.valid) == 30
     first = import_partners(database, path)
     again = import_partners(database, path)
-    assert first.imported == {"created": 30, "updated": 0}
-    assert again.imported == {"created": 0, "updated": 30}
+    assert first.imported == {"created": 30, "updated": 0, "unchanged": 0}
+    assert again.imported == {"created": 0, "updated": 0, "unchanged": 30}
 
 
 def test_partner_rows_with_bad_profiles_are_reported(tmp_path: Path) -> None:

@@ -170,7 +170,11 @@ def test_given_closed_leads_when_imported_then_they_are_history_that_feeds_partn
     database: Database, tmp_path: Path
 ) -> None:
     (tmp_path / "p.csv").write_text(PARTNERS)
-    assert import_partners(database, tmp_path / "p.csv").imported == {"created": 2, "updated": 0}
+    assert import_partners(database, tmp_path / "p.csv").imported == {
+        "created": 2,
+        "updated": 0,
+        "unchanged": 0,
+    }
     extra = ",outcome,partner,offered_at,accepted_at,closed_at,amount,lost_reason"
     history = {
         0: lead_line(0) + ",won,P-A,2024-01-02,2024-01-03T10:00:00Z,2024-03-01,12000,",
