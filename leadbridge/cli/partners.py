@@ -8,10 +8,9 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from leadbridge.cli.context import Table, console, fail, print_json, settings
+from leadbridge.cli.context import Table, console, err_console, fail, print_json, settings
 from leadbridge.cli.output import STREAM_BATCH, file_progress, report_import, stream_json
 from leadbridge.connectors.csvstream import CsvFileError
-from leadbridge.core.errors import LeadbridgeError
 from leadbridge.core.partner import Partner
 from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.store.database import Database
@@ -61,26 +60,26 @@ def import_command(
         raise fail(str(error)) from None
     invites = None if summary.aborted else _invite(database)
     if as_json and invites is not None:
-        print_json({**summary.as_dict(), "invited": invites.invited, "not_invited": invites.skipped})
+        extra = {"invited": invites.invited, "not_invited": invites.skipped, "mail_error": invites.mail_error}
+        print_json({**summary.as_dict(), **extra})
         return
     report_import(summary, as_json=as_json, what="partners")
     if invites is not None and (invites.invited or invites.skipped):
         console.print(f"inbox users invited by mail: {', '.join(invites.invited) or 'none'}")
         for skipped in invites.skipped:
             console.print(f"  not invited: {skipped}")
+        if invites.mail_error:
+            err_console.print(
+                f"[yellow]invitation mail not sent ({invites.mail_error}); "
+                "the users can sign in at /inbox/signin[/]"
+            )
 
 
 def _invite(database: Database) -> Invitations:
     """Each contact e-mail of a partner on the inbox becomes an inbox user, invited by mail."""
     config = settings()
     mailer = SmtpMailer(config.smtp_host, config.smtp_port, config.smtp_sender)
-    try:
-        return invite_contacts(database, config, mailer)
-    except LeadbridgeError as error:  # the users exist; they can ask the sign-in page for a link
-        console.print(
-            f"[yellow]invitation mail not sent ({error}); the users can sign in from /inbox/signin[/]"
-        )
-        return Invitations()
+    return invite_contacts(database, config, mailer)
 
 
 @partners_app.command("list")

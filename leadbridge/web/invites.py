@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from leadbridge.core.errors import LeadbridgeError
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import PartnerRow
@@ -28,6 +29,7 @@ from leadbridge.web.sessions import issue_magic_link
 class Invitations:
     invited: list[str] = field(default_factory=list)  # e-mail addresses of new users
     skipped: list[str] = field(default_factory=list)  # "address: why"
+    mail_error: str | None = None  # the users exist; they can ask the sign-in page for a link
 
 
 def invite_contacts(database: Database, settings: Settings, mailer: Mailer) -> Invitations:
@@ -56,5 +58,8 @@ def invite_contacts(database: Database, settings: Settings, mailer: Mailer) -> I
                 mails.append(signin_mail(Recipient(user.email, user.language, user.id, user.name), url))
                 found.invited.append(address)
     if mails:
-        mailer.send_many(mails)
+        try:
+            mailer.send_many(mails)
+        except LeadbridgeError as error:
+            found.mail_error = str(error)
     return found
