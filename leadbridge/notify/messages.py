@@ -86,6 +86,8 @@ def offer_links(
     for action in ("accept", "decline", "view"):
         token = sign_offer_link(secret_key, OfferLink(preview.offer_id, user_id, action, expires))
         links[action] = f"{base}/inbox/o/{token}"
+    if preview.is_pool:
+        links["pool"] = f"{base}/inbox/pool"  # the partner's whole pool, "next lead" included
     return links
 
 

@@ -119,3 +119,19 @@ def test_given_a_hybrid_pool_then_the_second_group_sees_it_in_its_inbox_only_aft
         page = client.get("/inbox/pool").text
         assert lead["id"] in page
         assert_blind(page, lead)
+
+
+def test_given_a_pool_listing_then_the_inbox_partner_is_mailed_a_blind_claim_link_and_its_pool_link(
+    world: World, smtp_server: SmtpServer
+) -> None:
+    policy = use_policy(world, mode="pool")
+    lead = pooled_lead(world, policy)
+    mailer = SmtpMailer(smtp_server.host, smtp_server.port, "leads@maker.example")
+    send_due(Notifier(world.database, world.settings, mailer), settle=timedelta(0))
+    (text,) = [
+        m.as_string()
+        for m in smtp_server.messages
+        if m["To"] == "bert@beta.example" and "Claim:" in m.as_string()
+    ]
+    assert "Claim: http://testserver/inbox/o/" in text and "http://testserver/inbox/pool" in text
+    assert_blind(text, lead)
