@@ -84,7 +84,7 @@ def _advance(session: Session, lead_id: str, policy: Policy, clock: Clock, summa
     if not due or decision is None:
         return  # claimed or closed meanwhile
     partners = {p.id: p for p in PartnerRepository(session).all()}
-    widening = next_stage(decision, known, partners, policy)
+    widening = next_stage(decision, known, partners, policy, now=now)
     if widening is None:
         for offer in (o for o in known if o.status is OfferStatus.PENDING and o.mode in POOL_MODES):
             offers.expire(offer.id, actor=ACTOR)

@@ -89,3 +89,13 @@ def test_given_shark_tank_when_matched_then_every_eligible_partner_up_to_the_cap
         rng=rng(),
     )
     assert capped.chosen == ["P-0", "P-1"]
+
+
+def test_given_a_group_partner_paused_since_the_decision_when_widening_then_it_is_left_out() -> None:
+    pol = _hybrid(groups=[{"top": 1}, {"top": 2}, {}])
+    decision = match(lead(), PARTNERS, pol, {}, now=NOW, rng=rng())  # type: ignore[arg-type]
+    first = [Offer(lead_id="L", partner_id="P-0", mode="hybrid", decision={"preview": {"stage": 1}})]
+    paused = {**BY_ID, "P-1": BY_ID["P-1"].model_copy(update={"active": False})}
+    assert next_stage(decision, first, paused, pol, now=NOW) == (2, ["P-2"])  # type: ignore[arg-type]
+    gone = {**paused, "P-2": BY_ID["P-2"].model_copy(update={"active": False})}
+    assert next_stage(decision, first, gone, pol, now=NOW) == (3, ["P-3", "P-4"])  # type: ignore[arg-type]

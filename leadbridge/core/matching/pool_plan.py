@@ -8,8 +8,9 @@ Rules:
   all its conditions (``tiers``, ``within_km`` of the lead, then the ``top`` N of those); a partner
   belongs to the first group it fits. Stage k lists the lead in the pools of groups 1..k;
 - when a window passes without a claim, ``next_stage`` names the next group with someone new in
-  it (the lead's listings stay and all get a new window); with none left, the pool closes and the
-  mode planner (``modes.on_refusal``) applies the fallback.
+  it — partners inactive or paused since the decision left out — (the lead's listings stay and all
+  get a new window); with none left, the pool closes and the mode planner (``modes.on_refusal``)
+  applies the fallback.
 """
 
 from __future__ import annotations
@@ -70,15 +71,26 @@ def pool_stage(offers: Sequence[Offer]) -> int:
 
 
 def next_stage(
-    decision: Decision, offers: Sequence[Offer], partners: Mapping[str, Partner], policy: Policy
+    decision: Decision,
+    offers: Sequence[Offer],
+    partners: Mapping[str, Partner],
+    policy: Policy,
+    *,
+    now: datetime | None = None,
 ) -> tuple[int, list[str]] | None:
-    """The next hybrid stage with partners not yet listed, or ``None`` (the pool closes)."""
+    """The next hybrid stage with partners not yet listed, or ``None`` (the pool closes). With
+    ``now``, partners gone or paused since the decision (inactive, paused, on holiday) are left out."""
     if Mode(decision.mode) is not Mode.HYBRID:
         return None
     listed = {o.partner_id for o in offers}
     groups = hybrid_groups(decision, partners, policy)
+
+    def available(pid: str) -> bool:
+        partner = partners.get(pid)
+        return now is None or (partner is not None and not partner.is_paused(now))
+
     for stage in range(pool_stage(offers) + 1, len(groups) + 1):
-        new = [pid for pid in groups[stage - 1] if pid not in listed]
+        new = [pid for pid in groups[stage - 1] if pid not in listed and available(pid)]
         if new:
             return stage, new
     return None
