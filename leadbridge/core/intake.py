@@ -11,6 +11,8 @@ Rules:
 - a lead without coordinates is placed from its postal code (or city) by the shipped gazetteer
   (``core/geocode.py``) after its stamp is taken; the ``receive`` event says how
   (``geocoded: postal_code DE 80331``), so the timeline shows where its location came from;
+- a lead in ``nurture`` whose newer version is qualified (MQL/SQL) is qualified again and so
+  routed (recycling: a re-import, a CRM change or the API);
 - a version whose consent changed applies the change first (``core/privacy/withdrawal.py``): a
   narrower scope withdraws the lead from partners it no longer covers;
 - an erased lead is never filled again: a later version of its source record changes nothing
@@ -146,6 +148,16 @@ def take_in(
                 source_system=connection,
                 idempotency_key=key,
                 changed=changes,
+            )
+        if existing.state == LeadState.NURTURE.value and fresh.is_qualified:
+            # Recycling: a nurtured lead that qualifies later is routed like a new one.
+            service.apply(
+                existing.id,
+                EventKind.QUALIFY,
+                actor=actor,
+                source_system=connection,
+                idempotency_key=f"requalify:{existing.id}:{stamp}",
+                payload={"stage": str(fresh.stage), "recycled": True},
             )
         result = IntakeResult.UPDATED if changes else IntakeResult.UNCHANGED
         lead_id = existing.id
