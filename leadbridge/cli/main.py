@@ -56,6 +56,7 @@ COMMAND_MODULES: list[str] = [
     "partners",
     "policies",
     "privacy",
+    "reports",
     "routing",
     "sandbox",
     "sync",

@@ -1,0 +1,163 @@
+"""Report figures equal totals computed here, record by record, from the scripted history."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from leadbridge.core.reports.campaigns import campaign_roi
+from leadbridge.core.reports.dimensions import product_view, region_view
+from leadbridge.core.reports.scorecard import partner_scorecard
+from leadbridge.core.reports.window import ReportFilter
+from leadbridge.core.store.database import Database
+from tests.reports.history import History, ScriptedEvent, ScriptedLead, ScriptedOffer, script
+
+SINCE = datetime(2026, 10, 10, tzinfo=UTC)
+UNTIL = datetime(2026, 11, 20, tzinfo=UTC)
+FILTERS = [
+    ReportFilter(),
+    ReportFilter(SINCE, UNTIL),
+    ReportFilter(SINCE, UNTIL, campaign="spring-fair", country="DE"),
+]
+
+
+def _in(at: datetime, flt: ReportFilter) -> bool:
+    return (flt.since is None or at >= flt.since) and (flt.until is None or at < flt.until)
+
+
+def _lead_ok(lead: ScriptedLead, flt: ReportFilter) -> bool:
+    return (flt.campaign is None or lead.campaign == flt.campaign) and (
+        flt.country is None or lead.country == flt.country
+    )
+
+
+def _offers(history: History, flt: ReportFilter) -> list[ScriptedOffer]:
+    return [o for lead in history.leads if _lead_ok(lead, flt) for o in lead.offers if _in(o.offered_at, flt)]
+
+
+def _events(history: History, flt: ReportFilter) -> list[tuple[ScriptedLead, ScriptedEvent]]:
+    return [(lead, e) for lead in history.leads if _lead_ok(lead, flt) for e in lead.events if _in(e.at, flt)]
+
+
+def _p(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * share
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+@pytest.fixture
+def history(database: Database) -> History:
+    with database.transaction() as session:
+        return script(session)
+
+
+@pytest.mark.parametrize("flt", FILTERS, ids=["all", "range", "range+campaign+country"])
+def test_given_a_scripted_history_then_the_scorecard_matches_its_totals(
+    database: Database, history: History, flt: ReportFilter
+) -> None:
+    with database.transaction() as session:
+        card = partner_scorecard(session, flt)
+    offers, events = _offers(history, flt), _events(history, flt)
+    acceptance_rates = []
+    for partner, name in history.partners.items():
+        mine = [o for o in offers if o.partner == partner]
+        row = card.row(partner)
+        assert row.name == name
+        accepted = [o for o in mine if o.status in ("accepted", "returned")]
+        declined = [o for o in mine if o.status == "declined"]
+        not_a_lead = [o for o in declined if o.reason == "not_a_lead"]
+        expired = [o for o in mine if o.status == "expired" and o.mode != "pool"]
+        assert (row.offers, row.accepted, row.declined, row.expired) == (
+            len(mine),
+            len(accepted),
+            len(declined),
+            len(expired),
+        )
+        judged = len(accepted) + len(declined) - len(not_a_lead) + len(expired)
+        assert row.acceptance_rate == pytest.approx(len(accepted) / judged)
+        acceptance_rates.append(len(accepted) / judged)
+        hours = [(o.decided_at - o.offered_at).total_seconds() / 3600 for o in accepted if o.decided_at]
+        assert row.median_accept_hours == pytest.approx(statistics.median(hours))
+        assert row.p90_accept_hours == pytest.approx(_p(hours, 0.9))
+        due = [
+            o
+            for o in mine
+            if o.deadline and (o.status in ("accepted", "returned", "declined") or o in expired)
+        ]
+        answered = [o for o in due if o.status != "expired" and o.decided_at and o.deadline]
+        met = [o for o in answered if o.decided_at and o.deadline and o.decided_at <= o.deadline]
+        assert (row.sla_due, row.sla_met) == (len(due), len(met))
+        theirs = [e for _, e in events if e.partner == partner]
+        wins = [e for e in theirs if e.kind == "win"]
+        assert row.won == len(wins)
+        assert row.revenue == sum((e.amount or Decimal(0) for e in wins), Decimal("0.00"))
+        assert row.lost_reasons == dict(Counter(e.reason for e in theirs if e.kind == "lose"))
+        assert row.return_reasons == dict(Counter(e.reason for e in theirs if e.kind == "return"))
+        ratings = [e.rating for e in theirs if e.rating is not None]
+        assert row.average_rating == (pytest.approx(sum(ratings) / len(ratings)) if ratings else None)
+        assert row.conversion == pytest.approx(len(wins) / len(accepted))
+    assert card.network["acceptance_rate"] == pytest.approx(statistics.median(acceptance_rates))
+
+
+@pytest.mark.parametrize("flt", FILTERS[:2], ids=["all", "range"])
+def test_given_a_scripted_history_then_campaign_roi_matches_its_totals(
+    database: Database, history: History, flt: ReportFilter
+) -> None:
+    with database.transaction() as session:
+        report = {c.total.campaign: c for c in campaign_roi(session, flt)}
+    for campaign in ["spring-fair", "webinar", None, "print"]:
+        leads = [lead for lead in history.leads if lead.campaign == campaign and _in(lead.created_at, flt)]
+        wins = [e for lead, e in _events(history, flt) if lead.campaign == campaign and e.kind == "win"]
+        cost = sum(
+            (c.amount for c in history.costs if c.campaign == campaign and _in_day(c.spent_on, flt)),
+            Decimal("0.00"),
+        )
+        revenue = sum((e.amount or Decimal(0) for e in wins), Decimal("0.00"))
+        total = report[campaign].total
+        assert (total.leads, total.won, total.revenue, total.cost) == (len(leads), len(wins), revenue, cost)
+        assert total.roi == (pytest.approx(float((revenue - cost) / cost)) if cost else None)
+        assert total.cost_per_won == ((cost / len(wins)).quantize(Decimal("0.01")) if wins else None)
+        for part in report[campaign].partners:
+            theirs = [lead for lead in leads if lead.holder == part.partner_id]
+            assert part.leads == len(theirs)
+            assert part.won == len([e for e in wins if e.partner == part.partner_id])
+            if part.partner_id is not None:
+                assert part.partner_name == history.partners[part.partner_id]
+        assert sum(p.leads for p in report[campaign].partners) == len(leads)
+
+
+def _in_day(day: date, flt: ReportFilter) -> bool:
+    return (flt.since is None or day >= flt.since.date()) and (flt.until is None or day < flt.until.date())
+
+
+@pytest.mark.parametrize("flt", FILTERS[:2], ids=["all", "range"])
+def test_given_a_scripted_history_then_region_and_product_views_match_its_totals(
+    database: Database, history: History, flt: ReportFilter
+) -> None:
+    with database.transaction() as session:
+        regions = {r.key: r for r in region_view(session, flt)}
+        products = {r.key: r for r in product_view(session, flt)}
+    events = _events(history, flt)
+    for country in ["DE", "AT", "CH"]:
+        leads = [lead for lead in history.leads if lead.country == country and _in(lead.created_at, flt)]
+        wins = [e for lead, e in events if lead.country == country and e.kind == "win"]
+        lost = [e for lead, e in events if lead.country == country and e.kind == "lose"]
+        row = regions[country]
+        assert (row.leads, row.won, row.lost) == (len(leads), len(wins), len(lost))
+        assert row.revenue == sum((e.amount or Decimal(0) for e in wins), Decimal("0.00"))
+    for product in ["heat_pumps", "solar", None]:
+
+        def has(lead: ScriptedLead, product: str | None = product) -> bool:
+            return product in lead.products if product else not lead.products
+
+        leads = [lead for lead in history.leads if has(lead) and _in(lead.created_at, flt)]
+        wins = [e for lead, e in events if has(lead) and e.kind == "win"]
+        row = products[product]
+        assert (row.leads, row.won) == (len(leads), len(wins))
+        assert row.revenue == sum((e.amount or Decimal(0) for e in wins), Decimal("0.00"))
