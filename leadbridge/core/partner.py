@@ -122,8 +122,10 @@ class BusinessHours(BaseModel):
 
     timezone: str = "Europe/Berlin"
     weekdays: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
-    start: time = time(8, 0)
-    end: time = time(18, 0)
+    # Local wall-clock times without an offset: RFC 3339 calls that "partial-time" (JSON Schema's
+    # "time" would demand an offset, and the documented API must match what it sends).
+    start: time = Field(default=time(8, 0), json_schema_extra={"format": "partial-time"})
+    end: time = Field(default=time(18, 0), json_schema_extra={"format": "partial-time"})
 
     @model_validator(mode="after")
     def _order(self) -> BusinessHours:

@@ -81,6 +81,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "link_signin_used": "This link already signed you in once. Request a sign-in link, "
         "then open this one again.",
         "link_other_account": "You are signed in with another account. Sign out first to use this link.",
+        "signin_switch": "You are signed in for {partner}. Continuing signs you out of it.",
         "not_found": "Not found.",
         "conflict": "That is no longer possible",
         "forbidden": "The form expired. Go back, reload the page and try again.",
@@ -183,6 +184,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "link_signin_used": "Dieser Link hat Sie bereits einmal angemeldet. Fordern Sie einen Anmeldelink an "
         "und öffnen Sie ihn danach erneut.",
         "link_other_account": "Sie sind mit einem anderen Konto angemeldet. Melden Sie sich zuerst ab.",
+        "signin_switch": "Sie sind für {partner} angemeldet. Fortfahren meldet Sie dort ab.",
         "not_found": "Nicht gefunden.",
         "conflict": "Das ist nicht mehr möglich",
         "forbidden": "Das Formular ist abgelaufen. Bitte Seite neu laden und erneut versuchen.",

@@ -132,9 +132,13 @@ def _mail_signin_link(db: Database, settings: Settings, mailer: Mailer, address:
 
 
 @router.get("/inbox/signin/{token}")
-def confirm_link(request: Request, token: str) -> Response:
-    action = f"/inbox/signin/{token}"
-    return Page(request).render("inbox/confirm.html", {"action": action}, language=_lang(request))
+def confirm_link(request: Request, token: str, db: Db) -> Response:
+    """The button that redeems a sign-in link; a browser signed in already is told that continuing
+    signs it out of that account (never switched silently)."""
+    with db.transaction() as session:
+        current = partner_of_session(session, request.cookies.get(PARTNER_COOKIE))
+    context = {"action": f"/inbox/signin/{token}", "signed_in_as": current.partner_name if current else None}
+    return Page(request).render("inbox/confirm.html", context, language=_lang(request))
 
 
 @router.post("/inbox/signin/{token}", dependencies=[CsrfChecked])
@@ -142,6 +146,7 @@ def redeem_link(request: Request, token: str, db: Db, settings: AppSettings) -> 
     try:
         with db.transaction() as session:
             user, next_path = redeem_magic_link(session, token)
+            end_session(session, request.cookies.get(PARTNER_COOKIE))  # the account it leaves (shown)
             raw = start_session(session, "partner", user.id)
             language = user.language
     except LinkRefused as refused:

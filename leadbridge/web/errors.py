@@ -54,12 +54,26 @@ class ErrorOut(BaseModel):
     error: str | None = None
 
 
-# The OpenAPI ``responses`` of every API route: these are the answers besides success.
+class Problem(BaseModel):
+    """One invalid input: where (``loc``), what is wrong (``msg``) and its kind (``type``)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(BaseModel):
+    """A request the schema refuses: every problem found."""
+
+    detail: list[Problem]
+
+
+# The OpenAPI ``responses`` of every API route: these are the answers besides success. A 422 is
+# either the list of schema problems or, for a rule beyond the schema, the usual error JSON.
 API_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorOut, "description": code.replace("_", " ")}
-    for status, code in ERROR_CODES.items()
-    if status != 422
+    status: {"model": ErrorOut, "description": code.replace("_", " ")} for status, code in ERROR_CODES.items()
 }
+API_ERROR_RESPONSES[422] = {"model": ValidationErrorOut | ErrorOut, "description": "invalid input"}
 
 
 def _for_machines(request: Request) -> bool:

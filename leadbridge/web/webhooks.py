@@ -32,9 +32,10 @@ from leadbridge.core.settings import Settings
 from leadbridge.jobs.dispatch import dispatch
 from leadbridge.jobs.steps import POLL_PARTNER, POLL_SOURCE, WEBHOOK
 from leadbridge.ports import Capability, Connector, WebhookMalformed, WebhookRejected
+from leadbridge.web.errors import API_ERROR_RESPONSES
 
 log = logging.getLogger("leadbridge.web.webhooks")
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(tags=["webhooks"], responses=API_ERROR_RESPONSES)
 NO_RECEIVER = "no webhook receiver here"
 # Per app settings and connection: the receiving connector remembers the event ids it has seen.
 _receivers: dict[tuple[int, str], Connector] = {}

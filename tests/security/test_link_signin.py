@@ -61,3 +61,26 @@ def test_given_a_browser_signed_in_as_b_when_it_opens_as_link_then_it_stays_b(wo
     assert client.post(path, data={"csrf_token": token.group(1)}).status_code == 409
     home = client.get("/inbox")
     assert home.status_code == 200 and "Beta Solar" in home.text and "Alpha Heizung" not in home.text
+
+
+def test_given_a_signed_in_browser_when_a_sign_in_link_is_opened_then_the_switch_is_announced(
+    world: World,
+) -> None:
+    from leadbridge.core.store.web_tables import PartnerUserRow
+    from leadbridge.web.sessions import issue_magic_link, session_user
+
+    client = world.partner_client(world.user_b)
+    old_cookie = client.cookies.get(PARTNER_COOKIE)
+    with world.database.transaction() as session:
+        user = session.get(PartnerUserRow, world.user_a)
+        assert user is not None
+        path = f"/inbox/signin/{issue_magic_link(session, user)}"
+    page = client.get(path)
+    assert 'id="switch-notice"' in page.text and "Beta Solar" in page.text
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text)
+    assert token is not None
+    assert client.post(path, data={"csrf_token": token.group(1)}).status_code == 303
+    home = client.get("/inbox")
+    assert "Alpha Heizung" in home.text
+    with world.database.transaction() as session:
+        assert session_user(session, old_cookie, "partner") is None  # the left account's session ended
