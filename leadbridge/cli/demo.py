@@ -193,7 +193,9 @@ def _serve(world: DemoWorld) -> None:
     link = _partner_sign_in_link(database, f"http://{host}:{port}")
     if link:
         console.print(f"a partner's inbox (single-use sign-in link, 15 minutes): {link}", soft_wrap=True)
-    uvicorn.run(create_app(settings, database=database), host=host, port=port, log_level="warning")
+    uvicorn.run(
+        create_app(settings, database=database), host=host, port=port, log_level="warning", access_log=False
+    )
 
 
 def _partner_sign_in_link(database: Database, base_url: str) -> str | None:
