@@ -10,32 +10,36 @@ Rules:
   whose routing pass applies the fallback (``modes.on_refusal``);
 - running it twice changes nothing more: a widened lead's windows lie in the future again, a closed
   lead has no pending listing left.
-``sla_tick`` runs it; the reconcile sweep can run ``due_pool_windows`` as a due predicate.
+``sla_tick`` runs it; the reconcile sweep can run ``due_pool_windows`` as a due predicate, and
+``due_reclaims`` (held leads past their first-contact or stall SLA under ``on_breach: reclaim``) to
+start the SLA tick just when a reclaim is due.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from leadbridge.core.errors import ConflictError, IllegalTransition, NotFound
 from leadbridge.core.leads import Clock, LeadService, lead_from_row
+from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.matching.decision import Decision
 from leadbridge.core.matching.modes import pool_listings
 from leadbridge.core.matching.pool_plan import next_stage, pool_window_end
 from leadbridge.core.model import Offer, OfferStatus, utcnow
 from leadbridge.core.offers import OfferService
 from leadbridge.core.partners import PartnerRepository
-from leadbridge.core.policy import POOL_MODES, Policy
+from leadbridge.core.policy import POOL_MODES, BreachAction, Policy
 from leadbridge.core.store.database import Database
-from leadbridge.core.store.tables import OfferRow
+from leadbridge.core.store.tables import LeadEventRow, LeadRow, OfferRow
 
 log = logging.getLogger(__name__)
 ACTOR = "pool"
+HELD_STATES = (LeadState.ACCEPTED.value, LeadState.WORKING.value)
 
 
 @dataclass
@@ -59,6 +63,33 @@ def due_pool_windows(session: Session, now: datetime, limit: int = 500) -> list[
         .limit(limit)
     ).all()
     return list(dict.fromkeys(lead_id for lead_id, _ in rows))
+
+
+PARTNER_ACTIVITY = (EventKind.STATUS.value, EventKind.NOTE.value)
+
+
+def due_reclaims(session: Session, now: datetime, policy: Policy, limit: int = 500) -> list[str]:
+    """Held leads a reclaim may be due for (oldest first): no status or note from the holder
+    ``first_contact_hours`` after its accept, or none for ``stall_days``. Wall-clock hours: the SLA
+    engine, which counts the partner's business hours, decides each one (never earlier than this)."""
+    if policy.sla.on_breach is not BreachAction.RECLAIM:
+        return []
+    holder_event = (LeadEventRow.lead_id == LeadRow.id) & (LeadEventRow.partner_id == LeadRow.partner_id)
+    accepted = func.max(case((LeadEventRow.kind == EventKind.ACCEPT.value, LeadEventRow.occurred_at)))
+    active = func.max(case((LeadEventRow.kind.in_(PARTNER_ACTIVITY), LeadEventRow.occurred_at)))
+    rows = session.execute(
+        select(LeadRow.id)
+        .join(LeadEventRow, holder_event)
+        .where(LeadRow.state.in_(HELD_STATES))
+        .group_by(LeadRow.id)
+        .having(
+            (active.is_(None) & (accepted < now - timedelta(hours=policy.sla.first_contact_hours)))
+            | (func.coalesce(active, accepted) < now - timedelta(days=policy.sla.stall_days))
+        )
+        .order_by(func.coalesce(active, accepted))
+        .limit(limit)
+    ).scalars()
+    return list(rows)
 
 
 def _pool_decision(offers: list[Offer]) -> Decision | None:

@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from leadbridge.core.leads import LeadService
 from leadbridge.core.model import utcnow
+from leadbridge.core.policy import parse_policy
 from leadbridge.core.pool import PartnerPool
-from leadbridge.core.pool_tick import due_pool_windows
+from leadbridge.core.pool_tick import due_pool_windows, due_reclaims
 from leadbridge.core.sla_tick import sla_tick
 from leadbridge.core.store.tables import OfferRow
 from tests.pool.helpers import api, pooled_lead, state_of, use_policy
@@ -92,6 +93,10 @@ def test_given_reclaim_when_no_first_contact_in_time_then_the_lead_goes_back_to_
     with world.database.transaction() as session:
         PartnerPool(session, world.partner_a, "t", policy, clock=lambda: at(1)).claim(lead["id"])
 
+    with world.database.transaction() as session:  # the due-work query the reconcile sweep can run
+        assert due_reclaims(session, at(20), policy) == []
+        assert due_reclaims(session, at(25.5), policy) == [lead["id"]]
+        assert due_reclaims(session, at(25.5), parse_policy({"version": 1})) == []  # escalate only
     assert sla_tick(world.database, policy=policy, clock=lambda: at(20)).reclaimed == 0
     summary = sla_tick(world.database, policy=policy, clock=lambda: at(25.5))
     assert summary.reclaimed == 1
@@ -117,6 +122,9 @@ def test_given_reclaim_when_a_worked_lead_stalls_then_it_is_taken_back(world: Wo
         alpha.post(f"/api/v1/partner/leads/{lead['id']}/status", json={"status": "contacted"}).status_code
         == 200
     )
+    with world.database.transaction() as session:
+        assert due_reclaims(session, utcnow() + timedelta(days=2), policy) == []
+        assert due_reclaims(session, utcnow() + timedelta(days=3, hours=1), policy) == [lead["id"]]
     assert sla_tick(world.database, policy=policy, clock=lambda: utcnow() + timedelta(days=2)).reclaimed == 0
     summary = sla_tick(world.database, policy=policy, clock=lambda: utcnow() + timedelta(days=3, hours=1))
     assert summary.reclaimed == 1
