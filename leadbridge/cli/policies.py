@@ -16,11 +16,10 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadbridge.cli.context import console, fail, print_json, settings
+from leadbridge.cli.context import Table, console, fail, print_json, settings
 from leadbridge.cli.partners import JsonOption, open_database
 from leadbridge.core import policy_history
 from leadbridge.core.errors import LeadbridgeError

@@ -54,3 +54,15 @@ def test_every_cli_table_treats_strings_as_data() -> None:
     with console.capture() as captured:
         console.print(table)
     assert "[red]x[/red]" in captured.get() and "\x1b[31m" not in captured.get()
+
+
+def test_no_cli_module_builds_a_raw_rich_table() -> None:
+    """Every table goes through ``cli.context.Table`` (strings are data); a raw ``rich.table``
+    import in a command module would bring markup injection back."""
+    cli = Path(__file__).resolve().parents[2] / "leadbridge" / "cli"
+    offenders = [
+        path.name
+        for path in cli.glob("*.py")
+        if path.name != "context.py" and "rich.table" in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []
