@@ -265,7 +265,8 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         (project / "leadbridge.yaml").write_text(
-            f"database_url: {url}\npublic_url: {base}\nsecret_key: {secrets.token_urlsafe(48)}\n"
+            f"database_url: {url}\npublic_url: {base}\n"
+            f"secret_key: {secrets.token_urlsafe(48)}\npolicy: null\n"
         )
         with database.transaction() as session:
             admin = create_admin(session, "bench@scale.example", secrets.token_urlsafe(16), "Bench")
@@ -279,7 +280,12 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        wait_until_up(base, process)
+        try:
+            wait_until_up(base, process)
+        except SystemExit:
+            assert process.stderr is not None
+            print(process.stderr.read().decode()[-3000:])
+            raise
         with httpx.Client(base_url=base, cookies={ADMIN_COOKIE: token}, timeout=60) as client:
             first = client.get("/cockpit/leads", params={"state": "won"})
             following = (
