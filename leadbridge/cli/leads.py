@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from sqlalchemy import or_, select
 
 from leadbridge.cli import privacy
 from leadbridge.cli.context import Table, console, fail, print_json
@@ -16,7 +16,8 @@ from leadbridge.connectors.csvstream import CsvFileError
 from leadbridge.core.errors import NotFound
 from leadbridge.core.leads import LeadService, lead_from_row
 from leadbridge.core.offers import OfferService
-from leadbridge.core.store.tables import LeadRow
+from leadbridge.core.reports.window import day_start
+from leadbridge.ops.lead_export import LeadSelection, export_leads, format_of, stream_leads
 from leadbridge.sync.importing import import_leads
 
 leads_app = typer.Typer(help="Import, list, inspect and erase leads.", no_args_is_help=True)
@@ -51,21 +52,6 @@ def import_command(
     report_import(summary, as_json=as_json, what="leads")
 
 
-LISTED = (
-    LeadRow.id,
-    LeadRow.external_id,
-    LeadRow.source_connection,
-    LeadRow.state,
-    LeadRow.partner_id,
-    LeadRow.email,
-    LeadRow.company,
-    LeadRow.country,
-    LeadRow.postal_code,
-    LeadRow.campaign,
-    LeadRow.created_at,
-)
-
-
 @leads_app.command("list")
 def list_command(
     state: Annotated[
@@ -79,22 +65,13 @@ def list_command(
 ) -> None:
     """List leads, newest first, with state and holding partner. ``--json`` and ``--jsonl`` write
     each lead as it is read (constant memory, for exports of any size)."""
-    query = select(*LISTED).order_by(LeadRow.created_at.desc(), LeadRow.id.desc())
-    if limit > 0:
-        query = query.limit(limit)
-    if state:
-        query = query.where(LeadRow.state.in_(state))
-    if partner:
-        query = query.where(LeadRow.partner_id == partner)
-    if search:
-        pattern = f"%{search.lower()}%"
-        query = query.where(or_(LeadRow.email.ilike(pattern), LeadRow.company.ilike(pattern)))
+    selection = LeadSelection(states=tuple(state or ()), partner_id=partner, search=search, limit=limit)
     with open_database().transaction() as session:
         # yield_per streams (a server-side cursor on PostgreSQL): rows are written as they arrive
-        rows = session.execute(query.execution_options(yield_per=STREAM_BATCH))
         if as_json or jsonl:
-            stream_json((_listed(row) for row in rows), lines=jsonl)
+            stream_json(stream_leads(session, selection), lines=jsonl)
             return
+        rows = session.execute(selection.query().execution_options(yield_per=STREAM_BATCH))
         table = Table("id", "state", "company", "e-mail", "where", "partner", "campaign")
         count = 0
         for r in rows:
@@ -112,20 +89,38 @@ def list_command(
     console.print(f"{count} lead(s)")
 
 
-def _listed(r: Any) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "external_id": r.external_id,
-        "source": r.source_connection,
-        "state": r.state,
-        "partner_id": r.partner_id,
-        "email": r.email,
-        "company": r.company,
-        "country": r.country,
-        "postal_code": r.postal_code,
-        "campaign": r.campaign,
-        "created_at": r.created_at.isoformat(),
-    }
+@leads_app.command("export")
+def export_command(
+    file: Annotated[Path, typer.Argument(help="FILE.csv or FILE.xlsx")],
+    state: Annotated[
+        list[str] | None, typer.Option("--state", help="only leads in this state (repeatable)")
+    ] = None,
+    partner: Annotated[str | None, typer.Option(help="only leads held by this partner id")] = None,
+    campaign: Annotated[str | None, typer.Option(help="only leads of this campaign")] = None,
+    country: Annotated[str | None, typer.Option(help="only leads from this country (ISO code)")] = None,
+    search: Annotated[str | None, typer.Option(help="e-mail or company contains")] = None,
+    since: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="created on or after")] = None,
+    until: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="created before")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Export leads to CSV or XLSX, newest first, each written as it is read; cells a spreadsheet
+    would run as formulas (``=``, ``+``, ``-``, ``@``) are written as text."""
+    selection = LeadSelection(
+        states=tuple(state or ()),
+        partner_id=partner,
+        campaign=campaign,
+        country=country,
+        search=search,
+        since=day_start(since),
+        until=day_start(until),
+    )
+    format_of(file)  # a wrong suffix fails before the database is opened
+    with open_database().transaction() as session:
+        count = export_leads(session, selection, file)
+    if as_json:
+        print_json({"exported": count, "file": str(file)})
+    else:
+        console.print(f"{count} lead(s) exported to {file}")
 
 
 @leads_app.command("show")

@@ -35,6 +35,7 @@ from leadbridge.web.limits import ApiKeyGate, BodyLimitMiddleware
 from leadbridge.web.pool_api import router as pool_api_router
 from leadbridge.web.pool_pages import router as pool_pages_router
 from leadbridge.web.privacy import ROUTERS as privacy_routers
+from leadbridge.web.reports import ROUTERS as report_routers
 from leadbridge.web.security import SecurityHeadersMiddleware
 from leadbridge.web.static_files import CachedStatic
 from leadbridge.web.webhooks import router as webhook_router
@@ -92,7 +93,15 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware, https=settings.public_url.startswith("https://"))
     add_api_docs(app)
     app.mount("/static", CachedStatic(directory=str(Path(__file__).parent / "static")), name="static")
-    for router in (auth_router, inbox_router, cockpit_router, api_router, webhook_router, *privacy_routers):
+    for router in (
+        auth_router,
+        inbox_router,
+        cockpit_router,
+        api_router,
+        webhook_router,
+        *privacy_routers,
+        *report_routers,
+    ):
         app.include_router(router)
     app.include_router(pool_api_router)  # the pull side: the partner's pool and held leads
     app.include_router(pool_pages_router)
