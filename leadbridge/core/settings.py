@@ -8,9 +8,10 @@ Rules:
   secrets file (``secrets_file``, a YAML map ``connection -> {field: value}``) or inline, and are
   never printed: ``safe_dump`` masks them.
 - The app's ``secret_key`` (signs CSRF tokens, encrypts one-tap links) has no default: ``leadbridge
-  init`` writes a fresh random one into the secrets file (top-level ``secret_key``), the environment
-  (``LEADBRIDGE_SECRET_KEY``) or the YAML may give it; a key shorter than ``MIN_SECRET_KEY_CHARS`` or
-  the default shipped by earlier versions is refused (``secret_key_problem``).
+  init`` writes a fresh random one into the secrets file (top-level ``secret_key``; ``metrics_token``
+  may live there too), the environment (``LEADBRIDGE_SECRET_KEY``) or the YAML may give it; a key
+  shorter than ``MIN_SECRET_KEY_CHARS`` or the default shipped by earlier versions is refused
+  (``secret_key_problem``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ CONFIG_FILE_NAME = "leadbridge.yaml"
 # libyaml's safe loader when PyYAML has it (20x faster on a file of hundreds of connections).
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MIN_SECRET_KEY_CHARS = 32
+APP_SECRETS = ("secret_key", "metrics_token")  # top-level entries of the secrets file
 # Shipped as the default by earlier versions: public, so it must never sign anything again.
 KNOWN_PUBLIC_KEYS = frozenset({"change-me-leadbridge-dev-secret"})
 
@@ -327,8 +329,8 @@ def load_settings(config: Path | None = None, *, kinds: ConnectionKinds | None) 
         if not secrets_path.exists():
             raise ConfigError(f"secrets file {secrets_path} does not exist")
         for name, values in _read_yaml(secrets_path).items():
-            if name == "secret_key" and isinstance(values, str):
-                data["secret_key"] = values  # the secrets file beats an inline key
+            if name in APP_SECRETS and isinstance(values, str):
+                data[name] = values  # the secrets file beats an inline value
             elif name in connections and isinstance(values, dict):
                 connections[name] = {**connections[name], **values}
     if not isinstance(connections, dict):

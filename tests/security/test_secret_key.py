@@ -110,3 +110,14 @@ def test_an_offer_link_reveals_neither_user_nor_offer_and_needs_the_key() -> Non
     assert sign_offer_link(TEST_SECRET_KEY, link) != token  # a fresh IV every time
     for junk in ("", "é", "ü" * 40, "x" * 5000, "..", "AAAA"):
         assert read_offer_link(TEST_SECRET_KEY, junk, now=utcnow()) is None
+
+
+def test_the_secrets_file_may_hold_the_metrics_token(tmp_path: Path) -> None:
+    (tmp_path / "leadbridge.yaml").write_text("secrets_file: s.yaml\n")
+    (tmp_path / "s.yaml").write_text(f"secret_key: {TEST_SECRET_KEY}\nmetrics_token: scrape-me-0123456789\n")
+    settings = default_registry().load_settings(tmp_path / "leadbridge.yaml")
+    assert (
+        settings.metrics_token is not None
+        and settings.metrics_token.get_secret_value() == "scrape-me-0123456789"
+    )
+    assert settings.signing_key() == TEST_SECRET_KEY
