@@ -8,7 +8,16 @@ Rules (``Status`` of the partner's copy of the lead, case-insensitive):
   re-route, nurture or close);
 - ``Closed - Converted`` / ``Won`` is a win (amount, close date); ``Closed - Not Converted`` /
   ``Lost`` a loss (reason) — claiming first when the partner skipped the accept step;
+- ``Unqualified`` on a pending offer declines it (reason given, else ``no_fit``) and the lead
+  goes back to routing; on a lead the partner holds it is a loss (reason given, else ``no_fit``);
+- ``Postponed`` likewise: a decline (else ``no_capacity``) or a loss (else ``postponed``);
 - anything else (``Open - Not Contacted``…) changes nothing.
+
+Connectors whose mapping has an *explicit accept* (``PartnerStatus.explicit_accept``: HubSpot
+contacts, ``CONNECTED``) are stricter — only ``accepted`` claims the lead (and so reveals the
+identity); on an offer the partner has not accepted:
+- working / won / lost / returned on a pending offer change nothing (they wait for the accept).
+
 Each event's idempotency key derives from ``(connection, record id, SystemModstamp, step)``, so
 reading the same version again is a no-op. A status that contradicts the lead's facts (the offer
 was withdrawn, another partner holds the lead) is recorded as a ``conflict`` event — leadbridge's
@@ -34,6 +43,8 @@ E = EventKind
 CLAIM = ("accepted", "qualified", "claimed")
 WON = ("closed - converted", "won", "closed won")
 LOST = ("closed - not converted", "lost", "closed lost")
+# Strict-accept meanings that decline an offer or lose a held lead: (decline default, loss default).
+_UNFIT = {"unqualified": ("no_fit", "no_fit"), "postponed": ("no_capacity", "postponed")}
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,7 @@ class PartnerStatus:
     amount: str | None = None
     close_date: str | None = None
     next_follow_up: str | None = None
+    explicit_accept: bool = False  # only ``accepted`` claims (module rules); set by the connector
 
 
 def _classify(status: str) -> str:
@@ -63,6 +75,8 @@ def _classify(status: str) -> str:
         return "working"
     if text in CLAIM:
         return "accepted"
+    if text in ("unqualified", "postponed"):
+        return text
     return "none"
 
 
@@ -88,18 +102,14 @@ def apply_partner_status(
     actor = f"partner:{partner_id}"
     try:
         lead = leads.get_row(update.lead_id)
-        if meaning == "declined":
-            offer = _pending_offer(session, update.lead_id, partner_id)
-            if offer is None:
-                raise ConflictError(f"partner {partner_id} declined, but it has no pending offer")
-            applied = offers.decline(
-                offer.id,
-                reason_code=_reason(reasons, update.reason, ReasonKind.DECLINE, "no_fit"),
-                actor=actor,
-                source_system=source,
-                idempotency_key=f"{key}:decline",
+        if meaning == "declined" or (meaning in _UNFIT and lead.partner_id != partner_id):
+            return _decline(
+                session, update, meaning, partner_id=partner_id, key=key, source=source, reasons=reasons
             )
-            return [E.DECLINE.value] if applied.created else []
+        if update.explicit_accept and meaning != "accepted" and lead.partner_id != partner_id:
+            if _pending_offer(session, update.lead_id, partner_id) is not None:
+                return []  # never a claim without the explicit accept: the offer stays pending, blind
+            raise ConflictError(f"partner {partner_id} set {update.status!r}, but does not hold the lead")
         if lead.partner_id != partner_id and LeadState(lead.state) not in CLAIMED_STATES:
             offer = _pending_offer(session, update.lead_id, partner_id)
             if offer is None:
@@ -160,12 +170,40 @@ def _after_claim(
         return apply(E.STATUS, "status", {"status": update.status, "next_follow_up": update.next_follow_up})
     if meaning == "won" and claimed:
         return apply(E.WIN, "win", {"amount": update.amount, "close_date": update.close_date})
+    if meaning in _UNFIT and claimed:
+        reason = _reason(reasons, update.reason, ReasonKind.LOST, _UNFIT[meaning][1])
+        return apply(E.LOSE, "lose", {"reason_code": reason, "close_date": update.close_date})
     if meaning == "lost" and claimed:
         reason = _reason(reasons, update.reason, ReasonKind.LOST, "lost_to_competitor")
         return apply(E.LOSE, "lose", {"reason_code": reason, "close_date": update.close_date})
     if meaning == "returned" and claimed:
         return _return(session, update, partner_id=partner_id, key=key, source=source, reasons=reasons)
     return []
+
+
+def _decline(
+    session: Session,
+    update: PartnerStatus,
+    meaning: str,
+    *,
+    partner_id: str,
+    key: str,
+    source: str,
+    reasons: ReasonCatalog | None,
+) -> list[str]:
+    """Decline this partner's pending offer; ``ConflictError`` if it has none."""
+    offer = _pending_offer(session, update.lead_id, partner_id)
+    if offer is None:
+        raise ConflictError(f"partner {partner_id} declined ({update.status!r}), but it has no pending offer")
+    default = _UNFIT.get(meaning, ("no_fit", ""))[0]
+    applied = OfferService(session).decline(
+        offer.id,
+        reason_code=_reason(reasons, update.reason, ReasonKind.DECLINE, default),
+        actor=f"partner:{partner_id}",
+        source_system=source,
+        idempotency_key=f"{key}:decline",
+    )
+    return [E.DECLINE.value] if applied.created else []
 
 
 def _return(

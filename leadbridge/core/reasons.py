@@ -39,7 +39,8 @@ DEFAULT_REASONS: tuple[ReasonCode, ...] = (
         code="no_fit",
         label_en="No fit",
         label_de="Passt nicht",
-        kinds=(ReasonKind.DECLINE, ReasonKind.RETURN),
+        # also a loss: a claimed lead the partner marks unqualified (HubSpot UNQUALIFIED)
+        kinds=(ReasonKind.DECLINE, ReasonKind.RETURN, ReasonKind.LOST),
     ),
     ReasonCode(
         code="not_a_lead",

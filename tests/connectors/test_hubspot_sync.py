@@ -15,7 +15,7 @@ from leadbridge.core.partner import Partner
 from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
-from leadbridge.core.store.tables import LeadRow
+from leadbridge.core.store.tables import LeadEventRow, LeadRow
 from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.hubspot.portal import Portal
 from leadbridge.sync import projector
@@ -109,15 +109,17 @@ def test_given_qualified_contacts_when_cycling_then_partners_work_them_in_hubspo
         [offer] = offers.pending_for_lead(leads[ids[2]].id)
         offers.withdraw(offer.id, actor="test", reason="another partner won it")
     second = _ok(world.engine.run())
-    assert second.partner_updates[0].events >= 3  # accept + status, accept + lose
+    assert second.partner_updates[0].events >= 2  # accept, decline (UNQUALIFIED before accepting)
     leads = world.leads()
-    assert (leads[ids[0]].state, leads[ids[1]].state) == ("working", "lost")
+    assert leads[ids[0]].state == "accepted"
+    assert leads[ids[1]].partner_id is None and leads[ids[1]].state not in ("lost", "offered")
     copies = world.partner_copies()
     assert copies[leads[ids[0]].id]["leadbridge_status"] == "Accepted"
     assert copies[leads[ids[0]].id]["email"] == world.home_values(ids[0])["email"]  # revealed after the claim
     assert copies[leads[ids[2]].id]["leadbridge_status"] == "Withdrawn"
-    assert world.home_values(ids[0])["leadbridge_status"] == "working"
-    assert world.home_values(ids[1])["leadbridge_status"] == "lost"
+    assert world.home_values(ids[0])["leadbridge_status"] == "accepted"
+    assert world.home_values(ids[1])["leadbridge_status"] != "lost"
+    assert not copies[leads[ids[1]].id].get("email")  # declined: never revealed
 
     third = _ok(world.engine.run())  # nothing changed: our own writes come back as echoes only
     assert third.pulled[0].created == third.pulled[0].updated == 0
@@ -139,6 +141,11 @@ def test_given_a_partner_portal_with_its_own_lead_statuses_then_declines_and_win
     world.partner.portal.edit_as_user("contacts", declined, {"hs_lead_status": "DECLINED"})
     world.partner.portal.edit_as_user("contacts", won, {"hs_lead_status": "WON"})
     _ok(world.engine.run())
+    assert world.leads()[ids[1]].state == "offered"  # WON is no accept: the offer waits for CONNECTED
+    world.partner.portal.edit_as_user("contacts", won, {"hs_lead_status": "CONNECTED"})
+    _ok(world.engine.run())
+    world.partner.portal.edit_as_user("contacts", won, {"hs_lead_status": "WON"})
+    _ok(world.engine.run())
     leads = world.leads()
     assert leads[ids[0]].partner_id is None and leads[ids[0]].state != "offered"  # declined: back to routing
     assert leads[ids[1]].state == "won"
@@ -157,3 +164,127 @@ def test_given_the_daily_limit_mid_pull_then_the_cycle_stops_for_quota_and_the_n
     second = _ok(world.engine.run())
     assert first.pulled[0].created + second.pulled[0].created == 25
     assert sorted(world.leads()) == sorted(ids)
+
+
+# -- the partner loop on contact lead status (BEHAVIOR.md "Partner loop") ------------------------
+CLOSE_MS = "1796083200000"  # 2026-12-01T00:00:00Z, a HubSpot date property value
+
+
+def _offered(world: HubSpotWorld, count: int) -> tuple[list[str], list[str]]:
+    """``count`` leads offered to the partner: (home contact ids, partner contact ids)."""
+    ids = add_contacts(world.home.portal, count, same_stamp=False)
+    _ok(world.engine.run())
+    copies, leads = world.partner_copies(), world.leads()
+    return ids, [copies[leads[i].id]["id"] for i in ids]
+
+
+def _partner_sets(world: HubSpotWorld, record: str, values: dict[str, str]) -> CycleReport:
+    world.partner.portal.edit_as_user("contacts", record, values)
+    return _ok(world.engine.run())
+
+
+def _events(world: HubSpotWorld, lead_id: str, kind: str) -> list[dict[str, Any]]:
+    with world.database.transaction() as session:
+        rows = session.execute(
+            select(LeadEventRow).where(LeadEventRow.lead_id == lead_id, LeadEventRow.kind == kind)
+        ).scalars()
+        return [dict(row.payload) for row in rows]
+
+
+def _accepted(world: HubSpotWorld, home_id: str, record: str) -> LeadRow:
+    _partner_sets(world, record, {"hs_lead_status": "CONNECTED"})
+    lead = world.leads()[home_id]
+    assert (lead.state, lead.partner_id is not None) == ("accepted", True)
+    return lead
+
+
+def test_given_connected_then_the_lead_is_claimed_revealed_and_written_back(world: HubSpotWorld) -> None:
+    [home_id], [record] = _offered(world, 1)
+    lead = _accepted(world, home_id, record)
+    copy = world.partner_copies()[lead.id]
+    assert copy["leadbridge_status"] == "Accepted" and copy["email"] == world.home_values(home_id)["email"]
+    assert world.home_values(home_id)["leadbridge_status"] == "accepted"
+    assert world.home_values(home_id)["leadbridge_partner"] == "Kessler Haustechnik"
+
+
+def test_given_unqualified_before_the_accept_then_it_is_a_decline_and_identity_stays_hidden(
+    world: HubSpotWorld,
+) -> None:
+    [home_id], [record] = _offered(world, 1)
+    lead_id = world.leads()[home_id].id
+    report = _partner_sets(world, record, {"hs_lead_status": "UNQUALIFIED"})
+    lead = world.leads()[home_id]
+    assert lead.partner_id is None and lead.state not in ("accepted", "working", "lost", "offered")
+    assert [e.get("reason_code") for e in _events(world, lead_id, "decline")] == ["no_fit"]
+    assert _events(world, lead_id, "accept") == [] and _events(world, lead_id, "lose") == []
+    assert report.partner_updates[0].events == 1
+    copy = world.partner_copies()[lead_id]
+    assert not copy.get("email") and copy["lastname"] == lead_id[-6:]
+    assert copy["leadbridge_status"] != "Accepted"
+    home = world.home_values(home_id)
+    assert home["leadbridge_status"] == lead.state and not home.get("leadbridge_outcome")
+
+
+def test_given_a_declined_action_with_a_reason_then_the_decline_carries_it(world: HubSpotWorld) -> None:
+    [home_id], [record] = _offered(world, 1)
+    lead_id = world.leads()[home_id].id
+    _partner_sets(world, record, {"leadbridge_outcome": "declined", "leadbridge_reason": "no_capacity"})
+    lead = world.leads()[home_id]
+    assert lead.partner_id is None and lead.state != "offered"
+    assert [e.get("reason_code") for e in _events(world, lead_id, "decline")] == ["no_capacity"]
+    assert not world.partner_copies()[lead_id].get("email")
+    assert world.home_values(home_id)["leadbridge_status"] == lead.state
+
+
+def test_given_a_returned_action_with_a_reason_then_the_lead_is_given_back_with_it(world: HubSpotWorld) -> None:
+    [home_id], [record] = _offered(world, 1)
+    lead_id = _accepted(world, home_id, record).id
+    _partner_sets(world, record, {"leadbridge_outcome": "returned", "leadbridge_reason": "not_a_lead"})
+    lead = world.leads()[home_id]
+    # given back: what follows (re-route, nurture) is the router's, by the reason's on_return
+    assert lead.partner_id is None and lead.state not in ("accepted", "working", "won", "lost")
+    assert [e.get("reason_code") for e in _events(world, lead_id, "return")] == ["not_a_lead"]
+    assert world.home_values(home_id)["leadbridge_status"] == lead.state
+
+
+def test_given_won_with_amount_and_close_date_then_the_outcome_reaches_the_manufacturer(
+    world: HubSpotWorld,
+) -> None:
+    [home_id], [record] = _offered(world, 1)
+    lead_id = _accepted(world, home_id, record).id
+    values = {"leadbridge_outcome": "won", "leadbridge_amount": "12500.50", "leadbridge_close_date": CLOSE_MS}
+    _partner_sets(world, record, values)
+    assert world.leads()[home_id].state == "won"
+    [win] = _events(world, lead_id, "win")
+    assert (win["amount"], win["close_date"]) == ("12500.50", "2026-12-01")
+    home = world.home_values(home_id)
+    assert (home["leadbridge_status"], home["leadbridge_outcome"]) == ("won", "won")
+    assert float(home["leadbridge_expected_revenue"]) == 12500.5
+
+
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        ({"leadbridge_outcome": "lost", "leadbridge_reason": "no_budget"}, "no_budget"),
+        ({"hs_lead_status": "UNQUALIFIED"}, "no_fit"),  # on a claimed lead: a loss, never a competitor
+    ],
+)
+def test_given_lost_after_the_accept_then_the_loss_carries_its_reason(
+    world: HubSpotWorld, values: dict[str, str], reason: str
+) -> None:
+    [home_id], [record] = _offered(world, 1)
+    lead_id = _accepted(world, home_id, record).id
+    _partner_sets(world, record, values)
+    assert world.leads()[home_id].state == "lost"
+    assert [e["reason_code"] for e in _events(world, lead_id, "lose")] == [reason]
+    home = world.home_values(home_id)
+    assert (home["leadbridge_status"], home["leadbridge_reason"]) == ("lost", reason)
+
+
+def test_given_won_on_an_offer_not_accepted_then_nothing_is_claimed(world: HubSpotWorld) -> None:
+    [home_id], [record] = _offered(world, 1)
+    lead_id = world.leads()[home_id].id
+    report = _partner_sets(world, record, {"leadbridge_outcome": "won", "leadbridge_amount": "900"})
+    assert report.partner_updates[0].events == 0
+    assert world.leads()[home_id].state == "offered" and _events(world, lead_id, "accept") == []
+    assert not world.partner_copies()[lead_id].get("email")

@@ -13,7 +13,9 @@ Rules:
   partner accepted a lead whose consent allows sharing — with neutral placeholders for the name
   while blind; ``leadbridge_status`` (contacts) says Offered / Accepted / Withdrawn; the
   partner-owned status property gets its first value only on the first push;
-- partner pull: the partner-owned entries are read raw for echo detection and mapped for meaning;
+- partner pull: the partner-owned entries (and the partner action, ``custom.partner_action``) are
+  read raw for echo detection and mapped for meaning; the action, when set, wins over the lead
+  status; a mapping that reads a status as ``accepted`` makes that the only claim (see BEHAVIOR.md);
 - HubSpot stores every value as a string: ``None`` is sent as ``""`` (which clears the property).
 """
 
@@ -29,6 +31,7 @@ from leadbridge.core.writeback import LeadStatusRecord
 from leadbridge.mappings.apply import Plan, RecordError
 from leadbridge.mappings.canonical import Owner
 from leadbridge.mappings.schema import Mapping as MappingSpec
+from leadbridge.mappings.transforms.values import ValueMap
 from leadbridge.ports import format_stamp
 
 EXTERNAL_ID = "leadbridge_id"
@@ -40,6 +43,8 @@ FIRST_PUSH = {
     "contacts": {"hs_lead_status": "NEW"},
     "deals": {"pipeline": "default", "dealstage": "appointmentscheduled"},
 }
+# The partner's explicit action on a contact (``leadbridge_outcome``: declined / returned / won / lost).
+PARTNER_ACTION = "custom.partner_action"
 _OWNED_STATUS = ("status.partner_name", "status.state", "status.outcome")
 _ADDRESS = "address."
 
@@ -79,6 +84,17 @@ def _inbound(mapping: MappingSpec, canonical: str) -> str | None:
     return None
 
 
+def _accepts_explicitly(mapping: MappingSpec) -> bool:
+    """Whether the partner status's value map reads some remote value as ``accepted`` (HubSpot
+    ``CONNECTED``): then only that value claims a lead (``core.partner_status`` rules)."""
+    for entry in mapping.fields:
+        if entry.canonical == "status.partner_status" and entry.inbound is not None:
+            for step in entry.inbound.steps:
+                if isinstance(step.transform, ValueMap) and "accepted" in step.transform.args.values.values():
+                    return True
+    return False
+
+
 def _fill(flat: dict[str, Any], company: Mapping[str, Any]) -> dict[str, Any]:
     """The contact's values, with the company's where the contact has none (module rules); a
     company that could not be mapped (no name) is passed as ``{}`` and adds nothing."""
@@ -115,6 +131,11 @@ class RecordFields:
             )
         )
         self.status_field = _inbound(mapping, "status.partner_status") or _inbound(mapping, "status.outcome")
+        # The partner's explicit action (declined / returned / won / lost), read before the status.
+        self.action_field = _inbound(mapping, PARTNER_ACTION)
+        if self.action_field and self.action_field not in self.partner_owned_fields:
+            self.partner_owned_fields += (self.action_field,)
+        self.explicit_accept = _accepts_explicitly(mapping)
 
     # -- manufacturer ---------------------------------------------------------------------------
     def lead_from_record(self, record: Mapping[str, Any], connection: str) -> Lead:
@@ -206,13 +227,16 @@ class RecordFields:
         flat = self.plan.to_canonical(record)
         value = flat.get
         amount = value("status.expected_revenue")
-        meaning = value("status.partner_status") or value("status.outcome")
+        action = value(PARTNER_ACTION)
+        meaning = action or value("status.partner_status") or value("status.outcome")
+        status_field = self.action_field if action else self.status_field
         return {
             "lead_id": str(record.get(EXTERNAL_ID) or value("status.lead_id") or ""),
-            "status": (record.get(self.status_field) or None) if self.status_field else None,
+            "status": (record.get(status_field) or None) if status_field else None,
             "meaning": str(meaning) if meaning is not None else None,
             "reason": value("status.reason"),
             "amount": str(amount) if amount is not None else None,
             "close_date": hs_value(value("status.close_date")) or None,
             "next_follow_up": hs_value(value("status.next_follow_up")) or None,
+            "explicit_accept": self.explicit_accept,
         }
