@@ -236,7 +236,9 @@ def test_given_a_declined_action_with_a_reason_then_the_decline_carries_it(world
     assert world.home_values(home_id)["leadbridge_status"] == lead.state
 
 
-def test_given_a_returned_action_with_a_reason_then_the_lead_is_given_back_with_it(world: HubSpotWorld) -> None:
+def test_given_a_returned_action_with_a_reason_then_the_lead_is_given_back_with_it(
+    world: HubSpotWorld,
+) -> None:
     [home_id], [record] = _offered(world, 1)
     lead_id = _accepted(world, home_id, record).id
     _partner_sets(world, record, {"leadbridge_outcome": "returned", "leadbridge_reason": "not_a_lead"})
