@@ -51,7 +51,7 @@ def report_filter(
     since: Annotated[date | None, Query(description="first day (UTC)")] = None,
     until: Annotated[date | None, Query(description="day after the last (UTC)")] = None,
     campaign: Annotated[str | None, Query(max_length=255)] = None,
-    country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+    country: Annotated[str | None, Query(max_length=2)] = None,  # an empty form field: none
     partner: Annotated[str | None, Query(max_length=40)] = None,
 ) -> ReportFilter:
     """The report filter from the query string (empty form fields mean no filter)."""
