@@ -9,6 +9,8 @@ Rules:
   unless ``performance.prior_from_history`` is false; else the policy's ``prior_*`` rates. A table
   keeps them as ``StatsTable.prior``, the stats of a partner without history.
 - acceptance rate = accepted / (accepted + declined + expired); win rate = won / (won + lost);
+  a decline for ``not_a_lead`` is not counted as declined (the closed loop: refusing a bad lead is
+  feedback on the lead, not a mark against the partner; returns never lower the acceptance rate);
   speed = median hours from offer to accept, smoothed toward ``prior_accept_hours``.
 - Load and caps: ``open_leads`` are accepted leads without an outcome or return; ``pending`` are
   offers awaiting the partner's answer; ``holding`` (their sum) is what ``capacity.max_open`` and
@@ -36,6 +38,7 @@ from typing import Any, NoReturn
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.model import LeadEvent, Offer, OfferStatus
 from leadbridge.core.policy import POOL_MODES, Performance, PerformanceTierName
+from leadbridge.core.reasons import NOT_A_LEAD
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,7 @@ def compute_stats(
             if status is OfferStatus.ACCEPTED:
                 holding[offer.partner_id].add(offer.lead_id)
         elif status is OfferStatus.DECLINED:
-            c["declined"] += 1
+            c["declined"] += offer.reason_code != NOT_A_LEAD
         elif status is OfferStatus.EXPIRED and offer.mode not in POOL_MODES:
             c["expired"] += 1
         elif status is OfferStatus.PENDING and offer.mode not in POOL_MODES:

@@ -2,6 +2,8 @@
 
 Each return reason also says what happens next: ``reroute`` (another partner may take it) or
 ``nurture`` (back to marketing) — a lead returned as "not a lead" must not be offered again.
+A decline or return for ``NOT_A_LEAD`` is feedback on the lead, not on the partner: it does not
+count against the partner's acceptance rate (``performance.py``, ``reports/scorecard.py``).
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
+
+NOT_A_LEAD = "not_a_lead"
 
 
 class ReasonKind(StrEnum):
@@ -43,7 +47,7 @@ DEFAULT_REASONS: tuple[ReasonCode, ...] = (
         kinds=(ReasonKind.DECLINE, ReasonKind.RETURN, ReasonKind.LOST),
     ),
     ReasonCode(
-        code="not_a_lead",
+        code=NOT_A_LEAD,
         label_en="Not a lead",
         label_de="Kein Lead",
         kinds=(ReasonKind.DECLINE, ReasonKind.RETURN),

@@ -19,6 +19,7 @@ from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.model import OfferStatus
 from leadbridge.core.performance import StatsTable, stats_table
 from leadbridge.core.policy import POOL_MODES, Performance
+from leadbridge.core.reasons import NOT_A_LEAD
 from leadbridge.core.store.tables import LeadEventRow, OfferRow
 
 _REACHED = (OfferStatus.PENDING.value, OfferStatus.ACCEPTED.value, OfferStatus.RETURNED.value)
@@ -41,6 +42,7 @@ def load_stats(session: Session, config: Performance, *, now: datetime) -> Stats
     def within(start: datetime, end: datetime) -> ColumnElement[int]:
         return func.sum(case((and_(OfferRow.offered_at >= start, OfferRow.offered_at < end), 1), else_=0))
 
+    not_a_lead = func.sum(case((OfferRow.reason_code == NOT_A_LEAD, 1), else_=0))
     per_status = select(
         OfferRow.partner_id,
         OfferRow.status,
@@ -49,14 +51,17 @@ def load_stats(session: Session, config: Performance, *, now: datetime) -> Stats
         within(day, next_day),
         within(week, next_week),
         within(month, next_month),
+        not_a_lead,
     ).group_by(OfferRow.partner_id, OfferRow.status, OfferRow.mode)
-    for partner_id, status, mode, total, today, this_week, this_month in session.execute(per_status):
+    for partner_id, status, mode, total, today, this_week, this_month, bad_leads in session.execute(
+        per_status
+    ):
         c = counts[partner_id]
         c["offers"] += total
         if status in _ACCEPTED:
             c["accepted"] += total
         elif status == OfferStatus.DECLINED.value:
-            c["declined"] += total
+            c["declined"] += total - int(bad_leads or 0)  # not-a-lead declines: see performance
         elif status == OfferStatus.EXPIRED.value and mode not in POOL_MODES:
             c["expired"] += total
         elif status == OfferStatus.PENDING.value and mode not in POOL_MODES:

@@ -44,6 +44,7 @@ def _random_history(database: Database, seed: int) -> None:
                         offered_at=offered,
                         deadline=None,
                         decided_at=decided if status is not OfferStatus.PENDING else None,
+                        reason_code=rng.choice([None, "not_a_lead", "no_capacity"]),
                         decision={},
                     )
                 )

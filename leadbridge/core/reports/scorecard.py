@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.model import OfferStatus
 from leadbridge.core.policy import POOL_MODES
+from leadbridge.core.reasons import NOT_A_LEAD
 from leadbridge.core.reports.window import (
     ReportFilter,
     amount_of,
@@ -39,7 +40,6 @@ from leadbridge.core.reports.window import (
 )
 from leadbridge.core.store.tables import LeadEventRow, OfferRow, PartnerRow
 
-NOT_A_LEAD = "not_a_lead"
 _ACCEPTED = (OfferStatus.ACCEPTED.value, OfferStatus.RETURNED.value)
 _ANSWERED = (*_ACCEPTED, OfferStatus.DECLINED.value)
 
