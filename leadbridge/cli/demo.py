@@ -1,6 +1,7 @@
 """``leadbridge demo``: the newcomer's first command — the whole pipeline over sandbox CRMs.
 
-It starts the Salesforce sandbox (a manufacturer org and a few partner orgs), stores a few dozen
+It starts the Salesforce sandbox (a manufacturer org and a few partner orgs) and, with
+``--hubspot-partners``, HubSpot partner portals beside them, stores a few dozen
 partners (the rest of them on the hosted inbox), then runs real sync cycles through the real
 connectors: leads are pulled, routed, offered into partner orgs, partners claim, decline, work,
 win, lose and return them, and every change is written back to the manufacturer's org. A final
@@ -48,9 +49,11 @@ def _api_calls(cycles: list[CycleReport]) -> dict[str, int]:
     calls: Counter[str] = Counter()
     for report in cycles:
         for name, count in report.api_calls.items():
-            calls["salesforce_manufacturer" if name == HOME else "salesforce_partners"] += count
+            kind = "hubspot_partners" if name.startswith("h") else "salesforce_partners"
+            calls["salesforce_manufacturer" if name == HOME else kind] += count
     return {"salesforce_manufacturer": calls["salesforce_manufacturer"],
-            "salesforce_partners": calls["salesforce_partners"], "inbox": 0}  # fmt: skip
+            "salesforce_partners": calls["salesforce_partners"],
+            "hubspot_partners": calls["hubspot_partners"], "inbox": 0}  # fmt: skip
 
 
 def _prefixed(say: Callable[[str], None], prefix: str) -> Callable[[str], None]:
@@ -67,7 +70,7 @@ def demo_settings(directory: Path) -> Settings:
 
 
 def run_demo(
-    directory: Path, *, leads: int, partner_orgs: int, seed: int, say: Any
+    directory: Path, *, leads: int, partner_orgs: int, seed: int, say: Any, hubspot_partners: int = 0
 ) -> tuple[dict[str, Any], DemoWorld]:
     """Run the demo in ``directory``; returns the summary and the (still running) world."""
     from leadbridge.cli.init import init
@@ -81,8 +84,18 @@ def run_demo(
             console.quiet = quiet
     settings = demo_settings(directory)
     database = _fresh_database(directory, settings.sqlalchemy_url)
-    say(f"starting the sandbox: 1 manufacturer org with {leads} leads, {partner_orgs} partner orgs")
-    world = start_world(database, settings, leads=leads, partner_orgs=partner_orgs, seed=seed)
+    say(
+        f"starting the sandbox: 1 manufacturer org with {leads} leads, {partner_orgs} partner orgs, "
+        f"{hubspot_partners} partner HubSpot portals"
+    )
+    world = start_world(
+        database,
+        settings,
+        leads=leads,
+        partner_orgs=partner_orgs,
+        seed=seed,
+        hubspot_partners=hubspot_partners,
+    )
     try:
         engine = SyncEngine(database, world.settings, build_connectors(world.settings), worker="demo")
         partners = Partners(world, database, seed)
@@ -129,7 +142,8 @@ def _print(summary: dict[str, Any]) -> None:
     )
     console.print(
         f"API calls: manufacturer org {calls['salesforce_manufacturer']}, partner orgs "
-        f"{calls['salesforce_partners']}; last cycle wrote {summary['final_cycle_writes']} record(s)"
+        f"{calls['salesforce_partners']}, partner HubSpot portals {calls['hubspot_partners']}; "
+        f"last cycle wrote {summary['final_cycle_writes']} record(s)"
     )
     colour = "green" if summary["lost"] == 0 else "red"
     console.print(f"[{colour}]leads lost on the way: {summary['lost']}[/]")
@@ -150,10 +164,18 @@ def demo(
     leads: Annotated[int, typer.Option(help="leads in the manufacturer's sandbox org")] = 300,
     partner_orgs: Annotated[int, typer.Option(help="partners with their own Salesforce org")] = 3,
     seed: Annotated[int, typer.Option(help="seed for data and partner behaviour")] = 7,
+    hubspot_partners: Annotated[int, typer.Option(help="partners with their own HubSpot portal")] = 2,
 ) -> None:
     """Run the whole pipeline over sandbox CRMs and summarise (see the module docstring)."""
     say = (lambda _message: None) if as_json else (lambda message: err_console.print(f"[dim]{message}[/]"))
-    summary, world = run_demo(directory, leads=leads, partner_orgs=partner_orgs, seed=seed, say=say)
+    summary, world = run_demo(
+        directory,
+        leads=leads,
+        partner_orgs=partner_orgs,
+        seed=seed,
+        say=say,
+        hubspot_partners=hubspot_partners,
+    )
     try:
         if as_json:
             print_json(summary)

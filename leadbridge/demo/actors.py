@@ -2,7 +2,11 @@
 
 Partners with their own Salesforce org act there, through a real simple-salesforce client (a query,
 then sObject Collections updates of the Lead's ``Status``, reason and amount) — exactly what leadbridge
-later reads back. Inbox partners act through the hosted inbox's own actions (``PartnerInbox``).
+later reads back. Partners with a HubSpot portal act there as a user would in HubSpot's UI: the
+contact's ``hs_lead_status`` (``CONNECTED`` accepts, ``UNQUALIFIED`` declines, ``IN_PROGRESS``) and
+the ``leadbridge_outcome`` / ``_reason`` / ``_amount`` / ``_close_date`` properties (the table in
+``connectors/hubspot/BEHAVIOR.md``). Inbox partners act through the hosted inbox's own actions
+(``PartnerInbox``).
 
 Each step is decided by a seeded roll per (lead, partner, step), so a run is reproducible and a lead
 declined by one partner is not automatically declined by the next.
@@ -62,6 +66,23 @@ def next_step(seed: int, lead_id: str, partner: str, status: str | None) -> dict
     return None
 
 
+# A HubSpot contact's lead status as the Salesforce-worded step it stands for, and back.
+_HUBSPOT_STATUS = {"NEW": NEW, "CONNECTED": ACCEPTED, "IN_PROGRESS": WORKING}
+
+
+def hubspot_step(step: dict[str, Any]) -> dict[str, str]:
+    """A ``next_step`` in HubSpot's words (module rules)."""
+    status, reason = step["Status"], step.get("LeadBridge_Reason__c") or ""
+    if status == DECLINED:
+        return {"hs_lead_status": "UNQUALIFIED", "leadbridge_reason": reason}
+    if status in (ACCEPTED, WORKING):
+        return {"hs_lead_status": "CONNECTED" if status == ACCEPTED else "IN_PROGRESS"}
+    if status == WON:
+        amount = step["LeadBridge_Expected_Revenue__c"]
+        return {"leadbridge_outcome": "won", "leadbridge_amount": f"{amount:.2f}"}
+    return {"leadbridge_outcome": "returned" if status == RETURNED else "lost", "leadbridge_reason": reason}
+
+
 class Partners:
     """All simulated partners of the demo world."""
 
@@ -74,6 +95,8 @@ class Partners:
         done: Counter[str] = Counter()
         for connection, org in self.world.partner_orgs.items():
             done += self._act_in_org(connection, org)
+        for connection, portal in self.world.partner_portals.items():
+            done += self._act_in_portal(connection, portal)
         done += self._act_in_inbox()
         return done
 
@@ -99,6 +122,21 @@ class Partners:
             )
         self.api_calls += 2 + len(updates) // 200
         return Counter(update["Status"] for update in updates)
+
+    def _act_in_portal(self, connection: str, portal: Any) -> Counter[str]:
+        done: Counter[str] = Counter()
+        for record in portal.store("contacts").live():
+            values = record.properties
+            if not values.get("leadbridge_id") or values.get("leadbridge_status") == "Withdrawn":
+                continue
+            if values.get("leadbridge_outcome"):  # the partner already said how it ended
+                continue
+            status = _HUBSPOT_STATUS.get(values.get("hs_lead_status") or "")
+            step = next_step(self.seed, values["leadbridge_id"], connection, status) if status else None
+            if step:
+                portal.edit_as_user("contacts", record.id, hubspot_step(step))
+                done[step["Status"]] += 1
+        return done
 
     def _act_in_inbox(self) -> Counter[str]:
         """Inbox partners act through the inbox's own actions (what its pages call)."""

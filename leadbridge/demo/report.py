@@ -75,6 +75,11 @@ def summarise(world: DemoWorld, database: Database) -> dict[str, Any]:
         for offer in offers:
             if connections.get(offer.partner_id) == connection and offer.lead_id not in there:
                 problems.append(f"offer {offer.id} is missing from {connection}'s org")
+    for connection, portal in world.partner_portals.items():
+        there = {r.properties.get("leadbridge_id") for r in portal.store("contacts").live()}
+        for offer in offers:
+            if connections.get(offer.partner_id) == connection and offer.lead_id not in there:
+                problems.append(f"offer {offer.id} is missing from {connection}'s HubSpot portal")
     return {
         "leads_in_source": len(home_records),
         "qualified_in_source": len(qualified),

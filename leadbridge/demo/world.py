@@ -3,8 +3,9 @@ the settings that connect them — the same configuration a real installation wr
 
 Rules: everything is seeded (same seed → same partners, leads and decisions); partners cover every
 country the sandbox generates leads for, so routing has a real choice everywhere; the first
-``partner_orgs`` partners of the busiest country work in their own Salesforce org, the rest in the
-hosted inbox.
+``partner_orgs`` partners of the busiest country work in their own Salesforce org, the next
+``hubspot_partners`` in their own HubSpot portal (properties created the way ``mappings check --fix``
+does), the rest in the hosted inbox.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from leadbridge.connectors.hubspot import HubSpotConfig, connect
 from leadbridge.connectors.inbox import InboxConfig
 from leadbridge.connectors.salesforce.config import SalesforceConfig
 from leadbridge.core.partner import Partner
@@ -21,6 +23,7 @@ from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.settings import ConnectionConfig, Settings
 from leadbridge.core.store.database import Database
 from leadbridge.sandbox import Sandbox
+from leadbridge.sandbox.hubspot.portal import Portal
 from leadbridge.sandbox.salesforce.org import SalesforceOrg
 from leadbridge.sandbox.seed import PRODUCT_LINES, cities
 
@@ -41,6 +44,7 @@ class DemoWorld:
     box: Sandbox
     settings: Settings
     partner_orgs: dict[str, SalesforceOrg] = field(default_factory=dict)  # connection → org
+    partner_portals: dict[str, Portal] = field(default_factory=dict)  # connection → HubSpot portal
     partners: list[Partner] = field(default_factory=list)
 
     @property
@@ -69,7 +73,31 @@ def connection_for(
     )
 
 
-def demo_partners(seed: int, partner_orgs: int) -> list[Partner]:
+def hubspot_connection(
+    portal: Portal, url: str, ca_file: Any, *, name: str, partner_id: str | None
+) -> HubSpotConfig:
+    """A partner's HubSpot connection as a user would configure it (a private app token)."""
+    return HubSpotConfig.model_validate(
+        {
+            "name": name,
+            "kind": "hubspot",
+            "role": "partner",
+            "base_url": url,
+            "access_token": portal.access_token,
+            "client_secret": portal.client_secret,
+            "ca_file": str(ca_file),
+            "partner_id": partner_id,
+        }
+    )
+
+
+def _connection(country: str, number: int, partner_orgs: int, hubspot_partners: int) -> str:
+    if country != "DE" or number > partner_orgs + hubspot_partners:
+        return INBOX
+    return f"p{number}" if number <= partner_orgs else f"h{number}"
+
+
+def demo_partners(seed: int, partner_orgs: int, hubspot_partners: int = 0) -> list[Partner]:
     """A few dozen partners covering every lead country, each with certified product lines."""
     rng = random.Random(f"demo-partners|{seed}")
     by_country: dict[str, list[Any]] = {}
@@ -82,7 +110,7 @@ def demo_partners(seed: int, partner_orgs: int) -> list[Partner]:
             number += 1
             city = by_country[country][index % len(by_country[country])]
             lines = list(PRODUCT_LINES) if index == 0 else rng.sample(PRODUCT_LINES, rng.randint(2, 4))
-            connection = f"p{number}" if country == "DE" and number <= partner_orgs else INBOX
+            connection = _connection(country, number, partner_orgs, hubspot_partners)
             partners.append(
                 Partner.model_validate(
                     {
@@ -110,25 +138,49 @@ def demo_partners(seed: int, partner_orgs: int) -> list[Partner]:
     return partners
 
 
-def start_world(database: Database, base: Settings, *, leads: int, partner_orgs: int, seed: int) -> DemoWorld:
+def start_world(
+    database: Database,
+    base: Settings,
+    *,
+    leads: int,
+    partner_orgs: int,
+    seed: int,
+    hubspot_partners: int = 0,
+) -> DemoWorld:
     """Start the sandbox, store the partners, and return settings naming every connection."""
-    box = Sandbox.plan(partners=partner_orgs, leads=leads, seed=seed, services=["salesforce"]).start()
+    services = ["salesforce", "hubspot"] if hubspot_partners else ["salesforce"]
+    # The sandbox deals partners out round-robin over the services (partner-01 Salesforce,
+    # partner-02 HubSpot, …): the k-th of a service is partner-{(k - 1) * services + its place + 1}.
+    spread = len(services)
+    box = Sandbox.plan(
+        partners=max(partner_orgs, hubspot_partners) * spread, leads=leads, seed=seed, services=services
+    ).start()
     try:
         home = box.salesforce.org("manufacturer")
         connections: dict[str, ConnectionConfig] = {
             HOME: connection_for(home, box.ca_file, name=HOME, role="manufacturer"),
             INBOX: InboxConfig(name=INBOX),
         }
-        partners = demo_partners(seed, partner_orgs)
+        partners = demo_partners(seed, partner_orgs, hubspot_partners)
         world = DemoWorld(box, base)
         for partner in partners:
-            if partner.connection == INBOX:
-                continue
-            org = box.salesforce.org(f"partner-{int(partner.connection[1:]):02d}")
-            connections[partner.connection] = connection_for(
-                org, box.ca_file, name=partner.connection, role="partner", partner_id=partner.external_id
-            )
-            world.partner_orgs[partner.connection] = org
+            number = int(partner.connection[1:]) if partner.connection != INBOX else 0
+            if partner.connection.startswith("p"):
+                org = box.salesforce.org(f"partner-{(number - 1) * spread + 1:02d}")
+                connections[partner.connection] = connection_for(
+                    org, box.ca_file, name=partner.connection, role="partner", partner_id=partner.external_id
+                )
+                world.partner_orgs[partner.connection] = org
+            elif partner.connection.startswith("h"):
+                name = f"partner-{(number - partner_orgs - 1) * spread + 2:02d}"
+                portal = box.hubspot.portal(name)
+                config = hubspot_connection(
+                    portal, box.hubspot.base_url(name), box.ca_file,
+                    name=partner.connection, partner_id=partner.external_id,
+                )  # fmt: skip
+                connect(config).install_properties()  # what `mappings check --fix` does
+                connections[partner.connection] = config
+                world.partner_portals[partner.connection] = portal
         with database.transaction() as session:
             repo = PartnerRepository(session)
             world.partners = [repo.upsert(partner)[0] for partner in partners]
