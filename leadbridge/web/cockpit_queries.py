@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, distinct, func, or_, select, union
 from sqlalchemy.orm import Session
 
+from leadbridge.core.event_text import describe
 from leadbridge.core.leads import LeadService
 from leadbridge.core.model import LeadEvent, Offer, utcnow
 from leadbridge.core.offers import OfferService
@@ -109,6 +110,10 @@ class Timeline:
     offers: list[Offer]
     outbox: list[OutboxRow]
     partner_names: dict[str, str] = field(default_factory=dict)
+
+    def sentence(self, event: LeadEvent) -> str:
+        """The event as a sentence a person reads (``core/event_text.py``)."""
+        return describe(event, self.partner_names)
 
     @property
     def decisions(self) -> list[dict[str, Any]]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 from decimal import Decimal
 
 from openpyxl import load_workbook
@@ -12,7 +14,7 @@ from leadbridge.core.leads import LeadService
 from leadbridge.web.accounts import create_api_key
 from tests.builders import a_lead
 from tests.reports.history import script
-from tests.web.conftest import World
+from tests.web.conftest import World, csrf_from
 
 
 def _history(world: World) -> None:
@@ -86,3 +88,18 @@ def test_given_leads_when_admin_downloads_csv_and_xlsx_then_filtered_and_neutral
     header, *cells = list(sheet.iter_rows(values_only=True))
     companies = sorted(str(row[header.index("company")]) for row in cells)
     assert companies == ["'=SUM(A1:A9)", "'@evil", "Good GmbH"]
+
+
+def test_timeline_reads_as_sentences_with_the_raw_payload_one_click_away(world: World) -> None:
+    client = world.partner_client(world.user_b)
+    token = csrf_from(client, "/inbox")
+    answer = client.post(
+        f"/inbox/offers/{world.offer_b}/decline",
+        data={"csrf_token": token, "reason_code": "no_capacity", "comment": "full until May"},
+    )
+    assert answer.status_code in (200, 303), answer.text
+    page = world.admin_client().get(f"/cockpit/leads/{world.lead_b}").text
+    assert "Declined by Beta Solar: No capacity — “full until May”" in page
+    assert "Offered to Beta Solar" in page
+    raw = re.search(r"<details><summary>decline</summary><code class=\"raw\">(.*?)</code>", page)
+    assert raw is not None and "no_capacity" in html.unescape(raw.group(1))
