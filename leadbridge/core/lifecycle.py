@@ -85,6 +85,7 @@ TRANSITIONS: dict[tuple[EventKind, LeadState | None], LeadState] = {
     (E.NURTURE, S.RETURNED): S.NURTURE,
     (E.REJECT, S.RECEIVED): S.REJECTED,
     (E.REJECT, S.QUALIFIED): S.REJECTED,
+    (E.QUALIFY, S.REJECTED): S.QUALIFIED,  # an admin splits a lead rejected as a duplicate
     (E.ROUTE, S.QUALIFIED): S.ROUTING,
     (E.DIRECT, S.QUALIFIED): S.DIRECT,
     (E.DIRECT, S.ROUTING): S.DIRECT,

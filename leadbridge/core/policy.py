@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from leadbridge.core.dedup import Dedup
 from leadbridge.core.errors import ConfigError
 from leadbridge.core.privacy.config import Privacy
 from leadbridge.core.reasons import ReturnAction
@@ -302,6 +303,7 @@ class Policy(_Strict):
     materials: dict[str, list[Material]] = Field(default_factory=dict)
     geo: Geo = Field(default_factory=Geo)
     privacy: Privacy = Field(default_factory=Privacy)
+    dedup: Dedup = Field(default_factory=Dedup)
 
     @field_validator("version")
     @classmethod

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leadbridge.core import policy_history
+from leadbridge.core.dedup import settle_duplicates
 from leadbridge.core.errors import ConflictError, IllegalTransition, NotFound
 from leadbridge.core.event_batch import event_batch, lock_leads
 from leadbridge.core.leads import LeadService, lead_from_row
@@ -321,6 +322,7 @@ def route_pending(
     now = clock()
     with database.transaction() as session:
         ids = list(lead_ids) if lead_ids is not None else waiting_lead_ids(session, limit)
+        ids = settle_duplicates(session, ids, policy.dedup, now)  # one person, one lead (core/dedup.py)
         if not ids:
             return summary
         context = RoutingContext.load(session, policy, now=now, rng=rng or random.Random(now.timestamp()))

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from leadbridge.core.dedup import split_duplicate
 from leadbridge.core.lifecycle import LeadState
 from leadbridge.core.model import utcnow
 from leadbridge.core.privacy import audit
@@ -185,3 +186,22 @@ def _consent(
             session, actor=actor, channel=channel, action="consent", at=now, lead_id=lead_id, detail=detail
         )
     return gone
+
+
+@cockpit_router.post("/leads/{lead_id}/split", dependencies=[CsrfChecked])
+def cockpit_split(lead_id: str, admin: CurrentAdmin, db: Db) -> Response:
+    """Not a duplicate after all: the lead is qualified again and routed (``core/dedup.py``)."""
+    now = utcnow()
+    with db.transaction() as session:
+        original = split_duplicate(session, lead_id, actor=admin.actor, now=now)
+        detail = {"duplicate_of": original}
+        audit.record(
+            session,
+            actor=admin.actor,
+            channel="cockpit",
+            action="split",
+            at=now,
+            lead_id=lead_id,
+            detail=detail,
+        )
+    return RedirectResponse(f"/cockpit/leads/{lead_id}?done=split", status_code=303)

@@ -35,8 +35,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Data
         repo.upsert(partner("P-far", name="Fern KG", location_latitude=49.4, location_longitude=11.1))
         repo.upsert(partner("P-at", name="Wien AG", territory={"countries": ["AT"]}))
         service = LeadService(session)
-        for _ in range(3):
-            item = lead()
+        for number in range(3):
+            item = lead(email=f"anna{number}@muster.example")  # three people (routing skips duplicates)
             service.receive(item, actor="t", source_system="t", idempotency_key=f"r:{item.id}")
             service.apply(item.id, EventKind.QUALIFY, actor="t", idempotency_key=f"q:{item.id}")
             ids.append(item.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,8 @@ from leadbridge.core.store.tables import LeadRow
 from leadbridge.web.accounts import create_api_key
 from tests.builders import a_lead
 from tests.web.conftest import World
+
+_phones = itertools.count(1)
 
 # What must never show before a claim: every way to name or reach the person or the company.
 SECRETS = ("email", "phone", "company", "first_name", "last_name", "website")
@@ -38,7 +41,7 @@ def pooled_lead(
         first_name="Evelyn",
         last_name=f"Verborgen{number}",
         email=f"evelyn.verborgen{number}@geheim.example",
-        phone=f"+49 89 555 {number}0101",
+        phone=f"+49 89 555 {next(_phones):04d}",  # one person per lead: routing skips duplicates
         website=f"https://geheim{number}.example",
         company=f"Geheimfirma {number} GmbH",
         **fields,

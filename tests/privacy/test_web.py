@@ -78,3 +78,28 @@ def test_given_an_admin_key_when_exporting_and_erasing_a_subject_then_the_api_an
         partner_key = create_api_key(session, "alpha", world.partner_a)[1]
     api.headers["Authorization"] = f"Bearer {partner_key}"
     assert api.post("/api/v1/subjects/export", json={"email": email}).status_code in (401, 403)
+
+
+def test_given_a_duplicate_when_the_admin_splits_it_in_the_cockpit_then_it_is_qualified_again(
+    world: World,
+) -> None:
+    from datetime import UTC, datetime
+
+    from leadbridge.core.dedup import Dedup, settle_duplicates
+    from leadbridge.core.intake import take_in
+    from tests.builders import a_lead
+
+    twin = a_lead(source_connection="list2", email=_email(world, world.lead_a))
+    with world.database.transaction() as session:
+        take_in(session, twin)
+        assert settle_duplicates(session, [twin.id], Dedup(), datetime.now(UTC)) == []
+    admin = world.admin_client()
+    page = admin.get(f"/cockpit/leads/{twin.id}")
+    assert "Same email as" in page.text and world.lead_a in page.text
+    token = csrf_from(admin, f"/cockpit/leads/{twin.id}")
+    split = admin.post(f"/cockpit/leads/{twin.id}/split", data={"csrf_token": token})
+    assert split.status_code == 303
+    with world.database.transaction() as session:
+        assert LeadService(session).get_row(twin.id).state == "qualified"
+        assert settle_duplicates(session, [twin.id], Dedup(), datetime.now(UTC)) == [twin.id]
+    assert "Split and route" not in admin.get(f"/cockpit/leads/{twin.id}").text

@@ -31,6 +31,7 @@ class LeadRow(Base):
         Index("ix_leads_created", "created_at", "id"),
         Index("ix_leads_campaign", "campaign", "updated_at", "id"),
         Index("ix_leads_region", "country", "postal_code"),
+        Index("ix_leads_email", "email"),  # duplicate detection by person
         Index("ix_leads_partner", "partner_id"),
     )
 

@@ -1,0 +1,191 @@
+"""One person, one lead: a qualified lead that duplicates an open or held lead is not routed.
+
+Rules (policy ``dedup``; every rule can be switched off):
+- the same person: the same e-mail (stored normalised: trimmed, lower case), or the same phone
+  number once both are normalised to E.164 by ``phonenumbers`` (the lead's country as the default
+  region) — phones are compared among the leads of the same postal region or e-mail;
+- the same account (``company_postal``, off by default): the same country and postal code and
+  company names at least ``company_similarity`` alike (``difflib`` ratio of the names folded:
+  case, punctuation, legal forms such as GmbH, AG, Ltd dropped; names whose numbers differ are
+  never alike);
+- a lead is only the duplicate of an earlier one (the first lead of a person stays the lead);
+- only leads that are open (qualified, routing, offered) or held by a partner (accepted, working)
+  count: a duplicate of a closed, lost or nurtured lead is new interest and is routed;
+- a duplicate is rejected (reason ``duplicate``, the original and what matched in its payload) and
+  the original gets a ``note`` naming it, so its holder sees the new interest on its timeline;
+- an admin who splits a duplicate (``split_duplicate``) qualifies it again, and it is never checked
+  against that original again.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from leadbridge.core.leads import LeadService, lead_from_row
+from leadbridge.core.lifecycle import CLAIMED_STATES, EventKind, LeadState
+from leadbridge.core.store.tables import LeadEventRow, LeadRow
+
+ACTIVE = frozenset({LeadState.QUALIFIED, LeadState.ROUTING, LeadState.OFFERED} | set(CLAIMED_STATES)) - {
+    LeadState.WON,
+    LeadState.LOST,
+}
+_LEGAL_FORMS = re.compile(r"\b(gmbh|mbh|ag|kg|ohg|ug|se|ltd|limited|inc|llc|plc|sa|sas|srl|bv|nv|co)\b")
+_NOT_WORD = re.compile(r"[^\w]+")
+
+
+class Dedup(BaseModel):
+    """The policy's ``dedup`` section (module rules)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    email: bool = True
+    phone: bool = True
+    company_postal: bool = False  # fuzzy account matching: opt in once the names are clean
+    company_similarity: float = Field(default=0.9, ge=0.5, le=1.0)
+
+
+@dataclass(frozen=True)
+class Match:
+    original: str  # the lead id it duplicates
+    match: str  # email | phone | company
+
+
+def normal_phone(phone: str | None, country: str | None) -> str | None:
+    """E.164 form of ``phone`` (``None`` when it cannot be read as a valid number)."""
+    if not phone:
+        return None
+    try:
+        parsed = phonenumbers.parse(phone, (country or "DE").upper())
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def company_key(name: str | None) -> str:
+    folded = _NOT_WORD.sub(" ", (name or "").casefold())
+    return " ".join(_LEGAL_FORMS.sub(" ", folded).split())
+
+
+def _alike(ours: str, theirs: str) -> float:
+    """How alike two folded company names are (0 when either is empty or their numbers differ:
+    "Muster 1" and "Muster 10" are two companies)."""
+    if not ours or not theirs or re.findall(r"\d+", ours) != re.findall(r"\d+", theirs):
+        return 0.0
+    return difflib.SequenceMatcher(None, ours, theirs).ratio()
+
+
+def find_duplicate(session: Session, row: LeadRow, rules: Dedup) -> Match | None:
+    """The open or held lead ``row`` duplicates, if any (module rules)."""
+    if not rules.enabled:
+        return None
+    split = _split_from(session, row.id)
+    earlier = (LeadRow.created_at < row.created_at) | (
+        (LeadRow.created_at == row.created_at) & (LeadRow.id < row.id)
+    )  # the first lead of a person stays the one; a later one is its duplicate
+    others = [LeadRow.state.in_([s.value for s in ACTIVE]), LeadRow.id != row.id, earlier]
+    if split:
+        others.append(LeadRow.id.notin_(split))
+    if rules.email and row.email:
+        found = session.execute(
+            select(LeadRow.id)
+            .where(LeadRow.email == row.email, *others)
+            .order_by(LeadRow.created_at)
+            .limit(1)
+        ).scalar_one_or_none()
+        if found:
+            return Match(found, "email")
+    if not (row.postal_code and row.country) or not (rules.phone or rules.company_postal):
+        return None
+    near = session.execute(
+        select(LeadRow).where(LeadRow.country == row.country, LeadRow.postal_code == row.postal_code, *others)
+        .order_by(LeadRow.created_at).limit(200)
+    ).scalars()  # fmt: skip
+    lead = lead_from_row(row)
+    phone, company = normal_phone(lead.phone, row.country), company_key(row.company)
+    for other in near:
+        data = other.data or {}
+        if rules.phone and phone and normal_phone(data.get("phone"), other.country) == phone:
+            return Match(other.id, "phone")
+        theirs = company_key(other.company)
+        alike = _alike(company, theirs)
+        if rules.company_postal and alike and alike >= rules.company_similarity:
+            return Match(other.id, "company")
+    return None
+
+
+def settle_duplicates(session: Session, lead_ids: Sequence[str], rules: Dedup, now: datetime) -> list[str]:
+    """Reject the qualified leads among ``lead_ids`` that duplicate another (module rules); the ids
+    left to route."""
+    if not rules.enabled or not lead_ids:
+        return list(lead_ids)
+    rows = session.execute(
+        select(LeadRow)
+        .where(LeadRow.id.in_(list(lead_ids)), LeadRow.state == LeadState.QUALIFIED.value)
+        .order_by(LeadRow.created_at, LeadRow.id)
+    ).scalars()
+    service = LeadService(session, lambda: now)
+    rejected: set[str] = set()
+    for row in list(rows):
+        found = find_duplicate(session, row, rules)
+        if found is None or found.original in rejected:
+            continue
+        payload = {"reason_code": "duplicate", "duplicate_of": found.original, "match": found.match}
+        service.apply(
+            row.id, EventKind.REJECT, actor="dedup", idempotency_key=f"duplicate:{row.id}", payload=payload
+        )
+        service.apply(
+            found.original,
+            EventKind.NOTE,
+            actor="dedup",
+            idempotency_key=f"duplicate-of:{found.original}:{row.id}",
+            payload={"duplicate": row.id, "match": found.match},
+        )
+        rejected.add(row.id)
+    return [lead_id for lead_id in lead_ids if lead_id not in rejected]
+
+
+def split_duplicate(session: Session, lead_id: str, *, actor: str, now: datetime) -> str:
+    """An admin says ``lead_id`` is not a duplicate: it is qualified again (and routed); the id of
+    the lead it was taken for, never matched against it again."""
+    service = LeadService(session, lambda: now)
+    events = service.events(lead_id)
+    original = next(
+        (
+            str(e.payload.get("duplicate_of"))
+            for e in reversed(events)
+            if e.payload.get("reason_code") == "duplicate"
+        ),
+        None,
+    )
+    if original is None:
+        raise ValueError(f"lead {lead_id} was not rejected as a duplicate")
+    service.apply(
+        lead_id,
+        EventKind.QUALIFY,
+        actor=actor,
+        idempotency_key=f"split:{lead_id}:{original}",
+        payload={"split_from": original},
+    )
+    return original
+
+
+def _split_from(session: Session, lead_id: str) -> list[str]:
+    """The originals an admin split ``lead_id`` from (by their idempotency keys: one indexed query)."""
+    keys = session.execute(
+        select(LeadEventRow.idempotency_key).where(
+            LeadEventRow.lead_id == lead_id, or_(LeadEventRow.idempotency_key.like(f"split:{lead_id}:%"))
+        )
+    ).scalars()
+    return [key.rsplit(":", 1)[-1] for key in keys]

@@ -1,0 +1,22 @@
+"""dedup: leads are found by e-mail (one person, one lead)
+
+Revision ID: 0008
+Revises: 0007
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0008"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_leads_email", "leads", ["email"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_leads_email", table_name="leads")

@@ -1,0 +1,91 @@
+"""One person, one lead: duplicates by e-mail, phone or company + postal code are not routed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from leadbridge.core.dedup import Dedup, normal_phone, settle_duplicates, split_duplicate
+from leadbridge.core.intake import take_in
+from leadbridge.core.leads import LeadService
+from leadbridge.core.lifecycle import EventKind
+from leadbridge.core.offers import OfferService
+from leadbridge.core.policy import default_policy
+from leadbridge.core.router import route_pending
+from leadbridge.core.store.database import Database
+from tests.builders import a_lead, a_partner
+
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+
+
+def _in(database: Database, **fields: object) -> str:
+    lead = a_lead(**fields)
+    with database.transaction() as session:
+        take_in(session, lead)
+    return lead.id
+
+
+def _state(database: Database, lead_id: str) -> str:
+    with database.transaction() as session:
+        return LeadService(session).get_row(lead_id).state
+
+
+def test_phone_numbers_compare_in_e164() -> None:
+    assert normal_phone("089 1234567", "DE") == normal_phone("+49 (89) 123-4567", "AT") == "+49891234567"
+    assert normal_phone("not a phone", "DE") is None
+
+
+def test_given_a_held_lead_when_the_same_person_or_account_comes_again_then_it_is_attached_not_routed(
+    database: Database,
+) -> None:
+    held = _in(database, email="erika@muster.example", phone="089 1234567", company="Muster Bau GmbH")
+    with database.transaction() as session:
+        partner = a_partner(session).id
+        LeadService(session).apply(held, EventKind.ROUTE, actor="t", idempotency_key="r")
+        offer, _ = OfferService(session).create(
+            held, partner, round=1, mode="assign", deadline=None, decision={}
+        )
+        OfferService(session).accept(offer.id, partner_id=partner, actor="p")
+    lost = _in(database, email="old@muster.example", company="Old Customer AG")
+    with database.transaction() as session:
+        LeadService(session).apply(lost, EventKind.REJECT, actor="t", idempotency_key="x")
+    by_email = _in(database, source_connection="list2", email=" ERIKA@muster.example ", company="Other")
+    by_phone = _in(database, source_connection="list2", email="e2@other.example", phone="+49 89 123 4567",
+                   company="Something Else")  # fmt: skip
+    by_company = _in(database, source_connection="list2", email="e3@other.example", company="Muster-Bau")
+    other_town = _in(database, source_connection="list2", email="e4@other.example", company="Muster-Bau",
+                     address={"postal_code": "10115", "country": "DE"})  # fmt: skip
+    again_lost = _in(database, source_connection="list2", email="old@muster.example", company="New Co")
+    ids = [by_email, by_phone, by_company, other_town, again_lost]
+    assert {_state(database, i) for i in ids} == {"qualified"}
+
+    with database.transaction() as session:
+        assert settle_duplicates(session, ids, Dedup(enabled=False), NOW) == ids
+        left = settle_duplicates(session, ids, Dedup(company_postal=True), NOW)
+    assert left == [other_town, again_lost]
+    with database.transaction() as session:
+        service = LeadService(session)
+        matches = {
+            i: (service.events(i)[-1].payload["duplicate_of"], service.events(i)[-1].payload["match"])
+            for i in (by_email, by_phone, by_company)
+        }
+        notes = [e.payload["duplicate"] for e in service.events(held) if e.kind == "note"]
+    assert matches == {by_email: (held, "email"), by_phone: (held, "phone"), by_company: (held, "company")}
+    assert sorted(notes) == sorted([by_email, by_phone, by_company])
+
+    with database.transaction() as session:
+        assert split_duplicate(session, by_company, actor="admin:x", now=NOW) == held
+    assert _state(database, by_company) == "qualified"
+    with database.transaction() as session:
+        assert settle_duplicates(session, [by_company], Dedup(company_postal=True), NOW) == [
+            by_company
+        ]  # split: not again
+
+
+def test_the_router_skips_duplicates(database: Database) -> None:
+    first = _in(database, email="same@person.example")
+    second = _in(database, source_connection="list2", email="same@person.example")
+    with database.transaction() as session:
+        a_partner(session)
+    route_pending(database, policy=default_policy(), clock=lambda: NOW)
+    assert _state(database, second) == "rejected"
+    assert _state(database, first) != "rejected"
