@@ -1,8 +1,5 @@
 """The connector kinds leadbridge ships, as data: ``default_registry()`` builds the registry the
 runtime holds. Adding a connector = one package with a ``KIND`` + one line here.
-
-Not shipped: ``kind: webhook`` (a signed outbound webhook) has no connector yet (issue 17), so the
-configuration refuses it rather than accepting a connection nothing would read.
 """
 
 from __future__ import annotations
@@ -12,9 +9,9 @@ from leadbridge.ports import ConnectorRegistry, Kind
 
 def shipped_kinds() -> tuple[Kind, ...]:
     """Every kind leadbridge ships (imported here, on call: the registry is never filled at import)."""
-    from leadbridge.connectors import csvkind, hubspot, inbox, salesforce
+    from leadbridge.connectors import csvkind, hubspot, inbox, salesforce, webhook
 
-    return (salesforce.KIND, hubspot.KIND, inbox.KIND, csvkind.KIND)
+    return (salesforce.KIND, hubspot.KIND, inbox.KIND, csvkind.KIND, webhook.KIND)
 
 
 def default_registry(*extra: Kind) -> ConnectorRegistry:

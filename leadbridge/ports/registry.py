@@ -27,6 +27,7 @@ class Capability(StrEnum):
     WEBHOOKS = "webhooks"  # receives deliveries at ``/webhooks/<connection>`` (``parse_webhook``)
     DESCRIBE = "describe"  # describes its objects' fields (``describe``, ``fetch_record``)
     CREATE_FIELDS = "create_fields"  # creates missing custom fields through its API (``create_field``)
+    WRITE_ONLY = "write_only"  # only written to (signed outbound webhooks): nothing to read or check out
     HOME = "home"  # may be the manufacturer's side (role: manufacturer)
     PARTNER = "partner"  # may be a partner's side (role: partner)
 

@@ -13,11 +13,12 @@ from leadbridge.ports import Capability, ConnectorRegistry
 
 def test_given_the_shipped_kinds_then_capability_queries_replace_lists_of_names() -> None:
     registry = default_registry()
-    assert list(registry) == ["csv", "hubspot", "inbox", "salesforce"]
+    assert list(registry) == ["csv", "hubspot", "inbox", "salesforce", "webhook"]
     assert registry.names(Capability.POLLED) == registry.names(Capability.SYNCED) == {"salesforce", "hubspot"}
     assert registry.names(Capability.WEBHOOKS) == {"hubspot"}
     assert registry.names(Capability.CREATE_FIELDS) == {"hubspot"}
-    assert registry.names(Capability.PARTNER) == {"salesforce", "hubspot", "inbox"}
+    assert registry.names(Capability.PARTNER) == {"salesforce", "hubspot", "inbox", "webhook"}
+    assert registry.names(Capability.WRITE_ONLY) == {"webhook"}
     assert registry.kind("hubspot").default_object == "contacts"
 
 
