@@ -183,11 +183,12 @@ def partner_session(base: str, token: str, rounds: int, think: float, seed_value
             rec.request(client, "GET", lead_path)
 
 
-def wait_until_up(base: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def wait_until_up(base: str, process: subprocess.Popen[bytes], timeout: float = 240) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"leadbridge run exited with {process.returncode}")
+            err = process.stderr.read().decode()[-3000:] if process.stderr else ""
+            raise SystemExit(f"leadbridge run exited with {process.returncode}\n{err}")
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                 return

@@ -60,7 +60,8 @@ def start(config: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     )
 
 
-def wait_until_up(base: str, process: subprocess.Popen[bytes], timeout: float = 90) -> None:
+# Generous: each spawned server imports the whole app; on a loaded shared 2-core machine that took ~55 s.
+def wait_until_up(base: str, process: subprocess.Popen[bytes], timeout: float = 240) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
