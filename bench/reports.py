@@ -1,0 +1,115 @@
+"""Reports at a manufacturer's scale: each report and the cockpit lead list on PostgreSQL.
+
+What it does:
+1. creates a throw-away PostgreSQL database filled as ``bench/scale.py`` fills it (COPY):
+   ``--partners`` partners (default 2,000) and ``--leads`` leads (default 1,000,000) with their event
+   logs and offers, then ANALYZE;
+2. times, ``--samples`` times each after a warm-up, in this process: the partner scorecard,
+   campaign ROI, region and product views — all time, the last 90 days, and one campaign in the
+   last 90 days — and the cockpit's first lead-list page (``cockpit_queries.leads``).
+Printed: p50/p95 per report and filter, then ``report_p95_ms: N`` last (the worst p95; target
+< 300 ms). The seeded win events carry no amounts (revenue sums read them all the same).
+
+    .venv/bin/python bench/reports.py [--leads 1000000] [--partners 2000] [--samples 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import sqlalchemy as sa
+from scale import CAMPAIGNS, seed_leads, seed_partners
+
+from leadbridge.core.geo import Place, shipped_places
+from leadbridge.core.reports.tables import REPORTS
+from leadbridge.core.reports.window import ReportFilter
+from leadbridge.core.store.database import Database
+from leadbridge.core.store.maintenance import maintain
+from leadbridge.web import cockpit_queries
+from tests.conftest import _pg_admin_url
+
+
+def timed(database: Database, run: Callable[..., object], samples: int) -> list[float]:
+    """Milliseconds per call, each in its own transaction, after one warm-up call."""
+    times = []
+    for number in range(samples + 1):
+        with database.transaction() as session:
+            started = time.perf_counter()
+            run(session)
+            if number:
+                times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def figures(times: list[float]) -> str:
+    return f"p50 {statistics.median(times):8.1f} ms  p95 {p95(times):8.1f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=1_000_000)
+    parser.add_argument("--partners", type=int, default=2_000)
+    parser.add_argument("--samples", type=int, default=10)
+    args = parser.parse_args()
+    admin_engine = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    name = f"leadbridge_reports_{uuid.uuid4().hex[:8]}"
+    with admin_engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.engine.make_url(_pg_admin_url()).set(database=name).render_as_string(hide_password=False)
+    database = Database(url)
+    try:
+        database.upgrade()
+        rng = random.Random(11)
+        places: dict[str, list[Place]] = {}
+        for place in shipped_places():
+            places.setdefault(place.country, []).append(place)
+        started = time.perf_counter()
+        partners = seed_partners(database, args.partners, places, rng)
+        seed_leads(database, args.leads, partners, places, rng)
+        maintain(database.engine, analyze_only=True)
+        took = time.perf_counter() - started
+        print(f"seeded {args.leads:,} leads, {args.partners:,} partners in {took:.0f} s")
+        now = datetime.now(UTC)
+        recent = now - timedelta(days=90)
+        filters = {
+            "all time": ReportFilter(),
+            "90 days": ReportFilter(since=recent, until=now),
+            "90 days, one campaign": ReportFilter(since=recent, until=now, campaign=CAMPAIGNS[0]),
+        }
+        worst = 0.0
+        for report, build in REPORTS.items():
+            for label, flt in filters.items():
+                times = timed(database, lambda s, b=build, f=flt: b(s, f), args.samples)
+                worst = max(worst, p95(times))
+                print(f"{report:>9} · {label:<22} {figures(times)}")
+        page = timed(
+            database, lambda s: cockpit_queries.leads(s, cockpit_queries.LeadFilters()), args.samples
+        )
+        worst = max(worst, p95(page))
+        print(f"cockpit lead list (first page)   {figures(page)}")
+        print(f"report_p95_ms: {worst:.0f}")
+    finally:
+        database.engine.dispose()
+        with admin_engine.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin_engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
