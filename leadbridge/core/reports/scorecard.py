@@ -173,17 +173,23 @@ def _offer_counts(session: Session, flt: ReportFilter, row: Any) -> None:
         r.sla_due, r.sla_met = int(due or 0), int(met or 0)
 
 
+def _hours_to_accept(session: Session) -> Any:
+    """Hours from offer to decision as a number the database computes (no timestamps to parse)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return (func.julianday(OfferRow.decided_at) - func.julianday(OfferRow.offered_at)) * 24
+    return func.extract("epoch", OfferRow.decided_at - OfferRow.offered_at) / 3600
+
+
 def _accept_times(session: Session, flt: ReportFilter, row: Any) -> None:
-    # Medians and percentiles differ by backend (SQLite has none): read the two stamps instead.
-    query = select(OfferRow.partner_id, OfferRow.offered_at, OfferRow.decided_at).where(
+    # Medians and percentiles differ by backend (SQLite has none): read one number per offer.
+    query = select(OfferRow.partner_id, _hours_to_accept(session)).where(
         flt.within(OfferRow.offered_at), OfferRow.status.in_(_ACCEPTED), OfferRow.decided_at.is_not(None)
     )
     if flt.partner_id:
         query = query.where(OfferRow.partner_id == flt.partner_id)
     hours: dict[str, list[float]] = defaultdict(list)
-    for partner_id, offered, decided in session.execute(with_lead_filter(query, flt, OfferRow.lead_id)):
-        if decided is not None:  # filtered in SQL; the check keeps the types honest
-            hours[partner_id].append((decided - offered).total_seconds() / 3600)
+    for partner_id, value in session.execute(with_lead_filter(query, flt, OfferRow.lead_id)):
+        hours[partner_id].append(float(value))
     for partner_id, values in hours.items():
         r = row(partner_id)
         r.median_accept_hours = percentile(values, 0.5)
