@@ -32,6 +32,8 @@ from leadbridge.demo.world import HOME, DemoWorld, start_world
 from leadbridge.sync.connections import build_connectors
 from leadbridge.sync.cycle import CycleReport, SyncEngine
 
+HOMES = ("salesforce", "hubspot")
+
 PARTNER_ROUNDS = 3  # partners act between cycles: claim/decline, then progress, then the stragglers
 
 
@@ -70,7 +72,14 @@ def demo_settings(directory: Path) -> Settings:
 
 
 def run_demo(
-    directory: Path, *, leads: int, partner_orgs: int, seed: int, say: Any, hubspot_partners: int = 0
+    directory: Path,
+    *,
+    leads: int,
+    partner_orgs: int,
+    seed: int,
+    say: Any,
+    hubspot_partners: int = 0,
+    home: str = "salesforce",
 ) -> tuple[dict[str, Any], DemoWorld]:
     """Run the demo in ``directory``; returns the summary and the (still running) world."""
     from leadbridge.cli.init import init
@@ -85,7 +94,8 @@ def run_demo(
     settings = demo_settings(directory)
     database = _fresh_database(directory, settings.sqlalchemy_url)
     say(
-        f"starting the sandbox: 1 manufacturer org with {leads} leads, {partner_orgs} partner orgs, "
+        f"starting the sandbox: 1 manufacturer {'HubSpot portal' if home == 'hubspot' else 'org'} "
+        f"with {leads} leads, {partner_orgs} partner orgs, "
         f"{hubspot_partners} partner HubSpot portals"
     )
     world = start_world(
@@ -95,6 +105,7 @@ def run_demo(
         partner_orgs=partner_orgs,
         seed=seed,
         hubspot_partners=hubspot_partners,
+        home=home,
     )
     try:
         engine = SyncEngine(database, world.settings, build_connectors(world.settings), worker="demo")
@@ -110,7 +121,8 @@ def run_demo(
         cycles.append(idle)
         summary = summarise(world, database)
         summary["partner_actions"] = dict(sorted(actions.items()))
-        summary["api_calls"] = _api_calls(cycles)
+        summary["api_calls"] = _api_calls(cycles)  # "salesforce_manufacturer": the home CRM's, either kind
+        summary["home"] = {"hubspot": "HubSpot"}.get(home, "Salesforce")
         summary["cycles"] = len(cycles)
         summary["final_cycle_writes"] = sum(f.written for f in [*idle.delivered, *idle.written_back])
         summary["errors"] = [error for report in cycles for error in [*report.errors, *report.stopped]]
@@ -127,7 +139,7 @@ def _print(summary: dict[str, Any]) -> None:
     console.print(f"[bold green]demo finished[/] in {summary['seconds']} s ({summary['cycles']} sync cycles)")
     console.print(
         f"leads: {summary['leads_pulled']} pulled of {summary['qualified_in_source']} qualified in the "
-        f"manufacturer's Salesforce ({summary['leads_in_source']} leads there), "
+        f"manufacturer's {summary['home']} ({summary['leads_in_source']} leads there), "
         f"{summary['quarantined']} quarantined"
     )
     console.print(
@@ -141,7 +153,7 @@ def _print(summary: dict[str, Any]) -> None:
         "(e.g. a partner claiming a lead another partner took first)"
     )
     console.print(
-        f"API calls: manufacturer org {calls['salesforce_manufacturer']}, partner orgs "
+        f"API calls: manufacturer {calls['salesforce_manufacturer']}, partner orgs "
         f"{calls['salesforce_partners']}, partner HubSpot portals {calls['hubspot_partners']}; "
         f"last cycle wrote {summary['final_cycle_writes']} record(s)"
     )
@@ -165,8 +177,11 @@ def demo(
     partner_orgs: Annotated[int, typer.Option(help="partners with their own Salesforce org")] = 3,
     seed: Annotated[int, typer.Option(help="seed for data and partner behaviour")] = 7,
     hubspot_partners: Annotated[int, typer.Option(help="partners with their own HubSpot portal")] = 2,
+    home: Annotated[str, typer.Option(help="the manufacturer's CRM: salesforce or hubspot")] = "salesforce",
 ) -> None:
     """Run the whole pipeline over sandbox CRMs and summarise (see the module docstring)."""
+    if home not in HOMES:
+        raise typer.BadParameter(f"--home must be one of {', '.join(HOMES)}, not {home!r}")
     say = (lambda _message: None) if as_json else (lambda message: err_console.print(f"[dim]{message}[/]"))
     summary, world = run_demo(
         directory,
@@ -175,6 +190,7 @@ def demo(
         seed=seed,
         say=say,
         hubspot_partners=hubspot_partners,
+        home=home,
     )
     try:
         if as_json:

@@ -14,9 +14,8 @@ from sqlalchemy import func, select
 from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import LeadEventRow, LeadRow, OfferRow, PartnerRow, QuarantineRow
-from leadbridge.demo.world import HOME, DemoWorld
+from leadbridge.demo.world import HOME, HUBSPOT, DemoWorld
 
-QUALIFIED = {"MQL", "SQL"}
 LABELS = {
     LeadState.ROUTING: "Routing", LeadState.OFFERED: "Offered", LeadState.ACCEPTED: "Accepted",
     LeadState.WORKING: "Working", LeadState.WON: "Won", LeadState.LOST: "Lost",
@@ -31,8 +30,8 @@ def _count_events(session: Any, kind: EventKind) -> int:
 
 def summarise(world: DemoWorld, database: Database) -> dict[str, Any]:
     """Counts for people and scripts, and ``lost`` with the reasons (see the module docstring)."""
-    home_records = {r["Id"]: r for r in world.home.records("Lead")}
-    qualified = {rid for rid, r in home_records.items() if r.get("Lifecycle_Stage__c") in QUALIFIED}
+    home_records = world.home_records()
+    qualified = {rid for rid, r in home_records.items() if r["qualified"]}
     problems: list[str] = []
     with database.transaction() as session:
         leads = list(session.execute(select(LeadRow).where(LeadRow.source_connection == HOME)).scalars())
@@ -59,15 +58,14 @@ def summarise(world: DemoWorld, database: Database) -> dict[str, Any]:
     written_back = waiting = 0
     for lead in leads:
         record = home_records.get(lead.external_id or "")
-        expected = LABELS.get(LeadState(lead.state))
+        # HubSpot's leadbridge_status carries the state itself; Salesforce's picklist its label
+        expected = lead.state if world.home_kind == HUBSPOT else LABELS.get(LeadState(lead.state))
         if record is not None and lead.state in (LeadState.RECEIVED, LeadState.QUALIFIED):
             waiting += 1  # not routed yet: nothing to write back
-        elif record is None or record.get("LeadBridge_Id__c") != lead.id:
+        elif record is None or record["lead_id"] != lead.id:
             problems.append(f"lead {lead.id}: its home record does not carry its id")
-        elif record.get("LeadBridge_Status__c") != expected:
-            problems.append(
-                f"lead {lead.id}: home shows {record.get('LeadBridge_Status__c')}, state is {lead.state}"
-            )
+        elif record["status"] != expected:
+            problems.append(f"lead {lead.id}: home shows {record['status']}, state is {lead.state}")
         else:
             written_back += 1
     for connection, org in world.partner_orgs.items():

@@ -28,6 +28,8 @@ from leadbridge.sandbox.salesforce.org import SalesforceOrg
 from leadbridge.sandbox.seed import PRODUCT_LINES, cities
 
 HOME = "home"
+HUBSPOT = "hubspot"
+HUBSPOT_QUALIFIED = ("marketingqualifiedlead", "salesqualifiedlead")  # the connector's default filter
 INBOX = "inbox"
 # Partners per country, roughly following where the sandbox's leads come from.
 PARTNERS_PER_COUNTRY = {"DE": 14, "AT": 3, "CH": 3, "NL": 3, "FR": 3, "BE": 2, "LU": 1, "IT": 2}
@@ -47,9 +49,32 @@ class DemoWorld:
     partner_portals: dict[str, Portal] = field(default_factory=dict)  # connection → HubSpot portal
     partners: list[Partner] = field(default_factory=list)
 
+    home_kind: str = "salesforce"  # the manufacturer's CRM: salesforce or hubspot
+
     @property
     def home(self) -> SalesforceOrg:
         return self.box.salesforce.org("manufacturer")
+
+    def home_records(self) -> dict[str, dict[str, Any]]:
+        """The manufacturer's records by id, in one shape for either CRM: ``lead_id`` and ``status``
+        (what leadbridge wrote back) and ``qualified`` (whether leadbridge should take it in)."""
+        if self.home_kind == HUBSPOT:
+            return {
+                r.id: {
+                    "lead_id": r.properties.get("leadbridge_id") or None,
+                    "status": r.properties.get("leadbridge_status") or None,
+                    "qualified": r.properties.get("lifecyclestage") in HUBSPOT_QUALIFIED,
+                }
+                for r in self.box.hubspot.portal("manufacturer").store("contacts").live()
+            }
+        return {
+            r["Id"]: {
+                "lead_id": r.get("LeadBridge_Id__c"),
+                "status": r.get("LeadBridge_Status__c"),
+                "qualified": r.get("Lifecycle_Stage__c") in ("MQL", "SQL"),
+            }
+            for r in self.home.records("Lead")
+        }
 
 
 def connection_for(
@@ -73,22 +98,22 @@ def connection_for(
     )
 
 
-def hubspot_connection(
-    portal: Portal, url: str, ca_file: Any, *, name: str, partner_id: str | None
-) -> HubSpotConfig:
-    """A partner's HubSpot connection as a user would configure it (a private app token)."""
-    return HubSpotConfig.model_validate(
+def hubspot_connection(portal: Portal, url: str, ca_file: Any, *, name: str, **extra: Any) -> HubSpotConfig:
+    """A HubSpot connection as a user would configure it (a private app token); its properties are
+    created the way ``mappings check --fix`` does."""
+    config = HubSpotConfig.model_validate(
         {
             "name": name,
             "kind": "hubspot",
-            "role": "partner",
             "base_url": url,
             "access_token": portal.access_token,
             "client_secret": portal.client_secret,
             "ca_file": str(ca_file),
-            "partner_id": partner_id,
+            **extra,
         }
     )
+    connect(config).install_properties()
+    return config
 
 
 def _connection(country: str, number: int, partner_orgs: int, hubspot_partners: int) -> str:
@@ -146,9 +171,11 @@ def start_world(
     partner_orgs: int,
     seed: int,
     hubspot_partners: int = 0,
+    home: str = "salesforce",
 ) -> DemoWorld:
-    """Start the sandbox, store the partners, and return settings naming every connection."""
-    services = ["salesforce", "hubspot"] if hubspot_partners else ["salesforce"]
+    """Start the sandbox, store the partners, and return settings naming every connection; the
+    manufacturer works in ``home`` (``salesforce`` or ``hubspot``)."""
+    services = ["salesforce", HUBSPOT] if hubspot_partners or home == HUBSPOT else ["salesforce"]
     # The sandbox deals partners out round-robin over the services (partner-01 Salesforce,
     # partner-02 HubSpot, …): the k-th of a service is partner-{(k - 1) * services + its place + 1}.
     spread = len(services)
@@ -156,13 +183,22 @@ def start_world(
         partners=max(partner_orgs, hubspot_partners) * spread, leads=leads, seed=seed, services=services
     ).start()
     try:
-        home = box.salesforce.org("manufacturer")
-        connections: dict[str, ConnectionConfig] = {
-            HOME: connection_for(home, box.ca_file, name=HOME, role="manufacturer"),
-            INBOX: InboxConfig(name=INBOX),
-        }
+        home_config: ConnectionConfig = (
+            hubspot_connection(
+                box.hubspot.portal("manufacturer"),
+                box.hubspot.base_url("manufacturer"),
+                box.ca_file,
+                name=HOME,
+                role="manufacturer",
+            )
+            if home == HUBSPOT
+            else connection_for(
+                box.salesforce.org("manufacturer"), box.ca_file, name=HOME, role="manufacturer"
+            )
+        )
+        connections: dict[str, ConnectionConfig] = {HOME: home_config, INBOX: InboxConfig(name=INBOX)}
         partners = demo_partners(seed, partner_orgs, hubspot_partners)
-        world = DemoWorld(box, base)
+        world = DemoWorld(box, base, home_kind=home)
         for partner in partners:
             number = int(partner.connection[1:]) if partner.connection != INBOX else 0
             if partner.connection.startswith("p"):
@@ -174,12 +210,10 @@ def start_world(
             elif partner.connection.startswith("h"):
                 name = f"partner-{(number - partner_orgs - 1) * spread + 2:02d}"
                 portal = box.hubspot.portal(name)
-                config = hubspot_connection(
+                connections[partner.connection] = hubspot_connection(
                     portal, box.hubspot.base_url(name), box.ca_file,
-                    name=partner.connection, partner_id=partner.external_id,
+                    name=partner.connection, role="partner", partner_id=partner.external_id,
                 )  # fmt: skip
-                connect(config).install_properties()  # what `mappings check --fix` does
-                connections[partner.connection] = config
                 world.partner_portals[partner.connection] = portal
         with database.transaction() as session:
             repo = PartnerRepository(session)

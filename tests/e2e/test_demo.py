@@ -33,3 +33,25 @@ def test_given_a_small_demo_when_run_with_json_then_the_last_line_says_nothing_w
         and summary["api_calls"]["salesforce_partners"] > 0
         and summary["api_calls"]["hubspot_partners"] > 0  # HubSpot partner portals beside the orgs
     )
+
+
+@pytest.mark.slow
+def test_given_home_hubspot_then_the_manufacturer_portal_is_pulled_and_written_back_with_nothing_lost(
+    tmp_path: Path,
+) -> None:
+    _register()
+    args = ["demo", "--dir", str(tmp_path / "demo"), "--json", "--leads", "60", "--home", "hubspot"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["home"] == "HubSpot" and summary["lost"] == 0, summary["lost_details"]
+    assert summary["leads_pulled"] == summary["qualified_in_source"] > 0
+    assert summary["written_back"] == summary["leads_pulled"] - summary["waiting_for_routing"]
+    assert summary["accepted"] > 0 and summary["final_cycle_writes"] == 0 and summary["errors"] == []
+    assert summary["api_calls"]["hubspot_partners"] > 0
+
+
+def test_given_an_unknown_home_then_the_demo_refuses_it_clearly(tmp_path: Path) -> None:
+    _register()
+    result = CliRunner().invoke(app, ["demo", "--dir", str(tmp_path / "demo"), "--home", "pipedrive"])
+    assert result.exit_code != 0 and "--home must be one of salesforce, hubspot" in result.output
