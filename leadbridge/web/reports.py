@@ -14,19 +14,21 @@ import csv
 import io
 import tempfile
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.responses import Response
 
+from leadbridge.core.model import utcnow
+from leadbridge.core.reports.scorecard import partner_scorecard
 from leadbridge.core.reports.tables import REPORTS, Rows
 from leadbridge.core.reports.window import ReportFilter, day_start
 from leadbridge.core.store.database import Database
 from leadbridge.ops.lead_export import LeadSelection, neutralise, stream_leads, write_csv, write_xlsx
 from leadbridge.web.charts import bar_chart
-from leadbridge.web.deps import CurrentAdmin, Db, Page, current_admin
+from leadbridge.web.deps import CurrentAdmin, CurrentPartner, Db, Page, current_admin
 from leadbridge.web.edge import EdgeCheckedRoute
 from leadbridge.web.errors import API_ERROR_RESPONSES
 
@@ -38,7 +40,17 @@ api_router = APIRouter(
     route_class=EdgeCheckedRoute,
     responses=API_ERROR_RESPONSES,
 )
-ROUTERS = (api_router, cockpit_router)
+inbox_router = APIRouter(prefix="/inbox", include_in_schema=False)
+ROUTERS = (api_router, cockpit_router, inbox_router)
+# What a partner sees of its own scorecard: rates and times, not other partners' figures.
+PARTNER_FIGURES = (
+    ("acceptance_rate", "Acceptance rate", "%"),
+    ("median_accept_hours", "Median hours to accept", " h"),
+    ("conversion", "Conversion", "%"),
+    ("win_rate", "Win rate", "%"),
+    ("sla_compliance", "SLA compliance", "%"),
+    ("average_rating", "Average lead rating (1–5)", ""),
+)
 TITLES = {
     "partners": "Partner scorecard",
     "campaigns": "Campaign ROI",
@@ -68,6 +80,18 @@ def _rows(db: Database, name: str, flt: ReportFilter) -> Rows:
         raise HTTPException(404, f"no report {name!r}; reports: {', '.join(REPORTS)}")
     with db.transaction() as session:
         return REPORTS[name](session, flt)
+
+
+@inbox_router.get("/scorecard")
+def partner_own_scorecard(request: Request, partner: CurrentPartner, db: Db) -> Response:
+    """The signed-in partner's own scorecard for the last 90 days beside the network median."""
+    now = utcnow()
+    with db.transaction() as session:
+        card = partner_scorecard(session, ReportFilter(since=now - timedelta(days=90), until=now))
+    own = next((r for r in card.rows if r.partner_id == partner.partner_id), None)
+    mine = own.as_dict() if own else dict.fromkeys((k for k, _, _ in PARTNER_FIGURES), None)
+    context = {"partner": partner, "mine": mine, "network": card.network, "figures": PARTNER_FIGURES}
+    return Page(request).render("inbox/scorecard.html", context, language=partner.language)
 
 
 @api_router.get("/reports/{name}")

@@ -103,3 +103,26 @@ def test_timeline_reads_as_sentences_with_the_raw_payload_one_click_away(world: 
     assert "Offered to Beta Solar" in page
     raw = re.search(r"<details><summary>decline</summary><code class=\"raw\">(.*?)</code>", page)
     assert raw is not None and "no_capacity" in html.unescape(raw.group(1))
+
+
+def test_a_partner_sees_its_own_scorecard_and_the_network_median_only(world: World) -> None:
+    for partner in (world.partner_a, world.partner_a, world.partner_b):
+        world.offer(partner)
+    client = world.partner_client(world.user_a)
+    token = csrf_from(client, "/inbox")
+    assert client.post(f"/inbox/offers/{world.offer_a}/accept", data={"csrf_token": token}).status_code == 303
+    client_b = world.partner_client(world.user_b)
+    token_b = csrf_from(client_b, "/inbox")
+    client_b.post(
+        f"/inbox/offers/{world.offer_b}/decline", data={"csrf_token": token_b, "reason_code": "no_capacity"}
+    )
+    page = client.get("/inbox/scorecard")
+    assert page.status_code == 200
+    table = page.text[page.text.index('id="scorecard"') :]
+    assert "Beta Solar" not in page.text
+    # Alpha accepted its one answered offer (100 %), Beta declined its one (0 %): the median is 50 %.
+    cells = r"\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>"
+    row = re.search(r"<th>Acceptance rate</th>" + cells, table)
+    assert row is not None, table[:600]
+    assert row.group(1).strip() == "100 %" and row.group(2).strip() == "50 %"
+    assert world.client().get("/inbox/scorecard").status_code in (303, 401)
