@@ -39,11 +39,11 @@ from pydantic import SecretStr
 
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
-from leadbridge.jobs import dispatch, kicks
 from leadbridge.jobs.app import app as celery_app
 from leadbridge.jobs.background import start_background
-from leadbridge.jobs.steps import POLL_SOURCE
 from leadbridge.ops.snapshot import take_snapshot
+from leadbridge.runtime import build_runtime
+from leadbridge.sync.steps import POLL_SOURCE
 from leadbridge.web.accounts import create_api_key
 from leadbridge.web.app import create_app
 from tests.conftest import REDIS_URL, _pg_admin_url, _truncate
@@ -193,27 +193,25 @@ def main() -> None:
         Database(sqlite_url).upgrade()
         with a_world(Database(sqlite_url), partners=3) as world:
             settings = world.settings.model_copy(update={"database_url": sqlite_url, "broker_url": None})
-            stop = start_background(settings)
+            rt = build_runtime(settings)
+            stop = start_background(rt)
             try:
-                delays = speed_to_lead(settings, Database(sqlite_url), world, args.trickle)
+                delays = speed_to_lead(settings, rt.db, world, args.trickle)
             finally:
                 stop()
-                kicks.uninstall()
         figures["embedded"] = report("embedded", delays)
         # -- scaled: PostgreSQL, Redis, 1 then 2 workers ----------------------------------------
         with postgres_database() as url:
 
             def scaled_probe(cluster: Cluster, world: World) -> None:
                 settings = world.settings.model_copy(update={"database_url": url, "broker_url": REDIS_URL})
-                previous = dispatch.current()
                 os.environ["LEADBRIDGE_QUEUE"] = cluster.queue  # kicks go to these workers
-                stop = start_background(settings)
+                rt = build_runtime(settings)
+                stop = start_background(rt)
                 try:
-                    delays = speed_to_lead(settings, Database(url), world, args.trickle)
+                    delays = speed_to_lead(settings, rt.db, world, args.trickle)
                 finally:
                     stop()
-                    kicks.uninstall()
-                    dispatch.install(previous)
                 figures["scaled"] = report("scaled, 2 workers", delays)
 
             for workers in (1, 2):

@@ -1,15 +1,23 @@
-"""Shared CLI state: where the configuration is, JSON output, and printing helpers."""
+"""Shared CLI state: the invocation's runtime (built lazily), JSON output, and printing helpers.
+
+Rules:
+- the root callback puts a ``LazyRuntime`` into the click context (``ctx.obj``), nothing process-wide;
+- nothing is loaded until a command asks: Typer runs the root callback even for ``--help``, and
+  ``leadbridge init`` runs before any configuration exists;
+- a command that writes uses ``runtime().db``, whose sessions carry the write-back projector and
+  the kicks, so a CLI action queues the same outbox rows as the inbox or the API.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer
+import typer.main
 from rich.console import Console, RenderableType
 from rich.markup import escape
 from rich.table import Table as RichTable
@@ -18,25 +26,56 @@ from rich.text import Text
 from leadbridge.connectors.registry import default_registry
 from leadbridge.core.errors import LeadbridgeError
 from leadbridge.core.settings import Settings
+from leadbridge.core.store.database import Database
+from leadbridge.runtime import Runtime, build_runtime
 
 console = Console()
 err_console = Console(stderr=True)
 
 
-@dataclass
-class CliState:
-    config: Path | None = None
+class LazyRuntime:
+    """The invocation's runtime, built from ``--config`` (or ./leadbridge.yaml) on first use."""
+
+    def __init__(self, config: Path | None) -> None:
+        self.config = config
+        self._settings: Settings | None = None
+        self._runtime: Runtime | None = None
 
     def settings(self) -> Settings:
-        return default_registry().load_settings(self.config)
+        if self._settings is None:
+            self._settings = default_registry().load_settings(self.config)
+        return self._settings
+
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = build_runtime(self.settings())
+        return self._runtime
 
 
-STATE = CliState()
+def _lazy() -> LazyRuntime:
+    # Typer (0.16+) vendors click: its own ``get_current_context`` knows the running command.
+    ctx = typer.main.get_current_context(silent=True)
+    lazy = ctx.find_object(LazyRuntime) if ctx is not None else None
+    if lazy is None:
+        raise RuntimeError("a leadbridge command runs inside the `leadbridge` app (its root callback)")
+    return lazy
 
 
 def settings() -> Settings:
     """The settings for this invocation (``--config`` or the current directory)."""
-    return STATE.settings()
+    return _lazy().settings()
+
+
+def runtime() -> Runtime:
+    """The runtime for this invocation (built on first use)."""
+    return _lazy().runtime()
+
+
+def database() -> Database:
+    """The runtime's database, checked to be at the latest migration (a clear error otherwise)."""
+    db = runtime().db
+    db.require_current()
+    return db
 
 
 # C0/C1 control characters except tab and newline: an ESC from CRM data must never reach a terminal.

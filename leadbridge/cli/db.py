@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from leadbridge.cli.context import console, print_json, settings
+from leadbridge.cli.context import console, print_json, runtime
 from leadbridge.core.store import migrate
-from leadbridge.core.store.database import Database
 from leadbridge.core.store.maintenance import maintain
 
 db_app = typer.Typer(help="Create and migrate leadbridge's database.", no_args_is_help=True)
@@ -18,7 +17,7 @@ db_app = typer.Typer(help="Create and migrate leadbridge's database.", no_args_i
 @db_app.command("upgrade")
 def upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
     """Apply every migration up to REVISION (default: the latest)."""
-    database = Database(settings().sqlalchemy_url)
+    database = runtime().db
     database.upgrade()
     console.print(
         f"[green]database {database.safe_url} is at revision {migrate.current_revision(database.url)}[/]"
@@ -28,7 +27,7 @@ def upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "
 @db_app.command("status")
 def status(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """Show the database URL (without password) and its schema revision."""
-    database = Database(settings().sqlalchemy_url)
+    database = runtime().db
     current, head = migrate.current_revision(database.url), migrate.head_revision(database.url)
     if as_json:
         print_json(
@@ -48,7 +47,7 @@ def vacuum(
 ) -> None:
     """Reclaim space and refresh statistics (SQLite: checkpoint, VACUUM, ANALYZE; PostgreSQL:
     VACUUM ANALYZE). Run after large imports or erasures; see docs/operations.md."""
-    database = Database(settings().sqlalchemy_url)
+    database = runtime().db
     database.require_current()
     done = maintain(database.engine, analyze_only=analyze_only, full=full)
     if as_json:

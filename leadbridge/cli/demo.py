@@ -29,6 +29,7 @@ from leadbridge.core.store.db import engine_for
 from leadbridge.demo.actors import Partners
 from leadbridge.demo.report import summarise
 from leadbridge.demo.world import HOME, DemoWorld, start_world
+from leadbridge.runtime import build_runtime
 from leadbridge.sync.connections import build_connectors
 from leadbridge.sync.cycle import CycleReport, SyncEngine
 
@@ -108,6 +109,8 @@ def run_demo(
         home=home,
     )
     try:
+        # The world's settings name the sandbox orgs: its runtime's database queues their write-backs.
+        database = build_runtime(world.settings).db
         engine = SyncEngine(database, world.settings, build_connectors(world.settings), worker="demo")
         partners = Partners(world, database, seed)
         cycles: list[CycleReport] = []
@@ -218,8 +221,8 @@ def _serve(world: DemoWorld) -> None:
     except ImportError:
         err_console.print("the web cockpit is not part of this build; nothing to serve")
         return
-    settings = world.settings
-    database = Database(settings.sqlalchemy_url)
+    rt = build_runtime(world.settings)
+    database = rt.db
     email, password = DEMO_ADMIN
     with database.transaction() as session:
         if authenticate_admin(session, email, password) is None:
@@ -231,9 +234,7 @@ def _serve(world: DemoWorld) -> None:
     link = _partner_sign_in_link(database, f"http://{host}:{port}")
     if link:
         console.print(f"a partner's inbox (single-use sign-in link, 15 minutes): {link}", soft_wrap=True)
-    uvicorn.run(
-        create_app(settings, database=database), host=host, port=port, log_level="warning", access_log=False
-    )
+    uvicorn.run(create_app(rt), host=host, port=port, log_level="warning", access_log=False)
 
 
 def _partner_sign_in_link(database: Database, base_url: str) -> str | None:

@@ -8,9 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from leadbridge.cli.context import Table, console, fail, print_json, serving_settings, settings
+from leadbridge.cli.context import Table, console, database, fail, print_json, serving_settings, settings
 from leadbridge.core.settings import Settings
-from leadbridge.core.store.database import Database
 
 NEEDS_BROKER = (
     "{command} runs only in scaled mode: set LEADBRIDGE_BROKER_URL=redis://… (and a PostgreSQL "
@@ -22,7 +21,7 @@ def _scaled_settings(command: str) -> Settings:
     if not settings().broker_url:
         raise fail(NEEDS_BROKER.format(command=f"`leadbridge {command}`"))
     current = serving_settings(command)
-    Database(current.sqlalchemy_url).require_current()
+    database()
     from leadbridge.ops.logs import configure_logging
 
     configure_logging(current.log_level)
@@ -69,12 +68,12 @@ def beat(
     """Run Celery beat with the schedule from the configuration (scaled mode; one per deployment)."""
     current = _scaled_settings("beat")
     from leadbridge.jobs.app import configure
-    from leadbridge.jobs.leases import lease
+    from leadbridge.sync.leases import lease
 
     app = configure(current)
     state = schedule_file or current.base_dir / ".leadbridge-beat-schedule"
     # Two beats would publish every tick twice; the lease makes a second one refuse to start.
-    with lease(Database(current.sqlalchemy_url), "beat") as held:
+    with lease(database(), "beat") as held:
         if not held:
             raise fail("another `leadbridge beat` is already running against this database")
         app.start(["beat", f"--schedule={state}", f"--loglevel={current.log_level}"])
@@ -84,7 +83,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] =
     """Queue depths, the oldest pending work and the last successful sync per connection."""
     from leadbridge.cli.status_report import collect_status
 
-    data = collect_status(settings())
+    data = collect_status(settings(), database())
     if as_json:
         print_json(data)
         return
@@ -110,6 +109,11 @@ def _print_status(data: dict[str, Any]) -> None:
         f"[bold]oldest pending[/] unrouted lead {_age(oldest['unrouted_lead'])}, "
         f"offer {_age(oldest['pending_offer'])} ({data['offers_pending']} pending), "
         f"outbox {_age(oldest['outbox'])}"
+    )
+    swept = data["last_sweep_age_s"]
+    console.print(
+        f"[bold]reconcile[/] last sweep {_age(swept) if swept is not None else 'never'} ago, "
+        f"{data['due_at_last_sweep']} item(s) due then, the oldest waiting {_age(data['oldest_due_age_s'])}"
     )
     table = Table("outbox target", "waiting", "by status", "oldest waiting")
     for name, target in sorted(data["outbox"].items()):

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from leadbridge import __version__
-from leadbridge.cli.context import STATE, err_console
+from leadbridge.cli.context import LazyRuntime, err_console
 from leadbridge.core.errors import LeadbridgeError
 
 app = typer.Typer(
@@ -22,12 +22,13 @@ app = typer.Typer(
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="leadbridge.yaml to use (default: ./)")
     ] = None,
 ) -> None:
     """Global options."""
-    STATE.config = config
+    ctx.obj = LazyRuntime(config)
 
 
 @app.command()

@@ -9,11 +9,11 @@ import typer
 from sqlalchemy import select
 
 from leadbridge.cli.context import Table, console, err_console, fail, print_json, settings
+from leadbridge.cli.context import database as open_database
 from leadbridge.cli.output import STREAM_BATCH, file_progress, report_import, stream_json
 from leadbridge.connectors.csvstream import CsvFileError
 from leadbridge.core.partner import Partner
 from leadbridge.core.partners import PartnerRepository
-from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import PartnerRow
 from leadbridge.notify.mailer import SmtpMailer
 from leadbridge.sync.importing import import_partners
@@ -22,13 +22,6 @@ from leadbridge.web.invites import Invitations, invite_contacts
 partners_app = typer.Typer(help="Import and list channel partners.", no_args_is_help=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
-
-
-def open_database() -> Database:
-    """The configured database, refusing to run on a schema that is not current."""
-    database = Database(settings().sqlalchemy_url)
-    database.require_current()
-    return database
 
 
 @partners_app.command("import")

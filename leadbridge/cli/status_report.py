@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadbridge.connectors.registry import default_registry
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.jobs.app import queue_name
 from leadbridge.ops.snapshot import take_snapshot
-from leadbridge.ports import Capability
+from leadbridge.sync.reconcile import polled_connections
 
 UNACKED_KEY = "unacked"  # kombu's Redis hash of delivered, unacknowledged messages
 
@@ -43,10 +42,7 @@ def collect_status(settings: Settings, database: Database | None = None) -> dict
     data["mode"] = "scaled" if settings.broker_url else "embedded"
     data["database"] = database.safe_url
     data["broker"] = broker_depths(settings.broker_url) if settings.broker_url else None
-    polled = default_registry()
-    last_sync: dict[str, Any] = {
-        name: None for name, conn in settings.connections.items() if polled.can(conn, Capability.POLLED)
-    }
+    last_sync: dict[str, Any] = {name: None for name, _step, _every in polled_connections(settings)}
     last_sync.update(snap.last_sync)
     data["last_sync"] = last_sync
     oldest_outbox = [t.oldest_waiting_age_s for t in snap.outbox.values() if t.oldest_waiting_age_s]

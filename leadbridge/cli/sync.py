@@ -7,8 +7,8 @@ from typing import Annotated, Any
 import typer
 
 from leadbridge.cli.context import Table, console, err_console, fail, print_json, settings
+from leadbridge.cli.context import database as _database
 from leadbridge.core.model import utcnow
-from leadbridge.core.store.database import Database
 from leadbridge.sync import outbox
 from leadbridge.sync.connections import build_connectors, connector_for
 from leadbridge.sync.cycle import CycleReport, SyncEngine
@@ -17,12 +17,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of 
 
 connections_app = typer.Typer(help="Check the configured CRM connections.", no_args_is_help=True)
 outbox_app = typer.Typer(help="Inspect and retry writes waiting for external systems.", no_args_is_help=True)
-
-
-def _database() -> Database:
-    database = Database(settings().sqlalchemy_url)
-    database.require_current()
-    return database
 
 
 def sync(

@@ -10,7 +10,8 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadbridge.cli.context import Table, console, fail, print_json, serving_settings, settings
+from leadbridge.cli.context import Table, console, fail, print_json, runtime, serving_settings, settings
+from leadbridge.cli.context import database as _database
 from leadbridge.core.errors import NotFound
 from leadbridge.core.model import utcnow
 from leadbridge.core.settings import Settings
@@ -30,12 +31,6 @@ from leadbridge.web.sessions import issue_magic_link
 users_app = typer.Typer(help="Admins of the cockpit and users of the partner inbox.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for partner systems and admin tools.", no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
-
-
-def _database() -> Database:
-    database = Database(settings().sqlalchemy_url)
-    database.require_current()
-    return database
 
 
 def run(
@@ -65,8 +60,9 @@ def run(
     if workers > 1:
         _serve_workers(config, database, host, port, workers, background=background)
         return
-    starters = [background_starter(config), mail_starter(config)] if background else []
-    app = create_app(config, database=database, background=starters)
+    rt = runtime()
+    starters = [background_starter(rt), mail_starter(rt.settings)] if background else []
+    app = create_app(rt, background=starters)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 

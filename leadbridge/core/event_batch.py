@@ -83,22 +83,19 @@ def event_batch(session: Session, rows: Iterable[LeadRow] = ()) -> Iterator[Even
 _BULK_TYPES: tuple[type[Base], ...] = (LeadEventRow, OfferRow, IntakeRow, OutboxRow)
 
 BulkListener = Callable[[Session, dict[type[Base], list[Any]]], None]
-_bulk_listeners: list[BulkListener] = []
+BULK_LISTENERS = "leadbridge_bulk_listeners"  # session.info key: this database's bulk listeners
 
 
-def on_bulk_insert(listener: BulkListener) -> None:
-    """Call ``listener(session, rows by type)`` after a batch inserted its append-only rows.
+def on_bulk_insert(session_info: dict[str, Any], listener: BulkListener) -> None:
+    """Call ``listener(session, rows by type)`` after a batch inserted its append-only rows, for the
+    sessions whose ``info`` starts from ``session_info`` (one database's: ``Database.session_info``).
 
     The rows bypass the unit of work, so ORM ``after_flush`` hooks do not see them; a hook that
     reacts to new rows (the kicks that publish outbox work after commit) registers here too.
     """
-    if listener not in _bulk_listeners:
-        _bulk_listeners.append(listener)
-
-
-def remove_bulk_listener(listener: BulkListener) -> None:
-    if listener in _bulk_listeners:
-        _bulk_listeners.remove(listener)
+    listeners: list[BulkListener] = session_info.setdefault(BULK_LISTENERS, [])
+    if listener not in listeners:
+        listeners.append(listener)
 
 
 def _flush_in_bulk(session: Session) -> None:
@@ -125,7 +122,7 @@ def _flush_in_bulk(session: Session) -> None:
             # every column but a database-generated key (the autoincrement ids of log and outbox)
             keys = [c.key for c in table.columns if not (c.primary_key and c.autoincrement is True)]
             session.execute(insert(table), [{key: getattr(row, key) for key in keys} for row in rows])
-    for listener in list(_bulk_listeners):
+    for listener in list(session.info.get(BULK_LISTENERS, ())):
         listener(session, bulk)
 
 

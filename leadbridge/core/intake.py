@@ -235,6 +235,7 @@ def insert_new(session: Session, new: list[NewLead], *, actor: str, clock: Clock
                 "version": 2,
                 "created_at": now,
                 "updated_at": now,
+                "state_changed_at": now,
                 **projection_columns(lead),
             }
         )

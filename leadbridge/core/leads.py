@@ -136,6 +136,7 @@ class LeadService:
             version=0,
             created_at=now,
             updated_at=now,
+            state_changed_at=now,
             **projection_columns(lead),
         )
         self.session.add(row)
@@ -252,6 +253,8 @@ class LeadService:
         partner_id: str | None = None,
         offer_id: str | None = None,
     ) -> Applied:
+        if row.state != to_state.value:
+            row.state_changed_at = at
         row.state = to_state.value
         row.version = (row.version or 0) + 1
         row.updated_at = at

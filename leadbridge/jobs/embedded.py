@@ -4,14 +4,14 @@ Rules:
 - one timer thread publishes each schedule entry every ``every_s`` (the first run right at start)
   and releases delayed retries when due; ``workers`` threads run the queued steps through
   ``runner.execute``, exactly as a Celery worker would;
-- while it runs it is the process's dispatcher, so an after-commit kick (a lead created through
-  the API or a webhook) is routed at once instead of at the next poll;
+- while it runs it is its runtime's dispatcher (``rt.dispatcher`` relays to it), so an after-commit
+  kick (a lead created through the API or a webhook) is routed at once instead of at the next tick;
 - the same ``(step, args)`` waits in the queue at most once; a failed step is logged and left to
-  the sweep, which republishes the work while the database says it is due (the remote calls were
-  already retried under the one policy, ``core/retry.py``). Only a ``Busy`` step (another worker
-  holds its lease) is queued again after exactly its ``retry_after``, up to ``MAX_BUSY_WAITS`` times;
+  the reconcile loop, which republishes the work while the database says it is due (the remote
+  calls were already retried under the one policy, ``core/retry.py``). Only a ``Busy`` step (another
+  worker holds its lease) is queued again after exactly its ``retry_after``, up to ``MAX_BUSY_WAITS`` times;
 - ``stop()`` lets running steps finish (each is one transaction per unit of work, so stopping
-  between steps loses nothing) and restores the previous dispatcher.
+  between steps loses nothing) and gives the runtime its previous dispatcher back.
 """
 
 from __future__ import annotations
@@ -24,24 +24,24 @@ import threading
 import time
 from collections.abc import Callable
 
-from leadbridge.core.settings import Settings
-from leadbridge.core.store.database import Database
-from leadbridge.jobs import dispatch
-from leadbridge.jobs.runner import MAX_BUSY_WAITS, RETRIABLE, execute, make_context
+from leadbridge.jobs.runner import MAX_BUSY_WAITS, RETRIABLE, execute
 from leadbridge.jobs.schedule import Entry, schedule
-from leadbridge.jobs.steps import Busy, StepNotWired
+from leadbridge.runtime import Runtime
+from leadbridge.sync.dispatch import Dispatcher
+from leadbridge.sync.steps import Busy, StepNotWired
 
 log = logging.getLogger(__name__)
 
 Work = tuple[str, tuple[str, ...]]
 _STOP: Work = ("", ())
 
-_running: EmbeddedScheduler | None = None
+SCHEDULER = "scheduler"  # rt.extra key: the embedded scheduler running for that runtime
 
 
-def running_scheduler() -> EmbeddedScheduler | None:
-    """The scheduler started in this process, if any (readiness checks it)."""
-    return _running
+def running_scheduler(rt: Runtime) -> EmbeddedScheduler | None:
+    """The scheduler started for ``rt``, if any (readiness checks it)."""
+    scheduler = rt.extra.get(SCHEDULER)
+    return scheduler if isinstance(scheduler, EmbeddedScheduler) else None
 
 
 class EmbeddedScheduler:
@@ -49,15 +49,15 @@ class EmbeddedScheduler:
 
     def __init__(
         self,
-        settings: Settings,
+        rt: Runtime,
         *,
         workers: int = 2,
         entries: list[Entry] | None = None,
-        database: Database | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.ctx = make_context(settings, database=database)
-        self.entries = schedule(settings) if entries is None else entries
+        self.rt = rt
+        self.ctx = rt.context()
+        self.entries = schedule(rt.settings) if entries is None else entries
         self.workers = workers
         self.clock = clock
         self._queue: queue.Queue[Work] = queue.Queue()
@@ -69,7 +69,7 @@ class EmbeddedScheduler:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._previous: dispatch.Dispatcher | None = None
+        self._previous: Dispatcher | None = None
         self._idle = threading.Condition(self._lock)
         self._busy = 0
 
@@ -84,9 +84,8 @@ class EmbeddedScheduler:
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> EmbeddedScheduler:
-        global _running
-        self._previous = dispatch.install(self)
-        _running = self
+        self._previous = self.rt.dispatcher.switch(self)
+        self.rt.extra[SCHEDULER] = self
         self._threads = [threading.Thread(target=self._tick, name="leadbridge-timer", daemon=True)]
         self._threads += [
             threading.Thread(target=self._work, name=f"leadbridge-worker-{n}", daemon=True)
@@ -98,7 +97,6 @@ class EmbeddedScheduler:
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
-        global _running
         self._stop.set()
         self._wake.set()
         for _ in range(self.workers):
@@ -107,9 +105,9 @@ class EmbeddedScheduler:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         if self._previous is not None:
-            dispatch.install(self._previous)
-        if _running is self:
-            _running = None
+            self.rt.dispatcher.switch(self._previous)
+        if self.rt.extra.get(SCHEDULER) is self:
+            del self.rt.extra[SCHEDULER]
         log.info("embedded scheduler stopped")
 
     @property
@@ -174,7 +172,7 @@ class EmbeddedScheduler:
             attempt = self._attempts.get(work, 0)
             if attempt >= MAX_BUSY_WAITS:
                 self._attempts.pop(work, None)
-                log.warning("step %s%s still busy after %d tries; the sweep has it", step, args, attempt + 1)
+                log.warning("step %s%s still busy after %d tries; reconcile has it", step, args, attempt + 1)
                 return
             self._attempts[work] = attempt + 1
             delay = float(error.retry_after or 0.0)
@@ -186,7 +184,7 @@ class EmbeddedScheduler:
         except RETRIABLE as error:
             self._attempts.pop(work, None)
             log.warning(
-                "step %s%s failed (%s: %s); the sweep republishes it when due",
+                "step %s%s failed (%s: %s); the reconcile loop republishes it when due",
                 step,
                 args,
                 type(error).__name__,

@@ -10,20 +10,16 @@ Rules:
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from leadbridge.core.errors import RetriableError, SessionExpired
-from leadbridge.core.settings import Settings
-from leadbridge.core.store.database import Database
-from leadbridge.jobs import dispatch, steps
-from leadbridge.jobs.steps import Followup, JobContext
 from leadbridge.ops.logs import log_context
 from leadbridge.ops.metrics import TASK_SECONDS
+from leadbridge.sync import steps
+from leadbridge.sync.steps import Followup, JobContext
 
 log = logging.getLogger(__name__)
 
@@ -56,19 +52,9 @@ _SUBJECT = {
 }
 
 
-def worker_id() -> str:
-    """This process's name in claims and leases: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def make_context(settings: Settings, *, database: Database | None = None) -> JobContext:
-    database = database or Database(settings.sqlalchemy_url)
-    return JobContext(settings=settings, database=database, worker_id=worker_id())
-
-
 def run_step(ctx: JobContext, name: str, args: Sequence[str]) -> list[Followup]:
     """Run step ``name`` with ``args`` per the module rules; returns its follow-ups (unpublished)."""
-    step = steps.resolve(name)
+    step = ctx.steps.resolve(name)
     subject = {_SUBJECT[name]: args[0]} if name in _SUBJECT and args else {}
     started = time.perf_counter()
     outcome = "error"
@@ -84,7 +70,8 @@ def run_step(ctx: JobContext, name: str, args: Sequence[str]) -> list[Followup]:
 
 
 def execute(ctx: JobContext, name: str, args: Sequence[str]) -> list[Followup]:
-    """Run the step and publish its follow-ups through the process's dispatcher."""
+    """Run the step and publish its follow-ups through the context's (its runtime's) dispatcher."""
     followups = run_step(ctx, name, args)
-    dispatch.dispatch_all(followups)
+    for followup in followups:
+        ctx.dispatcher.send(followup.step, followup.args)
     return followups

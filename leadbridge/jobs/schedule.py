@@ -1,12 +1,10 @@
-"""The periodic schedule, derived from the configuration; used by Celery beat and the embedded scheduler.
+"""The periodic schedule: one ``reconcile`` entry, used by Celery beat and the embedded scheduler.
 
 Rules:
-- each manufacturer connection of a polled kind (``Capability.POLLED`` in the connector registry:
-  Salesforce, HubSpot) is polled for leads every ``poll_seconds``; each partner one for claims,
-  status and outcomes; other kinds (CSV, the inbox) push, so they are not polled;
-- the SLA tick runs every ``SLA_TICK_S`` (offer deadlines fire within that) and the sweeper every
-  ``SWEEP_S`` (re-publishing due outbox work and stranded leads, see ``jobs/sweeper.py``). Partner
-  statistics need no job: each routing pass computes them from the offers and outcomes it loads;
+- the schedule has a single entry, ``reconcile`` every ``RECONCILE_S``: what is due — polls of CRM
+  connections (each every its ``poll_seconds``), the SLA tick, routing, outbox flushes — is read
+  from the database by the reconcile loop (``sync/reconcile.py``), not fixed here per connection,
+  so a missed tick, a restarted beat or a second beat loses or doubles nothing;
 - a periodic message expires after one interval: if workers are behind, the next tick replaces it
   instead of queueing up behind it.
 """
@@ -16,13 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from leadbridge.connectors.registry import default_registry
-from leadbridge.core.settings import CrmConnection, Settings
-from leadbridge.jobs import steps
-from leadbridge.ports import Capability, ConnectorRegistry
+from leadbridge.core.settings import Settings
+from leadbridge.sync import steps
 
-SLA_TICK_S = 30.0
-SWEEP_S = 10.0
+RECONCILE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -35,20 +30,9 @@ class Entry:
     every_s: float
 
 
-def schedule(settings: Settings, registry: ConnectorRegistry | None = None) -> list[Entry]:
-    """Every periodic job for ``settings``, per the module rules."""
-    kinds = registry or default_registry()
-    entries: list[Entry] = []
-    for name, connection in sorted(settings.connections.items()):
-        if not (kinds.can(connection, Capability.POLLED) and isinstance(connection, CrmConnection)):
-            continue
-        step = steps.POLL_SOURCE if connection.role == "manufacturer" else steps.POLL_PARTNER
-        entries.append(Entry(f"{step}:{name}", step, (name,), float(connection.poll_seconds)))
-    entries += [
-        Entry(steps.SLA_TICK, steps.SLA_TICK, (), SLA_TICK_S),
-        Entry(steps.SWEEP, steps.SWEEP, (), SWEEP_S),
-    ]
-    return entries
+def schedule(_settings: Settings, *, every_s: float = RECONCILE_S) -> list[Entry]:
+    """Every periodic job, per the module rules (the settings are read by the loop itself)."""
+    return [Entry(steps.RECONCILE, steps.RECONCILE, (), every_s)]
 
 
 def task_name(step: str) -> str:

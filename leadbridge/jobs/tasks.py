@@ -1,10 +1,10 @@
-"""Celery tasks: one thin task per step, taking ids only (``jobs/steps.py`` names them).
+"""Celery tasks: one thin task per step, taking ids only (``sync/steps.py`` names them).
 
 Rules:
 - a task reloads everything from the database by id and runs its step through ``runner.execute``
   (the same path the embedded scheduler takes), so it is idempotent by construction;
 - a failed step is not retried with ``task.retry``: its remote calls were already retried under
-  the one policy (``core/retry.py``), and the work is still due in the database, so the sweep
+  the one policy (``core/retry.py``), and the work is still due in the database, so the reconcile loop
   publishes it again when it is due (no second schedule, no broker countdown past the visibility
   timeout). A transient failure (``runner.RETRIABLE``) is logged as such, anything else as an error;
 - a ``Busy`` step (another worker holds its lease) is sent again after exactly its ``retry_after``;
@@ -19,48 +19,60 @@ from typing import Any
 
 from celery import Task
 from celery.signals import worker_init, worker_process_init
+from celery.utils.dispatch import Signal
 
-from leadbridge.jobs import dispatch, engine, kicks
 from leadbridge.jobs.app import CeleryDispatcher, app, current_settings
-from leadbridge.jobs.runner import MAX_BUSY_WAITS, RETRIABLE, execute, make_context
+from leadbridge.jobs.runner import MAX_BUSY_WAITS, RETRIABLE, execute
 from leadbridge.jobs.schedule import task_name
-from leadbridge.jobs.steps import STEP_NAMES, Busy, JobContext, StepNotWired
 from leadbridge.ops.logs import log_context
+from leadbridge.runtime import Runtime, build_runtime
+from leadbridge.sync.steps import STEP_NAMES, Busy, StepNotWired
+from leadbridge.sync.work import warm_up
 
 log = logging.getLogger(__name__)
 
-_ctx_lock = threading.Lock()
-_ctx: JobContext | None = None
+# Sent once per worker process right after its runtime is built, with ``runtime=``: a stand-in
+# workload (tests) swaps steps in *that* runtime here, never in a process-wide table.
+runtime_ready = Signal(name="leadbridge_runtime_ready")
+
+_RUNTIME = "leadbridge_runtime"  # app.conf key: this worker process's runtime (the one per-process slot)
+_build_lock = threading.Lock()
 
 
-def worker_context() -> JobContext:
-    """This worker process's job context (settings and database), made once."""
-    global _ctx
-    with _ctx_lock:
-        if _ctx is None:
-            _ctx = make_context(current_settings())
-        return _ctx
+def worker_runtime() -> Runtime:
+    """This worker process's runtime, built on first use (after the fork, so its engine is its own)."""
+    rt = app.conf.get(_RUNTIME)
+    if rt is None:
+        with _build_lock:
+            rt = app.conf.get(_RUNTIME)
+            if rt is None:
+                settings = current_settings()
+                dispatcher = CeleryDispatcher(settings) if settings.broker_url else None
+                rt = build_runtime(settings, dispatcher=dispatcher)
+                runtime_ready.send(sender=app, runtime=rt)
+                app.conf[_RUNTIME] = rt
+    assert isinstance(rt, Runtime)
+    return rt
 
 
 @worker_init.connect
 @worker_process_init.connect
-def _install_dispatcher(**_: Any) -> None:
-    """Inside a worker, follow-up work goes back to the broker."""
-    global _ctx
-    _ctx = None  # a forked child must not share its parent's database connections
-    if current_settings().broker_url:
-        dispatch.install(CeleryDispatcher(current_settings()))
-        kicks.install()
-    engine.warm_up()
+def _fresh_runtime(**_: Any) -> None:
+    """A (forked) worker process builds its own runtime: no CRM login, no database check here, so
+    the process reports ready at once (a slow init makes Celery respawn it in a loop)."""
+    app.conf[_RUNTIME] = None
+    worker_runtime()
+    warm_up()
 
 
 def _run(task: Task, step: str, args: tuple[str, ...]) -> None:
-    current = dispatch.current()
+    rt = worker_runtime()
+    current = rt.dispatcher.target
     if isinstance(current, CeleryDispatcher):
         current.started(step, args)
     with log_context(task_id=task.request.id, attempt=task.request.retries):
         try:
-            execute(worker_context(), step, args)
+            execute(rt.context(), step, args)
         except StepNotWired as error:
             log.error("%s", error)
         except Busy as error:
@@ -73,7 +85,7 @@ def _run(task: Task, step: str, args: tuple[str, ...]) -> None:
             raise task.retry(exc=error, countdown=error.retry_after, max_retries=MAX_BUSY_WAITS) from error
         except RETRIABLE as error:
             log.warning(
-                "step %s failed (%s: %s); the sweep republishes it when due",
+                "step %s failed (%s: %s); the reconcile loop republishes it when due",
                 step,
                 type(error).__name__,
                 error,

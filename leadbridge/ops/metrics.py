@@ -97,6 +97,17 @@ class DatabaseCollector(Collector):
             if stamp is not None:
                 last.add_metric([connection], stamp.timestamp())
         yield last
+        if snap.last_sweep_age_s is not None:
+            yield GaugeMetricFamily(
+                "leadbridge_reconcile_sweep_age_seconds",
+                "Seconds since the reconcile loop last swept (alert when it grows)",
+                snap.last_sweep_age_s,
+            )
+            yield GaugeMetricFamily(
+                "leadbridge_reconcile_oldest_due_age_seconds",
+                "At the last sweep: how long the oldest due item had been waiting",
+                snap.oldest_due_age_s or 0.0,
+            )
 
 
 def exposition(database: Database | None) -> tuple[bytes, str]:

@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 from leadbridge.core.lifecycle import LeadState
 from leadbridge.core.model import utcnow
 from leadbridge.core.store.database import Database
-from leadbridge.core.store.tables import CheckpointRow, LeadRow, OfferRow, OutboxRow
+from leadbridge.core.store.tables import CheckpointRow, LeadRow, OfferRow, OutboxRow, TimerRow
 
 POLL_STREAM = "@poll"  # the checkpoint stream the poll jobs use to record a successful poll
+SWEEP_TIMER = "reconcile"  # the timer row the reconcile loop records each sweep in
 
 
 # Outbox statuses that mean "not delivered yet"; every other status (sent, dead) is finished.
@@ -49,6 +50,12 @@ class Snapshot:
     oldest_pending_offer_age_s: float | None = None
     outbox: dict[str, OutboxTarget] = field(default_factory=dict)
     last_sync: dict[str, datetime | None] = field(default_factory=dict)
+    # The reconcile loop (sync/reconcile.py): how long ago it last swept (None: never), and how long
+    # the oldest item it found due had been waiting then. A sweep age that grows means nothing
+    # finds work any more; an oldest-due age that grows means work is found but does not get done.
+    last_sweep_age_s: float | None = None
+    oldest_due_age_s: float | None = None
+    due_at_last_sweep: int = 0
 
     @property
     def outbox_depth(self) -> int:
@@ -84,7 +91,19 @@ def take_snapshot(database: Database, *, now: datetime | None = None) -> Snapsho
         snap.offers_pending, snap.oldest_pending_offer_age_s = count, _age(now, oldest)
         _read_outbox(session, snap, now)
         _read_last_sync(session, snap)
+        _read_sweep(session, snap, now)
     return snap
+
+
+def _read_sweep(session: Session, snap: Snapshot, now: datetime) -> None:
+    row = session.get(TimerRow, SWEEP_TIMER)
+    if row is None:
+        return
+    snap.last_sweep_age_s = _age(now, row.last_run_at)
+    snap.due_at_last_sweep = int(row.detail.get("due") or 0)
+    oldest = row.detail.get("oldest_due_at")
+    if oldest and row.last_run_at is not None:
+        snap.oldest_due_age_s = _age(row.last_run_at, datetime.fromisoformat(oldest))
 
 
 def _read_outbox(session: Session, snap: Snapshot, now: datetime) -> None:

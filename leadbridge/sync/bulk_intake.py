@@ -112,9 +112,8 @@ def take_in_chunk(
                 new.append(i)
             else:
                 one_by_one.append(i)
-        plain = [
-            i for i in new if items[i].history is None and connection not in projector.current().manufacturer
-        ]
+        home_targets = projector.targets_of(session).manufacturer
+        plain = [i for i in new if items[i].history is None and connection not in home_targets]
         if plain and not _insert(
             session,
             [NewLead(items[i].lead, dumps[i], stamps[i]) for i in plain],

@@ -6,7 +6,12 @@ leads and re-routed ones (declined, returned) are offered in the same cycle; the
 last and carries every change of the cycle in as few calls as the batch limits allow.
 
 A step that stops (quota, an unreachable CRM) does not stop the others: each connection keeps its
-own checkpoint and outbox, and the next cycle resumes where each one ended.
+own checkpoint and outbox, and the next cycle resumes where each one ended. A pull that finished
+without error is recorded exactly as a background poll records it (``leadbridge status`` shows
+it, and the reconcile loop's poll timer restarts), so a CLI ``sync`` counts as a poll.
+
+The engine writes through ``database``'s sessions: pass a runtime's (``build_runtime(settings).db``),
+whose projector queues the write-backs of what the cycle changes.
 """
 
 from __future__ import annotations
@@ -22,11 +27,12 @@ from leadbridge.core.leads import Clock
 from leadbridge.core.model import utcnow
 from leadbridge.core.settings import ConnectionConfig, Settings
 from leadbridge.core.store.database import Database
-from leadbridge.sync import projector
+from leadbridge.ops.snapshot import record_poll_success
+from leadbridge.sync import timers
 from leadbridge.sync.deliver import FlushStats, flush
 from leadbridge.sync.outbox import OutboxSettings
-from leadbridge.sync.projector import SyncTargets
 from leadbridge.sync.pull import PullStats, pull_manufacturer, pull_partner
+from leadbridge.sync.reconcile import poll_interval
 from leadbridge.sync.routing import Router, route_pending
 from leadbridge.sync.writers import HomeWriter, PartnerWriter
 
@@ -77,7 +83,6 @@ class SyncEngine:
         self.clock = clock
         self.worker = worker
         self.outbox_settings = outbox_settings or OutboxSettings()
-        projector.install(SyncTargets.from_settings(settings))
 
     def _config(self, name: str) -> ConnectionConfig:
         return self.settings.connection(name)
@@ -130,13 +135,20 @@ class SyncEngine:
             self.database, self.connectors[name], partner_external_id=partner, clock=self.clock
         )
 
-    @staticmethod
-    def _guard(report: CycleReport, name: str, step: Callable[[str], PullStats]) -> PullStats:
+    def _guard(self, report: CycleReport, name: str, step: Callable[[str], PullStats]) -> PullStats:
+        timer = timers.poll_timer(name)
+        with self.database.transaction() as session:
+            timers.start(session, timer, now=self.clock(), every_s=poll_interval(self.settings, name))
         try:
-            return step(name)
+            stats = step(name)
         except LeadbridgeError as error:  # an unreachable or misconfigured CRM: the others go on
             report.errors.append(f"{name}: {error}")
             return PullStats(name, stopped="error", errors=[str(error)])
+        if not stats.stopped:
+            with self.database.transaction() as session:
+                record_poll_success(session, name, worker=self.worker, at=self.clock())
+                timers.succeeded(session, timer, now=self.clock())
+        return stats
 
     def _calls(self, name: str) -> int:
         client = getattr(self.connectors[name], "client", None)

@@ -1,8 +1,8 @@
 """Events → outbox rows, in the same flush (hence the same transaction) as the event itself.
 
 Whoever appends a lead event — the router, the offer service, the web inbox, the sync engine — the
-write it implies is queued by a ``before_flush`` hook on the session, so no writer can forget it
-and an event never commits without its outbox row (or the other way round).
+write it implies is queued by a ``before_flush`` hook on the runtime's sessionmaker (``attach``), so
+no writer can forget it and an event never commits without its outbox row (or the other way round).
 
 Rules:
 - an event on a lead whose source connection is a registered *manufacturer* target queues a
@@ -23,6 +23,7 @@ history (events with ``payload.history``, ``core/history.py``): the past is not 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sqlalchemy import event, select
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session
 from leadbridge.connectors.registry import default_registry
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.settings import CrmConnection, Settings
+from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import LeadEventRow, LeadRow, OutboxRow, PartnerRow
 from leadbridge.ports import Capability, ConnectorRegistry
 
@@ -77,26 +79,28 @@ class SyncTargets:
         )
 
 
-_targets = SyncTargets()
+def attach(database: Database, targets: SyncTargets) -> None:
+    """Queue the write-backs of events flushed through ``database``'s sessions, for ``targets``.
+
+    ``leadbridge.runtime`` calls it once per runtime; attaching again replaces the targets.
+    """
+    maker = database.sessionmaker
+    for previous in [fn for fn in database.session_info.get(_HOOK, ())]:
+        event.remove(maker, "before_flush", previous)
+    hook = partial(_project, targets)
+    event.listen(maker, "before_flush", hook)
+    database.session_info[_HOOK] = [hook]
+    database.session_info[_TARGETS] = targets
 
 
-def install(targets: SyncTargets) -> None:
-    """Register the targets for this process (the CLI, the demo, workers and the web app call it)."""
-    global _targets
-    _targets = targets
-    if not event.contains(Session, "before_flush", _project):
-        event.listen(Session, "before_flush", _project)
+def targets_of(session: Session) -> SyncTargets:
+    """The targets the projector of ``session``'s database queues rows for (none: no projector)."""
+    targets = session.info.get(_TARGETS)
+    return targets if isinstance(targets, SyncTargets) else SyncTargets()
 
 
-def uninstall() -> None:
-    global _targets
-    _targets = SyncTargets()
-    if event.contains(Session, "before_flush", _project):
-        event.remove(Session, "before_flush", _project)
-
-
-def current() -> SyncTargets:
-    return _targets
+_HOOK = "leadbridge_projector"
+_TARGETS = "leadbridge_sync_targets"
 
 
 def rows_for(
@@ -145,8 +149,7 @@ def _row(target: str, kind: str, event_row: LeadEventRow, payload: dict[str, Any
     )
 
 
-def _project(session: Session, _context: Any, _instances: Any) -> None:
-    targets = _targets
+def _project(targets: SyncTargets, session: Session, _context: Any, _instances: Any) -> None:
     if not (targets.manufacturer or targets.partner):
         return
     new_events = [obj for obj in session.new if isinstance(obj, LeadEventRow)]

@@ -1,9 +1,11 @@
 """The web app factory: partner inbox (/inbox), cockpit (/cockpit), REST API (/api/v1), and the
 operations endpoints (/healthz, /readyz, /metrics from ``leadbridge.ops``).
 
-``create_app(settings)`` builds one FastAPI app around one database. Background work (the
-scheduler of embedded mode) plugs in through ``background``: callables started when the app starts
-and whose returned stop-callables run when it stops — the web app itself knows nothing about jobs.
+``create_app(rt)`` builds one FastAPI app around one runtime (``leadbridge.runtime``): its
+database (with the write-back projector and kicks attached), mailer and policy; routes reach it as
+``request.app.state.runtime``. The app wires nothing itself. Background work (the embedded scheduler,
+the mail loop) plugs in through ``background``: callables started by the lifespan and whose
+returned stop-callables run when it stops — the web app itself knows nothing about jobs.
 """
 
 from __future__ import annotations
@@ -17,13 +19,8 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from leadbridge import __version__
-from leadbridge.core.router import policy_from_settings
-from leadbridge.core.settings import Settings
-from leadbridge.core.store.database import Database
 from leadbridge.core.store.db import is_sqlite
-from leadbridge.notify.mailer import Mailer, SmtpMailer
-from leadbridge.sync import projector
-from leadbridge.sync.projector import SyncTargets
+from leadbridge.runtime import Runtime
 from leadbridge.web.api import router as api_router
 from leadbridge.web.auth import router as auth_router
 from leadbridge.web.cockpit import router as cockpit_router
@@ -46,17 +43,12 @@ SQLITE_REQUEST_THREADS = 2
 BackgroundStarter = Callable[[FastAPI], Callable[[], None]]
 
 
-def create_app(
-    settings: Settings,
-    *,
-    database: Database | None = None,
-    mailer: Mailer | None = None,
-    background: Sequence[BackgroundStarter] = (),
-) -> FastAPI:
-    """Build the app; ``background`` starters run for the app's lifetime (embedded scheduler).
+def create_app(rt: Runtime, *, background: Sequence[BackgroundStarter] = ()) -> FastAPI:
+    """Build the app on ``rt``; ``background`` starters run for the app's lifetime (embedded scheduler).
 
     An unusable ``secret_key`` (missing, public or short) is a ``ConfigError`` here, before anything
     is served: every CSRF token and one-tap link depends on it."""
+    settings = rt.settings
     settings.signing_key()
 
     @asynccontextmanager
@@ -81,12 +73,12 @@ def create_app(
         docs_url=None,  # served by web/docs.py from local assets (the CSP allows no CDN)
         redoc_url=None,
     )
-    # Every event a page or the API appends queues its write-back in the same flush.
-    projector.install(SyncTargets.from_settings(settings))
+    # Set in the factory, not the lifespan: a TestClient used without ``with`` skips the lifespan.
+    app.state.runtime = rt
     app.state.settings = settings
-    app.state.policy = policy_from_settings(settings)
-    app.state.database = database or Database(settings.sqlalchemy_url)
-    app.state.mailer = mailer or SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_sender)
+    app.state.policy = rt.policy
+    app.state.database = rt.db
+    app.state.mailer = rt.mailer
     # Innermost first: the key gate runs inside the body limit, the headers wrap every answer.
     app.add_middleware(ApiKeyGate, database=app.state.database)
     app.add_middleware(BodyLimitMiddleware, settings=settings)
@@ -105,7 +97,7 @@ def create_app(
         app.include_router(router)
     app.include_router(pool_api_router)  # the pull side: the partner's pool and held leads
     app.include_router(pool_pages_router)
-    app.include_router(ops_router(settings, app.state.database), include_in_schema=False)
+    app.include_router(ops_router(rt), include_in_schema=False)
     add_error_handlers(app)
 
     @app.get("/", include_in_schema=False)

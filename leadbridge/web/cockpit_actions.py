@@ -1,8 +1,9 @@
 """An admin's manual interventions: re-route a lead, assign it to a partner, retry dead letters.
 
 Rules:
-- re-route withdraws every pending offer and starts the next round (``reroute``): the router picks
-  the lead up again without the earlier decliners;
+- re-route withdraws every pending offer and starts the next round (``reroute``): the reconcile
+  loop (or the after-commit kick) has the router pick the lead up again without the earlier
+  decliners. A lead already ``routing`` is being re-routed: a second click changes nothing;
 - manual assignment puts the lead before one chosen partner as a ``manual`` offer (other pending
   offers are withdrawn), recording who decided it as the offer's routing explanation;
 - retrying a dead letter makes it due now with a fresh try budget;
@@ -38,7 +39,9 @@ def _withdraw_pending(session: Session, lead_id: str, actor: str) -> None:
 def reroute(session: Session, lead_id: str, actor: str) -> None:
     """Back to routing for the next round (lead must be offered or returned)."""
     leads = LeadService(session)
-    state = LeadState(leads.get_row(lead_id).state)
+    state = LeadState(leads.get_row(lead_id, for_update=True).state)
+    if state is LeadState.ROUTING:
+        return  # re-routed already (a double click, two admins): the router is about to pick it up
     if state not in (LeadState.OFFERED, LeadState.RETURNED):
         raise ConflictError(
             f"lead {lead_id} is {state.value}: only offered or returned leads can be re-routed"

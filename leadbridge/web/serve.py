@@ -38,12 +38,13 @@ def _settings() -> Settings:
 def worker_app() -> FastAPI:
     """The app of one server process (uvicorn's factory): built here, after the process started."""
     from leadbridge.jobs.background import background_starter
+    from leadbridge.runtime import build_runtime
     from leadbridge.web.app import create_app
 
-    settings = _settings()
+    rt = build_runtime(_settings())
     # scaled mode: publish kicks to the broker; embedded: the scheduler process does the work
-    starters = [background_starter(settings)] if settings.broker_url else []
-    return create_app(settings, background=starters)
+    starters = [background_starter(rt)] if rt.settings.broker_url else []
+    return create_app(rt, background=starters)
 
 
 def scheduler_main(config: str | None) -> None:
@@ -52,14 +53,15 @@ def scheduler_main(config: str | None) -> None:
         os.environ[CONFIG_ENV] = config
     from leadbridge.jobs.background import background_starter
     from leadbridge.notify.dispatch import mail_starter
+    from leadbridge.runtime import build_runtime
     from leadbridge.web.app import create_app
 
-    settings = _settings()
-    app: Any = create_app(settings)  # never served: its state (database, mailer) feeds the starters
+    rt = build_runtime(_settings())
+    app: Any = create_app(rt)  # never served: its state (database, mailer) feeds the starters
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    stops = [start(app) for start in (background_starter(settings), mail_starter(settings))]
+    stops = [start(app) for start in (background_starter(rt), mail_starter(rt.settings))]
     try:
         stopped.wait()
     finally:

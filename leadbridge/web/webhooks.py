@@ -29,9 +29,8 @@ from fastapi import APIRouter, HTTPException, Request
 from leadbridge.connectors.registry import default_registry
 from leadbridge.core.errors import FatalConnectorError
 from leadbridge.core.settings import Settings
-from leadbridge.jobs.dispatch import dispatch
-from leadbridge.jobs.steps import POLL_PARTNER, POLL_SOURCE, WEBHOOK
 from leadbridge.ports import Capability, Connector, WebhookMalformed, WebhookRejected
+from leadbridge.sync.steps import POLL_PARTNER, POLL_SOURCE, WEBHOOK
 from leadbridge.web.errors import API_ERROR_RESPONSES
 
 log = logging.getLogger("leadbridge.web.webhooks")
@@ -80,5 +79,6 @@ async def receive_webhook(connection: str, request: Request) -> dict[str, Any]:
         raise HTTPException(404, NO_RECEIVER) from None
     if events:
         role = settings.connection(connection).role
-        dispatch(POLL_SOURCE if role == "manufacturer" else POLL_PARTNER, connection, WEBHOOK)
+        step = POLL_SOURCE if role == "manufacturer" else POLL_PARTNER
+        request.app.state.runtime.dispatcher.send(step, (connection, WEBHOOK))
     return {"accepted": len(events), "connection": connection}

@@ -18,12 +18,12 @@ from leadbridge.connectors.salesforce import SalesforceConfig
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.notify.mailer import SmtpMailer
+from leadbridge.runtime import build_runtime
 from leadbridge.web.app import create_app
 from tests.builders import TEST_SECRET_KEY
 from tests.web.conftest import (  # noqa: F401  (fixtures shared with the route tests)
     SmtpServer,
     _free_port,
-    _no_projector_afterwards,
     smtp_server,
 )
 
@@ -58,7 +58,9 @@ def live_server(sqlite_url: str, smtp_server: SmtpServer) -> Iterator[LiveServer
     )
     database = Database(sqlite_url)
     mailer = SmtpMailer(smtp_server.host, smtp_server.port, "leads@maker.example")
-    app = create_app(settings, database=database, mailer=mailer)
+    rt = build_runtime(settings, mailer=mailer)
+    database = rt.db
+    app = create_app(rt)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -20,6 +20,7 @@ from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.hubspot.portal import Portal
 from leadbridge.sync import projector
 from leadbridge.sync.cycle import CycleReport, SyncEngine
+from leadbridge.sync.projector import SyncTargets
 from tests.connectors.sandbox_hubspot import HubSpotHarness, add_contacts
 from tests.sync.routers import round_robin_router
 
@@ -73,11 +74,9 @@ def world(database: Database) -> Iterator[HubSpotWorld]:
             "home": home.connector(name="home"),
             "p1": partner.connector(name="p1", partner_id="PA-1"),
         }
+        projector.attach(database, SyncTargets.from_settings(settings))
         engine = SyncEngine(database, settings, connectors, router=round_robin_router)
-        try:
-            yield HubSpotWorld(home, partner, database, engine)
-        finally:
-            projector.uninstall()
+        yield HubSpotWorld(home, partner, database, engine)
 
 
 def _ok(report: CycleReport) -> CycleReport:

@@ -1,16 +1,17 @@
-"""Fixtures for background-job tests: settings and a job context on the test database."""
+"""Fixtures for background-job tests: settings, a runtime on the test database and its job context.
+
+``database`` is the runtime's own: its sessions carry the runtime's kicks and projector, exactly as
+in production, and nothing is attached process-wide.
+"""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
-from leadbridge.jobs import dispatch
-from leadbridge.jobs.runner import make_context
-from leadbridge.jobs.steps import JobContext
+from leadbridge.runtime import Runtime, build_runtime
+from leadbridge.sync.steps import JobContext
 
 
 @pytest.fixture
@@ -19,12 +20,15 @@ def settings(db_url: str) -> Settings:
 
 
 @pytest.fixture
-def ctx(settings: Settings, database: Database) -> JobContext:
-    return make_context(settings, database=database)
+def rt(settings: Settings) -> Runtime:
+    return build_runtime(settings)
 
 
-@pytest.fixture(autouse=True)
-def _restore_dispatcher() -> Iterator[None]:
-    previous = dispatch.current()
-    yield
-    dispatch.install(previous)
+@pytest.fixture
+def database(rt: Runtime) -> Database:
+    return rt.db
+
+
+@pytest.fixture
+def ctx(rt: Runtime) -> JobContext:
+    return rt.context()

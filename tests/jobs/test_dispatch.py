@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from leadbridge.core import router
@@ -14,10 +12,10 @@ from leadbridge.core.model import utcnow
 from leadbridge.core.policy import Distribution, Mode, default_policy
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import LeadRow
-from leadbridge.jobs import dispatch, kicks
-from leadbridge.jobs.steps import FLUSH_OUTBOX, ROUTE_ALL, ROUTE_LEAD
-from leadbridge.sync import outbox, projector
+from leadbridge.runtime import Runtime
+from leadbridge.sync import dispatch, outbox, projector
 from leadbridge.sync.projector import SyncTargets
+from leadbridge.sync.steps import FLUSH_OUTBOX, ROUTE_ALL, ROUTE_LEAD
 from tests.builders import a_lead, a_partner
 
 
@@ -30,7 +28,7 @@ class Recorder:
 
 
 def test_given_a_kick_in_a_transaction_when_it_commits_then_the_step_is_sent_after_the_commit(
-    database: Database,
+    rt: Runtime, database: Database
 ) -> None:
     seen_committed: list[bool] = []
 
@@ -41,7 +39,7 @@ def test_given_a_kick_in_a_transaction_when_it_commits_then_the_step_is_sent_aft
             super().send(step, args)
 
     recorder = Checking()
-    dispatch.install(recorder)
+    rt.dispatcher.switch(recorder)
     lead = a_lead()
     with database.transaction() as session:
         LeadService(session).receive(lead, actor="api", source_system="api", idempotency_key="k1")
@@ -51,9 +49,11 @@ def test_given_a_kick_in_a_transaction_when_it_commits_then_the_step_is_sent_aft
     assert seen_committed == [True]
 
 
-def test_given_a_kick_when_the_transaction_rolls_back_then_nothing_is_sent(database: Database) -> None:
+def test_given_a_kick_when_the_transaction_rolls_back_then_nothing_is_sent(
+    rt: Runtime, database: Database
+) -> None:
     recorder = Recorder()
-    dispatch.install(recorder)
+    rt.dispatcher.switch(recorder)
     with pytest.raises(RuntimeError), database.transaction() as session:
         dispatch.dispatch_after_commit(session, ROUTE_LEAD, "L-1")
         raise RuntimeError("boom")
@@ -61,12 +61,10 @@ def test_given_a_kick_when_the_transaction_rolls_back_then_nothing_is_sent(datab
 
 
 @pytest.fixture
-def kicked() -> Iterator[Recorder]:
+def kicked(rt: Runtime) -> Recorder:
     recorder = Recorder()
-    dispatch.install(recorder)
-    kicks.install()
-    yield recorder
-    kicks.uninstall()
+    rt.dispatcher.switch(recorder)
+    return recorder
 
 
 def test_given_kicks_when_a_lead_is_qualified_then_it_is_routed_right_after_the_commit(
@@ -119,12 +117,9 @@ def test_given_kicks_when_a_routing_batch_queues_offers_in_bulk_then_each_partne
             service.receive(lead, actor="test", source_system="test", idempotency_key=f"r:{lead.id}")
             service.apply(lead.id, EventKind.QUALIFY, actor="test", idempotency_key=f"q:{lead.id}")
     kicked.sent.clear()
-    projector.install(SyncTargets(partner=frozenset({"p1", "p2"})))
-    try:
-        offer_two = Distribution(mode=Mode.OFFER_N, offer_n=2)
-        policy = default_policy().model_copy(update={"distribution": offer_two})
-        summary = router.route_pending(database, policy=policy, chunk=10)
-    finally:
-        projector.uninstall()
+    projector.attach(database, SyncTargets(partner=frozenset({"p1", "p2"})))
+    offer_two = Distribution(mode=Mode.OFFER_N, offer_n=2)
+    policy = default_policy().model_copy(update={"distribution": offer_two})
+    summary = router.route_pending(database, policy=policy, chunk=10)
     assert summary.offers == 8  # one chunk: the offers went in through the bulk path
     assert sorted(args for step, args in kicked.sent if step == FLUSH_OUTBOX) == [("p1",), ("p2",)]

@@ -12,13 +12,15 @@ from sqlalchemy import select
 from leadbridge.core.errors import ConfigError, RetriableError
 from leadbridge.core.intake import take_in
 from leadbridge.core.settings import Settings
-from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import LeadRow
-from leadbridge.jobs import dispatch, kicks, runner, steps
+from leadbridge.jobs import runner
 from leadbridge.jobs.background import start_background
 from leadbridge.jobs.embedded import EmbeddedScheduler, running_scheduler
 from leadbridge.jobs.schedule import Entry
-from leadbridge.jobs.steps import Followup, JobContext
+from leadbridge.runtime import Runtime, build_runtime
+from leadbridge.sync import steps
+from leadbridge.sync.steps import Followup, JobContext, Step
+from leadbridge.sync.work import step_table
 from tests.builders import a_lead
 
 
@@ -26,6 +28,7 @@ class Calls:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.items: list[tuple[str, tuple[str, ...]]] = []
+        self.steps: dict[str, Step] = {}
 
     def add(self, step: str, *args: str) -> None:
         with self.lock:
@@ -37,7 +40,7 @@ class Calls:
 
 
 @pytest.fixture
-def calls() -> Iterator[Calls]:
+def calls() -> Calls:
     found = Calls()
     names = ["t_tick", "t_route", "t_deliver", "t_flaky", "t_broken", "t_slow"]
     failures = {"t_flaky": 2}
@@ -58,11 +61,8 @@ def calls() -> Iterator[Calls]:
 
         return step
 
-    for name in names:
-        steps.register(name, make(name))
-    yield found
-    for name in names:
-        steps.unregister(name)
+    found.steps = {name: make(name) for name in names}
+    return found
 
 
 def wait_for(predicate, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
@@ -74,11 +74,19 @@ def wait_for(predicate, timeout: float = 5.0) -> bool:  # type: ignore[no-untype
     return predicate()
 
 
+def runtime_with(settings: Settings, calls: Calls, **extra: Step) -> Runtime:
+    """A runtime whose step table also has the test steps (only this runtime sees them)."""
+    return build_runtime(settings, steps=step_table().replace(**calls.steps, **extra))
+
+
 @pytest.fixture
-def scheduler(settings: Settings, database: Database) -> Iterator[EmbeddedScheduler]:
-    sched = EmbeddedScheduler(
-        settings, database=database, workers=2, entries=[Entry("tick", "t_tick", ("x",), 0.2)]
-    )
+def test_rt(settings: Settings, calls: Calls) -> Runtime:
+    return runtime_with(settings, calls)
+
+
+@pytest.fixture
+def scheduler(test_rt: Runtime) -> Iterator[EmbeddedScheduler]:
+    sched = EmbeddedScheduler(test_rt, workers=2, entries=[Entry("tick", "t_tick", ("x",), 0.2)])
     yield sched
     sched.stop(timeout=5)
 
@@ -92,26 +100,26 @@ def test_given_a_schedule_entry_then_it_runs_at_start_and_again_every_interval(
 
 
 def test_given_a_running_scheduler_when_a_kick_is_sent_then_the_step_and_its_followups_run_at_once(
-    scheduler: EmbeddedScheduler, calls: Calls
+    test_rt: Runtime, scheduler: EmbeddedScheduler, calls: Calls
 ) -> None:
     scheduler.start()
-    assert dispatch.current() is scheduler and running_scheduler() is scheduler
+    assert test_rt.dispatcher.target is scheduler and running_scheduler(test_rt) is scheduler
     started = time.monotonic()
-    dispatch.dispatch("t_route", "L-1")
+    test_rt.dispatcher.send("t_route", ("L-1",))
     assert wait_for(lambda: calls.of("t_deliver") == [("L-1",)])
     assert time.monotonic() - started < 1.0
 
 
 def test_given_the_same_work_waiting_when_it_is_sent_again_then_it_runs_once(
-    settings: Settings, database: Database, calls: Calls
+    test_rt: Runtime, calls: Calls
 ) -> None:
-    sched = EmbeddedScheduler(settings, database=database, workers=1, entries=[])
+    sched = EmbeddedScheduler(test_rt, workers=1, entries=[])
     sched.start()
     try:
-        dispatch.dispatch("t_slow", "a")  # occupies the only worker
+        test_rt.dispatcher.send("t_slow", ("a",))  # occupies the only worker
         assert wait_for(lambda: calls.of("t_slow") == [("a",)])
         for _ in range(5):
-            dispatch.dispatch("t_route", "L-2")
+            test_rt.dispatcher.send("t_route", ("L-2",))
         assert sched.wait_idle(5)
         assert calls.of("t_route") == [("L-2",)]
     finally:
@@ -122,59 +130,57 @@ def test_given_a_busy_lease_then_the_step_runs_again_after_its_retry_after_until
     scheduler: EmbeddedScheduler, calls: Calls
 ) -> None:
     scheduler.start()
-    dispatch.dispatch("t_flaky", "c")
+    scheduler.send("t_flaky", ("c",))
     assert wait_for(lambda: len(calls.of("t_flaky")) == 3)
     assert scheduler.wait_idle(5)
     assert len(calls.of("t_flaky")) == 3
 
 
-def test_given_a_lease_that_stays_busy_then_waits_are_bounded(
-    scheduler: EmbeddedScheduler, calls: Calls
-) -> None:
+def test_given_a_lease_that_stays_busy_then_waits_are_bounded(settings: Settings, calls: Calls) -> None:
     def always(ctx: JobContext, *args: str) -> None:
         calls.add("t_always", *args)
         raise steps.Busy("held", retry_after=0.01)
 
-    steps.register("t_always", always)
+    scheduler = EmbeddedScheduler(runtime_with(settings, calls, t_always=always), entries=[])
+    scheduler.start()
     try:
-        scheduler.start()
-        dispatch.dispatch("t_always")
+        scheduler.send("t_always", ())
         assert wait_for(lambda: len(calls.of("t_always")) >= runner.MAX_BUSY_WAITS + 1)
         assert scheduler.wait_idle(5)
         assert len(calls.of("t_always")) == runner.MAX_BUSY_WAITS + 1
     finally:
-        steps.unregister("t_always")
+        scheduler.stop(5)
 
 
 def test_given_a_retriable_failure_then_it_is_not_retried_in_memory_but_runs_when_sent_again(
-    scheduler: EmbeddedScheduler, calls: Calls
+    settings: Settings, calls: Calls
 ) -> None:
     # The remote calls were retried under the one policy already; the work is still due in the
-    # database, and the sweep sends it again: a second, in-memory schedule would only add load.
+    # database, and the reconcile loop sends it again: a second, in-memory schedule would only add load.
     def transient(ctx: JobContext, *args: str) -> None:
         calls.add("t_transient", *args)
         raise RetriableError("503", retry_after=0.01)
 
-    steps.register("t_transient", transient)
+    scheduler = EmbeddedScheduler(runtime_with(settings, calls, t_transient=transient), entries=[])
+    scheduler.start()
     try:
-        scheduler.start()
-        dispatch.dispatch("t_transient")
+        scheduler.send("t_transient", ())
         assert wait_for(lambda: len(calls.of("t_transient")) == 1)
         assert scheduler.wait_idle(5)
         time.sleep(0.2)
         assert len(calls.of("t_transient")) == 1
-        dispatch.dispatch("t_transient")  # what the sweep does while the work is due
+        scheduler.send("t_transient", ())  # what the reconcile loop does while the work is due
         assert wait_for(lambda: len(calls.of("t_transient")) == 2)
         assert scheduler.alive
     finally:
-        steps.unregister("t_transient")
+        scheduler.stop(5)
 
 
 def test_given_a_non_retriable_error_then_the_step_is_not_retried_and_the_scheduler_lives_on(
     scheduler: EmbeddedScheduler, calls: Calls
 ) -> None:
     scheduler.start()
-    dispatch.dispatch("t_broken")
+    scheduler.send("t_broken", ())
     assert wait_for(lambda: len(calls.of("t_broken")) == 1)
     assert scheduler.wait_idle(5)
     time.sleep(0.1)
@@ -182,26 +188,30 @@ def test_given_a_non_retriable_error_then_the_step_is_not_retried_and_the_schedu
     assert scheduler.alive
 
 
-def test_given_an_unwired_step_then_it_is_reported_not_run(scheduler: EmbeddedScheduler) -> None:
+def test_given_an_unwired_step_then_it_is_reported_not_run(
+    test_rt: Runtime, scheduler: EmbeddedScheduler
+) -> None:
     with pytest.raises(steps.StepNotWired, match="not_a_step"):
-        steps.resolve("not_a_step")
+        test_rt.steps.resolve("not_a_step")
     scheduler.start()
-    dispatch.dispatch("not_a_step")
+    scheduler.send("not_a_step", ())
     assert scheduler.wait_idle(5)
     assert scheduler.alive
 
 
-def test_when_stopped_then_the_previous_dispatcher_is_back(scheduler: EmbeddedScheduler) -> None:
-    before = dispatch.current()
+def test_when_stopped_then_the_previous_dispatcher_is_back(
+    test_rt: Runtime, scheduler: EmbeddedScheduler
+) -> None:
+    before = test_rt.dispatcher.target
     scheduler.start()
     scheduler.stop(5)
-    assert dispatch.current() is before
+    assert test_rt.dispatcher.target is before
     assert not scheduler.alive
-    assert running_scheduler() is None
+    assert running_scheduler(test_rt) is None
 
 
 def test_given_embedded_mode_when_a_lead_is_taken_in_then_routing_runs_within_a_second(
-    settings: Settings, database: Database
+    settings: Settings,
 ) -> None:
     routed: dict[str, float] = {}
 
@@ -211,17 +221,14 @@ def test_given_embedded_mode_when_a_lead_is_taken_in_then_routing_runs_within_a_
                 routed[row.id] = time.monotonic()
         return []
 
-    wired_route = steps.resolve(steps.ROUTE_LEAD)
-    steps.register(steps.ROUTE_LEAD, route)
-    stop = start_background(settings)
+    rt = build_runtime(settings, steps=step_table().replace(**{steps.ROUTE_LEAD: route}))
+    stop = start_background(rt)
     try:
         lead = a_lead()
         started = time.monotonic()
-        with database.transaction() as session:
+        with rt.db.transaction() as session:
             take_in(session, lead)
         assert wait_for(lambda: lead.id in routed, timeout=5)
         assert 0 <= routed[lead.id] - started < 1.0
     finally:
         stop()
-        kicks.uninstall()
-        steps.register(steps.ROUTE_LEAD, wired_route)

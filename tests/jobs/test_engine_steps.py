@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from leadbridge.core.store.database import Database
-from leadbridge.jobs import engine, kicks, steps
 from leadbridge.jobs.embedded import EmbeddedScheduler
 from leadbridge.ops.snapshot import take_snapshot
+from leadbridge.runtime import Runtime, build_runtime
+from leadbridge.sync import work
+from leadbridge.sync.steps import ROUTE_LEAD
 from tests.connectors.sandbox_salesforce import add_leads
 from tests.jobs.pipeline import audit, partners_act, wait_for
 from tests.sync.routers import round_robin_router
@@ -24,10 +25,14 @@ def by_lead_id(org) -> dict[str, dict]:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def world(database: Database) -> Iterator[World]:
-    engine.use_router(round_robin_router)
     with a_world(database) as found:
         yield found
-    engine.use_router(None)
+
+
+def round_robin_runtime(world: World) -> Runtime:
+    """A runtime on the world whose routing step runs the deterministic stand-in router."""
+    route = work.route_step(lambda ctx, _deadline: (round_robin_router(ctx.database), False))
+    return build_runtime(world.settings, steps=work.step_table().replace(**{ROUTE_LEAD: route}))
 
 
 def test_given_the_embedded_scheduler_then_new_leads_reach_partners_and_home_shows_them(
@@ -36,8 +41,7 @@ def test_given_the_embedded_scheduler_then_new_leads_reach_partners_and_home_sho
     ids = add_leads(world.home, 12, same_stamp=True)
     for connection in world.settings.connections.values():
         connection.poll_seconds = 1
-    kicks.install()
-    scheduler = EmbeddedScheduler(world.settings, database=database, workers=2).start()
+    scheduler = EmbeddedScheduler(round_robin_runtime(world), workers=2).start()
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -64,17 +68,14 @@ def test_given_the_embedded_scheduler_then_new_leads_reach_partners_and_home_sho
         assert (result.leads, result.lost, result.duplicated, result.mismatched) == (12, 0, 0, 0), result
     finally:
         scheduler.stop(10)
-        kicks.uninstall()
 
 
 def test_given_the_real_router_then_the_embedded_scheduler_offers_new_leads_to_matching_partners(
     database: Database,
 ) -> None:
-    engine.use_router(None)
     with a_world(database) as world:
         add_leads(world.home, 6, same_stamp=True)
-        kicks.install()
-        scheduler = EmbeddedScheduler(world.settings, database=database, workers=2).start()
+        scheduler = EmbeddedScheduler(build_runtime(world.settings), workers=2).start()
         try:
 
             def delivered() -> bool:
@@ -85,33 +86,3 @@ def test_given_the_real_router_then_the_embedded_scheduler_offers_new_leads_to_m
             assert set(take_snapshot(database).leads_by_state) <= {"offered", "accepted"}
         finally:
             scheduler.stop(10)
-            kicks.uninstall()
-
-
-def test_given_threads_resolving_their_first_steps_at_once_then_none_sees_a_half_wired_registry(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(steps, "_BUILTIN_WIRED", False)
-    monkeypatch.setattr(steps, "_REGISTRY", {})
-    real_wire = engine.wire
-
-    def slow_wire() -> None:  # the first import of the engine takes a while
-        time.sleep(0.2)
-        real_wire()
-
-    monkeypatch.setattr(engine, "wire", slow_wire)
-    found: list[object] = []
-    failed: list[Exception] = []
-
-    def first_step() -> None:
-        try:
-            found.append(steps.resolve(steps.POLL_PARTNER))
-        except steps.StepNotWired as error:
-            failed.append(error)
-
-    threads = [threading.Thread(target=first_step) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(5)
-    assert failed == [] and len(found) == 4

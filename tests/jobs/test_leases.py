@@ -10,7 +10,7 @@ import textwrap
 import time
 
 from leadbridge.core.store.database import Database
-from leadbridge.jobs.leases import lease
+from leadbridge.sync.leases import lease
 
 
 def test_given_a_held_lease_then_a_second_caller_is_refused_until_it_is_released(database: Database) -> None:
@@ -33,7 +33,7 @@ def test_given_a_holder_process_when_it_is_killed_then_the_lease_is_free_at_once
                 f"""
                 import sys, time
                 from leadbridge.core.store.database import Database
-                from leadbridge.jobs.leases import lease
+                from leadbridge.sync.leases import lease
                 with lease(Database({database.url!r}), "poll:home") as held:
                     print("held" if held else "refused", flush=True)
                     time.sleep(60)

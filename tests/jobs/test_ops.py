@@ -23,6 +23,7 @@ from leadbridge.core.store.database import Database
 from leadbridge.ops.logs import JsonFormatter, log_context
 from leadbridge.ops.metrics import record_api_call
 from leadbridge.ops.snapshot import record_poll_success, take_snapshot
+from leadbridge.runtime import build_runtime
 from leadbridge.sync import outbox
 from leadbridge.web.health import ops_router
 from tests.builders import a_lead
@@ -50,7 +51,7 @@ def _seed(database: Database) -> str:
 
 def _client(settings: Settings, database: Database) -> TestClient:
     web = FastAPI()
-    web.include_router(ops_router(settings, database))
+    web.include_router(ops_router(build_runtime(settings)))
     return TestClient(web, client=("127.0.0.1", 50000))  # /metrics is for loopback (or a token)
 
 

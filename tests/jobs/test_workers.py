@@ -20,10 +20,10 @@ import redis
 from leadbridge.core.model import utcnow
 from leadbridge.core.store.database import Database
 from leadbridge.jobs.app import app
-from leadbridge.jobs.steps import FLUSH_OUTBOX, POLL_SOURCE
 from leadbridge.ops.snapshot import take_snapshot
 from leadbridge.sync import outbox
 from leadbridge.sync.outbox import OutboxStatus
+from leadbridge.sync.steps import FLUSH_OUTBOX, POLL_SOURCE
 from tests.conftest import IN_CI, REDIS_URL
 from tests.jobs.cluster import Cluster, reset_tables, run_queue, send, wait_until
 

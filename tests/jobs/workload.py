@@ -15,11 +15,12 @@ import redis
 from celery.signals import worker_ready
 
 from leadbridge.core.model import utcnow
-from leadbridge.jobs import steps
 from leadbridge.jobs.app import queue_name
-from leadbridge.jobs.steps import Followup, JobContext
-from leadbridge.jobs.sweeper import CLAIM_LEASE
-from leadbridge.sync import outbox
+from leadbridge.jobs.tasks import runtime_ready
+from leadbridge.runtime import Runtime
+from leadbridge.sync import outbox, steps
+from leadbridge.sync.reconcile import CLAIM_LEASE
+from leadbridge.sync.steps import Followup, JobContext
 
 REMOTE = redis.Redis.from_url(os.environ["LEADBRIDGE_BROKER_URL"])
 PREFIX = queue_name()  # keys of this test run only
@@ -53,8 +54,12 @@ def poll(ctx: JobContext, connection: str) -> list[Followup]:
     return []
 
 
-steps.register(steps.FLUSH_OUTBOX, flush)
-steps.register(steps.POLL_SOURCE, steps.exclusive_poll(poll))
+@runtime_ready.connect
+def _swap_steps(runtime: Runtime, **_: object) -> None:
+    """This worker's runtime runs the stand-in flush and poll (only this process's runtime)."""
+    runtime.steps = runtime.steps.replace(
+        **{steps.FLUSH_OUTBOX: flush, steps.POLL_SOURCE: steps.exclusive_poll(poll)}
+    )
 
 
 @worker_ready.connect

@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from leadbridge.cli import geo, policies, routing
-from leadbridge.cli.context import STATE
+from leadbridge.cli.context import LazyRuntime
 from leadbridge.core.leads import LeadService
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.offers import OfferService
@@ -40,12 +40,17 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Data
             service.receive(item, actor="t", source_system="t", idempotency_key=f"r:{item.id}")
             service.apply(item.id, EventKind.QUALIFY, actor="t", idempotency_key=f"q:{item.id}")
             ids.append(item.id)
-    monkeypatch.setattr(STATE, "config", tmp_path / "leadbridge.yaml")
+    monkeypatch.setenv("LEADBRIDGE_CONFIG", str(tmp_path / "leadbridge.yaml"))
     return tmp_path, database, ids
 
 
 def app() -> typer.Typer:
     root = typer.Typer()
+
+    @root.callback()
+    def lazy(ctx: typer.Context) -> None:  # what `leadbridge`'s root callback does
+        ctx.obj = LazyRuntime(None)
+
     routing.register(root)
     geo.register(root)
     policies.register(root)

@@ -127,11 +127,9 @@ def a_privacy_world(database: Database) -> Iterator[PrivacyWorld]:
             "phs": hubspot.connector(name="phs", partner_id="PA-HS"),
         }
         world = PrivacyWorld(box, database, settings, None, hubspot, partner_ids)  # type: ignore[arg-type]
+        projector.attach(database, SyncTargets.from_settings(settings))  # what build_runtime attaches
         world.engine = SyncEngine(database, settings, connectors, router=world.route)
-        try:
-            yield world
-        finally:
-            projector.uninstall()
+        yield world
 
 
 def add_person(org: SalesforceOrg, email: str, **overrides: Any) -> str:

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.store.web_tables import AdminUserRow
 from leadbridge.notify.mailer import SmtpMailer
+from leadbridge.runtime import build_runtime
 from leadbridge.web import security
 from leadbridge.web.accounts import authenticate_admin, create_admin
 from leadbridge.web.app import create_app
@@ -84,9 +85,7 @@ def test_sign_in_requests_answer_alike_for_known_unknown_and_while_smtp_is_down(
     )
     assert known.status_code == unknown.status_code == 200
     assert len(smtp_server.messages) == 1  # mailed after the response, to the known address only
-    down = create_app(
-        world.settings, database=world.database, mailer=SmtpMailer("127.0.0.1", 9, "x@y.example")
-    )
+    down = create_app(build_runtime(world.settings, mailer=SmtpMailer("127.0.0.1", 9, "x@y.example")))
     while_down = _ask_link(TestClient(down, follow_redirects=False), "anna@alpha.example")
     assert while_down.status_code == 200
 
@@ -111,7 +110,7 @@ def test_x_forwarded_for_counts_only_from_a_trusted_proxy(world: World) -> None:
     ]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     proxied = world.settings.model_copy(update={"trusted_proxies": ["10.0.0.0/8"]})
-    app = create_app(proxied, database=world.database)
+    app = create_app(build_runtime(proxied))
     behind = [
         _ask_link(
             _client(world, "10.1.2.3", app, **{"X-Forwarded-For": f"6.6.6.6, 192.0.2.{i}"}),
@@ -129,7 +128,7 @@ def test_metrics_need_the_token_or_a_direct_loopback_caller(world: World) -> Non
         _client(world, "127.0.0.1", **{"X-Forwarded-For": "203.0.113.5"}).get("/metrics").status_code == 403
     )
     tokened = world.settings.model_copy(update={"metrics_token": SecretStr("m" * 40)})
-    app = create_app(tokened, database=world.database)
+    app = create_app(build_runtime(tokened))
     assert (
         _client(world, "203.0.113.5", app, Authorization="Bearer " + "m" * 40).get("/metrics").status_code
         == 200

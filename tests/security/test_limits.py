@@ -7,6 +7,7 @@ import socket
 from pydantic import SecretStr
 
 from leadbridge.connectors.hubspot.config import HubSpotConfig
+from leadbridge.runtime import build_runtime
 from leadbridge.web.accounts import create_api_key
 from leadbridge.web.app import create_app
 from tests.security.conftest import serve
@@ -78,7 +79,7 @@ def test_given_an_unsigned_webhook_then_401_without_waiting_for_its_body(world: 
             },
         }
     )
-    with serve(create_app(settings, database=world.database)) as address:
+    with serve(create_app(build_runtime(settings))) as address:
         head = "POST /webhooks/hs HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
         assert _exchange(address, head).startswith("HTTP/1.1 401")
         big = "POST /webhooks/hs HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n"
@@ -87,7 +88,7 @@ def test_given_an_unsigned_webhook_then_401_without_waiting_for_its_body(world: 
 
 def test_the_limits_are_configurable(world: World) -> None:
     settings = world.settings.model_copy(update={"max_body_api": 2048})
-    app = create_app(settings, database=world.database)
+    app = create_app(build_runtime(settings))
     with world.database.transaction() as session:
         _, key = create_api_key(session, "crm")
     from fastapi.testclient import TestClient

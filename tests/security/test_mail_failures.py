@@ -14,14 +14,14 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
+from leadbridge.core.model import utcnow
 from leadbridge.core.store.tables import OutboxRow
-from leadbridge.jobs.steps import JobContext
-from leadbridge.jobs.sweeper import due_work
 from leadbridge.notify.dead_letters import MAIL_TARGET
 from leadbridge.notify.dispatch import resend_retried, send_due
 from leadbridge.notify.mailer import SmtpMailer
 from leadbridge.notify.messages import header_value
 from leadbridge.notify.service import Notifier
+from leadbridge.sync import reconcile
 from leadbridge.web.accounts import create_partner_user
 from tests.builders import a_partner
 from tests.web.conftest import World, _free_port, csrf_from
@@ -105,7 +105,9 @@ def test_given_a_refused_recipient_then_its_mail_is_dead_lettered_and_the_others
     token = csrf_from(admin, "/cockpit/outbox")
     assert admin.post("/cockpit/outbox/retry", data={"ids": dead_id, "csrf_token": token}).status_code == 303
     # the outbox flusher never picks up mail rows: the mail step sends them
-    assert all(f.args != (MAIL_TARGET,) for f in due_work(JobContext(world.settings, world.database, "test")))
+    with world.database.transaction() as session:
+        due = reconcile.due_work(session, utcnow(), world.settings)
+    assert all(d.args != (MAIL_TARGET,) for d in due)
     inbox.refused.clear()
     assert resend_retried(notifier) == 1
     assert inbox.messages[-1]["To"] == "gone@gamma.example"

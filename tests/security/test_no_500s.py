@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from leadbridge.cli.main import _register, app
 from leadbridge.connectors.hubspot.config import HubSpotConfig
+from leadbridge.runtime import build_runtime
 from leadbridge.sandbox.hubspot.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_v3
 from leadbridge.web.accounts import create_api_key
 from leadbridge.web.app import create_app
@@ -51,7 +52,7 @@ def test_an_admin_post_of_an_existing_lead_id_is_409(world: World) -> None:
 def test_a_signed_webhook_body_that_is_not_events_is_400(world: World, body: bytes) -> None:
     config = HubSpotConfig(name="hs", kind="hubspot", client_secret=SecretStr("app-secret"))
     settings = world.settings.model_copy(update={"connections": {**world.settings.connections, "hs": config}})
-    client = TestClient(create_app(settings, database=world.database))
+    client = TestClient(create_app(build_runtime(settings)))
     stamp = int(time.time() * 1000)
     signature = sign_v3("app-secret", "POST", "http://testserver/webhooks/hs", body, stamp)
     response = client.post(

@@ -18,6 +18,7 @@ from leadbridge.core.errors import ConfigError
 from leadbridge.core.model import utcnow
 from leadbridge.core.settings import Settings
 from leadbridge.notify.links import OfferLink, read_offer_link, sign_offer_link
+from leadbridge.runtime import build_runtime
 from leadbridge.web.app import create_app
 from tests.builders import TEST_SECRET_KEY
 
@@ -85,7 +86,7 @@ def test_the_environment_supplies_a_key_that_beats_the_files(
 def test_the_web_app_is_never_built_around_a_bad_key() -> None:
     for key in (None, SecretStr(OLD_DEFAULT), SecretStr("x" * 31)):
         with pytest.raises(ConfigError, match="secret_key"):
-            create_app(Settings(database_url="sqlite://", secret_key=key, policy=None))
+            create_app(build_runtime(Settings(database_url="sqlite://", secret_key=key, policy=None)))
 
 
 def test_the_demo_makes_its_own_key_in_an_old_directory(tmp_path: Path) -> None:

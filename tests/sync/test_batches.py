@@ -53,16 +53,13 @@ def test_given_a_lead_taken_in_meanwhile_then_the_page_is_redone_one_by_one_with
 def test_given_a_batch_with_an_unqualified_lead_then_its_nurture_write_back_is_queued(
     database: Database,
 ) -> None:
-    projector.install(SyncTargets(manufacturer=frozenset({"test"})))
-    try:
-        warm, cold = a_lead(), a_lead(stage="lead")
-        with database.transaction() as session, event_batch(session):
-            for lead in (warm, cold):  # new leads are not in the identity map until the batch flushes
-                take_in(session, lead, stamp="s1", known_new=True)
-        with database.transaction() as session:
-            queued = session.execute(select(OutboxRow.lead_id, OutboxRow.kind, OutboxRow.payload)).all()
-    finally:
-        projector.uninstall()
+    projector.attach(database, SyncTargets(manufacturer=frozenset({"test"})))
+    warm, cold = a_lead(), a_lead(stage="lead")
+    with database.transaction() as session, event_batch(session):
+        for lead in (warm, cold):  # new leads are not in the identity map until the batch flushes
+            take_in(session, lead, stamp="s1", known_new=True)
+    with database.transaction() as session:
+        queued = session.execute(select(OutboxRow.lead_id, OutboxRow.kind, OutboxRow.payload)).all()
     assert [(lead_id, kind, payload["event"]) for lead_id, kind, payload in queued] == [
         (cold.id, "lead_status", "nurture")
     ]

@@ -18,7 +18,6 @@ from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import OutboxRow
 from leadbridge.sandbox import Sandbox
-from leadbridge.sync import projector
 from tests.connectors.sandbox_salesforce import add_leads, org_config
 
 runner = CliRunner()
@@ -63,7 +62,6 @@ def project(tmp_path: Path) -> Iterator[tuple[Path, Sandbox]]:
         add_leads(home, 4, same_stamp=True)
         _register()
         yield tmp_path, box
-        projector.uninstall()
 
 
 def cli(project: Path, *args: str) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,10 +19,8 @@ from tests.builders import a_lead, a_partner
 
 
 @pytest.fixture
-def targets() -> Iterator[None]:
-    projector.install(SyncTargets(manufacturer=frozenset({"home"}), partner=frozenset({"p-sf"})))
-    yield
-    projector.uninstall()
+def targets(database: Database) -> None:
+    projector.attach(database, SyncTargets(manufacturer=frozenset({"home"}), partner=frozenset({"p-sf"})))
 
 
 def rows(database: Database) -> list[tuple[str, str]]:
@@ -76,7 +73,7 @@ def test_given_a_rolled_back_transaction_then_no_row_survives(database: Database
 def test_given_unregistered_connections_then_nothing_is_queued(database: Database, targets: None) -> None:
     routed_lead(database, source="csv")
     assert rows(database) == [("p-sf", "partner_lead")]
-    projector.uninstall()
+    projector.attach(database, SyncTargets())
     routed_lead(database)
     assert rows(database) == [("p-sf", "partner_lead")]
 

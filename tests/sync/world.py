@@ -19,6 +19,7 @@ from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.salesforce.org import SalesforceOrg
 from leadbridge.sync import projector
 from leadbridge.sync.cycle import SyncEngine
+from leadbridge.sync.projector import SyncTargets
 from leadbridge.sync.routing import Router
 from tests.connectors.sandbox_salesforce import org_config, sandbox_connector
 from tests.sync.routers import round_robin_router
@@ -48,6 +49,8 @@ class World:
             )
             for name, org_name, conf in self._orgs()
         }
+        # As build_runtime does, for the settings as they are now (a test may have changed them).
+        projector.attach(self.database, SyncTargets.from_settings(self.settings))
         return SyncEngine(self.database, self.settings, connectors, router=router)
 
     def _orgs(self) -> list[tuple[str, str, Any]]:
@@ -96,8 +99,7 @@ def a_world(database: Database, *, partners: int = 2, leads: int = 0) -> Iterato
                 connections[name] = conf
                 world.partner_orgs[name] = org
                 world.partner_ids[name] = partner.id
-        world.settings = Settings(connections=connections)
-        try:
-            yield world
-        finally:
-            projector.uninstall()
+        world.settings = Settings(database_url=database.url, connections=connections)
+        # What build_runtime does for the world's settings: events queue their CRM writes.
+        projector.attach(database, SyncTargets.from_settings(world.settings))
+        yield world

@@ -28,7 +28,7 @@ from leadbridge.core.offers import OfferService
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.notify.mailer import SmtpMailer
-from leadbridge.sync import projector
+from leadbridge.runtime import build_runtime
 from leadbridge.web import accounts
 from leadbridge.web.accounts import create_admin, create_partner_user
 from leadbridge.web.app import create_app
@@ -65,13 +65,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@pytest.fixture(autouse=True)
-def _no_projector_afterwards() -> Iterator[None]:
-    """``create_app`` installs the write-back projector process-wide; leave no trace for other tests."""
-    yield
-    projector.uninstall()
 
 
 @pytest.fixture
@@ -196,7 +189,9 @@ def world(database: Database, smtp_server: SmtpServer, monkeypatch: pytest.Monke
         connections={"test": SalesforceConfig(name="test", role="manufacturer")},
     )
     mailer = SmtpMailer(smtp_server.host, smtp_server.port, "leadbridge@example.com")
-    app = create_app(settings, database=database, mailer=mailer)
+    rt = build_runtime(settings, mailer=mailer)
+    database = rt.db  # seeding through the runtime's database queues write-backs, as the app's actions do
+    app = create_app(rt)
     with database.transaction() as session:
         partner_a = a_partner(session, name="Alpha Heizung").id
         partner_b = a_partner(session, name="Beta Solar").id

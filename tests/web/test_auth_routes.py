@@ -14,6 +14,7 @@ from sqlalchemy import update
 from leadbridge.core.model import utcnow
 from leadbridge.core.store.web_tables import MagicLinkRow
 from leadbridge.notify.links import OfferLink, sign_offer_link
+from leadbridge.runtime import build_runtime
 from leadbridge.web.app import create_app
 from leadbridge.web.deps import PARTNER_COOKIE
 from tests.web.conftest import ADMIN_PASSWORD, SECRET, SmtpServer, World, body_of, csrf_from
@@ -186,7 +187,7 @@ def test_over_https_cookies_are_secure_and_hsts_is_sent(world: World) -> None:
     )
     from fastapi.testclient import TestClient
 
-    client = TestClient(create_app(settings, database=world.database), base_url="https://testserver")
+    client = TestClient(create_app(build_runtime(settings)), base_url="https://testserver")
     response = client.get("/inbox/signin")
     assert "Secure" in response.headers["set-cookie"]
     assert response.headers["strict-transport-security"].startswith("max-age=")

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from leadbridge.cli.main import _register, app
 from leadbridge.connectors.registry import default_registry
 from leadbridge.core.store.database import Database
+from leadbridge.runtime import build_runtime
 from leadbridge.web.app import create_app
 from tests.builders import TEST_SECRET_KEY, a_partner
 
@@ -46,7 +47,7 @@ def test_partner_user_sign_in_link_and_api_key_work_on_the_web(project: Path) ->
         _run("api-keys", "create", "alpha-crm", "--partner", "PA-CLI", "--json").splitlines()[-1]
     )
     settings = default_registry().load_settings(project / "leadbridge.yaml")
-    client = TestClient(create_app(settings), follow_redirects=False)
+    client = TestClient(create_app(build_runtime(settings)), follow_redirects=False)
     path = created["sign_in_link"].removeprefix("http://testserver")
     page = client.get(path).text
     token = page.split('name="csrf_token" value="')[1].split('"')[0]

@@ -78,8 +78,11 @@ def test_manual_reroute_withdraws_offers_and_starts_routing(world: World) -> Non
         offer = session.get(OfferRow, world.offer_a)
         assert lead is not None and offer is not None
         assert (lead.state, lead.round, offer.status) == ("routing", 2, "withdrawn")
-    # a re-route of a lead in routing is refused
-    assert admin.post(f"{page}/reroute", data={"csrf_token": csrf_from(admin, page)}).status_code == 409
+    # a second click on a lead already in routing changes nothing: the router is about to pick it up
+    assert admin.post(f"{page}/reroute", data={"csrf_token": csrf_from(admin, page)}).status_code == 303
+    with world.database.transaction() as session:
+        lead = session.get_one(LeadRow, world.lead_a)
+        assert (lead.state, lead.round) == ("routing", 2)
 
 
 def test_manual_assignment_offers_the_lead_to_the_chosen_partner(world: World) -> None:

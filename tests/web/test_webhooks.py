@@ -17,9 +17,9 @@ from sqlalchemy import select
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import LeadRow
-from leadbridge.jobs import dispatch, kicks
 from leadbridge.jobs.background import start_background
 from leadbridge.ops.snapshot import take_snapshot
+from leadbridge.runtime import build_runtime
 from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.hubspot.portal import Portal
 from leadbridge.sandbox.hubspot.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_v3
@@ -76,16 +76,14 @@ def hooked(db_url: str, database: Database) -> Iterator[Hooked]:
         )
         with database.transaction() as session:
             a_partner(session)  # an inbox partner for every lead of the sandbox's kind
-        previous = dispatch.current()
-        stop = start_background(settings)
+        rt = build_runtime(settings)
+        stop = start_background(rt)
         try:
             # the scheduler polls once at start; after that only webhooks bring news (poll hourly)
             assert wait_for(lambda: take_snapshot(database).last_sync.get("home") is not None, 10)
-            yield Hooked(portal, TestClient(create_app(settings, database=database)), database)
+            yield Hooked(portal, TestClient(create_app(rt)), database)
         finally:
             stop()
-            kicks.uninstall()
-            dispatch.install(previous)
 
 
 def test_given_a_signed_creation_webhook_then_the_contact_is_offered_within_seconds(hooked: Hooked) -> None:

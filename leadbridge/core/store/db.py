@@ -1,20 +1,21 @@
-"""Engines and sessions for SQLite (WAL, the embedded default) and PostgreSQL.
+"""Engines for SQLite (WAL, the embedded default) and PostgreSQL.
 
 Rules: SQLite runs in WAL mode with foreign keys on and a busy timeout, so the web app, the
 scheduler and CLI commands can share one file; with ``secure_delete`` on, so bytes a deletion or an
 update frees are overwritten with zeros (an erased person is not left in the file's free space);
-every unit of work is one transaction (``session_scope``) that commits or rolls back as a whole.
+one engine (one pool) per URL per process, and a forked child (Celery's prefork pool) drops its
+parent's pooled connections before it uses any: sharing a socket across processes corrupts both
+sides' conversations.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import os
+import weakref
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
 
 
 def is_sqlite(url: str) -> bool:
@@ -55,28 +56,21 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+_made: weakref.WeakSet[Engine] = weakref.WeakSet()  # every engine of the process, for the fork hook
+
+
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
     """One shared engine per URL for the life of the process."""
-    return make_engine(url)
+    engine = make_engine(url)
+    _made.add(engine)
+    return engine
 
 
-@lru_cache(maxsize=8)
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    # Cached: each sessionmaker() builds a Session subclass, and every class-level event listener
-    # (the sync projector's before_flush) is re-propagated to it — ~3 ms per transaction otherwise.
-    return sessionmaker(bind=engine, expire_on_commit=False, future=True)
+def _dispose_after_fork() -> None:
+    # close=False: the parent still owns those sockets; the child only forgets them and opens its own.
+    for engine in list(_made):
+        engine.dispose(close=False)
 
 
-@contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """One transaction: commit when the block ends normally, roll back when it raises."""
-    session = session_factory(engine)()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+os.register_at_fork(after_in_child=_dispose_after_fork)

@@ -33,6 +33,7 @@ class LeadRow(Base):
         Index("ix_leads_region", "country", "postal_code"),
         Index("ix_leads_email", "email"),  # duplicate detection by person
         Index("ix_leads_partner", "partner_id"),
+        Index("ix_leads_state_changed", "state", "state_changed_at"),  # the reconcile loop's grace
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -50,6 +51,9 @@ class LeadRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # When ``state`` last changed (``updated_at`` moves on every event, a reminder included): how
+    # long a lead has waited in its state, which a status or reminder must not reset.
+    state_changed_at: Mapped[datetime | None]
 
 
 class LeadEventRow(Base):
@@ -126,6 +130,8 @@ class OutboxRow(Base):
     __table_args__ = (
         UniqueConstraint("idempotency_key", name="uq_outbox_idempotency_key"),
         Index("ix_outbox_target_status_due", "target", "status", "next_attempt_at"),
+        Index("ix_outbox_status_due", "status", "next_attempt_at"),  # due rows of every target
+        Index("ix_outbox_status_claimed", "status", "claimed_at"),  # stale claims
         Index("ix_outbox_lead", "lead_id"),
     )
 
@@ -143,6 +149,20 @@ class OutboxRow(Base):
     claimed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class TimerRow(Base):
+    """A piece of periodic work and when it is next due (a connection's poll, the SLA tick), or a
+    record of the last run (the reconcile sweep). The reconcile loop reads ``due_at``."""
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_due", "due_at"),)
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    due_at: Mapped[datetime]
+    last_run_at: Mapped[datetime | None]
+    last_ok_at: Mapped[datetime | None]
+    detail: Mapped[dict[str, Any]]
 
 
 class CheckpointRow(Base):

@@ -2,8 +2,9 @@
 
 Rules:
 - connectors are built from the configuration once per worker thread and reused (a login per
-  task would cost a CRM call each time); the event→outbox projector is installed for the
-  process's settings before any step runs, so events appended by workers queue their writes;
+  task would cost a CRM call each time); the cache belongs to the job context (its runtime), and
+  the event→outbox projector sits on the runtime's database, so events appended by steps queue
+  their writes without any step preparing anything;
 - a flush claims with ``CLAIM_LEASE`` as its stale-claim limit, so a dead worker's rows are taken
   over as soon as the sweeper notices (well under 120 s), not after the outbox's 5-minute default;
 - a flush that stopped on an error has already recorded the failed try and its backoff in the
@@ -24,14 +25,12 @@ from typing import Any
 from sqlalchemy import select
 
 from leadbridge.core.model import utcnow
-from leadbridge.core.settings import Settings
-from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import LeadRow
-from leadbridge.jobs import steps
-from leadbridge.jobs.leases import lease
-from leadbridge.jobs.steps import Followup, JobContext
-from leadbridge.jobs.sweeper import CLAIM_LEASE
 from leadbridge.ops.metrics import SPEED_TO_LEAD
+from leadbridge.sync import steps, timers
+from leadbridge.sync.leases import lease
+from leadbridge.sync.reconcile import CLAIM_LEASE, SLA_TICK_S, poll_interval
+from leadbridge.sync.steps import Followup, JobContext, Step, StepTable
 
 log = logging.getLogger(__name__)
 
@@ -45,46 +44,39 @@ DRAIN_S = 20.0
 # 20, 40, 80 s apart rather than the cycle's 30 s-doubling — the sweeper looks every 10 s anyway,
 # and a row-lock or a brief outage should not hold a lead's delivery back for many minutes.
 OUTBOX_RETRY_BASE_S = 5.0
-_local = threading.local()
-_projector_lock = threading.Lock()
-_projected_for: int | None = None
-
-
-def _prepare(settings: Settings) -> None:
-    """Install the event→outbox projector for ``settings`` once per process."""
-    global _projected_for
-    with _projector_lock:
-        if _projected_for == id(settings):
-            return
-        from leadbridge.sync import projector
-        from leadbridge.sync.projector import SyncTargets
-
-        projector.install(SyncTargets.from_settings(settings))
-        _projected_for = id(settings)
+_CONNECTORS = "connectors"  # ctx.extra key: this context's per-thread connector cache
 
 
 def connector(ctx: JobContext, name: str) -> Any:
     """This thread's connector for connection ``name`` (built on first use)."""
     from leadbridge.sync.connections import connector_for
 
-    cache: dict[tuple[int, str], Any] = getattr(_local, "connectors", None) or {}
-    _local.connectors = cache
-    key = (id(ctx.settings), name)
-    if key not in cache:
+    local: threading.local = ctx.extra.setdefault(_CONNECTORS, threading.local())
+    cache: dict[str, Any] = getattr(local, "connectors", None) or {}
+    local.connectors = cache
+    if name not in cache:
         built = connector_for(ctx.settings, name)
         if built is None:
             raise steps.StepNotWired(
                 f"connection {name!r} ({ctx.settings.connection(name).kind}) is not synced"
             )
-        cache[key] = built
-    return cache[key]
+        cache[name] = built
+    return cache[name]
+
+
+def _poll_begins(ctx: JobContext, connection: str) -> None:
+    """Move the connection's poll timer one ``poll_seconds`` on before reading: the reconcile loop
+    polls it again then — also after this poll crashed, but never in a tight loop."""
+    every_s = poll_interval(ctx.settings, connection)
+    with ctx.database.transaction() as session:
+        timers.start(session, timers.poll_timer(connection), now=utcnow(), every_s=every_s)
 
 
 def poll_source(ctx: JobContext, connection: str) -> list[Followup]:
     """Pull leads from a manufacturer CRM; new qualified leads are kicked to routing on commit."""
     from leadbridge.sync.pull import pull_manufacturer
 
-    _prepare(ctx.settings)
+    _poll_begins(ctx, connection)
     stats = pull_manufacturer(ctx.database, connector(ctx, connection))
     log.info("pulled %d records from %s (%d new)", stats.read, connection, stats.created)
     return []
@@ -94,7 +86,7 @@ def poll_partner(ctx: JobContext, connection: str) -> list[Followup]:
     """Pull claims, statuses and outcomes from a partner CRM."""
     from leadbridge.sync.pull import pull_partner
 
-    _prepare(ctx.settings)
+    _poll_begins(ctx, connection)
     config = ctx.settings.connection(connection)
     stats = pull_partner(ctx.database, connector(ctx, connection), partner_external_id=config.partner_id)
     log.info("pulled %d partner records from %s", stats.read, connection)
@@ -102,46 +94,44 @@ def poll_partner(ctx: JobContext, connection: str) -> list[Followup]:
     return [Followup(steps.ROUTE_LEAD, (steps.ROUTE_ALL,))] if stats.events else []
 
 
-def _default_router(ctx: JobContext, deadline: float) -> tuple[int, bool]:
+def _route_pass(ctx: JobContext, deadline: float) -> tuple[int, bool]:
     from leadbridge.core.router import policy_from_settings, route_pending
 
     summary = route_pending(ctx.database, policy=policy_from_settings(ctx.settings), deadline=deadline)
     return summary.routed, summary.more
 
 
-_router: Callable[[JobContext, float], tuple[int, bool]] = _default_router
+RoutePass = Callable[[JobContext, float], tuple[int, bool]]  # (ctx, deadline) -> (routed, more waiting)
 
 
-def use_router(router: Callable[[Database], int] | None) -> None:
-    """Route with ``router`` (``route_pending(database) -> routed``) in this process; None: the real one."""
-    global _router
-    _router = _default_router if router is None else (lambda ctx, _deadline: (router(ctx.database), False))
+def route_step(route_pass: RoutePass = _route_pass) -> Step:
+    """The ``route_lead`` step around one routing pass (the real router's by default)."""
 
+    def route(ctx: JobContext, lead_id: str) -> list[Followup]:
+        """Route every waiting lead, ``lead_id`` included; one router at a time over the database.
 
-def route(ctx: JobContext, lead_id: str) -> list[Followup]:
-    """Route every waiting lead, ``lead_id`` included; one router at a time over the database.
+        The router works on all waiting leads at once, so kicks carry ``ROUTE_ALL`` and collapse into
+        one queued task. Two routers at once would race for the same leads: the second waits for the
+        lease by retrying shortly (bounded; a lead left over is the reconcile loop's). The holder
+        drains: it routes again while its last pass found leads, for up to ``DRAIN_S``.
+        """
+        with lease(ctx.database, "route") as held:
+            if not held:
+                raise steps.Busy("another worker is routing", retry_after=ROUTE_BUSY_RETRY_S)
+            deadline, routed = time.monotonic() + DRAIN_S, 0
+            while True:
+                done, more = route_pass(ctx, deadline)
+                routed += done
+                if more or (done and time.monotonic() > deadline):
+                    log.info("routed %d leads; more are waiting", routed)
+                    return [Followup(steps.ROUTE_LEAD, (steps.ROUTE_ALL,))]
+                if not done:
+                    break
+        if routed:
+            log.info("routed %d leads", routed)
+        return []
 
-    The router works on all waiting leads at once, so kicks carry ``ROUTE_ALL`` and collapse into
-    one queued task. Two routers at once would race for the same leads: the second waits for the
-    lease by retrying shortly (bounded; a lead left over is the sweeper's). The holder drains: it
-    routes again while its last pass found leads, for up to ``DRAIN_S``.
-    """
-    _prepare(ctx.settings)
-    with lease(ctx.database, "route") as held:
-        if not held:
-            raise steps.Busy("another worker is routing", retry_after=ROUTE_BUSY_RETRY_S)
-        deadline, routed = time.monotonic() + DRAIN_S, 0
-        while True:
-            done, more = _router(ctx, deadline)
-            routed += done
-            if more or (done and time.monotonic() > deadline):
-                log.info("routed %d leads; more are waiting", routed)
-                return [Followup(steps.ROUTE_LEAD, (steps.ROUTE_ALL,))]
-            if not done:
-                break
-    if routed:
-        log.info("routed %d leads", routed)
-    return []
+    return route
 
 
 def sla_tick(ctx: JobContext) -> list[Followup]:
@@ -149,8 +139,11 @@ def sla_tick(ctx: JobContext) -> list[Followup]:
     from leadbridge.core.router import policy_from_settings
     from leadbridge.core.sla_tick import sla_tick as tick
 
-    _prepare(ctx.settings)
+    with ctx.database.transaction() as session:
+        timers.start(session, timers.SLA, now=utcnow(), every_s=SLA_TICK_S)
     summary = tick(ctx.database, policy=policy_from_settings(ctx.settings))
+    with ctx.database.transaction() as session:
+        timers.succeeded(session, timers.SLA, now=utcnow())
     if summary.expired or summary.reminded or summary.escalated:
         log.info(
             "SLA: %d expired, %d reminded, %d escalated", summary.expired, summary.reminded, summary.escalated
@@ -174,7 +167,6 @@ def flush_outbox(ctx: JobContext, target: str) -> list[Followup]:
         stale_after=CLAIM_LEASE, backoff=RetryPolicy(base=OUTBOX_RETRY_BASE_S, cap=600.0)
     )
 
-    _prepare(ctx.settings)
     config = ctx.settings.connection(target)
     conn = connector(ctx, target)
     writer = PartnerWriter(conn) if config.role == "partner" else HomeWriter(conn)
@@ -225,10 +217,16 @@ def warm_up() -> None:
         importlib.import_module(name)
 
 
-def wire() -> None:
-    """Register the engine's steps (``steps.resolve`` calls this once)."""
-    steps.register_default(steps.POLL_SOURCE, steps.exclusive_poll(poll_source))
-    steps.register_default(steps.POLL_PARTNER, steps.exclusive_poll(poll_partner))
-    steps.register_default(steps.ROUTE_LEAD, route)
-    steps.register_default(steps.FLUSH_OUTBOX, flush_outbox)
-    steps.register_default(steps.SLA_TICK, sla_tick)
+def step_table() -> StepTable:
+    """Every step name → the engine function that runs it (the runtime's default table)."""
+    from leadbridge.sync.reconcile import reconcile_step
+
+    table: dict[str, Step] = {
+        steps.POLL_SOURCE: steps.exclusive_poll(poll_source),
+        steps.POLL_PARTNER: steps.exclusive_poll(poll_partner),
+        steps.ROUTE_LEAD: route_step(),
+        steps.FLUSH_OUTBOX: flush_outbox,
+        steps.SLA_TICK: sla_tick,
+        steps.RECONCILE: reconcile_step,
+    }
+    return StepTable(table)

@@ -4,9 +4,9 @@ Rules:
 - work is published only after the transaction that made it due has committed
   (``after_commit``): a worker must never look for a row that is not visible yet, and a rolled-back
   change must never be sent. The database (outbox, lead states) stays the source of truth; the
-  sweeper re-publishes anything due that a lost message or a crash left behind;
-- the same ``(step, args)`` is queued at most once at a time: a periodic sweep on a busy system
-  does not pile up copies of work that is already waiting;
+  reconcile loop (``sync/reconcile.py``) publishes anything due that a lost message or a crash left behind;
+- the dispatcher a session publishes to is its runtime's (``session.info[DISPATCHER]``, set by
+  ``leadbridge.runtime``), never a process-wide one: two runtimes in one process stay apart;
 - with no broker and no running scheduler (a one-shot CLI command), publishing is a no-op: the
   next ``leadbridge run``/worker picks the work up from the database.
 """
@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
 from typing import Protocol
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
-from leadbridge.jobs.steps import Followup
-
 log = logging.getLogger(__name__)
+
+DISPATCHER = "leadbridge_dispatcher"  # session.info key: where this session's kicks go
 
 
 class Dispatcher(Protocol):
@@ -32,36 +31,36 @@ class Dispatcher(Protocol):
 
 
 class NullDispatcher:
-    """No scheduler in this process: work waits in the database for the sweeper."""
+    """No scheduler in this process: work waits in the database for the reconcile loop."""
 
     def send(self, step: str, args: tuple[str, ...]) -> None:
-        log.debug("no background runner in this process; %s%s waits for the sweeper", step, args)
+        log.debug("no background runner in this process; %s%s waits for the reconcile loop", step, args)
 
 
-_lock = threading.Lock()
-_current: Dispatcher = NullDispatcher()
+class Relay:
+    """A runtime's dispatcher: forwards to whatever runs work now (the embedded scheduler while it
+    runs, a Celery publisher in scaled mode), else to a ``NullDispatcher``.
 
+    The runtime is built before its scheduler starts, and sessions keep the relay, so the target
+    can change (scheduler started, stopped) without re-attaching any listener.
+    """
 
-def install(dispatcher: Dispatcher) -> Dispatcher:
-    """Make ``dispatcher`` the process's target for kicks; returns the previous one."""
-    global _current
-    with _lock:
-        previous, _current = _current, dispatcher
-    return previous
+    def __init__(self, target: Dispatcher | None = None) -> None:
+        self._lock = threading.Lock()
+        self._target: Dispatcher = target or NullDispatcher()
 
+    @property
+    def target(self) -> Dispatcher:
+        return self._target
 
-def current() -> Dispatcher:
-    return _current
+    def switch(self, target: Dispatcher | None) -> Dispatcher:
+        """Send to ``target`` from now on (None: nowhere); returns the previous target."""
+        with self._lock:
+            previous, self._target = self._target, target or NullDispatcher()
+        return previous
 
-
-def dispatch(step: str, *args: str) -> None:
-    """Queue ``step(*args)`` now (call only when what it reads is committed)."""
-    _current.send(step, tuple(args))
-
-
-def dispatch_all(followups: Iterable[Followup]) -> None:
-    for followup in followups:
-        _current.send(followup.step, followup.args)
+    def send(self, step: str, args: tuple[str, ...]) -> None:
+        self._target.send(step, tuple(args))
 
 
 _AFTER_COMMIT = "leadbridge_after_commit"
@@ -72,7 +71,7 @@ def dispatch_after_commit(session: Session, step: str, *args: str) -> None:
     """Queue ``step(*args)`` once ``session``'s outermost transaction commits; never if it rolls back.
 
     This is the "kick": a lead created through the API or a webhook is routed at once instead of
-    waiting for the next poll. Savepoints (``begin_nested``) committing do not count.
+    waiting for the next reconcile tick. Savepoints (``begin_nested``) committing do not count.
     """
     if not session.info.get(_LISTENING):
         session.info[_LISTENING] = True
@@ -85,8 +84,12 @@ def dispatch_after_commit(session: Session, step: str, *args: str) -> None:
 def _publish_waiting(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint: the outer transaction may still roll back
+    dispatcher: Dispatcher = session.info.get(DISPATCHER) or NullDispatcher()
     for step, args in session.info.pop(_AFTER_COMMIT, None) or ():
-        _current.send(step, args)
+        try:
+            dispatcher.send(step, args)
+        except Exception:  # a kick is only an accelerator: the reconcile loop finds the work anyway
+            log.warning("kick %s%s not published; the reconcile loop will find it", step, args, exc_info=True)
 
 
 def _forget_waiting(session: Session, transaction: SessionTransaction) -> None:

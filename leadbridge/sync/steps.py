@@ -5,25 +5,28 @@ Rules:
   ``step(ctx, *ids)`` that reloads what it needs from the database by id, is idempotent (running
   it twice, or after a crash half-way, converges to the same state) and returns the follow-up work
   it made due (``Followup``s), which the caller dispatches *after* the step's transactions committed;
-- the engine's functions (sync, router, SLA) are wired here with one ``register`` line each, so
-  Celery, the embedded scheduler and the CLI all run the same code;
+- which function runs for a name is the runtime's ``StepTable`` (``leadbridge.runtime`` fills it
+  once from ``sync/work.py``), so Celery, the embedded scheduler and the CLI all run the same code,
+  and a test swaps a step in its own runtime, never process-wide;
 - a step that is not wired raises ``StepNotWired`` naming it: nothing pretends to have run.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
 from leadbridge.core.errors import LeadbridgeError, RetriableError
+from leadbridge.core.model import utcnow
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
-from leadbridge.jobs.leases import lease
 from leadbridge.ops.snapshot import record_poll_success
+from leadbridge.sync import timers
+from leadbridge.sync.dispatch import Dispatcher, NullDispatcher
+from leadbridge.sync.leases import lease
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +37,7 @@ DELIVER_OFFERS = "deliver_offers"  # (lead_id) push a lead's pending offers to t
 POLL_PARTNER = "poll_partner"  # (connection) pull claims/status/outcomes from a partner CRM
 FLUSH_OUTBOX = "flush_outbox"  # (target) send due outbox rows to one external system in batches
 SLA_TICK = "sla_tick"  # () expire offers, send reminders, escalate
-SWEEP = "sweep"  # () re-publish due work the database holds (the outbox is the source of truth)
+RECONCILE = "reconcile"  # () find every piece of due work in the database and publish it (sync/reconcile.py)
 
 # A poll's extra argument when a webhook announced news: if another poll of the connection is running
 # (it may have read past the new record already), wait and poll again rather than skip.
@@ -52,7 +55,7 @@ STEP_NAMES: tuple[str, ...] = (
     POLL_PARTNER,
     FLUSH_OUTBOX,
     SLA_TICK,
-    SWEEP,
+    RECONCILE,
 )
 
 
@@ -73,48 +76,41 @@ class Followup:
     args: tuple[str, ...] = ()
 
 
+Step = Callable[..., Iterable[Followup] | None]
+
+
+class StepTable:
+    """Step names → callables for one runtime (``leadbridge.runtime`` builds the default one)."""
+
+    def __init__(self, steps: Mapping[str, Step]) -> None:
+        self._steps = dict(steps)
+
+    def resolve(self, name: str) -> Step:
+        """The callable for a step, or ``StepNotWired`` if nothing provides it."""
+        try:
+            return self._steps[name]
+        except KeyError:
+            raise StepNotWired(f"background step {name!r} is not wired to an engine function yet") from None
+
+    def replace(self, **steps: Step) -> StepTable:
+        """A copy with some steps swapped (tests, and workers that run a stand-in workload)."""
+        return StepTable({**self._steps, **steps})
+
+    def names(self) -> list[str]:
+        return list(self._steps)
+
+
 @dataclass
 class JobContext:
-    """What a step gets: the settings, the database and who is running it (for claims/leases)."""
+    """What a step gets: the settings, the database, who runs it (claims/leases), where follow-ups
+    go, and the step table (a step that runs another step looks it up here)."""
 
     settings: Settings
     database: Database
     worker_id: str
+    steps: StepTable = field(default_factory=lambda: StepTable({}))
+    dispatcher: Dispatcher = field(default_factory=NullDispatcher)
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-Step = Callable[..., Iterable[Followup] | None]
-
-_REGISTRY: dict[str, Step] = {}
-
-
-def register(name: str, step: Step) -> None:
-    """Wire ``name`` to ``step``; an explicit registration wins over leadbridge's built-in wiring."""
-    _REGISTRY[name] = step
-
-
-def register_default(name: str, step: Step) -> None:
-    """Wire ``name`` to ``step`` unless something else was registered for it already."""
-    _REGISTRY.setdefault(name, step)
-
-
-def unregister(name: str) -> None:
-    _REGISTRY.pop(name, None)
-
-
-def resolve(name: str) -> Step:
-    """The callable for a step, or ``StepNotWired`` if nothing provides it."""
-    _wire_builtin()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise StepNotWired(f"background step {name!r} is not wired to an engine function yet") from None
-
-
-def wired() -> list[str]:
-    """Step names that have a callable, in registry order."""
-    _wire_builtin()
-    return list(_REGISTRY)
 
 
 def exclusive_poll(poll: Step) -> Step:
@@ -123,7 +119,7 @@ def exclusive_poll(poll: Step) -> Step:
     The loser of the lease skips (the holder is already reading that connection) — unless a webhook
     asked for it (``WEBHOOK``): then it retries shortly, as the running poll may have passed the
     announced record. The winner records a successful poll (``leadbridge status`` shows it) only
-    when the poll did not raise.
+    when the poll did not raise; the poll itself moves its timer on first (``sync/work.py``).
     """
 
     @wraps(poll)
@@ -138,29 +134,7 @@ def exclusive_poll(poll: Step) -> Step:
             followups = list(poll(ctx, connection) or ())
             with ctx.database.transaction() as session:
                 record_poll_success(session, connection, worker=ctx.worker_id)
+                timers.succeeded(session, timers.poll_timer(connection), now=utcnow())
             return followups
 
     return step
-
-
-_BUILTIN_WIRED = False
-_wiring = threading.Lock()
-
-
-def _wire_builtin() -> None:
-    """Register leadbridge's own steps once (lazily, so importing jobs stays cheap).
-
-    Under a lock, and marked done only after the registrations: the embedded scheduler's threads
-    resolve their first steps at the same moment, and one of them must not see a half-wired registry.
-    """
-    global _BUILTIN_WIRED
-    if _BUILTIN_WIRED:
-        return
-    with _wiring:
-        if _BUILTIN_WIRED:
-            return
-        from leadbridge.jobs import engine, sweeper
-
-        register_default(SWEEP, sweeper.sweep)
-        engine.wire()
-        _BUILTIN_WIRED = True
