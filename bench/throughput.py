@@ -37,12 +37,11 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.jobs.app import app as celery_app
 from leadbridge.jobs.background import start_background
 from leadbridge.ops.snapshot import take_snapshot
-from leadbridge.runtime import build_runtime
+from leadbridge.runtime import Runtime, build_runtime
 from leadbridge.sync.steps import POLL_SOURCE
 from leadbridge.web.accounts import create_api_key
 from leadbridge.web.app import create_app
@@ -117,12 +116,13 @@ def throughput(
     return per_min, cluster, world, world_cm
 
 
-def speed_to_lead(settings: Settings, database: Database, world: World, count: int) -> list[float]:
+def speed_to_lead(rt: Runtime, world: World, count: int) -> list[float]:
     """Seconds from ``POST /api/v1/leads`` to the offer record appearing in a partner org, per lead."""
-    with database.transaction() as session:
+    with rt.db.transaction() as session:
         _, key = create_api_key(session, "bench")
-    keyed = settings.model_copy(update={"secret_key": SecretStr(secrets.token_urlsafe(48))})
-    client = TestClient(create_app(keyed, database=database))
+    keyed = rt.settings.model_copy(update={"secret_key": SecretStr(secrets.token_urlsafe(48))})
+    # the app's kicks go where ``rt``'s go: to the scheduler or the workers started on it
+    client = TestClient(create_app(build_runtime(keyed, dispatcher=rt.dispatcher)))
     posted: dict[str, float] = {}
     seen: dict[str, float] = {}
     stop = threading.Event()
@@ -196,7 +196,7 @@ def main() -> None:
             rt = build_runtime(settings)
             stop = start_background(rt)
             try:
-                delays = speed_to_lead(settings, rt.db, world, args.trickle)
+                delays = speed_to_lead(rt, world, args.trickle)
             finally:
                 stop()
         figures["embedded"] = report("embedded", delays)
@@ -209,7 +209,7 @@ def main() -> None:
                 rt = build_runtime(settings)
                 stop = start_background(rt)
                 try:
-                    delays = speed_to_lead(settings, rt.db, world, args.trickle)
+                    delays = speed_to_lead(rt, world, args.trickle)
                 finally:
                     stop()
                 figures["scaled"] = report("scaled, 2 workers", delays)
