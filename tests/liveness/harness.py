@@ -233,7 +233,7 @@ class Pipeline:
         }
 
     def unsent_changes(self, lead_ids: list[str]) -> list[str]:
-        """Leads whose latest home-visible change has no sent write-back after it, and rows not sent."""
+        """Outbox rows not sent, and leads whose latest home-visible change no write-back sent after it."""
         problems: list[str] = []
         with self.db.transaction() as session:
             for row in session.execute(select(OutboxRow).where(OutboxRow.status != "sent")).scalars():
@@ -250,12 +250,14 @@ class Pipeline:
                     .order_by(LeadEventRow.occurred_at.desc())
                     .limit(1)
                 ).scalar()
+                # A lead_status row is built from the lead's state when it is sent, so the change is
+                # out once a row of the lead was sent after it happened.
                 last_sent = session.execute(
-                    select(OutboxRow.created_at)
+                    select(OutboxRow.sent_at)
                     .where(
                         OutboxRow.lead_id == lead_id, OutboxRow.kind == WRITEBACK, OutboxRow.status == "sent"
                     )
-                    .order_by(OutboxRow.created_at.desc())
+                    .order_by(OutboxRow.sent_at.desc())
                     .limit(1)
                 ).scalar()
                 if last_change is not None and (last_sent is None or last_sent < last_change):

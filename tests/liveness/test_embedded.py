@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from leadbridge.core.store.database import Database
@@ -50,6 +50,7 @@ def new_leads(p: Pipeline, home: int, webhook: int) -> list[str]:
 @settings(
     max_examples=4,
     deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # no shrinking: each example takes seconds
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(scripts=st.lists(script, min_size=2, max_size=3), webhook=st.booleans())

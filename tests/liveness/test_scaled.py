@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from leadbridge.jobs.background import start_background
@@ -75,6 +75,7 @@ def arrive(p: Pipeline, home: int, webhook: int, timeout: float = 90) -> list[st
 @settings(
     max_examples=2,
     deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # no shrinking: each example takes seconds
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(scripts=st.lists(script, min_size=2, max_size=3))

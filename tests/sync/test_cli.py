@@ -9,15 +9,17 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import update
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from leadbridge.cli.main import _register, app
+from leadbridge.core.intake import take_in
 from leadbridge.core.partner import Partner
 from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.store.database import Database
-from leadbridge.core.store.tables import OutboxRow
+from leadbridge.core.store.tables import LeadRow, OutboxRow
 from leadbridge.sandbox import Sandbox
+from tests.builders import a_lead
 from tests.connectors.sandbox_salesforce import add_leads, org_config
 
 runner = CliRunner()
@@ -120,3 +122,32 @@ def test_given_a_dead_letter_when_retried_then_the_next_sync_sends_it(project: t
     assert len(copies) == 4
     table = cli(path, "outbox", "list")
     assert "sent" in table.stdout
+
+
+def test_given_a_cli_sync_then_status_shows_when_each_connection_last_synced(
+    project: tuple[Path, Sandbox],
+) -> None:
+    path, _box = project
+    before = json.loads(cli(path, "status", "--json").stdout.strip().splitlines()[-1])
+    assert before["last_sync"] == {"home": None, "p1": None}  # "never"
+    assert cli(path, "sync", "--json").exit_code == 0
+    after = json.loads(cli(path, "status", "--json").stdout.strip().splitlines()[-1])
+    assert after["last_sync"]["home"] is not None and after["last_sync"]["p1"] is not None
+
+
+def test_given_a_lead_routed_from_the_cli_then_its_write_back_and_offer_are_queued(
+    project: tuple[Path, Sandbox],
+) -> None:
+    path, box = project
+    (external,) = add_leads(box.salesforce.org("manufacturer"), 1, same_stamp=False)
+    database = Database(f"sqlite:///{path / 'leadbridge.db'}")
+    with database.transaction() as session:  # the lead arrives (as a pull would take it in)
+        take_in(session, a_lead(source_connection="home", external_id=external))
+        lead_id = session.execute(select(LeadRow.id).where(LeadRow.external_id == external)).scalar_one()
+    routed = cli(path, "route", lead_id, "--json")
+    assert routed.exit_code == 0, routed.output
+    with database.transaction() as session:
+        queued = {
+            (r.target, r.kind) for r in session.execute(select(OutboxRow)).scalars() if r.lead_id == lead_id
+        }
+    assert ("home", "lead_status") in queued and ("p1", "partner_lead") in queued
