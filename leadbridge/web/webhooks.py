@@ -28,39 +28,41 @@ from fastapi import APIRouter, HTTPException, Request
 
 from leadbridge.connectors.registry import default_registry
 from leadbridge.core.errors import FatalConnectorError
-from leadbridge.core.settings import Settings
 from leadbridge.ports import Capability, Connector, WebhookMalformed, WebhookRejected
+from leadbridge.runtime import Runtime
 from leadbridge.sync.steps import POLL_PARTNER, POLL_SOURCE, WEBHOOK
 from leadbridge.web.errors import API_ERROR_RESPONSES
 
 log = logging.getLogger("leadbridge.web.webhooks")
 router = APIRouter(tags=["webhooks"], responses=API_ERROR_RESPONSES)
 NO_RECEIVER = "no webhook receiver here"
-# Per app settings and connection: the receiving connector remembers the event ids it has seen.
-_receivers: dict[tuple[int, str], Connector] = {}
+# Per runtime and connection (``rt.extra``): the receiving connector remembers the event ids it has seen.
+_RECEIVERS = "webhook_receivers"
 _lock = threading.Lock()
 
 
-def _receiver(settings: Settings, connection: str) -> Connector:
+def _receiver(rt: Runtime, connection: str) -> Connector:
     """The connector that verifies deliveries for ``connection`` (its kind has ``WEBHOOKS``)."""
     kinds = default_registry()
+    settings = rt.settings
     config = settings.connections.get(connection)
     if config is None or not kinds.can(config, Capability.WEBHOOKS):
         raise HTTPException(404, NO_RECEIVER)  # the same answer for every name
     with _lock:
-        key = (id(settings), connection)
-        if key not in _receivers:
+        receivers: dict[str, Connector] = rt.extra.setdefault(_RECEIVERS, {})
+        if connection not in receivers:
             built = kinds.connector(settings, connection)
             assert built is not None, "a kind with WEBHOOKS has a factory"
-            _receivers[key] = built
-        return _receivers[key]
+            receivers[connection] = built
+        return receivers[connection]
 
 
 @router.post("/webhooks/{connection}", status_code=202)
 async def receive_webhook(connection: str, request: Request) -> dict[str, Any]:
     """Verify a delivery and queue an immediate poll of the connection (module rules)."""
-    settings: Settings = request.app.state.settings
-    receiver = _receiver(settings, connection)
+    rt: Runtime = request.app.state.runtime
+    settings = rt.settings
+    receiver = _receiver(rt, connection)
     headers = dict(request.headers)
     precheck = getattr(receiver, "check_webhook_headers", None)
     try:
@@ -80,5 +82,5 @@ async def receive_webhook(connection: str, request: Request) -> dict[str, Any]:
     if events:
         role = settings.connection(connection).role
         step = POLL_SOURCE if role == "manufacturer" else POLL_PARTNER
-        request.app.state.runtime.dispatcher.send(step, (connection, WEBHOOK))
+        rt.dispatcher.send(step, (connection, WEBHOOK))
     return {"accepted": len(events), "connection": connection}

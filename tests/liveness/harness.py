@@ -298,7 +298,7 @@ def a_pipeline(database_url: str, directory: Path, **settings_extra: Any) -> Ite
         portal = box.hubspot.portal("manufacturer")
         partner_org = box.salesforce.org("partner-01")
         connections = {
-            "home": org_config(home, box.ca_file, name="home", poll_seconds=1).model_dump(),
+            "home": org_config(home, box.ca_file, name="home", poll_seconds=1),
             "hs": portal_config(
                 portal,
                 box.hubspot.base_url("manufacturer"),
@@ -307,10 +307,10 @@ def a_pipeline(database_url: str, directory: Path, **settings_extra: Any) -> Ite
                 webhook_url=HOOK_URL,
                 app_id=portal.app_id,
                 poll_seconds=3600,
-            ).model_dump(),
+            ),
             "p1": org_config(
                 partner_org, box.ca_file, name="p1", role="partner", partner_id="PA-SF", poll_seconds=1
-            ).model_dump(),
+            ),
         }
         settings = Settings(
             database_url=database_url,

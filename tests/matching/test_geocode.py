@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from leadbridge.cli import geo
-from leadbridge.cli.context import STATE
+from leadbridge.cli.context import LazyRuntime
 from leadbridge.core.geo import haversine_km
 from leadbridge.core.intake import IntakeResult, take_in
 from leadbridge.core.leads import LeadService
@@ -111,8 +111,8 @@ def test_given_leads_and_partners_when_geo_checked_then_coverage_and_error_per_c
         take_in(session, sourced("c", postal_code="80331", country="DE", latitude=49.0, longitude=11.6))
         take_in(session, sourced("d", country="DE"))
         PartnerRepository(session).upsert(partner("P-1", location_latitude=48.14, location_longitude=11.58))
-    monkeypatch.setattr(STATE, "config", tmp_path / "leadbridge.yaml")
-    result = RUNNER.invoke(geo.geo_app, ["check", "--json"])
+    cli = LazyRuntime(tmp_path / "leadbridge.yaml")  # what `leadbridge --config …` puts in ctx.obj
+    result = RUNNER.invoke(geo.geo_app, ["check", "--json"], obj=cli)
     assert result.exit_code == 0, result.output
     rows = {(r["kind"], r["country"]): r for r in json.loads(result.stdout)["rows"]}
     leads = rows[("lead", "DE")]
@@ -122,5 +122,5 @@ def test_given_leads_and_partners_when_geo_checked_then_coverage_and_error_per_c
     assert leads["error_km"]["worst"] != "" and leads["error_km"]["mean"] > 45
     partners = rows[("partner", "DE")]
     assert (partners["records"], partners["given"], partners["error_km"]["compared"]) == (1, 1, 0)
-    table = RUNNER.invoke(geo.geo_app, ["check"])
+    table = RUNNER.invoke(geo.geo_app, ["check"], obj=cli)
     assert table.exit_code == 0 and "CC BY 4.0" in table.output

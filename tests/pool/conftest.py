@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.web.conftest import _no_projector_afterwards, smtp_server, world
+from tests.web.conftest import smtp_server, world
 
-__all__ = ["_no_projector_afterwards", "smtp_server", "world"]
+__all__ = ["smtp_server", "world"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from leadbridge.core.leads import LeadService
 from leadbridge.core.offers import OfferService
 from leadbridge.web.accounts import create_api_key
-from tests.web.conftest import World, _no_projector_afterwards, csrf_from, smtp_server, world
+from tests.web.conftest import World, csrf_from, smtp_server, world
 
-__all__ = ["_no_projector_afterwards", "smtp_server", "world"]  # fixtures used by the tests below
+__all__ = ["smtp_server", "world"]  # fixtures used by the tests below
 
 
 def _email(world: World, lead_id: str) -> str:

@@ -15,7 +15,6 @@ from fastapi import FastAPI
 from tests.web.conftest import (  # noqa: F401  (fixtures shared with the route tests)
     World,
     _free_port,
-    _no_projector_afterwards,
     smtp_server,
     world,
 )
