@@ -36,7 +36,7 @@ RETRIABLE: tuple[type[BaseException], ...] = (
 )
 
 # A failed step is not retried by the job layer: each remote call was already retried under the one
-# policy (``core/retry.py``), the work is still due in the database, and the sweep republishes it
+# policy (``core/retry.py``), the work is still due in the database, and the reconcile loop publishes it again
 # when it is due (an outbox row at its ``next_attempt_at``). A broker countdown would be a second
 # schedule, and one longer than Redis's visibility timeout is delivered twice (celery #4766).
 # Only a ``Busy`` lease is waited for, for exactly its ``retry_after``, at most ``MAX_BUSY_WAITS`` times.

@@ -30,7 +30,7 @@ from leadbridge.sync.leases import lease
 
 log = logging.getLogger(__name__)
 
-# The step names the schedule, the sweeper and the kicks use. Keep in step with docs/operations.md.
+# The step names the schedule, the reconcile loop and the kicks use. Keep in step with docs/operations.md.
 POLL_SOURCE = "poll_source"  # (connection) pull new/changed leads from a manufacturer CRM
 ROUTE_LEAD = "route_lead"  # (lead_id) match a qualified lead and create its offers
 DELIVER_OFFERS = "deliver_offers"  # (lead_id) push a lead's pending offers to the partners

@@ -6,9 +6,9 @@ Rules:
   the event→outbox projector sits on the runtime's database, so events appended by steps queue
   their writes without any step preparing anything;
 - a flush claims with ``CLAIM_LEASE`` as its stale-claim limit, so a dead worker's rows are taken
-  over as soon as the sweeper notices (well under 120 s), not after the outbox's 5-minute default;
+  over as soon as the reconcile loop notices (well under 120 s), not after the outbox's 5-minute default;
 - a flush that stopped on an error has already recorded the failed try and its backoff in the
-  outbox; the step does not retry on top of that (the sweeper re-publishes it when it is due);
+  outbox; the step does not retry on top of that (the reconcile loop publishes it again when it is due);
 - speed-to-lead (intake → offer delivered to the partner) is observed for each delivered offer.
 """
 
@@ -41,7 +41,7 @@ FLUSH_BUSY_RETRY_S = 0.25
 # load, batches grow by themselves instead of many tasks each taking a handful of rows.
 DRAIN_S = 20.0
 # Outbox retries are the second tier (each call was already retried by the connector): tries 5, 10,
-# 20, 40, 80 s apart rather than the cycle's 30 s-doubling — the sweeper looks every 10 s anyway,
+# 20, 40, 80 s apart rather than the cycle's 30 s-doubling — the reconcile loop looks every 10 s anyway,
 # and a row-lock or a brief outage should not hold a lead's delivery back for many minutes.
 OUTBOX_RETRY_BASE_S = 5.0
 _CONNECTORS = "connectors"  # ctx.extra key: this context's per-thread connector cache
