@@ -45,6 +45,7 @@ from leadbridge.core.store.database import Database
 from leadbridge.sandbox import Sandbox
 from leadbridge.sync import projector
 from leadbridge.sync.cycle import CycleReport, SyncEngine
+from leadbridge.sync.projector import SyncTargets
 from tests.connectors.sandbox_hubspot import HubSpotHarness, add_contacts
 from tests.connectors.sandbox_salesforce import add_leads
 from tests.sync.world import World, a_partner, a_world
@@ -169,6 +170,8 @@ def hubspot(database: Database, partners: int) -> Iterator[Setup]:
             connectors: dict[str, Any] = {"home": home.connector(name="home", page_size=None)}
             for name, harness in portals.items():
                 connectors[name] = harness.connector(name=name, partner_id=ids[name], page_size=None)
+            # what build_runtime attaches for these settings: events queue their CRM writes
+            projector.attach(database, SyncTargets.from_settings(settings))
             return SyncEngine(database, settings, connectors)
 
         def add(count: int, same_stamp: bool) -> None:
@@ -180,10 +183,7 @@ def hubspot(database: Database, partners: int) -> Iterator[Setup]:
             return [len([r for r in records if r.properties.get("leadbridge_id")]) for records in live]
 
         systems = {"manufacturer": [home.portal], "partners": [h.portal for h in portals.values()]}
-        try:
-            yield Setup("HubSpot", systems, engine, add, delivered, hubspot_floor)
-        finally:
-            projector.uninstall()
+        yield Setup("HubSpot", systems, engine, add, delivered, hubspot_floor)
 
 
 def reset(setup: Setup) -> None:

@@ -14,6 +14,7 @@ from leadbridge.cli.output import STREAM_BATCH, file_progress, report_import, st
 from leadbridge.connectors.csvstream import CsvFileError
 from leadbridge.core.partner import Partner
 from leadbridge.core.partners import PartnerRepository
+from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import PartnerRow
 from leadbridge.notify.mailer import SmtpMailer
 from leadbridge.sync.importing import import_partners

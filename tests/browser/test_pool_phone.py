@@ -18,7 +18,7 @@ from leadbridge.core.intake import take_in
 from leadbridge.core.policy import load_policy
 from leadbridge.core.router import route_pending
 from leadbridge.core.settings import Settings
-from leadbridge.core.store.database import Database
+from leadbridge.runtime import build_runtime
 from leadbridge.web.accounts import create_partner_user
 from leadbridge.web.app import create_app
 from leadbridge.web.deps import PARTNER_COOKIE
@@ -43,12 +43,9 @@ def pool_server(sqlite_url: str, tmp_path: Path) -> Iterator[LiveServer]:
         public_url=f"http://127.0.0.1:{port}",
         policy=str(policy),
     )
-    database = Database(sqlite_url)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, database=database), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
+    rt = build_runtime(settings)
+    database = rt.db
+    server = uvicorn.Server(uvicorn.Config(create_app(rt), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
