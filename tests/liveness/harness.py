@@ -36,6 +36,7 @@ from leadbridge.core.store.tables import LeadEventRow, LeadRow, OfferRow, Outbox
 from leadbridge.runtime import Runtime, build_runtime
 from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.hubspot.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_v3
+from leadbridge.sync.connections import connector_for
 from leadbridge.sync.projector import WRITEBACK, WRITEBACK_KINDS
 from leadbridge.web.accounts import create_admin, create_api_key, create_partner_user
 from leadbridge.web.app import create_app
@@ -319,6 +320,8 @@ def a_pipeline(database_url: str, directory: Path, **settings_extra: Any) -> Ite
             connections=connections,
             **settings_extra,
         )
+        hubspot_home = connector_for(settings, "hs")
+        hubspot_home.install_properties()  # the leadbridge_* properties write-backs fill (setup)
         rt = build_runtime(settings)
         pipeline = Pipeline(box, settings, rt, _config_file(directory, settings))
         with rt.db.transaction() as session:
