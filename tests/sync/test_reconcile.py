@@ -11,11 +11,15 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
+from leadbridge.connectors.csvkind import CsvConfig
+from leadbridge.connectors.hubspot import HubSpotConfig
+from leadbridge.connectors.inbox import InboxConfig
+from leadbridge.connectors.salesforce import SalesforceConfig
 from leadbridge.core.leads import LeadService
 from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.model import utcnow
 from leadbridge.core.offers import OfferService
-from leadbridge.core.settings import ConnectionConfig, Settings
+from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import LeadRow
 from leadbridge.jobs.runner import execute
@@ -51,10 +55,10 @@ def settings(db_url: str) -> Settings:
     return Settings(
         database_url=db_url,
         connections={
-            "home": ConnectionConfig(kind="salesforce", role="manufacturer", poll_seconds=30),
-            "acme": ConnectionConfig(kind="hubspot", role="partner", poll_seconds=120),
-            "upload": ConnectionConfig(kind="csv"),
-            "inbox": ConnectionConfig(kind="inbox", role="partner"),
+            "home": SalesforceConfig(role="manufacturer", poll_seconds=30),
+            "acme": HubSpotConfig(role="partner", poll_seconds=120),
+            "upload": CsvConfig(),
+            "inbox": InboxConfig(),
         },
     )
 
