@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from leadbridge.cli import leads
-from leadbridge.cli.context import STATE
+from leadbridge.cli.context import LazyRuntime
 from leadbridge.core.errors import ConfigError
 from leadbridge.core.leads import LeadService
 from leadbridge.core.store.database import Database
@@ -27,6 +27,11 @@ NASTY = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\
 
 def app() -> typer.Typer:
     root = typer.Typer()
+
+    @root.callback()
+    def lazy(ctx: typer.Context) -> None:  # what `leadbridge`'s root callback does
+        ctx.obj = LazyRuntime(None)
+
     leads.register(root)
     return root
 
@@ -44,7 +49,7 @@ def project(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tup
                 lead, actor="t", source_system="t", idempotency_key=f"r:{lead.id}"
             )
             ids.append(lead.id)
-    monkeypatch.setattr(STATE, "config", tmp_path / "leadbridge.yaml")
+    monkeypatch.setenv("LEADBRIDGE_CONFIG", str(tmp_path / "leadbridge.yaml"))
     return tmp_path, ids
 
 

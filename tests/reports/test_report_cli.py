@@ -13,7 +13,7 @@ import typer
 from typer.testing import CliRunner
 
 from leadbridge.cli import reports
-from leadbridge.cli.context import STATE
+from leadbridge.cli.context import LazyRuntime
 from leadbridge.core.errors import ConfigError
 from leadbridge.core.store.database import Database
 from tests.reports.history import History, script
@@ -29,12 +29,17 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Data
     database.upgrade()
     with database.transaction() as session:
         history = script(session)
-    monkeypatch.setattr(STATE, "config", tmp_path / "leadbridge.yaml")
+    monkeypatch.setenv("LEADBRIDGE_CONFIG", str(tmp_path / "leadbridge.yaml"))
     return tmp_path, database, history
 
 
 def app() -> typer.Typer:
     root = typer.Typer()
+
+    @root.callback()
+    def lazy(ctx: typer.Context) -> None:  # what `leadbridge`'s root callback does
+        ctx.obj = LazyRuntime(None)
+
     reports.register(root)
     return root
 
