@@ -56,9 +56,8 @@ def _lazy() -> LazyRuntime:
     # Typer (0.16+) vendors click: its own ``get_current_context`` knows the running command.
     ctx = typer.main.get_current_context(silent=True)
     lazy = ctx.find_object(LazyRuntime) if ctx is not None else None
-    if lazy is None:
-        raise RuntimeError("a leadbridge command runs inside the `leadbridge` app (its root callback)")
-    return lazy
+    # A command function called directly (no `leadbridge` root): the environment / ./leadbridge.yaml.
+    return lazy if lazy is not None else LazyRuntime(None)
 
 
 def settings() -> Settings:
