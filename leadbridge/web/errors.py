@@ -101,11 +101,15 @@ def error_response(request: Request, status: int, message: str, detail: str = ""
 
 
 def _validation_errors(errors: Any) -> list[dict[str, Any]]:
+    """Each problem as ``{loc, msg, type}`` — the input is left out (it may be huge, or ``NaN``)."""
     return [
-        {"loc": [str(p) if not isinstance(p, int) else p for p in e.get("loc", ())], "msg": str(e.get("msg")),
-         "type": str(e.get("type"))}
+        {
+            "loc": [p if isinstance(p, int) else str(p) for p in e.get("loc", ())],
+            "msg": str(e.get("msg")),
+            "type": str(e.get("type")),
+        }
         for e in errors
-    ]  # fmt: skip
+    ]
 
 
 def add_error_handlers(app: FastAPI) -> None:
