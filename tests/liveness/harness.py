@@ -50,7 +50,9 @@ HOOK_URL = "https://leadbridge.example.com/webhooks/hs"
 SECRET = "liveness-secret-key-0123456789abcdef"
 ADMIN = ("admin@maker.example", "liveness-admin-pw")
 # Where a lead ends when nobody at leadbridge owes it anything: a person acts, or it is over.
-SETTLED = frozenset({"accepted", "working", "won", "lost", "direct", "nurture", "closed"})
+# ``rejected`` is an end state too: intake's duplicate check (issue 15) rejects a generated lead
+# that repeats an earlier one's e-mail or phone, before any action reaches it.
+SETTLED = frozenset({"accepted", "working", "won", "lost", "direct", "nurture", "closed", "rejected"})
 WAITING_ON_US = frozenset({"qualified", "routing", "returned"})
 ID_FIELD = "LeadBridge_Id__c"
 PARTNER_FIELDS = {
