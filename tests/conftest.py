@@ -38,7 +38,9 @@ def _pg_admin_url() -> str:
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test run, migrated to head; dropped afterwards."""
     global _pg_skip_reason
-    admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    # NullPool: no admin connection is kept between CREATE and DROP, so a PostgreSQL restart in
+    # the middle of the run (the scaled liveness test does one) cannot leave a dead one behind.
+    admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     name = f"leadbridge_test_{uuid.uuid4().hex[:10]}"
     try:
         with admin.connect() as conn:
