@@ -11,8 +11,9 @@ Rules:
 - a lead without coordinates is placed from its postal code (or city) by the shipped gazetteer
   (``core/geocode.py``) after its stamp is taken; the ``receive`` event says how
   (``geocoded: postal_code DE 80331``), so the timeline shows where its location came from;
-- a lead in ``nurture`` whose newer version is qualified (MQL/SQL) is qualified again and so
-  routed (recycling: a re-import, a CRM change or the API);
+- a lead in ``nurture`` whose newer version *became* qualified (its stored stage was not MQL/SQL,
+  the new one is) is qualified again and so routed (recycling: a re-import, a CRM change or the
+  API); a lead nurtured by a partner's "not a lead" return keeps its MQL stage and stays nurtured;
 - a version whose consent changed applies the change first (``core/privacy/withdrawal.py``): a
   narrower scope withdraws the lead from partners it no longer covers;
 - an erased lead is never filled again: a later version of its source record changes nothing
@@ -149,8 +150,11 @@ def take_in(
                 idempotency_key=key,
                 changed=changes,
             )
-        if existing.state == LeadState.NURTURE.value and fresh.is_qualified:
-            # Recycling: a nurtured lead that qualifies later is routed like a new one.
+        if existing.state == LeadState.NURTURE.value and fresh.is_qualified and not current.is_qualified:
+            # Recycling: a nurtured lead that qualifies later is routed like a new one. Only a
+            # stage that *became* MQL/SQL counts: a lead a partner returned as "not a lead" keeps
+            # its MQL stage, and any later version of it (our own write-back changes its stamp)
+            # must not send it round again.
             service.apply(
                 existing.id,
                 EventKind.QUALIFY,

@@ -246,7 +246,10 @@ class OfferService:
         idempotency_key: str | None = None,
     ) -> Applied:
         """The holding partner gives the lead back; its accepted offer becomes ``returned``."""
-        key = idempotency_key or f"return:{lead_id}:{partner_id}"
+        # Per routing round: a retried return is the same event, but a lead that comes round to
+        # the same partner again (recycled, re-assigned) can be returned again.
+        row_round = self.leads.get_row(lead_id).round
+        key = idempotency_key or f"return:{lead_id}:{partner_id}:r{row_round}"
         accepted = self.session.execute(
             select(OfferRow).where(
                 OfferRow.lead_id == lead_id,

@@ -34,7 +34,14 @@ from leadbridge.core.leads import LeadService, lead_from_row
 from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.matching import Decision, PartnerIndex, history_from_offers
 from leadbridge.core.matching.batch import count_offers, route_batch
-from leadbridge.core.matching.modes import Action, Plan, on_refusal, on_return, plan_round
+from leadbridge.core.matching.modes import (
+    Action,
+    Plan,
+    next_round_or_fallback,
+    on_refusal,
+    on_return,
+    plan_round,
+)
 from leadbridge.core.model import Lead, Offer, OfferStatus, utcnow
 from leadbridge.core.offers import OfferService
 from leadbridge.core.partner import Partner
@@ -145,7 +152,12 @@ class Router:
     def route(self, row: LeadRow, summary: RouteSummary) -> Decision:
         """Match the lead for its next round and execute the round's plan."""
         if row.state == LeadState.QUALIFIED.value:
-            self.leads.apply(row.id, EventKind.ROUTE, actor=ACTOR, idempotency_key=f"route:{row.id}", row=row)
+            # One key per qualification (a recycled or split lead is qualified again, later): a
+            # key per lead would make its second routing a silent no-op and leave it 'qualified'.
+            since = row.state_changed_at.isoformat() if row.state_changed_at else "first"
+            self.leads.apply(
+                row.id, EventKind.ROUTE, actor=ACTOR, idempotency_key=f"route:{row.id}:{since}", row=row
+            )
         lead = lead_from_row(row)
         offers = self._offers_of(row.id)
         # a batch of one: route_batch counts the offers it decides toward the pass's running stats
@@ -173,6 +185,11 @@ class Router:
             return
         decision = _latest_decision(offers)
         lead = lead_from_row(row)
+        if decision is None:  # the round was a manual assignment (cockpit): there is no ranking to go on
+            reason = "the partner assigned by hand refused the lead"
+            plan = next_round_or_fallback(row.round or 1, self.ctx.policy, reason)
+            self._execute(row, lead, None, plan, summary)
+            return
         plan = on_refusal(decision, offers, lead, self.ctx.policy, self.ctx.partners, now=self.ctx.now)
         if plan.action is Action.OFFER:  # a cascade's next partner: count it as route_batch would
             self.ctx.stats = count_offers(
@@ -269,9 +286,12 @@ class Router:
         )
 
 
-def _latest_decision(offers: Sequence[Offer]) -> Decision:
-    latest = max((o for o in offers if o.decision), key=lambda o: (o.round, o.offered_at))
-    assert latest.decision is not None
+def _latest_decision(offers: Sequence[Offer]) -> Decision | None:
+    """The matcher's decision behind the latest offer; ``None`` when that offer was assigned by
+    hand (its stored decision names only who assigned it) or carries none (imported history)."""
+    latest = max(offers, key=lambda o: (o.round, o.offered_at))
+    if not latest.decision or "lead_id" not in latest.decision:
+        return None
     return Decision.from_dict({k: v for k, v in latest.decision.items() if k != "preview"})
 
 
@@ -352,7 +372,7 @@ def _route_chunk(
                 router = Router(session, context, clock, offers=offers)
                 for row in rows:
                     router.advance(row.id, part)
-    except (IllegalTransition, ConflictError, NotFound, IntegrityError) as error:
+    except Exception as error:  # whatever one lead breaks, the others are redone one by one
         context.stats = stats_before  # the redo counts its own assignments
         log.info("routing %d leads at once failed (%s); routing them one by one", len(lead_ids), error)
         return False
@@ -366,7 +386,10 @@ def _route_one(
     try:
         with database.transaction() as session:
             Router(session, context, clock).advance(lead_id, summary)
-    except (IllegalTransition, ConflictError, NotFound) as error:
+    except (IllegalTransition, ConflictError, NotFound, IntegrityError) as error:
         # Another worker moved the lead first, or it vanished: the next pass sees the new state.
         log.info("routing %s skipped: %s", lead_id, error)
         summary.errors.append(f"{lead_id}: {error}")
+    except Exception as error:  # one broken lead must never stop the pass for the others
+        log.exception("routing %s failed; the other leads go on, it is tried again next pass", lead_id)
+        summary.errors.append(f"{lead_id}: {type(error).__name__}: {error}")

@@ -191,3 +191,26 @@ def test_a_stored_decision_itemises_its_pick_and_lists_exclusions_only_for_small
     assert decision["explained"] is (network == "small")
     assert decision["excluded_total"] == 1
     assert [e["filter"] for e in decision["excluded"]] == (["territory"] if network == "small" else [])
+
+
+def test_given_a_hand_assigned_offer_is_declined_then_the_lead_routes_on_and_other_leads_are_not_held_up(
+    database: Database,
+) -> None:
+    """The liveness suite's stall: a declined cockpit assignment has no matcher decision to go on;
+    reading one raised, and the raise stopped the whole routing pass for every waiting lead."""
+    from leadbridge.web.cockpit_actions import assign
+
+    lead_id, partners = setup(database, partners=3)
+    with database.transaction() as session:
+        other = a_lead(email="someone.else@example.com", phone=None)
+        take_in(session, other)
+        offer_id = assign(session, lead_id, partners[0], actor="admin@maker.example")
+        OfferService(session).decline(offer_id, reason_code="no_capacity", actor="p", partner_id=partners[0])
+    summary = route_pending(database, policy=policy(max_rounds=3), clock=clock, rng=random.Random(1))
+    assert not summary.errors, summary.errors
+    state, offers = state_of(database, lead_id)
+    assert state == "offered", (state, offers)
+    assert [o for o in offers if o[1] == "pending"] and all(
+        p != partners[0] for p, status, _ in offers if status == "pending"
+    ), offers
+    assert state_of(database, other.id)[0] == "offered"  # the other lead was routed in the same pass
