@@ -14,6 +14,9 @@ Rules (one ``reconcile`` step, run every ``RECONCILE_S`` by the embedded schedul
   - ``due_polls``: polled CRM connections whose ``poll:<name>`` timer is due (``sync/timers.py``);
   - ``due_sla``: a pending offer past its deadline, or the ``sla`` timer due while leads are watched
     (reminders, escalations and stall timers are computed by the SLA tick itself);
+  - ``due_retention``: a lead past its state's retention (policy ``privacy.retention_days``,
+    ``sync/retention.py``): its personal data is purged by the ``purge_expired`` step; a policy
+    that cannot be read skips only this predicate (the router reports the broken policy);
 - the items are de-duplicated by ``(step, args)`` and *published*, through the same dispatcher
   an after-commit kick uses. The loop never does the work itself, so two sweepers at once (two
   beats, a beat and a web process) are harmless: the dispatcher keeps one waiting copy of each
@@ -26,6 +29,7 @@ Kicks (``sync/kicks.py``) only make the same work happen sooner: losing every ki
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +38,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from leadbridge.connectors.registry import default_registry
+from leadbridge.core.errors import LeadbridgeError
 from leadbridge.core.lifecycle import LeadState
 from leadbridge.core.model import OfferStatus, utcnow
 from leadbridge.core.settings import CrmConnection, Settings
@@ -42,16 +47,20 @@ from leadbridge.notify.dead_letters import MAIL_TARGET
 from leadbridge.ports import Capability, ConnectorRegistry
 from leadbridge.sync import timers
 from leadbridge.sync.leases import lease
+from leadbridge.sync.retention import due_since
 from leadbridge.sync.steps import (
     FLUSH_OUTBOX,
     POLL_PARTNER,
     POLL_SOURCE,
+    PURGE_EXPIRED,
     ROUTE_ALL,
     ROUTE_LEAD,
     SLA_TICK,
     Followup,
     JobContext,
 )
+
+log = logging.getLogger(__name__)
 
 # A claim older than this belongs to a dead or hung worker and may be taken over. Longer than a
 # flush of one batch can take (bounded by the connectors' retry budget), well under 120 s.
@@ -161,7 +170,28 @@ def due_sla(session: Session, now: datetime, _settings: Settings) -> Iterable[Du
         yield Due(SLA_TICK, (), timer[timers.SLA])
 
 
-PREDICATES: tuple[Predicate, ...] = (waiting_leads, due_outbox, stale_claims, due_polls, due_sla)
+def due_retention(session: Session, now: datetime, settings: Settings) -> Iterable[Due]:
+    """Leads past their state's retention (module rules): one ``purge_expired`` covers them all."""
+    from leadbridge.core.router import policy_from_settings
+
+    try:
+        retention = policy_from_settings(settings).privacy.retention_days
+    except LeadbridgeError as error:
+        log.warning("retention not checked: %s", error)
+        return
+    since = due_since(session, retention, now)
+    if since is not None:
+        yield Due(PURGE_EXPIRED, (), since)
+
+
+PREDICATES: tuple[Predicate, ...] = (
+    waiting_leads,
+    due_outbox,
+    stale_claims,
+    due_polls,
+    due_sla,
+    due_retention,
+)
 
 
 def due_work(session: Session, now: datetime, settings: Settings) -> list[Due]:

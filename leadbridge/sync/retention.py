@@ -7,7 +7,10 @@ Rules:
 - a due lead is erased exactly as by ``leadbridge leads erase`` (``sync/erasure.py``): actor
   ``retention``, reason naming the state and the days, recipients told through the outbox, audited;
 - ``purge_expired`` takes at most ``limit`` leads per call (oldest first), each in its own
-  transaction, so one pass stays short and a failure of one lead never blocks the others.
+  transaction, so one pass stays short and a failure of one lead never blocks the others;
+- the reconcile loop finds due leads by itself (``due_since``: one indexed query per state) and
+  publishes the ``purge_expired`` step (``sync/work.py``), so retention needs no cron job and a
+  missed sweep only delays it; ``leadbridge leads purge-expired`` runs the same pass by hand.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from leadbridge.core.errors import LeadbridgeError
@@ -46,6 +49,24 @@ def due_for_retention(
         select(LeadRow.id, LeadRow.state).where(expired).order_by(LeadRow.updated_at, LeadRow.id).limit(limit)
     )
     return [(lead_id, state) for lead_id, state in rows]
+
+
+def due_since(session: Session, retention_days: Mapping[str, int], now: datetime) -> datetime | None:
+    """Since when the longest-expired lead has been due for retention (``None``: nothing is due).
+
+    One query per configured state on ``ix_leads_state_updated``: the oldest change in that state
+    before its cutoff."""
+    found: list[datetime] = []
+    for state, days in sorted(retention_days.items()):
+        keep = timedelta(days=days)
+        oldest = session.execute(
+            select(func.min(LeadRow.updated_at)).where(
+                LeadRow.state == state, LeadRow.updated_at < now - keep
+            )
+        ).scalar()
+        if oldest is not None:
+            found.append(oldest + keep)
+    return min(found, default=None)
 
 
 def purge_expired(

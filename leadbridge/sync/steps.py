@@ -38,6 +38,7 @@ POLL_PARTNER = "poll_partner"  # (connection) pull claims/status/outcomes from a
 FLUSH_OUTBOX = "flush_outbox"  # (target) send due outbox rows to one external system in batches
 SLA_TICK = "sla_tick"  # () expire offers, send reminders, escalate
 RECONCILE = "reconcile"  # () find every piece of due work in the database and publish it (sync/reconcile.py)
+PURGE_EXPIRED = "purge_expired"  # () erase the leads past their state's retention (sync/retention.py)
 
 # A poll's extra argument when a webhook announced news: if another poll of the connection is running
 # (it may have read past the new record already), wait and poll again rather than skip.
@@ -56,6 +57,7 @@ STEP_NAMES: tuple[str, ...] = (
     FLUSH_OUTBOX,
     SLA_TICK,
     RECONCILE,
+    PURGE_EXPIRED,
 )
 
 

@@ -189,6 +189,39 @@ def flush_outbox(ctx: JobContext, target: str) -> list[Followup]:
                 return [Followup(steps.FLUSH_OUTBOX, (target,))]
 
 
+PURGE_BATCH = 100  # leads erased per retention pass; a full pass hands over to a follow-up
+
+
+def purge_expired(ctx: JobContext) -> list[Followup]:
+    """Erase the leads past their state's retention (``sync/retention.py``), one pass at a time.
+
+    The erasures queue ``erase`` rows for the CRMs that hold copies: their flushes are follow-ups
+    (the reconcile loop would publish them anyway). A full batch asks for another pass at once."""
+    from leadbridge.core.router import policy_from_settings
+    from leadbridge.sync.projector import targets_of
+    from leadbridge.sync.retention import purge_expired as purge
+
+    with lease(ctx.database, "retention") as held:
+        if not held:
+            return []  # another worker is purging; the next sweep looks again
+        privacy = policy_from_settings(ctx.settings).privacy
+        with ctx.database.transaction() as session:
+            targets = targets_of(session)
+        reports = purge(ctx.database, privacy, targets, utcnow(), limit=PURGE_BATCH)
+    if reports:
+        log.info("retention: %d lead(s) erased", len(reports))
+    told = {
+        r.target
+        for report in reports
+        for r in report.recipients
+        if r.target in targets.manufacturer | targets.partner
+    }
+    followups = [Followup(steps.FLUSH_OUTBOX, (target,)) for target in sorted(told)]
+    if len(reports) >= PURGE_BATCH:
+        followups.append(Followup(steps.PURGE_EXPIRED))
+    return followups
+
+
 def _observe_speed_to_lead(ctx: JobContext, lead_ids: list[str], delivered_at: datetime) -> None:
     """Intake (the lead's creation) → its offer written into the partner's CRM, per delivered lead."""
     with ctx.database.transaction() as session:
@@ -228,5 +261,6 @@ def step_table() -> StepTable:
         steps.FLUSH_OUTBOX: flush_outbox,
         steps.SLA_TICK: sla_tick,
         steps.RECONCILE: reconcile_step,
+        steps.PURGE_EXPIRED: purge_expired,
     }
     return StepTable(table)

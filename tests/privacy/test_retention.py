@@ -3,25 +3,40 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import update
 
+from leadbridge.connectors.salesforce import SalesforceConfig
 from leadbridge.core.intake import take_in
 from leadbridge.core.leads import LeadService
 from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.privacy import audit
 from leadbridge.core.privacy.config import Privacy
+from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
-from leadbridge.core.store.tables import LeadRow
+from leadbridge.core.store.tables import LeadRow, OutboxRow
+from leadbridge.jobs.runner import execute
+from leadbridge.runtime import Runtime, build_runtime
+from leadbridge.sync import outbox, reconcile
 from leadbridge.sync.projector import SyncTargets
 from leadbridge.sync.retention import due_for_retention, purge_expired
+from leadbridge.sync.steps import FLUSH_OUTBOX, PURGE_EXPIRED, RECONCILE, Followup
 from tests.builders import a_lead
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
 
-def _lead(database: Database, *, stage: str, days_ago: float, close: bool = False) -> str:
-    lead = a_lead(stage=stage)
+def _lead(
+    database: Database,
+    *,
+    stage: str,
+    days_ago: float,
+    close: bool = False,
+    source_connection: str = "test",
+    at: datetime = NOW,
+) -> str:
+    lead = a_lead(stage=stage, source_connection=source_connection)
     with database.transaction() as session:
         take_in(session, lead)
         if close:
@@ -29,7 +44,7 @@ def _lead(database: Database, *, stage: str, days_ago: float, close: bool = Fals
                 lead.id, EventKind.CLOSE, actor="t", idempotency_key=f"close:{lead.id}"
             )
         session.execute(
-            update(LeadRow).where(LeadRow.id == lead.id).values(updated_at=NOW - timedelta(days=days_ago))
+            update(LeadRow).where(LeadRow.id == lead.id).values(updated_at=at - timedelta(days=days_ago))
         )
     return lead.id
 
@@ -63,3 +78,77 @@ def test_given_retention_per_state_when_purged_then_only_expired_leads_are_erase
         assert due_for_retention(session, privacy.retention_days, NOW) == []
     assert purge_expired(database, privacy, SyncTargets(), NOW) == []
     assert purge_expired(database, Privacy(), SyncTargets(), NOW) == []
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, tuple[str, ...]]] = []
+
+    def send(self, step: str, args: tuple[str, ...]) -> None:
+        self.sent.append((step, tuple(args)))
+
+
+def _runtime(db_url: str, tmp_path: Path, policy_text: str) -> Runtime:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(policy_text)
+    settings = Settings(
+        database_url=db_url,
+        policy=str(policy),
+        connections={"home": SalesforceConfig(role="manufacturer", poll_seconds=30)},
+    )
+    # the home CRM is a target: an erased lead from it gets an ``erase`` row there
+    return build_runtime(
+        settings, dispatcher=Recorder(), targets=SyncTargets(manufacturer=frozenset({"home"}))
+    )
+
+
+def test_given_an_expired_lead_then_the_reconcile_sweep_finds_it_and_its_step_purges_it(
+    db_url: str, tmp_path: Path
+) -> None:
+    rt = _runtime(
+        db_url,
+        tmp_path,
+        "version: 1\nprivacy:\n  erasure: {home: true}\n  retention_days: {nurture: 30}\n",
+    )
+    now = datetime.now(UTC)
+    old = _lead(rt.db, stage="lead", days_ago=31, source_connection="home", at=now)
+    young = _lead(rt.db, stage="lead", days_ago=29, source_connection="home", at=now)
+
+    with rt.db.transaction() as session:
+        [due] = list(reconcile.due_retention(session, now, rt.settings))
+    assert due.step == PURGE_EXPIRED and due.args == ()
+    assert abs((due.since - (now - timedelta(days=1))).total_seconds()) < 5  # due for a day
+
+    followups = execute(rt.context(), RECONCILE, ())
+    assert Followup(PURGE_EXPIRED) in followups  # the sweep publishes the purge: level-triggered
+
+    purged = execute(rt.context(), PURGE_EXPIRED, ())
+    assert purged == [Followup(FLUSH_OUTBOX, ("home",))]  # the home CRM is told next
+    with rt.db.transaction() as session:
+        rows = {row.id: row for row in session.query(LeadRow)}
+        assert rows[old].state == "erased" and rows[old].email is None
+        assert rows[young].state == "nurture" and rows[young].email
+        [erase_row] = session.query(OutboxRow).filter_by(lead_id=old, kind="erase").all()
+        assert erase_row.target == "home" and erase_row.payload["how"] == "anonymise"
+        assert [e.actor for e in LeadService(session).events(old) if e.kind == "erase"] == ["retention"]
+        assert list(reconcile.due_retention(session, now, rt.settings)) == []
+    assert Followup(PURGE_EXPIRED) not in execute(rt.context(), RECONCILE, ())
+    assert execute(rt.context(), PURGE_EXPIRED, ()) == []  # a stray second run finds nothing
+
+
+def test_given_a_policy_without_retention_or_a_broken_one_then_nothing_is_purged_and_the_sweep_goes_on(
+    db_url: str, tmp_path: Path
+) -> None:
+    rt = _runtime(db_url, tmp_path, "version: 1\n")
+    now = datetime.now(UTC)
+    _lead(rt.db, stage="lead", days_ago=4000, at=now)
+    with rt.db.transaction() as session:
+        assert list(reconcile.due_retention(session, now, rt.settings)) == []
+    (tmp_path / "policy.yaml").write_text("version: 1\nprivacy:\n  retention_days: {nurture: 0}\n")
+    with rt.db.transaction() as session:
+        assert list(reconcile.due_retention(session, now, rt.settings)) == []  # refused, logged
+    with rt.db.transaction() as session:
+        outbox.enqueue(
+            session, target="home", kind="k", lead_id=None, idempotency_key="x", payload={}, now=now
+        )
+    assert Followup(FLUSH_OUTBOX, ("home",)) in execute(rt.context(), RECONCILE, ())

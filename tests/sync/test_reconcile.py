@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,9 +52,12 @@ class Recorder:
 
 
 @pytest.fixture
-def settings(db_url: str) -> Settings:
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    policy = tmp_path / "policy.yaml"  # retention configured, so its predicate queries too
+    policy.write_text("version: 1\nprivacy:\n  retention_days: {nurture: 30, closed: 365}\n")
     return Settings(
         database_url=db_url,
+        policy=str(policy),
         connections={
             "home": SalesforceConfig(role="manufacturer", poll_seconds=30),
             "acme": HubSpotConfig(role="partner", poll_seconds=120),
