@@ -59,6 +59,12 @@ def _table(info: dict[str, Any]) -> Table:
         table.add_row(
             "hubspot", entry["name"], entry.get("role", ""), entry["base_url"], entry["access_token"]
         )
+    for entry in info.get("pipedrive", []):
+        credentials = (
+            f"api_token {entry['api_token']}\nclient {entry['client_id']} / {entry['client_secret']}\n"
+            f"refresh_token {entry['refresh_token']}"
+        )
+        table.add_row("pipedrive", entry["name"], entry.get("role", ""), entry["base_url"], credentials)
     return table
 
 

@@ -21,6 +21,7 @@ from leadbridge.sandbox.tls import SandboxTLS
 
 if TYPE_CHECKING:
     from leadbridge.sandbox.hubspot.service import HubSpotService
+    from leadbridge.sandbox.pipedrive.service import PipedriveService
     from leadbridge.sandbox.salesforce.service import SalesforceService
 
 
@@ -112,9 +113,19 @@ class Sandbox:
         """The HubSpot stand-in (typed); added by the HubSpot stand-in's author."""
         return cast("HubSpotService", self["hubspot"])
 
+    @property
+    def pipedrive(self) -> PipedriveService:
+        """The Pipedrive stand-in (typed)."""
+        return cast("PipedriveService", self["pipedrive"])
+
     def describe(self) -> dict[str, Any]:
         """``{"ca_file": …, "<kind>": [org entries…], …}``; every known kind is present (maybe empty)."""
-        data: dict[str, Any] = {"ca_file": str(self.ca_file), "salesforce": [], "hubspot": []}
+        data: dict[str, Any] = {
+            "ca_file": str(self.ca_file),
+            "salesforce": [],
+            "hubspot": [],
+            "pipedrive": [],
+        }
         for kind, service in self.services.items():
             data[kind] = service.describe()
         return data
