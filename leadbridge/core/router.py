@@ -63,7 +63,6 @@ ROUTE_CHUNK = 100
 # instead of 10–25) and only the picks are itemised; `leadbridge route LEAD --explain` recomputes
 # the full explanation on demand.
 EXPLAIN_ALL_UP_TO = 500
-_monotonic = time.monotonic  # the deadline clock (tests replace it)
 Clock = Callable[[], datetime]
 
 
@@ -325,6 +324,7 @@ def route_pending(
     settings: Settings | None = None,
     chunk: int = ROUTE_CHUNK,
     deadline: float | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> RouteSummary:
     """Move every waiting lead on (module rules).
 
@@ -347,7 +347,7 @@ def route_pending(
             return summary
         context = RoutingContext.load(session, policy, now=now, rng=rng or random.Random(now.timestamp()))
     for start in range(0, len(ids), max(1, chunk)):
-        if deadline is not None and _monotonic() > deadline:
+        if deadline is not None and monotonic() > deadline:
             summary.more = True
             break
         part = ids[start : start + max(1, chunk)]

@@ -47,12 +47,6 @@ def new_leads(p: Pipeline, home: int, webhook: int) -> list[str]:
     return ids
 
 
-@pytest.mark.xfail(
-    reason="KNOWN STALL, open in issue 13: with kicks dropped (reconcile only), a lead "
-    "returned after an API accept and an inbox return was seen staying in 'qualified' "
-    "(the 2026-12-07 suite run); not yet fixed",
-    strict=False,
-)
 @settings(
     max_examples=4,
     deadline=None,

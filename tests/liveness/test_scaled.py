@@ -151,5 +151,8 @@ def test_given_a_server_restart_in_the_middle_then_nothing_is_lost_or_stuck(
         wait_until(lambda: pipeline.pending_offer(lead_id) is not None, 60)  # noqa: B023
         log.append(f"{lead_id}: {apply(pipeline, lead_id, 'decline', 1)}")
         quiet(pipeline, lead_id, "offered", timeout=60)
-    check_liveness(pipeline, leads, log, timeout=240)
+    try:
+        check_liveness(pipeline, leads, log, timeout=240)
+    except AssertionError as error:  # what the workers and beat saw is the first thing to read
+        raise AssertionError(f"{error}\n{cluster.logs()}") from error
     assert cluster.processes["a"].poll() is None and cluster.processes["b"].poll() is None, cluster.logs()

@@ -137,9 +137,7 @@ def test_given_a_deadline_then_a_pass_stops_between_chunks_and_the_next_goes_on(
 ) -> None:
     _qualified(database, 25)
     ticks = iter([0.0, 0.0, 100.0])  # the clock passes the deadline after the second chunk started
-    monkeypatch.setattr(router, "_monotonic", lambda: next(ticks, 100.0))
-    first = router.route_pending(database, chunk=10, deadline=50.0)
-    monkeypatch.undo()
+    first = router.route_pending(database, chunk=10, deadline=50.0, monotonic=lambda: next(ticks, 100.0))
     rest = router.route_pending(database, chunk=10, deadline=time.monotonic() + 60)
     assert (first.routed, first.more) == (20, True)
     assert (rest.routed, rest.more) == (5, False)
