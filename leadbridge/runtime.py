@@ -25,6 +25,7 @@ from typing import Any
 
 from leadbridge.core.model import utcnow
 from leadbridge.core.policy import Policy
+from leadbridge.core.privacy import withdrawal
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.notify.mailer import Mailer, SmtpMailer
@@ -35,6 +36,12 @@ from leadbridge.sync.steps import JobContext, StepTable
 from leadbridge.sync.work import step_table
 
 Clock = Callable[[], datetime]
+
+
+def _policy_of(settings: Settings) -> Policy:
+    from leadbridge.core.router import policy_from_settings
+
+    return policy_from_settings(settings)
 
 
 def worker_id() -> str:
@@ -91,6 +98,7 @@ def build_runtime(
     sync_targets = targets if targets is not None else SyncTargets.from_settings(settings)
     projector.attach(db, sync_targets)
     kicks.attach(db, relay)
+    withdrawal.attach(db, lambda: _policy_of(settings).privacy.consent_withdrawal)
     return Runtime(
         settings=settings,
         db=db,

@@ -5,6 +5,10 @@ Rules:
   decline, loss, return or reclaim, the reason's label from the reason catalog plus any comment;
 - a win names its amount and currency; a rating its stars and comment; a status change the new
   status; an unknown kind (or a payload without the usual keys) still reads, from the kind alone;
+- privacy events say who was told what, from payload codes only (an erased lead keeps no more):
+  an erasure its reason and recipients, an erasure notice which system confirmed (record deleted
+  or anonymised, or the inbox partner told), a consent change the new scope, how many partners it
+  was withdrawn from and what happens to the holder's copy;
 - the raw payload is never replaced: the cockpit shows it one click away (``<details>``).
 """
 
@@ -33,9 +37,6 @@ _PLAIN = {
     "remind": "Reminder sent to {partner}",
     "conflict": "Conflicting change from {source}",
     "write_back": "Written back to a CRM",
-    "erase": "Personal data erased",
-    "erasure_notice": "A recipient was told of the erasure",
-    "consent": "Consent changed",
 }
 
 
@@ -71,6 +72,9 @@ def describe(event: LeadEvent, partner_names: Mapping[str, str], reasons: Reason
             _joined(f"Status set by {partner}", _text(payload.get("status"))), payload
         ),
         "note": lambda: _note(partner, event.actor, payload),
+        "erase": lambda: _erased(payload),
+        "erasure_notice": lambda: _erasure_notice(partner if event.partner_id else "", payload),
+        "consent": lambda: _consent(partner if event.partner_id else "", payload),
     }
     if kind in special:
         return special[kind]()
@@ -100,3 +104,37 @@ def _note(partner: str, actor: str, payload: Mapping[str, Any]) -> str:
         return _with_comment(f"{partner} {reached} ({channel})", payload)
     text = _text(payload.get("text"))
     return f"Note by {actor}: {text}" if text else f"Note by {actor}"
+
+
+_DONE = {"delete": "record deleted", "anonymise": "record anonymised"}
+
+
+def _erased(payload: Mapping[str, Any]) -> str:
+    reason = _text(payload.get("reason")) or "data subject's request"
+    targets = [str(r.get("target")) for r in payload.get("recipients") or [] if isinstance(r, Mapping)]
+    told = sorted({"the inbox" if t == "inbox" else t for t in targets})
+    tail = f"; telling {', '.join(told)}" if told else "; no other system held it"
+    return f"Personal data erased ({reason}){tail}"
+
+
+def _erasure_notice(partner: str, payload: Mapping[str, Any]) -> str:
+    target, how = _text(payload.get("target")), _text(payload.get("how"))
+    if target == "inbox" or how == "inbox":
+        return f"{partner or 'The partner'} told in the inbox: erased at the data subject's request"
+    why = " after the consent withdrawal" if payload.get("reason_code") == "consent" else ""
+    at = f" (held by {partner})" if partner else ""
+    return f"{target or 'A CRM'} confirmed: {_DONE.get(how, 'erasure done')}{why}{at}"
+
+
+def _consent(partner: str, payload: Mapping[str, Any]) -> str:
+    scope = _text(payload.get("scope"))
+    sentence = f"Consent changed: {scope}" if scope else "Consent changed"
+    gone = payload.get("withdrawn_from") or []
+    if gone:
+        sentence += f"; withdrawn from {len(gone)} partner(s)"
+    how = _text(payload.get("how"))
+    if partner and how in _DONE:
+        sentence += f"; {partner}'s copy to be {'deleted' if how == 'delete' else 'anonymised'}"
+    elif partner and how == "keep":
+        sentence += f"; {partner} keeps its copy, blind"
+    return sentence

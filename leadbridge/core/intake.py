@@ -38,11 +38,8 @@ from leadbridge.core.geocode import carry_geocoded, geocode_lead
 from leadbridge.core.leads import Clock, LeadService, lead_from_row, projection_columns
 from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.model import Lead, new_id, utcnow
-from leadbridge.core.privacy.withdrawal import change_consent
+from leadbridge.core.privacy.withdrawal import change_consent, source_withdrawal
 from leadbridge.core.store.tables import IntakeRow, LeadEventRow, LeadRow
-
-# What a consent withdrawn in the source does to a holder's CRM copy (docs/privacy.md).
-CONSENT_FROM_SOURCE = "anonymise"
 
 
 class IntakeResult(StrEnum):
@@ -140,7 +137,8 @@ def take_in(
         fresh = carry_geocoded(current, fresh)
         changes = changed_fields(current, fresh)
         if "consent" in changes:  # a narrower consent withdraws the lead from partners first
-            change_consent(session, existing.id, fresh.consent, actor=actor, how=CONSENT_FROM_SOURCE)
+            how = source_withdrawal(session)  # the policy's privacy.consent_withdrawal
+            change_consent(session, existing.id, fresh.consent, actor=actor, how=how)
         if changes:
             service.update_data(
                 existing.id,

@@ -58,3 +58,46 @@ def test_events_read_as_sentences() -> None:
     ]
     for event, sentence in cases:
         assert describe(event, NAMES) == sentence
+
+
+def test_privacy_events_say_who_was_told_what() -> None:
+    erase = _event(
+        "erase",
+        {
+            "reason": "Art. 17 request",
+            "recipients": [
+                {"target": "home", "how": "anonymise", "partner_id": None},
+                {"target": "acme_sf", "how": "delete", "partner_id": "P-1"},
+                {"target": "inbox", "how": "inbox", "partner_id": "P-2"},
+            ],
+        },
+        partner=None,
+    )
+    assert (
+        describe(erase, NAMES) == "Personal data erased (Art. 17 request); telling acme_sf, home, the inbox"
+    )
+    alone = _event("erase", {"erased": True}, partner=None)
+    assert describe(alone, NAMES) == "Personal data erased (data subject's request); no other system held it"
+    deleted = _event("erasure_notice", {"target": "acme_sf", "how": "delete", "reason_code": "erasure"})
+    assert describe(deleted, NAMES) == "acme_sf confirmed: record deleted (held by Müller GmbH)"
+    home = _event("erasure_notice", {"target": "home", "how": "anonymise"}, partner=None)
+    assert describe(home, NAMES) == "home confirmed: record anonymised"
+    inbox = _event("erasure_notice", {"target": "inbox", "how": "inbox"})
+    assert describe(inbox, NAMES) == "Müller GmbH told in the inbox: erased at the data subject's request"
+    consent_notice = _event(
+        "erasure_notice", {"target": "acme_sf", "how": "anonymise", "reason_code": "consent"}
+    )
+    assert describe(consent_notice, NAMES) == (
+        "acme_sf confirmed: record anonymised after the consent withdrawal (held by Müller GmbH)"
+    )
+    consent = _event("consent", {"scope": "no partner", "withdrawn_from": ["P-1", "P-3"], "how": "delete"})
+    assert describe(consent, NAMES) == (
+        "Consent changed: no partner; withdrawn from 2 partner(s); Müller GmbH's copy to be deleted"
+    )
+    kept = _event("consent", {"scope": "any partner", "withdrawn_from": [], "how": "withdraw"}, partner=None)
+    assert describe(kept, NAMES) == "Consent changed: any partner"
+    blind = _event("consent", {"scope": "no partner", "withdrawn_from": ["P-1"], "how": "keep"})
+    assert (
+        describe(blind, NAMES)
+        == "Consent changed: no partner; withdrawn from 1 partner(s); Müller GmbH keeps its copy, blind"
+    )

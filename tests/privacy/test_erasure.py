@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadbridge.connectors.inbox.views import held_leads
+from leadbridge.core.event_text import describe
 from leadbridge.core.leads import LeadService
 from leadbridge.core.offers import OfferService
 from leadbridge.core.privacy.config import Erasure
@@ -32,6 +33,11 @@ PEOPLE = {
     "inbox.person@example.com": "inbox",
 }
 PHONE = "+49 89 1234567"
+PROOF = {  # what each recipient's confirmation reads like on the timeline
+    "psf": "psf confirmed: record deleted",
+    "phs": "phs confirmed: record anonymised",
+    "inbox": "told in the inbox: erased at the data subject's request",
+}
 
 
 def scan_tables(database: Database, needles: list[str]) -> list[str]:
@@ -155,6 +161,10 @@ def test_given_a_lead_held_in_salesforce_hubspot_and_the_inbox_when_erased_then_
                 partner = world.partner_ids[connection]
                 assert notices == {(connection, partner), ("home", None)}, (email, notices)
                 assert events[-1].kind == "erasure_notice" and "erase" in [e.kind for e in events]
+                said = [describe(e, {}) for e in events if e.kind in ("erase", "erasure_notice")]
+                assert said[0].startswith("Personal data erased (Art. 17 request); telling"), said
+                assert "home confirmed: record anonymised" in said, said
+                assert PROOF[connection] in " | ".join(said), said
                 assert all(
                     e.payload.get("erased") for e in events if e.kind not in ("erase", "erasure_notice")
                 )

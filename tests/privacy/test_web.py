@@ -34,6 +34,9 @@ def test_given_a_lead_page_when_the_admin_erases_it_then_the_view_and_the_erasur
     assert erased.status_code == 303 and erased.headers["location"].endswith("done=erased")
     after = admin.get(f"/cockpit/leads/{world.lead_a}")
     assert "Erased at the data subject" in after.text and company not in after.text
+    # the timeline reads as sentences: the erasure, then the inbox partner told at once
+    assert "Personal data erased (ticket 7); telling the inbox" in after.text
+    assert "told in the inbox: erased at the data subject" in after.text
     with world.database.transaction() as session:
         [offer] = OfferService(session).for_lead(world.lead_a)
         assert offer.status.value == "withdrawn" and offer.reason_code == "erased"

@@ -11,25 +11,54 @@ Rules, in the caller's transaction:
   CRM copy anonymised and it keeps the claim, blind; ``delete`` has its CRM copy deleted and the lead
   returns to routing (reason ``consent_withdrawn``). The CRM writes are queued by the projector
   from the ``consent`` event (``how`` and ``withdrawn_from``);
-- a consent that covers as much as before or more only records the event.
+- a consent that covers as much as before or more only records the event;
+- a withdrawal that arrives with a new version of the lead from its source (the manufacturer CRM, a
+  webhook, an import, the API) follows the same policy: the runtime attaches a reader of the
+  policy's ``consent_withdrawal`` to its database (``attach``), and intake asks it
+  (``source_withdrawal``); a database without one, or a policy that cannot be read, anonymises.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadbridge.core.errors import LeadbridgeError
 from leadbridge.core.leads import LeadService, lead_from_row
 from leadbridge.core.lifecycle import CLAIMED_STATES, EventKind, LeadState
 from leadbridge.core.model import Consent, utcnow
 from leadbridge.core.offers import OfferService
 from leadbridge.core.privacy.consent import ConsentScope, withdrawn_from
 from leadbridge.core.privacy.shares import partner_facts
+from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import OfferRow
 
 REASON = "consent_withdrawn"
+DEFAULT_HOW = "anonymise"  # the holder keeps the claim, blind; its CRM copy loses the identity
+_READER = "leadbridge_consent_withdrawal"
+log = logging.getLogger(__name__)
+
+
+def attach(database: Database, reader: Callable[[], str]) -> None:
+    """Let intake on ``database`` read the policy's ``consent_withdrawal`` through ``reader``
+    (called at each withdrawal, so a changed policy file counts at once)."""
+    database.session_info[_READER] = reader
+
+
+def source_withdrawal(session: Session) -> str:
+    """What a withdrawal from the lead's source does to holders (module rules)."""
+    reader = session.info.get(_READER)
+    if reader is None:
+        return DEFAULT_HOW
+    try:
+        return str(reader())
+    except LeadbridgeError as error:
+        log.warning("consent withdrawal policy unreadable, anonymising: %s", error)
+        return DEFAULT_HOW
 
 
 def change_consent(
