@@ -399,6 +399,8 @@ def make_app(company: Company) -> App:
         if decision.error:
             return _fault(decision.error)
         verdict = company.limits.admit()
+        if verdict.limited:
+            company.counters.increment(f"429.{verdict.limited}")
         if verdict.limited == "daily":
             return error(429, "Daily API token budget exceeded; resets at midnight UTC", verdict.headers)
         if verdict.limited:
