@@ -10,7 +10,7 @@ from leadbridge.cli.context import Table, console, err_console, fail, print_json
 from leadbridge.cli.context import database as _database
 from leadbridge.core.model import utcnow
 from leadbridge.sync import outbox
-from leadbridge.sync.connections import build_connectors, connector_for
+from leadbridge.sync.connections import build_connectors, connector_for, event_connector_for
 from leadbridge.sync.cycle import CycleReport, SyncEngine
 
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of text")]
@@ -77,7 +77,7 @@ def check(
     results: list[dict[str, Any]] = []
     for name in names:
         conn = config.connection(name)
-        connector = connector_for(config, name)
+        connector = connector_for(config, name) or event_connector_for(config, name)
         if connector is None:
             results.append({"connection": name, "kind": conn.kind, "ok": None, "message": "not a synced CRM"})
             continue

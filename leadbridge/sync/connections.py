@@ -40,3 +40,25 @@ def build_connectors(
         if connector is not None:
             found[name] = connector
     return found
+
+
+def receives_events(settings: Settings, name: str, *, registry: ConnectorRegistry | None = None) -> bool:
+    """Whether ``name`` is a partner connection that is sent lead events (a write-only kind:
+    ``webhook``) rather than synced (``sync/partner_events.py``)."""
+    kinds = registry or default_registry()
+    config = settings.connection(name)
+    return config.role == "partner" and kinds.can(config, Capability.WRITE_ONLY)
+
+
+def event_connector_for(
+    settings: Settings,
+    name: str,
+    *,
+    retry: RetryPolicy | None = None,
+    registry: ConnectorRegistry | None = None,
+) -> Any:
+    """The connector of an event connection (``receives_events``); ``None`` for any other."""
+    kinds = registry or default_registry()
+    if not receives_events(settings, name, registry=kinds):
+        return None
+    return kinds.connector(settings, name, retry=retry)

@@ -3,7 +3,8 @@
 Order matters: partner updates are pulled *before* anything is pushed to partners, so a push never
 overwrites a status the partner set since the last cycle; routing runs after both pulls, so new
 leads and re-routed ones (declined, returned) are offered in the same cycle; the write-back runs
-last and carries every change of the cycle in as few calls as the batch limits allow.
+last and carries every change of the cycle in as few calls as the batch limits allow. Partners on an
+event connection (``webhook``) get their lead events right after the partner deliveries.
 
 A step that stops (quota, an unreachable CRM) does not stop the others: each connection keeps its
 own checkpoint and outbox, and the next cycle resumes where each one ended. A pull that finished
@@ -29,8 +30,10 @@ from leadbridge.core.settings import ConnectionConfig, Settings
 from leadbridge.core.store.database import Database
 from leadbridge.ops.snapshot import record_poll_success
 from leadbridge.sync import timers
+from leadbridge.sync.connections import event_connector_for
 from leadbridge.sync.deliver import FlushStats, flush
 from leadbridge.sync.outbox import OutboxSettings
+from leadbridge.sync.partner_events import EVENT_RETRIES, EventWriter
 from leadbridge.sync.pull import PullStats, pull_manufacturer, pull_partner
 from leadbridge.sync.reconcile import poll_interval
 from leadbridge.sync.routing import Router, route_pending
@@ -75,6 +78,7 @@ class SyncEngine:
         clock: Clock = utcnow,
         worker: str = "sync",
         outbox_settings: OutboxSettings | None = None,
+        events: dict[str, Any] | None = None,
     ) -> None:
         self.database = database
         self.settings = settings
@@ -83,6 +87,8 @@ class SyncEngine:
         self.clock = clock
         self.worker = worker
         self.outbox_settings = outbox_settings or OutboxSettings()
+        # event connections (webhook partners): built from the settings unless given (no network)
+        self.events = events if events is not None else _event_connectors(settings)
 
     def _config(self, name: str) -> ConnectionConfig:
         return self.settings.connection(name)
@@ -114,6 +120,11 @@ class SyncEngine:
         for name in self._by_role("partner", only):
             say(f"delivering offers to {name}")
             report.delivered.append(self._flush(name, PartnerWriter(self.connectors[name])))
+        for name, connector in self.events.items():
+            if only is None or only == name:
+                say(f"sending lead events to {name}")
+                writer = EventWriter(connector, public_url=self.settings.public_url)
+                report.delivered.append(self._flush(name, writer, EVENT_RETRIES))
         for name in self._by_role("manufacturer", only):
             say(f"writing back to {name}")
             report.written_back.append(self._flush(name, HomeWriter(self.connectors[name])))
@@ -121,9 +132,14 @@ class SyncEngine:
         report.seconds = round(time.monotonic() - started, 3)
         return report
 
-    def _flush(self, name: str, writer: Any) -> FlushStats:
+    def _flush(self, name: str, writer: Any, settings: OutboxSettings | None = None) -> FlushStats:
         return flush(
-            self.database, name, writer, worker=self.worker, clock=self.clock, settings=self.outbox_settings
+            self.database,
+            name,
+            writer,
+            worker=self.worker,
+            clock=self.clock,
+            settings=settings or self.outbox_settings,
         )
 
     def _pull_leads(self, name: str) -> PullStats:
@@ -153,3 +169,8 @@ class SyncEngine:
     def _calls(self, name: str) -> int:
         client = getattr(self.connectors[name], "client", None)
         return int(getattr(client, "calls", 0))
+
+
+def _event_connectors(settings: Settings) -> dict[str, Any]:
+    found = {name: event_connector_for(settings, name) for name in settings.connections}
+    return {name: connector for name, connector in found.items() if connector is not None}

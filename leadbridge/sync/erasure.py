@@ -187,7 +187,9 @@ def _recipients(session: Session, row: LeadRow, rules: Erasure, targets: SyncTar
         .distinct()
     ).all()
     for partner_id, connection in sorted(offered):
-        if connection not in targets.partner:
+        if connection in targets.events:  # a webhook partner: an ``erased`` event (sync/partner_events.py)
+            found.append(Recipient(connection, rules.mode_for(connection), partner_id))
+        elif connection not in targets.partner:
             found.append(Recipient(INBOX, INBOX, partner_id))
     return found
 

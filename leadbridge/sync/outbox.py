@@ -117,14 +117,20 @@ def claim(
 
 
 def coalesce(
-    rows: Iterable[OutboxRow], per_partner: frozenset[str] = frozenset({"partner_lead"})
+    rows: Iterable[OutboxRow],
+    per_partner: frozenset[str] = frozenset({"partner_lead"}),
+    singles: frozenset[str] = frozenset({"partner_event"}),
 ) -> dict[tuple[str, str, str], list[OutboxRow]]:
     """Group rows that one write settles: same lead and kind — and partner, for the ``per_partner``
-    kinds (a partner's copy of a lead); insertion order kept."""
+    kinds (a partner's copy of a lead); rows of the ``singles`` kinds (messages, one per event) are a
+    group each (its third part is the row id); insertion order kept."""
     groups: dict[tuple[str, str, str], list[OutboxRow]] = {}
     for row in rows:
-        partner = str(row.payload.get("partner_id") or "") if row.kind in per_partner else ""
-        groups.setdefault((row.lead_id or f"#{row.id}", row.kind, partner), []).append(row)
+        if row.kind in singles:
+            third = str(row.id)
+        else:
+            third = str(row.payload.get("partner_id") or "") if row.kind in per_partner else ""
+        groups.setdefault((row.lead_id or f"#{row.id}", row.kind, third), []).append(row)
     return groups
 
 

@@ -13,6 +13,11 @@ Rules:
   partner, or a reclaim by leadbridge — closes the partner's copy);
 - a ``consent`` event that withdraws the lead from its holder (``how`` anonymise or delete) queues an
   ``erase`` row for the holder's CRM connection (``sync/erasure_writes.py`` finds the record);
+- a partner on an *event* connection (a write-only partner kind: ``webhook``) gets one
+  ``partner_event`` row per event that concerns it (``EVENT_TYPES``: offered, accepted, declined,
+  returned, status, won, lost, withdrawn — an expiry is a withdrawal —, and erased for a consent
+  withdrawal); the partner concerned is the event's, or for status/won/lost/return without one the
+  lead's holder. These rows are messages, never coalesced (``sync/partner_events.py`` sends them);
 - the row's idempotency key is ``target:kind:event id``: one row per event and target — except that
   a flush queues one ``lead_status`` / ``partner_lead`` row per lead (and partner), as those writes
   are built from the lead's state at sending time (``SETTLED_BY_STATE``).
@@ -39,6 +44,7 @@ from leadbridge.ports import Capability, ConnectorRegistry
 WRITEBACK = "lead_status"
 PARTNER_LEAD = "partner_lead"
 TASK = "task"
+EVENT = "partner_event"  # one message per event to an event connection (sync/partner_events.py)
 
 E = EventKind
 WRITEBACK_KINDS = frozenset(
@@ -50,7 +56,22 @@ PARTNER_KINDS = frozenset(
     {E.OFFER, E.ACCEPT, E.WITHDRAW, E.EXPIRE, E.RETURN, E.CONFLICT}
 )  # conflict: push ours again
 ERASE = "erase"  # sync/erasure.py's row kind
-CONNECTION_KINDS = PARTNER_KINDS | {E.CONSENT}  # events whose partner's connection is looked up
+# Lead events → the event type an event connection receives (``lead.<type>``); a consent event is
+# ``erased`` only when it withdraws the lead (``how`` anonymise / delete).
+EVENT_TYPES: dict[EventKind, str] = {
+    E.OFFER: "offered",
+    E.ACCEPT: "accepted",
+    E.DECLINE: "declined",
+    E.RETURN: "returned",
+    E.STATUS: "status",
+    E.WIN: "won",
+    E.LOSE: "lost",
+    E.WITHDRAW: "withdrawn",
+    E.EXPIRE: "withdrawn",
+    E.CONSENT: "erased",
+}
+HOLDER_KINDS = frozenset({E.STATUS, E.WIN, E.LOSE, E.RETURN})  # without a partner: the lead's holder's
+CONNECTION_KINDS = PARTNER_KINDS | set(EVENT_TYPES)  # events whose partner's connection is looked up
 # Row kinds whose write is built from the lead's state when it is sent, not from the event: several
 # events of one lead in one flush (route + offer) need one such row, not one each. Task rows carry
 # their event and are all kept.
@@ -65,6 +86,7 @@ class SyncTargets:
     partner: frozenset[str] = frozenset()
     tasks: frozenset[str] = frozenset()
     extra: dict[str, Any] = field(default_factory=dict)
+    events: frozenset[str] = frozenset()  # partner connections that receive lead events (webhook)
 
     @classmethod
     def from_settings(cls, settings: Settings, registry: ConnectorRegistry | None = None) -> SyncTargets:
@@ -76,6 +98,11 @@ class SyncTargets:
             manufacturer=frozenset(n for n, c in synced.items() if c.role == "manufacturer"),
             partner=frozenset(n for n, c in synced.items() if c.role == "partner"),
             tasks=frozenset(n for n, c in synced.items() if isinstance(c, CrmConnection) and c.create_tasks),
+            events=frozenset(
+                n
+                for n, c in settings.connections.items()
+                if c.role == "partner" and kinds.can(c, Capability.WRITE_ONLY)
+            ),
         )
 
 
@@ -103,10 +130,18 @@ _HOOK = "leadbridge_projector"
 _TARGETS = "leadbridge_sync_targets"
 
 
+def recipient_of(event_row: LeadEventRow, lead: LeadRow | None) -> str | None:
+    """The partner an event concerns: its own, or for a holder's event without one the lead's holder."""
+    if event_row.partner_id or lead is None or event_row.kind not in HOLDER_KINDS:
+        return event_row.partner_id
+    return lead.partner_id
+
+
 def rows_for(
     event_row: LeadEventRow, lead: LeadRow | None, partner_connection: str | None, targets: SyncTargets
 ) -> list[OutboxRow]:
-    """The outbox rows one new event needs (module rules), given its lead and its partner's connection."""
+    """The outbox rows one new event needs (module rules), given its lead and the connection of the
+    partner it concerns (``recipient_of``)."""
     if (event_row.payload or {}).get("history"):
         return []
     kind = EventKind(event_row.kind)
@@ -132,6 +167,12 @@ def rows_for(
         assert partner_connection is not None
         payload = {"how": how, "partner_id": event_row.partner_id, "remote_id": None}
         found.append(_row(partner_connection, ERASE, event_row, payload))
+    if partner_connection in targets.events and kind in EVENT_TYPES:
+        assert partner_connection is not None
+        if kind is not EventKind.CONSENT or how in ("anonymise", "delete"):
+            recipient = recipient_of(event_row, lead)
+            event = {**base, "partner_id": recipient, "type": EVENT_TYPES[kind], "how": how}
+            found.append(_row(partner_connection, EVENT, event_row, event))
     return found
 
 
@@ -150,7 +191,7 @@ def _row(target: str, kind: str, event_row: LeadEventRow, payload: dict[str, Any
 
 
 def _project(targets: SyncTargets, session: Session, _context: Any, _instances: Any) -> None:
-    if not (targets.manufacturer or targets.partner):
+    if not (targets.manufacturer or targets.partner or targets.events):
         return
     new_events = [obj for obj in session.new if isinstance(obj, LeadEventRow)]
     if not new_events:
@@ -159,15 +200,17 @@ def _project(targets: SyncTargets, session: Session, _context: Any, _instances: 
     # yet) and their partners' connections are looked up once for all of them.
     new_leads = {obj.id: obj for obj in session.new if isinstance(obj, LeadRow)}
     with session.no_autoflush:
-        partner_ids = {e.partner_id for e in new_events if e.partner_id and e.kind in CONNECTION_KINDS}
+        leads = {e.id: new_leads.get(e.lead_id) or session.get(LeadRow, e.lead_id) for e in new_events}
+        recipients = {e.id: recipient_of(e, leads[e.id]) for e in new_events if e.kind in CONNECTION_KINDS}
+        partner_ids = {partner_id for partner_id in recipients.values() if partner_id}
         connections: dict[str, str | None] = {}
-        if partner_ids and targets.partner:
+        if partner_ids and (targets.partner or targets.events):
             query = select(PartnerRow.id, PartnerRow.connection).where(PartnerRow.id.in_(sorted(partner_ids)))
             connections = {partner_id: connection for partner_id, connection in session.execute(query)}
         queued: set[tuple[str, str, str | None, Any]] = set()
         for event_row in new_events:
-            lead = new_leads.get(event_row.lead_id) or session.get(LeadRow, event_row.lead_id)
-            partner_connection = connections.get(event_row.partner_id or "")
+            lead = leads[event_row.id]
+            partner_connection = connections.get(recipients.get(event_row.id) or "")
             for outbox_row in rows_for(event_row, lead, partner_connection, targets):
                 if outbox_row.kind in SETTLED_BY_STATE:
                     key = (

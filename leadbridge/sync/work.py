@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -49,13 +50,13 @@ _CONNECTORS = "connectors"  # ctx.extra key: this context's per-thread connector
 
 def connector(ctx: JobContext, name: str) -> Any:
     """This thread's connector for connection ``name`` (built on first use)."""
-    from leadbridge.sync.connections import connector_for
+    from leadbridge.sync.connections import connector_for, event_connector_for
 
     local: threading.local = ctx.extra.setdefault(_CONNECTORS, threading.local())
     cache: dict[str, Any] = getattr(local, "connectors", None) or {}
     local.connectors = cache
     if name not in cache:
-        built = connector_for(ctx.settings, name)
+        built = connector_for(ctx.settings, name) or event_connector_for(ctx.settings, name)
         if built is None:
             raise steps.StepNotWired(
                 f"connection {name!r} ({ctx.settings.connection(name).kind}) is not synced"
@@ -159,8 +160,10 @@ def flush_outbox(ctx: JobContext, target: str) -> list[Followup]:
     batch, rather than run beside it on a handful of rows. The holder drains for up to ``DRAIN_S``.
     """
     from leadbridge.core.retry import RetryPolicy
-    from leadbridge.sync.deliver import flush
+    from leadbridge.sync.connections import receives_events
+    from leadbridge.sync.deliver import Writer, flush
     from leadbridge.sync.outbox import OutboxSettings
+    from leadbridge.sync.partner_events import EVENT_RETRIES, EventWriter
     from leadbridge.sync.writers import HomeWriter, PartnerWriter
 
     retries = OutboxSettings(
@@ -169,7 +172,13 @@ def flush_outbox(ctx: JobContext, target: str) -> list[Followup]:
 
     config = ctx.settings.connection(target)
     conn = connector(ctx, target)
-    writer = PartnerWriter(conn) if config.role == "partner" else HomeWriter(conn)
+    writer: Writer
+    if receives_events(ctx.settings, target):
+        # messages to a partner's endpoint: retried over hours (partner_events.EVENT_RETRIES)
+        writer = EventWriter(conn, public_url=ctx.settings.public_url)
+        retries = replace(EVENT_RETRIES, stale_after=CLAIM_LEASE)
+    else:
+        writer = PartnerWriter(conn) if config.role == "partner" else HomeWriter(conn)
     with lease(ctx.database, f"flush:{target}") as held:
         if not held:
             raise steps.Busy(f"another worker is flushing {target}", retry_after=FLUSH_BUSY_RETRY_S)
@@ -238,6 +247,7 @@ ENGINE_MODULES = (
     "leadbridge.sync.projector",
     "leadbridge.sync.pull",
     "leadbridge.sync.writers",
+    "leadbridge.sync.partner_events",
     "leadbridge.connectors.salesforce",
     "leadbridge.connectors.hubspot",
 )

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,9 +31,10 @@ class Receiver:
 
 
 @contextmanager
-def serve() -> Iterator[Receiver]:
+def serve(tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
     """A running receiver; deliveries it verifies land in ``verified`` (2xx), a bad signature is 401,
-    an event whose data says ``"refuse": true`` is 400."""
+    an event whose data says ``"refuse": true`` is 400. With ``tls`` (a server context) it speaks
+    HTTPS and its url is ``https://``."""
     state: Receiver
 
     class Handler(BaseHTTPRequestHandler):
@@ -66,7 +68,10 @@ def serve() -> Iterator[Receiver]:
             self.wfile.write(text)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state = Receiver(f"http://127.0.0.1:{server.server_port}/hooks")
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls is not None else "http"
+    state = Receiver(f"{scheme}://127.0.0.1:{server.server_port}/hooks")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

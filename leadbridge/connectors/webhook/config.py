@@ -25,6 +25,7 @@ class WebhookConfig(ConnectionConfig):
     url: str
     signing_secret: SecretStr
     timeout_seconds: float = 10.0
+    ca_file: str | None = None  # trust only this CA (a private endpoint); default: the system's
 
     @field_validator("url")
     @classmethod

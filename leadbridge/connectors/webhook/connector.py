@@ -65,6 +65,10 @@ class WebhookConnector:
         self.retry = retry or RetryPolicy()
         self.signer = Webhook(config.signing_secret.get_secret_value())
         self.http = requests.Session()
+        if config.ca_file:
+            # else REQUESTS_CA_BUNDLE from the environment would replace ``verify``
+            self.http.trust_env = False
+            self.http.verify = config.ca_file
 
     def _post_once(self, message_id: str, event_type: str, data: Mapping[str, Any]) -> None:
         now = datetime.now(UTC)
