@@ -17,6 +17,7 @@ Rules (one ``reconcile`` step, run every ``RECONCILE_S`` by the embedded schedul
   - ``due_retention``: a lead past its state's retention (policy ``privacy.retention_days``,
     ``sync/retention.py``): its personal data is purged by the ``purge_expired`` step; a policy
     that cannot be read skips only this predicate (the router reports the broken policy);
+  - ``due_rollup``: the reports' daily pre-aggregates, when their ``rollup_reports`` timer is due;
 - the items are de-duplicated by ``(step, args)`` and *published*, through the same dispatcher
   an after-commit kick uses. The loop never does the work itself, so two sweepers at once (two
   beats, a beat and a web process) are harmless: the dispatcher keeps one waiting copy of each
@@ -53,6 +54,7 @@ from leadbridge.sync.steps import (
     POLL_PARTNER,
     POLL_SOURCE,
     PURGE_EXPIRED,
+    ROLLUP_REPORTS,
     ROUTE_ALL,
     ROUTE_LEAD,
     SLA_TICK,
@@ -184,6 +186,12 @@ def due_retention(session: Session, now: datetime, settings: Settings) -> Iterab
         yield Due(PURGE_EXPIRED, (), since)
 
 
+def due_rollup(session: Session, now: datetime, _settings: Settings) -> Iterable[Due]:
+    """The reports' pre-aggregates: their timer is due (a fresh database: at once)."""
+    for since in timers.due(session, [timers.ROLLUP], now).values():
+        yield Due(ROLLUP_REPORTS, (), since)
+
+
 PREDICATES: tuple[Predicate, ...] = (
     waiting_leads,
     due_outbox,
@@ -191,6 +199,7 @@ PREDICATES: tuple[Predicate, ...] = (
     due_polls,
     due_sla,
     due_retention,
+    due_rollup,
 )
 
 

@@ -7,7 +7,7 @@ Rules:
   calls it): a run that crashes half-way is retried one interval later, never in a tight loop;
 - ``succeeded`` records the last good run (status pages show it); ``record`` keeps a note about a
   run (the reconcile sweep: when, how much was due, the oldest due item).
-Timer names: ``poll:<connection>``, ``sla``, ``reconcile``.
+Timer names: ``poll:<connection>``, ``sla``, ``reconcile``, ``rollup_reports``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from leadbridge.core.store.tables import TimerRow
 from leadbridge.ops.snapshot import SWEEP_TIMER
 
 SLA = "sla"
+ROLLUP = "rollup_reports"  # the reports' daily pre-aggregates
 RECONCILE = SWEEP_TIMER  # the sweep records itself here (health reads it)
 
 

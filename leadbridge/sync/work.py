@@ -152,6 +152,23 @@ def sla_tick(ctx: JobContext) -> list[Followup]:
     return []
 
 
+def rollup_reports(ctx: JobContext) -> list[Followup]:
+    """Refresh the reports' daily pre-aggregates (``core/reports/rollup.py``); one refresher at a time."""
+    from leadbridge.core.reports.rollup import ROLLUP_S, refresh
+
+    with lease(ctx.database, steps.ROLLUP_REPORTS) as held:
+        if not held:
+            return []  # another worker is refreshing: its run covers this one's days
+        with ctx.database.transaction() as session:
+            timers.start(session, timers.ROLLUP, now=utcnow(), every_s=ROLLUP_S)
+        with ctx.database.transaction() as session:
+            days = refresh(session, now=utcnow())
+            timers.succeeded(session, timers.ROLLUP, now=utcnow())
+    if days:
+        log.info("reports: %d days rolled up", len(days))
+    return []
+
+
 def flush_outbox(ctx: JobContext, target: str) -> list[Followup]:
     """Send the due outbox rows of one target (module rules); one flusher per target at a time.
 
@@ -272,5 +289,6 @@ def step_table() -> StepTable:
         steps.SLA_TICK: sla_tick,
         steps.RECONCILE: reconcile_step,
         steps.PURGE_EXPIRED: purge_expired,
+        steps.ROLLUP_REPORTS: rollup_reports,
     }
     return StepTable(table)

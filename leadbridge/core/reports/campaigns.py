@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.reports.costs import CampaignCostRow
-from leadbridge.core.reports.window import ReportFilter, amount_of, money
-from leadbridge.core.store.tables import LeadEventRow, LeadRow, PartnerRow
+from leadbridge.core.reports.read import report_facts
+from leadbridge.core.reports.window import ReportFilter, money
+from leadbridge.core.store.tables import PartnerRow
 
 _CENT = Decimal("0.01")
 
@@ -80,27 +80,15 @@ def campaign_roi(session: Session, flt: ReportFilter | None = None) -> list[Camp
     def cell(campaign: str | None, partner_id: str | None) -> RoiRow:
         return cells.setdefault((campaign, partner_id), RoiRow(campaign, partner_id))
 
-    leads = select(LeadRow.campaign, LeadRow.partner_id, func.count()).where(
-        flt.within(LeadRow.created_at), flt.on_lead()
-    )
-    if flt.partner_id:
-        leads = leads.where(LeadRow.partner_id == flt.partner_id)
-    for campaign, partner_id, total in session.execute(leads.group_by(LeadRow.campaign, LeadRow.partner_id)):
-        cell(campaign, partner_id).leads += int(total)
-
-    wins = (
-        select(LeadRow.campaign, LeadEventRow.partner_id, func.count(), func.sum(amount_of()))
-        .join(LeadRow, LeadRow.id == LeadEventRow.lead_id)
-        .where(LeadEventRow.kind == EventKind.WIN.value, flt.within(LeadEventRow.occurred_at), flt.on_lead())
-    )
-    if flt.partner_id:
-        wins = wins.where(LeadEventRow.partner_id == flt.partner_id)
-    for campaign, partner_id, total, amount in session.execute(
-        wins.group_by(LeadRow.campaign, LeadEventRow.partner_id)
-    ):
+    for (campaign, partner_id, measure, _code), n, amount in report_facts(
+        session, flt, ("campaign", "partner_id"), ("leads", "won")
+    ).items():
         target = cell(campaign, partner_id)
-        target.won += int(total)
-        target.revenue = money(target.revenue + money(amount))
+        if measure == "leads":
+            target.leads += n
+        else:
+            target.won += n
+            target.revenue = money(target.revenue + amount)
 
     costs = _costs(session, flt)
     campaigns = sorted({c for c, _ in cells} | set(costs), key=lambda c: (c is None, c or ""))

@@ -6,7 +6,8 @@ Rules (see ``window.py`` for what the range and filters cover):
 - acceptance rate = accepted / (accepted + declined + expired), where declines for ``not_a_lead``
   are left out (the closed loop: a partner is not marked down for refusing a bad lead; they are
   shown as ``declined_not_a_lead``);
-- time to accept: hours from offer to accept, median and p90 over the accepted offers;
+- time to accept: hours from offer to accept, median and p90 over the accepted offers (read from
+  duration buckets, within 0.5 %: ``hours.py``);
 - conversion = won / accepted; win rate = won / (won + lost); revenue won: the sum of win amounts;
 - lost and return reasons: counts by reason code;
 - SLA compliance: offers answered (accepted or declined) by their deadline / offers with a
@@ -17,31 +18,18 @@ Rules (see ``window.py`` for what the range and filters cover):
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadbridge.core.lifecycle import EventKind
-from leadbridge.core.model import OfferStatus
-from leadbridge.core.policy import POOL_MODES
-from leadbridge.core.reasons import NOT_A_LEAD
-from leadbridge.core.reports.window import (
-    ReportFilter,
-    amount_of,
-    median_of,
-    money,
-    percentile,
-    ratio,
-    with_lead_filter,
-)
-from leadbridge.core.store.tables import LeadEventRow, OfferRow, PartnerRow
-
-_ACCEPTED = (OfferStatus.ACCEPTED.value, OfferStatus.RETURNED.value)
-_ANSWERED = (*_ACCEPTED, OfferStatus.DECLINED.value)
+from leadbridge.core.reports.hours import percentile_of
+from leadbridge.core.reports.read import report_facts
+from leadbridge.core.reports.window import ReportFilter, median_of, money, ratio
+from leadbridge.core.store.tables import PartnerRow
 
 
 @dataclass
@@ -122,16 +110,33 @@ def partner_scorecard(session: Session, flt: ReportFilter | None = None) -> Scor
     """The scorecard of every partner with activity in the range (module rules)."""
     flt = flt or ReportFilter()
     rows: dict[str, ScorecardRow] = {}
-
-    def row(partner_id: str) -> ScorecardRow:
-        if partner_id not in rows:
-            rows[partner_id] = ScorecardRow(partner_id, partner_id)
-        return rows[partner_id]
-
-    _offer_counts(session, flt, row)
-    _accept_times(session, flt, row)
-    _outcomes(session, flt, row)
-    _ratings(session, flt, row)
+    hours: dict[str, dict[str, int]] = defaultdict(dict)
+    ratings: dict[str, Decimal] = defaultdict(Decimal)
+    for (partner_id, measure, code), n, amount in report_facts(
+        session, flt, ("partner_id",), _MEASURES
+    ).items():
+        if partner_id is None:
+            continue  # an outcome no partner reported (a manufacturer's own win) is no partner's figure
+        r = rows.setdefault(partner_id, ScorecardRow(partner_id, partner_id))
+        if measure == "accept_hours":
+            hours[partner_id][code] = n
+        elif measure in ("lost", "returned"):
+            reasons = r.lost_reasons if measure == "lost" else r.return_reasons
+            reasons[code or "unknown"] = reasons.get(code or "unknown", 0) + n
+            setattr(r, measure, getattr(r, measure) + n)
+        elif measure == "won":
+            r.won += n
+            r.revenue = money(r.revenue + amount)
+        elif measure == "rating":
+            r.ratings += n
+            ratings[partner_id] += amount
+        else:
+            setattr(r, _FIELDS[measure], getattr(r, _FIELDS[measure]) + n)
+    for partner_id, buckets in hours.items():
+        rows[partner_id].median_accept_hours = percentile_of(buckets, 0.5)
+        rows[partner_id].p90_accept_hours = percentile_of(buckets, 0.9)
+    for partner_id, summed in ratings.items():
+        rows[partner_id].average_rating = ratio(float(summed), rows[partner_id].ratings)
     names = session.execute(select(PartnerRow.id, PartnerRow.name).where(PartnerRow.id.in_(list(rows))))
     for partner_id, name in names:
         rows[partner_id].name = name
@@ -141,103 +146,14 @@ def partner_scorecard(session: Session, flt: ReportFilter | None = None) -> Scor
     return Scorecard(ordered, network)
 
 
-def _count(condition: Any) -> Any:
-    return func.sum(case((condition, 1), else_=0))
-
-
-def _offer_counts(session: Session, flt: ReportFilter, row: Any) -> None:
-    status, deadline, decided = OfferRow.status, OfferRow.deadline, OfferRow.decided_at
-    unpooled = OfferRow.mode.not_in(POOL_MODES)
-    query = select(
-        OfferRow.partner_id,
-        func.count(),
-        _count(status.in_(_ACCEPTED)),
-        _count(status == OfferStatus.DECLINED.value),
-        _count(and_(status == OfferStatus.DECLINED.value, OfferRow.reason_code == NOT_A_LEAD)),
-        _count(and_(status == OfferStatus.EXPIRED.value, unpooled)),
-        _count(
-            and_(
-                deadline.is_not(None),
-                or_(status.in_(_ANSWERED), and_(status == OfferStatus.EXPIRED.value, unpooled)),
-            )
-        ),
-        _count(and_(deadline.is_not(None), status.in_(_ANSWERED), decided <= deadline)),
-    ).where(flt.within(OfferRow.offered_at))
-    if flt.partner_id:
-        query = query.where(OfferRow.partner_id == flt.partner_id)
-    query = with_lead_filter(query, flt, OfferRow.lead_id).group_by(OfferRow.partner_id)
-    for partner_id, offers, accepted, declined, not_a_lead, expired, due, met in session.execute(query):
-        r = row(partner_id)
-        r.offers, r.accepted, r.declined = int(offers), int(accepted or 0), int(declined or 0)
-        r.declined_not_a_lead, r.expired = int(not_a_lead or 0), int(expired or 0)
-        r.sla_due, r.sla_met = int(due or 0), int(met or 0)
-
-
-def _hours_to_accept(session: Session) -> Any:
-    """Hours from offer to decision as a number the database computes (no timestamps to parse)."""
-    if session.get_bind().dialect.name == "sqlite":
-        return (func.julianday(OfferRow.decided_at) - func.julianday(OfferRow.offered_at)) * 24
-    return func.extract("epoch", OfferRow.decided_at - OfferRow.offered_at) / 3600
-
-
-def _accept_times(session: Session, flt: ReportFilter, row: Any) -> None:
-    # Medians and percentiles differ by backend (SQLite has none): read one number per offer.
-    query = select(OfferRow.partner_id, _hours_to_accept(session)).where(
-        flt.within(OfferRow.offered_at), OfferRow.status.in_(_ACCEPTED), OfferRow.decided_at.is_not(None)
-    )
-    if flt.partner_id:
-        query = query.where(OfferRow.partner_id == flt.partner_id)
-    hours: dict[str, list[float]] = defaultdict(list)
-    for partner_id, value in session.execute(with_lead_filter(query, flt, OfferRow.lead_id)):
-        hours[partner_id].append(float(value))
-    for partner_id, values in hours.items():
-        r = row(partner_id)
-        r.median_accept_hours = percentile(values, 0.5)
-        r.p90_accept_hours = percentile(values, 0.9)
-
-
-def _event_query(flt: ReportFilter, *columns: Any) -> Any:
-    query = select(*columns).where(flt.within(LeadEventRow.occurred_at), LeadEventRow.partner_id.is_not(None))
-    if flt.partner_id:
-        query = query.where(LeadEventRow.partner_id == flt.partner_id)
-    return with_lead_filter(query, flt, LeadEventRow.lead_id)
-
-
-def _outcomes(session: Session, flt: ReportFilter, row: Any) -> None:
-    reason = LeadEventRow.payload["reason_code"].as_string()
-    kinds = [EventKind.WIN.value, EventKind.LOSE.value, EventKind.RETURN.value]
-    query = _event_query(
-        flt, LeadEventRow.partner_id, LeadEventRow.kind, reason, func.count(), func.sum(amount_of())
-    ).where(LeadEventRow.kind.in_(kinds))
-    reasons: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    for partner_id, kind, code, total, amount in session.execute(
-        query.group_by(LeadEventRow.partner_id, LeadEventRow.kind, reason)
-    ):
-        r = row(partner_id)
-        if kind == EventKind.WIN.value:
-            r.won += int(total)
-            r.revenue = money(r.revenue + money(amount))
-        elif kind == EventKind.LOSE.value:
-            r.lost += int(total)
-            reasons[(partner_id, "lost")][code or "unknown"] += int(total)
-        else:
-            r.returned += int(total)
-            reasons[(partner_id, "return")][code or "unknown"] += int(total)
-    for (partner_id, which), counts in reasons.items():
-        target = row(partner_id)
-        if which == "lost":
-            target.lost_reasons = dict(counts)
-        else:
-            target.return_reasons = dict(counts)
-
-
-def _ratings(session: Session, flt: ReportFilter, row: Any) -> None:
-    rating = LeadEventRow.payload["rating"].as_integer()
-    query = _event_query(flt, LeadEventRow.partner_id, func.count(), func.sum(rating)).where(
-        LeadEventRow.kind == EventKind.NOTE.value,
-        LeadEventRow.payload["type"].as_string() == "rating",
-    )
-    for partner_id, total, summed in session.execute(query.group_by(LeadEventRow.partner_id)):
-        r = row(partner_id)
-        r.ratings = int(total)
-        r.average_rating = ratio(float(summed or 0), int(total))
+# Fact measure -> scorecard field, for the plain counts.
+_FIELDS = {
+    "offers": "offers",
+    "accepted": "accepted",
+    "declined": "declined",
+    "not_a_lead": "declined_not_a_lead",
+    "expired": "expired",
+    "sla_due": "sla_due",
+    "sla_met": "sla_met",
+}
+_MEASURES = (*_FIELDS, "accept_hours", "won", "lost", "returned", "rating")

@@ -107,6 +107,7 @@ class OfferRow(Base):
         Index("ix_offers_lead", "lead_id"),
         Index("ix_offers_partner_status", "partner_id", "status"),
         Index("ix_offers_status_deadline", "status", "deadline"),
+        Index("ix_offers_offered", "offered_at"),  # reports read edge days and dirty days raw
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

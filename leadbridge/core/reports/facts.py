@@ -1,0 +1,210 @@
+"""Report facts: every report figure as a count (and a sum) of what happened, by partner, campaign,
+region and product — the one vocabulary the daily pre-aggregates store and the reports read.
+
+Rules (each figure counts what *happened* in a window, see ``window.py``):
+- a fact is ``(partner_id, campaign, country, products, measure, code) → n, amount``; campaign,
+  country and products are the lead's, ``products`` its product interests as one key
+  (``product_key``), ``partner_id`` the partner the figure belongs to:
+  - ``leads``: leads created in the window, by the partner holding them now;
+  - by the offer's partner and ``offered_at``: ``offers``, ``accepted`` (accepted or later returned),
+    ``declined``, ``not_a_lead`` (declined as not a lead), ``expired`` (not pool listings),
+    ``sla_due`` and ``sla_met`` (see ``scorecard.py``), and ``accept_hours`` — one fact per
+    time-to-accept bucket (``code``, see ``hours.py``);
+  - by the event's partner and ``occurred_at``: ``won`` (amount = revenue), ``lost`` and
+    ``returned`` (code = reason), ``rating`` (amount = the sum of the ratings);
+- facts add up: the facts of two windows are the facts of their union (what lets whole days be
+  pre-aggregated and summed).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from leadbridge.core.lifecycle import EventKind
+from leadbridge.core.model import OfferStatus
+from leadbridge.core.policy import POOL_MODES
+from leadbridge.core.reasons import NOT_A_LEAD
+from leadbridge.core.reports.hours import bucket_of
+from leadbridge.core.reports.window import ReportFilter, amount_of, money
+from leadbridge.core.store.tables import LeadEventRow, LeadRow, OfferRow
+
+DIMENSIONS = ("partner_id", "campaign", "country", "products")
+ACCEPTED = (OfferStatus.ACCEPTED.value, OfferStatus.RETURNED.value)
+ANSWERED = (*ACCEPTED, OfferStatus.DECLINED.value)
+OFFER_MEASURES = ("offers", "accepted", "declined", "not_a_lead", "expired", "sla_due", "sla_met")
+OUTCOMES = {EventKind.WIN.value: "won", EventKind.LOSE.value: "lost", EventKind.RETURN.value: "returned"}
+
+Key = tuple[Any, ...]  # the chosen dimensions' values, then measure and code
+Window = tuple[datetime | None, datetime | None]
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One counted figure (module rules)."""
+
+    partner_id: str | None
+    campaign: str | None
+    country: str | None
+    products: str
+    measure: str
+    code: str
+    n: int
+    amount: Decimal
+
+
+def product_key(raw: Any) -> str:
+    """A lead's product interests as one key: distinct names, sorted, joined by ``|`` ("" for none)."""
+    products = sorted({str(p) for p in raw if p}) if isinstance(raw, list) else []
+    return "|".join(products)
+
+
+def products_of(key: str | None) -> list[str | None]:
+    """The products of a ``product_key`` (``[None]`` for a lead without any)."""
+    return list(key.split("|")) if key else [None]
+
+
+class Facts:
+    """Facts summed by some dimensions: ``{(dimension values…, measure, code): [n, amount]}``."""
+
+    def __init__(self, by: Sequence[str]) -> None:
+        self.by = tuple(by)
+        self.cells: dict[Key, list[Any]] = defaultdict(lambda: [0, Decimal("0.00")])
+
+    def add(self, key: Key, n: int, amount: Decimal) -> None:
+        cell = self.cells[key]
+        cell[0] += n
+        cell[1] += amount
+
+    def add_fact(self, fact: Fact) -> None:
+        self.add((*(getattr(fact, d) for d in self.by), fact.measure, fact.code), fact.n, fact.amount)
+
+    def items(self) -> Iterable[tuple[Key, int, Decimal]]:
+        for key, (n, amount) in self.cells.items():
+            yield key, n, amount
+
+
+def _during(column: InstrumentedAttribute[datetime], windows: Sequence[Window]) -> ColumnElement[bool]:
+    parts = []
+    for start, end in windows:
+        bounds = [
+            c for c in (column >= start if start else None, column < end if end else None) if c is not None
+        ]
+        parts.append(and_(*bounds) if bounds else column.is_not(None))
+    return or_(*parts) if parts else false()
+
+
+def _count(condition: Any) -> Any:
+    return func.sum(case((condition, 1), else_=0))
+
+
+def _hours_to_accept(session: Session) -> Any:
+    """Hours from offer to decision as a number the database computes (no timestamps to parse)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return (func.julianday(OfferRow.decided_at) - func.julianday(OfferRow.offered_at)) * 24
+    return func.extract("epoch", OfferRow.decided_at - OfferRow.offered_at) / 3600
+
+
+_LEAD_DIMS = (LeadRow.campaign, LeadRow.country, LeadRow.data["product_interests"])
+
+
+def raw_facts(session: Session, windows: Sequence[Window], flt: ReportFilter | None = None) -> list[Fact]:
+    """The facts of ``windows`` read from the leads, offers and events themselves (module rules),
+    narrowed to ``flt``'s lead and partner filters (its range is not applied: ``windows`` is)."""
+    flt = flt or ReportFilter()
+    if not windows:
+        return []
+    facts: list[Fact] = []
+
+    def fact(
+        partner: Any, campaign: Any, country: Any, raw: Any, measure: str, code: Any, n: Any, amount: Any = 0
+    ) -> None:
+        if n:
+            facts.append(
+                Fact(
+                    partner,
+                    campaign,
+                    country,
+                    product_key(raw),
+                    measure,
+                    str(code or ""),
+                    int(n),
+                    money(amount),
+                )
+            )
+
+    leads = select(LeadRow.partner_id, *_LEAD_DIMS, func.count()).where(
+        _during(LeadRow.created_at, windows), flt.on_lead()
+    )
+    if flt.partner_id:
+        leads = leads.where(LeadRow.partner_id == flt.partner_id)
+    for partner, campaign, country, raw, total in session.execute(
+        leads.group_by(LeadRow.partner_id, *_LEAD_DIMS)
+    ):
+        fact(partner, campaign, country, raw, "leads", "", total)
+
+    def offer_query(*columns: Any) -> Any:
+        query = (
+            select(OfferRow.partner_id, *_LEAD_DIMS, *columns)
+            .join(LeadRow, LeadRow.id == OfferRow.lead_id)
+            .where(_during(OfferRow.offered_at, windows), flt.on_lead())
+        )
+        return query.where(OfferRow.partner_id == flt.partner_id) if flt.partner_id else query
+
+    status, deadline, decided = OfferRow.status, OfferRow.deadline, OfferRow.decided_at
+    unpooled_expiry = and_(status == OfferStatus.EXPIRED.value, OfferRow.mode.not_in(POOL_MODES))
+    counts = offer_query(
+        func.count(),
+        _count(status.in_(ACCEPTED)),
+        _count(status == OfferStatus.DECLINED.value),
+        _count(and_(status == OfferStatus.DECLINED.value, OfferRow.reason_code == NOT_A_LEAD)),
+        _count(unpooled_expiry),
+        _count(and_(deadline.is_not(None), or_(status.in_(ANSWERED), unpooled_expiry))),
+        _count(and_(deadline.is_not(None), status.in_(ANSWERED), decided <= deadline)),
+    ).group_by(OfferRow.partner_id, *_LEAD_DIMS)
+    for partner, campaign, country, raw, *figures in session.execute(counts):
+        for measure, value in zip(OFFER_MEASURES, figures, strict=True):
+            fact(partner, campaign, country, raw, measure, "", value or 0)
+
+    # Percentiles do not add up; buckets of time to accept do (``hours.py``).
+    hours = offer_query(_hours_to_accept(session)).where(status.in_(ACCEPTED), decided.is_not(None))
+    buckets: dict[Key, int] = defaultdict(int)
+    for partner, campaign, country, raw, value in session.execute(hours):
+        buckets[(partner, campaign, country, product_key(raw), bucket_of(float(value)))] += 1
+    for (partner, campaign, country, key, code), total in buckets.items():
+        facts.append(Fact(partner, campaign, country, key, "accept_hours", code, total, Decimal("0.00")))
+
+    def event_query(*columns: Any) -> Any:
+        query = (
+            select(LeadEventRow.partner_id, *_LEAD_DIMS, *columns)
+            .join(LeadRow, LeadRow.id == LeadEventRow.lead_id)
+            .where(_during(LeadEventRow.occurred_at, windows), flt.on_lead())
+        )
+        return query.where(LeadEventRow.partner_id == flt.partner_id) if flt.partner_id else query
+
+    reason = LeadEventRow.payload["reason_code"].as_string()
+    outcomes = event_query(LeadEventRow.kind, reason, func.count(), func.sum(amount_of())).where(
+        LeadEventRow.kind.in_(list(OUTCOMES))
+    )
+    for partner, campaign, country, raw, kind, code, total, amount in session.execute(
+        outcomes.group_by(LeadEventRow.partner_id, *_LEAD_DIMS, LeadEventRow.kind, reason)
+    ):
+        measure = OUTCOMES[kind]
+        fact(partner, campaign, country, raw, measure, "" if measure == "won" else code, total, amount)
+
+    rating = LeadEventRow.payload["rating"].as_integer()
+    ratings = event_query(func.count(), func.sum(rating)).where(
+        LeadEventRow.kind == EventKind.NOTE.value, LeadEventRow.payload["type"].as_string() == "rating"
+    )
+    for partner, campaign, country, raw, total, summed in session.execute(
+        ratings.group_by(LeadEventRow.partner_id, *_LEAD_DIMS)
+    ):
+        fact(partner, campaign, country, raw, "rating", "", total, summed)
+    return facts
