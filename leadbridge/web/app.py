@@ -33,6 +33,7 @@ from leadbridge.web.pool_api import router as pool_api_router
 from leadbridge.web.pool_pages import router as pool_pages_router
 from leadbridge.web.privacy import ROUTERS as privacy_routers
 from leadbridge.web.reports import ROUTERS as report_routers
+from leadbridge.web.salesforce_outbound import router as salesforce_outbound_router
 from leadbridge.web.security import SecurityHeadersMiddleware
 from leadbridge.web.static_files import CachedStatic
 from leadbridge.web.webhooks import router as webhook_router
@@ -91,6 +92,7 @@ def create_app(rt: Runtime, *, background: Sequence[BackgroundStarter] = ()) -> 
         cockpit_router,
         api_router,
         webhook_router,
+        salesforce_outbound_router,
         *privacy_routers,
         *report_routers,
     ):

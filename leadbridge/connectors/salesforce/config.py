@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from leadbridge.core.settings import CrmConnection
 
@@ -24,3 +24,8 @@ class SalesforceConfig(CrmConnection):
     consumer_secret: SecretStr | None = None
     private_key: SecretStr | None = None
     access_token: SecretStr | None = None  # auth: session
+    # Outbound Messages (``POST /webhooks/salesforce/<connection>``, connectors/salesforce/outbound.py):
+    # the org id the messages must carry (15 or 18 characters; unset: the endpoint answers 404), and
+    # the sender addresses allowed (CIDR networks, e.g. Salesforce's published ranges; empty: any).
+    outbound_org_id: str | None = None
+    outbound_allow: list[str] = Field(default_factory=list)
