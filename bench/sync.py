@@ -21,7 +21,12 @@ sObject Collections) and, for reference, allowing Bulk API 2.0 jobs (fewer calls
 batches, but asynchronous: minutes, not seconds, for a lead to arrive).
 
     .venv/bin/python bench/sync.py [--leads 1000] [--partners 3] [--trickle 10] [--intervals 20]
-                                   [--vendor salesforce|hubspot|both]
+                                   [--vendor salesforce|hubspot|pipedrive|both|all]
+
+Pipedrive is a partner-side kind: its world is a HubSpot manufacturer portal with P Pipedrive
+partner companies; its floor for the partners is one read per company plus **one call per lead**
+(API v2 has no batch create or update for deals). ``both`` runs Salesforce and HubSpot, ``all``
+adds Pipedrive.
 """
 
 from __future__ import annotations
@@ -39,10 +44,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from leadbridge.connectors.pipedrive import connect as pipedrive_connect
+from leadbridge.connectors.registry import default_registry
 from leadbridge.core.partners import PartnerRepository
+from leadbridge.core.retry import RetryPolicy
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.sandbox import Sandbox
+from leadbridge.sandbox.registry import OrgSpec
 from leadbridge.sync import projector
 from leadbridge.sync.cycle import CycleReport, SyncEngine
 from leadbridge.sync.projector import SyncTargets
@@ -64,6 +73,9 @@ BULK_QUERY_FIXED, BULK_QUERY_PAGE = 2, 50_000
 # upsert of 100 inputs, associations v4 batch read of 1,000 inputs; no bulk write API for CRM objects.
 HS_SEARCH_PAGE = 200
 HS_BATCH = 100
+# Pipedrive (crm-api-notes-dynamics-pipedrive §5.4, §5.5): v2 lists up to 500 per page; deals are
+# created and updated one per call (no batch endpoint).
+PD_LIST_PAGE = 500
 
 LOGIN_ENDPOINTS = ("login.soap", "oauth.token")
 
@@ -112,6 +124,12 @@ def hubspot_floor(leads: int, orgs: int) -> Floor:
     read = max(1, math.ceil(leads / HS_SEARCH_PAGE))
     delivery = max(math.ceil(leads / HS_BATCH), receiving)
     return Floor(read + math.ceil(leads / HS_BATCH), orgs + delivery)
+
+
+def pipedrive_floor(leads: int, orgs: int) -> Floor:
+    """A HubSpot manufacturer (``hubspot_floor``) and Pipedrive partners: one read per company,
+    one create per lead."""
+    return Floor(hubspot_floor(leads, orgs).manufacturer, orgs + leads)
 
 
 @dataclass
@@ -184,6 +202,54 @@ def hubspot(database: Database, partners: int) -> Iterator[Setup]:
 
         systems = {"manufacturer": [home.portal], "partners": [h.portal for h in portals.values()]}
         yield Setup("HubSpot", systems, engine, add, delivered, hubspot_floor)
+
+
+@contextmanager
+def pipedrive(database: Database, partners: int) -> Iterator[Setup]:
+    """A HubSpot manufacturer portal and ``partners`` Pipedrive partner companies (API token).
+
+    The companies' burst window is opened wide (calls are counted, not paced: the connector waits
+    for a full window through its retry policy, which would only make the run slower)."""
+    orgs = [f"partner-{n:02d}" for n in range(1, partners + 1)]
+    layout = {
+        "hubspot": [OrgSpec("manufacturer", "manufacturer", 13, 0)],
+        "pipedrive": [OrgSpec(org, "partner", 13 + n, 0) for n, org in enumerate(orgs, start=1)],
+    }
+    with Sandbox(layout) as box:
+        home = HubSpotHarness(
+            box.hubspot.portal("manufacturer"), box.hubspot.base_url("manufacturer"), box.ca_file
+        )
+        companies = {org: box.pipedrive.company(org) for org in orgs}
+        registry = default_registry()
+        configs: dict[str, Any] = {}
+        with database.transaction() as session:
+            for number, org in enumerate(orgs, start=1):
+                companies[org].limits.burst = 100_000
+                name = f"p{number}"
+                PartnerRepository(session).upsert(a_partner(number, name))
+                configs[name] = registry.connection(
+                    {"name": name, "kind": "pipedrive", "role": "partner", "partner_id": f"PA-{number}",
+                     "base_url": box.pipedrive.base_url(org), "api_token": companies[org].api_token,
+                     "ca_file": str(box.ca_file)}
+                )  # fmt: skip
+        settings = Settings(connections={"home": home.config(name="home", page_size=None), **configs})
+
+        def engine() -> SyncEngine:
+            connectors: dict[str, Any] = {"home": home.connector(name="home", page_size=None)}
+            for name, config in configs.items():
+                connectors[name] = pipedrive_connect(config, retry=RetryPolicy())
+            projector.attach(database, SyncTargets.from_settings(settings))
+            return SyncEngine(database, settings, connectors)
+
+        def add(count: int, same_stamp: bool) -> None:
+            for start in range(0, count, 100):
+                add_contacts(home.portal, min(100, count - start), same_stamp=same_stamp)
+
+        def delivered() -> list[int]:
+            return [len(c.deals_with("leadbridge_id")) for c in companies.values()]
+
+        systems = {"manufacturer": [home.portal], "partners": list(companies.values())}
+        yield Setup("Pipedrive", systems, engine, add, delivered, pipedrive_floor)
 
 
 def reset(setup: Setup) -> None:
@@ -291,18 +357,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--partners", type=int, default=3)
     parser.add_argument("--trickle", type=int, default=10, help="new leads per poll interval")
     parser.add_argument("--intervals", type=int, default=20)
-    parser.add_argument("--vendor", choices=("salesforce", "hubspot", "both"), default="both")
+    parser.add_argument(
+        "--vendor", choices=("salesforce", "hubspot", "pipedrive", "both", "all"), default="both"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        if args.vendor in ("salesforce", "both"):
+        if args.vendor in ("salesforce", "both", "all"):
             database = Database(f"sqlite:///{tmp}/salesforce.db")
             database.upgrade()
             with a_world(database, partners=args.partners) as world:
                 measure(salesforce(world), args)
-        if args.vendor in ("hubspot", "both"):
+        if args.vendor in ("hubspot", "both", "all"):
             database = Database(f"sqlite:///{tmp}/hubspot.db")
             database.upgrade()
             with hubspot(database, args.partners) as setup:
+                measure(setup, args)
+        if args.vendor in ("pipedrive", "all"):
+            database = Database(f"sqlite:///{tmp}/pipedrive.db")
+            database.upgrade()
+            with pipedrive(database, args.partners) as setup:
                 measure(setup, args)
 
 

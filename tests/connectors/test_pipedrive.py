@@ -170,3 +170,20 @@ def test_given_a_webhook_subscription_then_pipedrive_s_deliveries_verify_and_for
             connector.parse_webhook(headers, v1.encode())
     finally:
         server.shutdown()
+
+
+def test_given_a_batch_of_new_offers_then_one_listing_replaces_a_search_per_offer(box: Box) -> None:
+    connector = box.connector()
+    connector.install()
+    box.company.counters.reset()
+    items = [_offer(n) for n in range(1, 6)]
+    assert all(r.created for r in connector.write_batch("deals:upsert", items))
+    counts = box.company.counters.snapshot()
+    assert counts.get("deals.search", 0) == 0 and counts["deals.list"] == 1 and counts["deals.create"] == 5
+    fresh = box.connector()  # another worker, nothing remembered: the listing finds the deals
+    again = fresh.write_batch("deals:upsert", items)
+    assert [r.created for r in again] == [False] * 5
+    assert len(box.company.deals_with("leadbridge_id")) == 5
+    box.company.counters.reset()
+    [single] = box.connector().write_batch("deals:upsert", [_offer(1)])  # one unknown id: one search
+    assert not single.created and box.company.counters["deals.search"] == 1

@@ -6,8 +6,9 @@ Rules:
   ``status=open,won,lost,deleted`` so a deletion comes in as a change (Pipedrive keeps deleted deals
   listable for 30 days). Only deals carrying ``leadbridge_id`` are ours; ``after_checkpoint`` drops
   what was taken in already;
-- writes: ``deals:upsert`` finds the deal by ``leadbridge_id`` (remembered, else one exact search on
-  the custom field) and PATCHes it, or creates it — Pipedrive has no upsert; ``deals`` updates by
+- writes: ``deals:upsert`` finds the deal by ``leadbridge_id`` (remembered; for a batch of unknown
+  ids one listing of the company's deals while that is cheaper; else one exact search on the
+  custom field) and PATCHes it, or creates it — Pipedrive has no upsert; ``deals`` updates by
   id (erasure) or deletes (``WriteOp.DELETE``; a deal already gone counts as deleted). One result
   per item; a refused item fails alone with Pipedrive's reason;
 - the ``leadbridge_id`` field and the four labels are created on the first write when missing
@@ -72,6 +73,7 @@ class PipedriveConnector:
         self._schema: Schema | None = None
         self._ready = False
         self._known: dict[str, str] = {}  # leadbridge_id → deal id (found or created)
+        self._absent: set[str] = set()  # lead ids of this batch proven to have no deal yet
         user, password = config.webhook_user, config.secret("webhook_password")
         self.webhooks = WebhookParser(user, password, connection=self.name) if user and password else None
 
@@ -168,6 +170,8 @@ class PipedriveConnector:
             raise ValueError(f"{self.name}: cannot write stream {stream!r}")
         if not self._ready:
             self.install()
+        if stream == self.upsert_stream:
+            self._look_up([str(i.fields.get(EXTERNAL_ID) or "") for i in items if i.op is WriteOp.WRITE])
         results = []
         for item in items:
             try:
@@ -181,9 +185,42 @@ class PipedriveConnector:
                 results.append(WriteResult(item.key, False, error=str(error), action=Action.SKIP))
         return results
 
+    def _look_up(self, lead_ids: Sequence[str]) -> None:
+        """Find the deals of many unknown lead ids with one listing instead of a search each: list
+        the company's deals (pages of 500) while that costs fewer calls than the searches would;
+        a listing read to its end proves the rest have no deal yet (``_absent``: created without a
+        search). This batch's outbox rows are leased to this worker, so nobody else creates them
+        meanwhile."""
+        unknown = {lead_id for lead_id in lead_ids if lead_id and lead_id not in self._known}
+        self._absent = set()
+        if len(unknown) < 2:
+            return
+        key = self.schema().external_key
+        params: dict[str, Any] = {"status": "open,won,lost", "limit": 500, "sort_by": "id"}
+        if self.config.pipeline_id:
+            params["pipeline_id"] = self.config.pipeline_id
+        cursor: str | None = None
+        for _ in range(len(unknown) - 1):  # beyond that, a search per id is cheaper
+            answer = self.client.call(
+                "GET", "v2/deals", params={**params, **({"cursor": cursor} if cursor else {})},
+                what="list deals to find offers",
+            )  # fmt: skip
+            for deal in answer.data or []:
+                found = (deal.get("custom_fields") or {}).get(key)
+                if found:
+                    self._known[str(found)] = str(deal["id"])
+            cursor = answer.additional.get("next_cursor")
+            if not cursor:
+                break
+        if cursor:
+            return  # not read to its end: the listing proves no absence
+        self._absent = {lead_id for lead_id in unknown if lead_id not in self._known}
+
     def _find(self, lead_id: str) -> str | None:
         if lead_id in self._known:
             return self._known[lead_id]
+        if lead_id in self._absent:
+            return None
         key = self.schema().external_key
         answer = self.client.call(
             "GET", "v2/deals/search",
