@@ -47,7 +47,7 @@ from leadbridge.web.cockpit_queries import leads as lead_page
 from leadbridge.web.deps import CurrentAdmin, CurrentPartner, Db, current_admin
 from leadbridge.web.edge import EdgeCheckedRoute
 from leadbridge.web.errors import API_ERROR_RESPONSES
-from leadbridge.web.privacy import audit_view
+from leadbridge.web.privacy import audit_list_view, audit_view
 
 # Every route documents the error JSON and refuses NUL / non-finite input at the edge (web/edge.py).
 router = APIRouter(prefix="/api/v1", tags=["api"], responses=API_ERROR_RESPONSES)
@@ -175,6 +175,7 @@ def import_leads(leads: list[Lead], db: Db, admin: CurrentAdmin) -> list[IntakeO
 @admin_router.get("/leads", response_model=LeadPage)
 def list_leads(
     db: Db,
+    admin: CurrentAdmin,
     state: str | None = None,
     partner: str | None = None,
     campaign: str | None = None,
@@ -206,6 +207,8 @@ def list_leads(
             )
             for r in rows
         ]
+        shown = [(r.id, r.state) for r in rows]
+        audit_list_view(session, actor=admin.actor, channel="api", shown=shown, via="api:leads")
     return LeadPage(items=items, next=following.encode() if following else None)
 
 

@@ -19,7 +19,7 @@ from leadbridge.web import cockpit_actions as actions
 from leadbridge.web import cockpit_queries as queries
 from leadbridge.web.charts import bar_chart
 from leadbridge.web.deps import CsrfChecked, CurrentAdmin, Db, Page
-from leadbridge.web.privacy import audit_view
+from leadbridge.web.privacy import audit_list_view, audit_view
 
 router = APIRouter(prefix="/cockpit", include_in_schema=False)
 
@@ -77,6 +77,8 @@ def leads(
         found, cursor = queries.leads(session, filters, after=_cursor(after))
         rows = [(row, queries.lead_label(row)) for row in found]
         partners = queries.partner_choices(session)
+        shown = [(row.id, row.state) for row in found]
+        audit_list_view(session, actor=admin.actor, channel="cockpit", shown=shown, via="cockpit:leads")
     query = {k: v for k, v in request.query_params.items() if k != "after" and v}
     context = {
         "admin": admin,

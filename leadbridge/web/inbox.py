@@ -34,7 +34,7 @@ from leadbridge.core.reasons import ReasonCatalog, ReasonKind
 from leadbridge.core.store.web_tables import PartnerUserRow
 from leadbridge.notify.i18n import LANGUAGES
 from leadbridge.web.deps import AppSettings, CsrfChecked, CurrentPartner, Db, Page, set_cookie
-from leadbridge.web.privacy import audit_view
+from leadbridge.web.privacy import audit_list_view, audit_view
 
 router = APIRouter(prefix="/inbox", include_in_schema=False)
 REASONS = ReasonCatalog()
@@ -65,6 +65,8 @@ def home(request: Request, partner: CurrentPartner, db: Db, done: str | None = N
     with db.transaction() as session:
         offers = open_offers(session, partner.partner_id)
         leads = held_leads(session, partner.partner_id)
+        shown = [(line.lead_id, line.state) for line in leads]
+        audit_list_view(session, actor=partner.actor, channel="inbox", shown=shown, via="inbox:leads")
     context = {"partner": partner, "offers": offers, "leads": leads, "done": done}
     return Page(request).render("inbox/home.html", context, language=partner.language)
 

@@ -8,7 +8,9 @@
 - ``GET /leads``: the leads the partner holds, oldest change first, paged by keyset (``after`` =
   the previous page's ``next``) and filtered by ``updated_since`` — so a partner system can sync
   what it holds.
-Every route is scoped by ``CurrentPartner``; the rules are ``core/pool.py``'s.
+Every route is scoped by ``CurrentPartner``; the rules are ``core/pool.py``'s. A lead shown with its
+identity (a claim's answer, the held leads) is shown as far as its consent still allows the partner
+(``core/privacy/shares.py``) and the view is in the audit log.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from leadbridge.core.leads import lead_from_row
 from leadbridge.core.model import Lead, LeadEvent
 from leadbridge.core.policy import Policy, PoolClaim
 from leadbridge.core.pool import PartnerPool, PoolItem, PoolLimits
+from leadbridge.core.privacy.shares import lead_for_partner, partner_facts
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.keyset import Cursor, keyset, split
 from leadbridge.core.store.tables import LeadRow
@@ -32,6 +35,7 @@ from leadbridge.web.accounts import PartnerPrincipal
 from leadbridge.web.deps import CurrentPartner, Db
 from leadbridge.web.edge import EdgeCheckedRoute
 from leadbridge.web.errors import API_ERROR_RESPONSES
+from leadbridge.web.privacy import audit_list_view, audit_view
 
 router = APIRouter(
     prefix="/api/v1/partner", tags=["api"], route_class=EdgeCheckedRoute, responses=API_ERROR_RESPONSES
@@ -88,13 +92,15 @@ def pool(
         return PoolOut(items=items, limits=pool.limits(), claim=pool.policy.distribution.pool.claim)
 
 
-def _claimed(db: Database, lead_id: str, event: LeadEvent) -> ClaimedOut:
+def _claimed(db: Database, partner: PartnerPrincipal, lead_id: str, event: LeadEvent) -> ClaimedOut:
+    """The claimed lead as its consent lets the partner see it; the view is audited."""
     with db.transaction() as session:
         row = session.get(LeadRow, lead_id)
         assert row is not None  # just claimed
-        return ClaimedOut(
-            lead=lead_from_row(row), state=row.state, offer_id=event.offer_id, event_id=event.id
-        )
+        facts = partner_facts(session, [partner.partner_id]).get(partner.partner_id)
+        audit_view(session, actor=partner.actor, channel="api", lead_id=lead_id)
+        lead = lead_for_partner(lead_from_row(row), facts)
+        return ClaimedOut(lead=lead, state=row.state, offer_id=event.offer_id, event_id=event.id)
 
 
 @router.post("/pool/{lead_id}/claim", response_model=ClaimedOut)
@@ -102,7 +108,7 @@ def claim(lead_id: str, request: Request, partner: CurrentPartner, db: Db) -> Cl
     """Cherry pick: the first claim wins; the others get 409."""
     with db.transaction() as session:
         event = _pool(session, partner, request, "api").claim(lead_id)
-    return _claimed(db, lead_id, event)
+    return _claimed(db, partner, lead_id, event)
 
 
 @router.post("/pool/pull", response_model=ClaimedOut)
@@ -110,7 +116,7 @@ def pull(request: Request, partner: CurrentPartner, db: Db) -> ClaimedOut:
     """Blind pull: "give me my next lead" — claimed and revealed in one step."""
     with db.transaction() as session:
         event = _pool(session, partner, request, "api").pull()
-    return _claimed(db, event.lead_id, event)
+    return _claimed(db, partner, event.lead_id, event)
 
 
 @router.get("/leads", response_model=HeldPage)
@@ -133,8 +139,17 @@ def held(
     query = keyset(query, LeadRow.updated_at, LeadRow.id, after=cursor, limit=limit, descending=False)
     with db.transaction() as session:
         rows, following = split(list(session.execute(query).scalars()), limit, "updated_at")
+        # consent may have narrowed since the claim: the identity only as far as it still allows
+        facts = partner_facts(session, [partner.partner_id]).get(partner.partner_id)
         items = [
-            HeldItem(lead_id=r.id, state=r.state, updated_at=r.updated_at, lead=lead_from_row(r))
+            HeldItem(
+                lead_id=r.id,
+                state=r.state,
+                updated_at=r.updated_at,
+                lead=lead_for_partner(lead_from_row(r), facts),
+            )
             for r in rows
         ]
+        shown = [(r.id, r.state) for r in rows]
+        audit_list_view(session, actor=partner.actor, channel="api", shown=shown, via="api:partner_leads")
     return HeldPage(items=items, next=following.encode() if following else None)

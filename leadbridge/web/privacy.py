@@ -9,11 +9,12 @@ Routes (admins only):
   consent* change the lead's consent scope (``core/privacy/withdrawal.py``);
 - ``GET /api/v1/audit``, ``/cockpit/audit`` and ``/cockpit/audit.csv`` read the audit log.
 Every erasure and export is audited; ``audit_view`` is the one call other routes make when they show
-an identified lead.
+an identified lead, ``audit_list_view`` when they list identified leads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -46,6 +47,14 @@ api_router = APIRouter(
 )
 cockpit_router = APIRouter(prefix="/cockpit", include_in_schema=False)
 ROUTERS = (api_router, cockpit_router)
+
+
+def audit_list_view(
+    session: Session, *, actor: str, channel: str, shown: Iterable[tuple[str, str]], via: str
+) -> None:
+    """Log that ``actor`` was shown the identified leads among ``shown`` (lead id, state) in a list."""
+    ids = [lead_id for lead_id, state in shown if state != LeadState.ERASED.value]
+    audit.record_views(session, actor=actor, channel=channel, lead_ids=ids, at=utcnow(), via=via)
 
 
 def audit_view(session: Session, *, actor: str, channel: str, lead_id: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from leadbridge.core.leads import LeadService
+from leadbridge.core.model import utcnow
 from leadbridge.core.offers import OfferService
 from leadbridge.web.accounts import create_api_key
 from tests.web.conftest import World, csrf_from, smtp_server, world
@@ -106,3 +107,56 @@ def test_given_a_duplicate_when_the_admin_splits_it_in_the_cockpit_then_it_is_qu
         assert LeadService(session).get_row(twin.id).state == "qualified"
         assert settle_duplicates(session, [twin.id], Dedup(), datetime.now(UTC)) == [twin.id]
     assert "Split and route" not in admin.get(f"/cockpit/leads/{twin.id}").text
+
+
+def _views(world: World, via: str) -> list[tuple[str, str | None, str]]:
+    from leadbridge.core.privacy import audit
+
+    with world.database.transaction() as session:
+        rows = audit.entries(session, limit=1000)
+    return [
+        (r.channel, r.lead_id, str(r.detail.get("via", "page")))
+        for r in rows
+        if r.action == "view_lead" and r.detail.get("via") == via
+    ]
+
+
+def test_given_lists_of_identified_leads_then_each_lead_shown_is_audited_and_consent_still_holds(
+    world: World,
+) -> None:
+    from leadbridge.core.privacy.consent import ConsentScope
+    from leadbridge.core.privacy.withdrawal import set_scope
+
+    admin = world.admin_client()
+    assert admin.get("/cockpit/leads").status_code == 200
+    assert sorted(_views(world, "cockpit:leads")) == sorted([
+        ("cockpit", world.lead_a, "cockpit:leads"), ("cockpit", world.lead_b, "cockpit:leads"),
+    ])  # fmt: skip
+    with world.database.transaction() as session:
+        admin_key = create_api_key(session, "crm-tool")[1]
+        partner_key = create_api_key(session, "alpha", world.partner_a)[1]
+    api = world.client()
+    api.headers["Authorization"] = f"Bearer {admin_key}"
+    assert {item["id"] for item in api.get("/api/v1/leads").json()["items"]} == {world.lead_a, world.lead_b}
+    assert sorted(_views(world, "api:leads")) == sorted([
+        ("api", world.lead_a, "api:leads"), ("api", world.lead_b, "api:leads"),
+    ])  # fmt: skip
+
+    with world.database.transaction() as session:  # partner A holds lead A
+        OfferService(session).accept(world.offer_a, partner_id=world.partner_a, actor="anna")
+    inbox = world.partner_client(world.user_a)
+    assert inbox.get("/inbox").status_code == 200
+    assert ("inbox", world.lead_a, "inbox:leads") in _views(world, "inbox:leads")
+
+    partner_api = world.client()
+    partner_api.headers["Authorization"] = f"Bearer {partner_key}"
+    email = _email(world, world.lead_a)
+    [held] = partner_api.get("/api/v1/partner/leads").json()["items"]
+    assert held["lead_id"] == world.lead_a and held["lead"]["email"] == email
+    with world.database.transaction() as session:  # the person narrows consent to other partners
+        set_scope(session, world.lead_a, ConsentScope(share="partners", partners=["P-other"]),
+                  actor="dpo", how="keep", now=utcnow())  # fmt: skip
+    [held] = partner_api.get("/api/v1/partner/leads").json()["items"]
+    assert held["lead"]["email"] is None and held["lead"]["last_name"] is None  # withheld now
+    partner_views = _views(world, "api:partner_leads")
+    assert partner_views == [("api", world.lead_a, "api:partner_leads")] * 2

@@ -7,6 +7,9 @@ Rules:
 - the log carries no personal data of a lead: a subject named by e-mail (an access request) is
   kept as a pseudonym (``subject_ref``, a SHA-256 prefix of the normalised address), so the DPO can
   still answer "was this person's data exported, when, by whom" by hashing the address again;
+- a list that shows identified leads (the cockpit's and the API's lead lists, a partner's held
+  leads in the inbox and the partner API) logs one ``view_lead`` row per lead shown, with
+  ``detail.via`` naming the list (``record_views``: one multi-row insert per page);
 - the log is append-only; it is read newest first, and exported as CSV.
 """
 
@@ -19,7 +22,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, select
+from sqlalchemy import Index, Integer, String, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from leadbridge.core.store.tables import Base
@@ -73,6 +76,29 @@ def record(
             detail=detail or {},
         )
     )
+
+
+def record_views(
+    session: Session, *, actor: str, channel: str, lead_ids: Iterable[str], at: datetime, via: str
+) -> int:
+    """Log that ``actor`` was shown each of ``lead_ids`` in the list ``via`` (module rules); how many."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown audit channel {channel!r} (known: {', '.join(CHANNELS)})")
+    rows = [
+        {
+            "at": at,
+            "actor": actor[:255],
+            "channel": channel,
+            "action": "view_lead",
+            "lead_id": lead_id,
+            "subject_ref": None,
+            "detail": {"via": via},
+        }
+        for lead_id in dict.fromkeys(lead_ids)  # each lead once, in the order shown
+    ]
+    if rows:
+        session.execute(insert(AuditRow), rows)
+    return len(rows)
 
 
 def entries(
