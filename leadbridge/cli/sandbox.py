@@ -65,6 +65,11 @@ def _table(info: dict[str, Any]) -> Table:
             f"refresh_token {entry['refresh_token']}"
         )
         table.add_row("pipedrive", entry["name"], entry.get("role", ""), entry["base_url"], credentials)
+    for entry in info.get("dynamics", []):
+        credentials = (
+            f"tenant {entry['tenant_id']}\nclient id {entry['client_id']}\nsecret {entry['client_secret']}"
+        )
+        table.add_row("dynamics", entry["name"], entry.get("role", ""), entry["org_url"], credentials)
     return table
 
 

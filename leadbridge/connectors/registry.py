@@ -9,9 +9,17 @@ from leadbridge.ports import ConnectorRegistry, Kind
 
 def shipped_kinds() -> tuple[Kind, ...]:
     """Every kind leadbridge ships (imported here, on call: the registry is never filled at import)."""
-    from leadbridge.connectors import csvkind, hubspot, inbox, pipedrive, salesforce, webhook
+    from leadbridge.connectors import csvkind, dynamics, hubspot, inbox, pipedrive, salesforce, webhook
 
-    return (salesforce.KIND, hubspot.KIND, inbox.KIND, csvkind.KIND, webhook.KIND, pipedrive.KIND)
+    return (
+        salesforce.KIND,
+        hubspot.KIND,
+        inbox.KIND,
+        csvkind.KIND,
+        webhook.KIND,
+        pipedrive.KIND,
+        dynamics.KIND,
+    )
 
 
 def default_registry(*extra: Kind) -> ConnectorRegistry:

@@ -18,7 +18,7 @@ from typing import Any, Literal, Protocol
 from leadbridge.sandbox.tls import SandboxTLS
 
 # Stand-ins looked for, in the order their lists appear in `sandbox serve --json`.
-KNOWN_SERVICES: tuple[str, ...] = ("salesforce", "hubspot", "pipedrive")
+KNOWN_SERVICES: tuple[str, ...] = ("salesforce", "hubspot", "pipedrive", "dynamics")
 
 Role = Literal["manufacturer", "partner"]
 

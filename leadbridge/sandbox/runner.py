@@ -20,6 +20,7 @@ from leadbridge.sandbox.registry import OrgSpec, RunningService, plan_orgs, serv
 from leadbridge.sandbox.tls import SandboxTLS
 
 if TYPE_CHECKING:
+    from leadbridge.sandbox.dynamics.service import DynamicsService
     from leadbridge.sandbox.hubspot.service import HubSpotService
     from leadbridge.sandbox.pipedrive.service import PipedriveService
     from leadbridge.sandbox.salesforce.service import SalesforceService
@@ -118,6 +119,11 @@ class Sandbox:
         """The Pipedrive stand-in (typed)."""
         return cast("PipedriveService", self["pipedrive"])
 
+    @property
+    def dynamics(self) -> DynamicsService:
+        """The Dataverse (Dynamics 365) stand-in (typed)."""
+        return cast("DynamicsService", self["dynamics"])
+
     def describe(self) -> dict[str, Any]:
         """``{"ca_file": …, "<kind>": [org entries…], …}``; every known kind is present (maybe empty)."""
         data: dict[str, Any] = {
@@ -125,6 +131,7 @@ class Sandbox:
             "salesforce": [],
             "hubspot": [],
             "pipedrive": [],
+            "dynamics": [],
         }
         for kind, service in self.services.items():
             data[kind] = service.describe()

@@ -14,11 +14,16 @@ from leadbridge.ports import Capability, ConnectorRegistry
 def test_given_the_shipped_kinds_then_capability_queries_replace_lists_of_names() -> None:
     registry = default_registry()
     assert list(registry) == sorted(registry.kinds)
-    assert {"csv", "hubspot", "inbox", "salesforce", "webhook", "pipedrive"} <= set(registry)
-    assert {"salesforce", "hubspot"} <= registry.names(Capability.POLLED) == registry.names(Capability.SYNCED)
+    assert {"csv", "dynamics", "hubspot", "inbox", "salesforce", "webhook", "pipedrive"} <= set(registry)
+    assert (
+        {"salesforce", "hubspot", "dynamics"}
+        <= registry.names(Capability.POLLED)
+        == registry.names(Capability.SYNCED)
+    )
     assert {"hubspot"} <= registry.names(Capability.WEBHOOKS)
-    assert registry.names(Capability.CREATE_FIELDS) >= {"hubspot"}
-    assert {"salesforce", "hubspot", "inbox", "webhook"} <= registry.names(Capability.PARTNER)
+    assert registry.names(Capability.CREATE_FIELDS) >= {"hubspot", "dynamics"}
+    assert {"salesforce", "hubspot", "dynamics", "inbox", "webhook"} <= registry.names(Capability.PARTNER)
+    assert "dynamics" in registry.names(Capability.HOME)
     assert registry.names(Capability.WRITE_ONLY) == {"webhook"}
     assert registry.kind("hubspot").default_object == "contacts"
     # Pipedrive is a partner-side kind: polled and pushed to, webhooks with Basic auth, no mapping file.
