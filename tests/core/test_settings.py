@@ -95,7 +95,8 @@ def test_a_key_of_another_kind_is_refused_and_a_secret_env_key_of_this_kind_work
 def test_an_unknown_kind_names_the_registered_ones(tmp_path: Path) -> None:
     (tmp_path / "leadbridge.yaml").write_text("connections:\n  out:\n    kind: zoho\n")
     with pytest.raises(
-        ConfigError, match=r":3: connections.out.kind: unknown kind 'zoho' \(known: csv, dynamics, hubspot"
+        ConfigError,
+        match=r":3: connections.out.kind: unknown kind 'zoho' \(known: csv, dynamics, hubspot",
     ):
         default_registry().load_settings(tmp_path / "leadbridge.yaml")
 

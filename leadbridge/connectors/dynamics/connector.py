@@ -30,7 +30,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from leadbridge.connectors.dynamics import fields as F
 from leadbridge.connectors.dynamics.client import BatchPart, DataverseClient, PartAnswer
@@ -81,6 +81,11 @@ WON_STATUS, LOST_STATUS = 3, 4  # opportunity statuscode: Won; Canceled (org-spe
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def with_query(path: str, params: Mapping[str, str]) -> str:
+    """``path?…`` with the options URL-encoded: a ``$batch`` request line may not hold spaces."""
+    return f"{path}?{urlencode(params, quote_via=quote, safe='$,()')}"
 
 
 def literal(value: str) -> str:
@@ -343,8 +348,13 @@ class DynamicsConnector:
         parts = [
             BatchPart(
                 "GET",
-                f"opportunities?$select=opportunityid,_originatingleadid_value,estimatedvalue"
-                f"&$filter=_originatingleadid_value eq {lead_id} and statecode eq 0",
+                with_query(
+                    "opportunities",
+                    {
+                        "$select": "opportunityid,_originatingleadid_value",
+                        "$filter": f"_originatingleadid_value eq {lead_id} and statecode eq 0",
+                    },
+                ),
             )
             for lead_id in closing
         ]

@@ -153,6 +153,8 @@ def run_batch(org: DataverseOrg, outer: Request, dispatch: Dispatch) -> Response
             path = references[ref] + ("/" + tail if tail else "")
         if not path.startswith(API):
             path = API + path.lstrip("/")
+        if references and request.body:
+            request.body = _bind_references(request.body, references)
         return dispatch(request, path[len(API) :])
 
     for change_set, items in groups:
@@ -194,6 +196,24 @@ def run_batch(org: DataverseOrg, outer: Request, dispatch: Dispatch) -> Response
     return Response(
         status, text.encode("utf-8"), [("Content-Type", f"multipart/mixed; boundary={out_boundary}")]
     )
+
+
+def _bind_references(body: bytes, references: dict[str, str]) -> bytes:
+    """``"x@odata.bind": "$1"`` → the row that change-set item 1 created."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(data, dict):
+        return body
+    for name, value in data.items():
+        if name.endswith("@odata.bind") and isinstance(value, str) and value.startswith("$"):
+            if value[1:] not in references:
+                raise DataverseError(
+                    400, "0x80060891", f"Content-ID Reference: '{value}' does not exist in the batch context."
+                )
+            data[name] = "/" + references[value[1:]][len(API) :]
+    return json.dumps(data).encode()
 
 
 class _Failed(Exception):
