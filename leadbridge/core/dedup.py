@@ -14,7 +14,12 @@ Rules (policy ``dedup``; every rule can be switched off):
 - a duplicate is rejected (reason ``duplicate``, the original and what matched in its payload) and
   the original gets a ``note`` naming it, so its holder sees the new interest on its timeline;
 - an admin who splits a duplicate (``split_duplicate``) qualifies it again, and it is never checked
-  against that original again.
+  against that original again;
+- an admin who merges a lead into another (``merge_duplicate``: the same person, which the rules did
+  not see) rejects it as that lead's duplicate (match ``admin``) exactly as the rules would have,
+  the other lead gets the note; only a lead not routed yet (received or qualified) can be merged —
+  one that is offered or held has partners involved (withdraw, re-route or close it instead) — and
+  never into itself or into an erased lead.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from leadbridge.core.errors import ConflictError
 from leadbridge.core.leads import LeadService, lead_from_row
 from leadbridge.core.lifecycle import CLAIMED_STATES, EventKind, LeadState
 from leadbridge.core.store.tables import LeadEventRow, LeadRow
@@ -179,6 +185,38 @@ def split_duplicate(session: Session, lead_id: str, *, actor: str, now: datetime
         payload={"split_from": original},
     )
     return original
+
+
+MERGEABLE = frozenset({LeadState.RECEIVED.value, LeadState.QUALIFIED.value})
+
+
+def merge_duplicate(session: Session, lead_id: str, into: str, *, actor: str, now: datetime) -> None:
+    """An admin says ``lead_id`` is the same person as ``into`` (module rules); ``ConflictError``
+    says why a merge is refused, ``NotFound`` names a missing lead."""
+    if lead_id == into:
+        raise ConflictError("a lead cannot be merged into itself")
+    service = LeadService(session, lambda: now)
+    row = service.get_row(lead_id, for_update=True)
+    target = service.get_row(into)
+    if target.state == LeadState.ERASED.value:
+        raise ConflictError(f"lead {into} is erased: nothing to merge into")
+    if row.state not in MERGEABLE:
+        raise ConflictError(
+            f"lead {lead_id} is {row.state}: only a lead not routed yet (received or qualified) can be "
+            "merged; withdraw, re-route or close it instead"
+        )
+    payload = {"reason_code": "duplicate", "duplicate_of": into, "match": "admin"}
+    service.apply(
+        lead_id, EventKind.REJECT, actor=actor, idempotency_key=f"merge:{lead_id}:{into}:{row.version}",
+        payload=payload, row=row,
+    )  # fmt: skip
+    service.apply(
+        into,
+        EventKind.NOTE,
+        actor=actor,
+        idempotency_key=f"duplicate-of:{into}:{lead_id}:{row.version}",
+        payload={"duplicate": lead_id, "match": "admin"},
+    )
 
 
 def _split_from(session: Session, lead_id: str) -> list[str]:

@@ -7,7 +7,9 @@ Routes (admins only):
   URL that access logs keep) returns everything held about the person (``sync/subject.py``);
 - ``POST /api/v1/leads/{id}/consent`` (``{"scope": {"share": …}}``) and the cockpit's *Withdraw
   consent* change the lead's consent scope (``core/privacy/withdrawal.py``);
-- ``GET /api/v1/audit``, ``/cockpit/audit`` and ``/cockpit/audit.csv`` read the audit log.
+- ``GET /api/v1/audit``, ``/cockpit/audit`` and ``/cockpit/audit.csv`` read the audit log;
+- the cockpit's *Split and route* and *Merge* (and ``POST /api/v1/leads/{id}/merge``, ``{"into": …}``)
+  undo or make a duplicate by hand (``core/dedup.py``).
 Every erasure and export is audited; ``audit_view`` is the one call other routes make when they show
 an identified lead, ``audit_list_view`` when they list identified leads.
 """
@@ -23,7 +25,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from leadbridge.core.dedup import split_duplicate
+from leadbridge.core.dedup import merge_duplicate, split_duplicate
 from leadbridge.core.lifecycle import LeadState
 from leadbridge.core.model import utcnow
 from leadbridge.core.privacy import audit
@@ -214,3 +216,33 @@ def cockpit_split(lead_id: str, admin: CurrentAdmin, db: Db) -> Response:
             detail=detail,
         )
     return RedirectResponse(f"/cockpit/leads/{lead_id}?done=split", status_code=303)
+
+
+class MergeIn(BaseModel):
+    """The lead this one duplicates (the same person)."""
+
+    into: str = Field(min_length=1, max_length=40)
+
+
+def _merge(db: Database, lead_id: str, into: str, actor: str, channel: str) -> None:
+    now = utcnow()
+    with db.transaction() as session:
+        merge_duplicate(session, lead_id, into, actor=actor, now=now)
+        detail = {"duplicate_of": into}
+        audit.record(
+            session, actor=actor, channel=channel, action="merge", at=now, lead_id=lead_id, detail=detail
+        )
+
+
+@api_router.post("/leads/{lead_id}/merge")
+def merge(lead_id: str, data: MergeIn, db: Db, admin: CurrentAdmin) -> dict[str, Any]:
+    """Merge the lead into ``into`` (the same person): it is attached to that lead, not routed."""
+    _merge(db, lead_id, data.into.strip(), admin.actor, "api")
+    return {"lead_id": lead_id, "state": LeadState.REJECTED.value, "duplicate_of": data.into.strip()}
+
+
+@cockpit_router.post("/leads/{lead_id}/merge", dependencies=[CsrfChecked])
+def cockpit_merge(lead_id: str, admin: CurrentAdmin, db: Db, into: Annotated[str, Form()]) -> Response:
+    """The same person as ``into``: attached to it, not routed (``core/dedup.py``)."""
+    _merge(db, lead_id, into.strip(), admin.actor, "cockpit")
+    return RedirectResponse(f"/cockpit/leads/{lead_id}?done=merged", status_code=303)

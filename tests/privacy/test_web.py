@@ -160,3 +160,54 @@ def test_given_lists_of_identified_leads_then_each_lead_shown_is_audited_and_con
     assert held["lead"]["email"] is None and held["lead"]["last_name"] is None  # withheld now
     partner_views = _views(world, "api:partner_leads")
     assert partner_views == [("api", world.lead_a, "api:partner_leads")] * 2
+
+
+def test_given_the_same_person_twice_when_the_admin_merges_in_the_cockpit_then_it_is_attached_not_routed(
+    world: World,
+) -> None:
+    from datetime import UTC, datetime
+
+    from leadbridge.core.dedup import Dedup, settle_duplicates
+    from leadbridge.core.intake import take_in
+    from tests.builders import a_lead
+
+    twin = a_lead(source_connection="fair", email="a.muster@other.example")  # the rules see no match
+    with world.database.transaction() as session:
+        take_in(session, twin)
+        assert settle_duplicates(session, [twin.id], Dedup(), datetime.now(UTC)) == [twin.id]
+    admin = world.admin_client()
+    page = admin.get(f"/cockpit/leads/{twin.id}")
+    assert "Merge duplicate" in page.text
+    token = csrf_from(admin, f"/cockpit/leads/{twin.id}")
+    refused = admin.post(f"/cockpit/leads/{twin.id}/merge", data={"csrf_token": token, "into": twin.id})
+    assert refused.status_code == 409 and "itself" in refused.text
+    missing = admin.post(f"/cockpit/leads/{twin.id}/merge", data={"csrf_token": token, "into": "L-nope"})
+    assert missing.status_code == 404
+    merged = admin.post(f"/cockpit/leads/{twin.id}/merge", data={"csrf_token": token, "into": world.lead_a})
+    assert merged.status_code == 303 and merged.headers["location"].endswith("done=merged")
+    with world.database.transaction() as session:
+        service = LeadService(session)
+        assert service.get_row(twin.id).state == "rejected"
+        reject = [e for e in service.events(twin.id) if e.kind == "reject"][-1]
+        assert reject.payload == {"reason_code": "duplicate", "duplicate_of": world.lead_a, "match": "admin"}
+        notes = [e.payload for e in service.events(world.lead_a) if e.kind == "note"]
+        assert {"duplicate": twin.id, "match": "admin"} in notes
+    page = admin.get(f"/cockpit/leads/{twin.id}").text
+    assert "Merged by an admin into" in page and "Split and route" in page and "Merge duplicate" not in page
+
+    # an offered lead has partners involved: the API refuses to merge it, with the reason
+    with world.database.transaction() as session:
+        key = create_api_key(session, "dpo-tool")[1]
+    api = world.client()
+    api.headers["Authorization"] = f"Bearer {key}"
+    answer = api.post(f"/api/v1/leads/{world.lead_a}/merge", json={"into": world.lead_b})
+    assert answer.status_code == 409 and "offered" in answer.text
+    token = csrf_from(admin, f"/cockpit/leads/{twin.id}")
+    assert admin.post(f"/cockpit/leads/{twin.id}/split", data={"csrf_token": token}).status_code == 303
+    again = api.post(f"/api/v1/leads/{twin.id}/merge", json={"into": world.lead_b})  # split, then merged
+    assert again.status_code == 200 and again.json()["duplicate_of"] == world.lead_b
+    with world.database.transaction() as session:
+        from leadbridge.core.privacy import audit
+
+        actions = [r.action for r in audit.entries(session, lead_id=twin.id) if r.action != "view_lead"]
+    assert actions == ["merge", "split", "merge"]
