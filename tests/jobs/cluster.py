@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -38,6 +39,9 @@ def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 
             return True
         time.sleep(interval)
     return predicate()
+
+
+_NOTABLE = re.compile(r"CRITICAL|ERROR|WARNING|Unrecoverable|Traceback|Error:")
 
 
 class Cluster:
@@ -110,10 +114,13 @@ class Cluster:
         process.wait(10)
 
     def logs(self) -> str:
-        return "\n".join(
-            f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}"
-            for path in self.workdir.glob("*.log")
-        )
+        """Each process's warnings and errors (the first 40), then the tail of its log."""
+        parts = []
+        for path in self.workdir.glob("*.log"):
+            text = path.read_text(errors="replace")
+            notable = [line for line in text.splitlines() if _NOTABLE.search(line)][:40]
+            parts.append(f"--- {path.name}\n" + "\n".join(notable) + f"\n... tail:\n{text[-3000:]}")
+        return "\n".join(parts)
 
     def stop(self) -> None:
         for process in self.processes.values():
