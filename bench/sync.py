@@ -21,12 +21,16 @@ sObject Collections) and, for reference, allowing Bulk API 2.0 jobs (fewer calls
 batches, but asynchronous: minutes, not seconds, for a lead to arrive).
 
     .venv/bin/python bench/sync.py [--leads 1000] [--partners 3] [--trickle 10] [--intervals 20]
-                                   [--vendor salesforce|hubspot|pipedrive|both|all]
+                                   [--vendor salesforce|hubspot|pipedrive|dynamics|both|all]
 
 Pipedrive is a partner-side kind: its world is a HubSpot manufacturer portal with P Pipedrive
 partner companies; its floor for the partners is one read per company plus **one call per lead**
 (API v2 has no batch create or update for deals). ``both`` runs Salesforce and HubSpot, ``all``
-adds Pipedrive.
+adds Pipedrive and Dynamics.
+
+Dynamics 365 (Dataverse) runs on both sides: a manufacturer environment and P partner
+environments. Its floor: query pages of 5,000 (``odata.maxpagesize``), writes in ``$batch``es of
+1,000 requests; token requests are shown like logins and left out of the ratio.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from leadbridge.connectors.dynamics import connect as dynamics_connect
 from leadbridge.connectors.pipedrive import connect as pipedrive_connect
 from leadbridge.connectors.registry import default_registry
 from leadbridge.core.partners import PartnerRepository
@@ -55,6 +60,8 @@ from leadbridge.sandbox.registry import OrgSpec
 from leadbridge.sync import projector
 from leadbridge.sync.cycle import CycleReport, SyncEngine
 from leadbridge.sync.projector import SyncTargets
+from tests.connectors.sandbox_dynamics import add_leads as add_dynamics_leads
+from tests.connectors.sandbox_dynamics import org_values as dynamics_values
 from tests.connectors.sandbox_hubspot import HubSpotHarness, add_contacts
 from tests.connectors.sandbox_salesforce import add_leads
 from tests.sync.world import World, a_partner, a_world
@@ -76,8 +83,11 @@ HS_BATCH = 100
 # Pipedrive (crm-api-notes-dynamics-pipedrive §5.4, §5.5): v2 lists up to 500 per page; deals are
 # created and updated one per call (no batch endpoint).
 PD_LIST_PAGE = 500
+# Dataverse (crm-api-notes-dynamics-pipedrive §3.3, §3.5): query pages of at most 5,000 rows
+# (odata.maxpagesize), $batch of at most 1,000 requests.
+DV_PAGE, DV_BATCH = 5_000, 1_000
 
-LOGIN_ENDPOINTS = ("login.soap", "oauth.token")
+LOGIN_ENDPOINTS = ("login.soap", "oauth.token", "token", "openid")
 
 
 @dataclass(frozen=True)
@@ -130,6 +140,14 @@ def pipedrive_floor(leads: int, orgs: int) -> Floor:
     """A HubSpot manufacturer (``hubspot_floor``) and Pipedrive partners: one read per company,
     one create per lead."""
     return Floor(hubspot_floor(leads, orgs).manufacturer, orgs + leads)
+
+
+def dynamics_floor(leads: int, orgs: int) -> Floor:
+    """Dataverse on both sides: query pages of 5,000 to read, ``$batch`` of 1,000 to write."""
+    receiving = min(leads, orgs)
+    read = max(1, math.ceil(leads / DV_PAGE))
+    delivery = max(math.ceil(leads / DV_BATCH), receiving)
+    return Floor(read + math.ceil(leads / DV_BATCH), orgs + delivery)
 
 
 @dataclass
@@ -252,6 +270,54 @@ def pipedrive(database: Database, partners: int) -> Iterator[Setup]:
         yield Setup("Pipedrive", systems, engine, add, delivered, pipedrive_floor)
 
 
+@contextmanager
+def dynamics(database: Database, partners: int) -> Iterator[Setup]:
+    """A manufacturer environment and ``partners`` partner environments (client credentials)."""
+    orgs = [f"partner-{n:02d}" for n in range(1, partners + 1)]
+    layout = {
+        "dynamics": [
+            OrgSpec("manufacturer", "manufacturer", 13, 0),
+            *(OrgSpec(org, "partner", 13 + n, 0) for n, org in enumerate(orgs, start=1)),
+        ]
+    }
+    with Sandbox(layout) as box:
+        home_org = box.dynamics.org("manufacturer")
+        environments = {org: box.dynamics.org(org) for org in orgs}
+        registry = default_registry()
+        configs: dict[str, Any] = {
+            "home": registry.connection(dynamics_values(home_org, box.ca_file, name="home"))
+        }
+        with database.transaction() as session:
+            for number, org in enumerate(orgs, start=1):
+                name = f"p{number}"
+                PartnerRepository(session).upsert(a_partner(number, name))
+                values = dynamics_values(
+                    environments[org], box.ca_file, name=name, role="partner", partner_id=f"PA-{number}"
+                )
+                configs[name] = registry.connection(values)
+        settings = Settings(connections=configs)
+
+        def engine() -> SyncEngine:
+            connectors = {
+                name: dynamics_connect(config, retry=RetryPolicy()) for name, config in configs.items()
+            }
+            projector.attach(database, SyncTargets.from_settings(settings))
+            return SyncEngine(database, settings, connectors)
+
+        def add(count: int, same_stamp: bool) -> None:
+            for start in range(0, count, 100):
+                add_dynamics_leads(home_org, min(100, count - start), same_stamp=same_stamp)
+
+        def delivered() -> list[int]:
+            return [
+                len([r for r in e.records("leads") if r.get("new_leadbridgeid")])
+                for e in environments.values()
+            ]
+
+        systems = {"manufacturer": [home_org], "partners": list(environments.values())}
+        yield Setup("Dynamics", systems, engine, add, delivered, dynamics_floor)
+
+
 def reset(setup: Setup) -> None:
     for found in setup.systems.values():
         for system in found:
@@ -358,7 +424,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--trickle", type=int, default=10, help="new leads per poll interval")
     parser.add_argument("--intervals", type=int, default=20)
     parser.add_argument(
-        "--vendor", choices=("salesforce", "hubspot", "pipedrive", "both", "all"), default="both"
+        "--vendor", choices=("salesforce", "hubspot", "pipedrive", "dynamics", "both", "all"), default="both"
     )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -376,6 +442,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             database = Database(f"sqlite:///{tmp}/pipedrive.db")
             database.upgrade()
             with pipedrive(database, args.partners) as setup:
+                measure(setup, args)
+        if args.vendor in ("dynamics", "all"):
+            database = Database(f"sqlite:///{tmp}/dynamics.db")
+            database.upgrade()
+            with dynamics(database, args.partners) as setup:
                 measure(setup, args)
 
 

@@ -58,7 +58,7 @@ from leadbridge.ports import (
 )
 
 LEAD, LEADS, TASK = "lead", "leads", "task"
-PAGE_SIZE = 1000
+PAGE_SIZE = 5000  # the most odata.maxpagesize gives
 LOOKBACK = timedelta(seconds=5)
 ENTITY_SETS = {
     "lead": "leads",
@@ -206,7 +206,7 @@ class DynamicsConnector:
 
     def read_changes(self, stream: str, since: Checkpoint | None) -> Iterator[list[Change]]:
         """Pages of lead changes not yet taken in (keyset order), then the deletions since the last read."""
-        if stream != LEAD:
+        if stream.lower() != LEAD:  # the sync engine names the stream "Lead"
             raise ValueError(f"{self.name}: unknown stream {stream!r} (known: {LEAD})")
         lookback_from = since.read_from(self.lookback) if since else None
         top = since
