@@ -101,10 +101,8 @@ def test_given_qualified_leads_when_cycling_then_the_partner_works_them_in_dynam
     assert world.home.rows["leads"][ids[0]]["new_leadbridgestatus"] == "Accepted"
     assert copies[leads[ids[1]].id].get("emailaddress1") is None  # not accepted: still blind
 
-    world.partner.update(
-        "leads", accepted,
-        {"new_partnerstatus": WON, "new_leadbridgeexpectedrevenue": 18500.0, "new_leadbridgeclosedate": "2026-05-04"},
-    )  # fmt: skip
+    won = {"new_partnerstatus": WON, "new_leadbridgeexpectedrevenue": 18500.0}
+    world.partner.update("leads", accepted, {**won, "new_leadbridgeclosedate": "2026-05-04"})
     _ok(world.engine.run())
     assert world.leads()[ids[0]].state == "won"
     home_row = world.home.rows["leads"][ids[0]]
