@@ -1,7 +1,8 @@
 """``leadbridge demo``: the newcomer's first command — the whole pipeline over sandbox CRMs.
 
 It starts the Salesforce sandbox (a manufacturer org and a few partner orgs) and, with
-``--hubspot-partners``, HubSpot partner portals beside them, stores a few dozen
+``--hubspot-partners`` / ``--pipedrive-partners``, HubSpot partner portals and Pipedrive partner
+companies beside them, stores a few dozen
 partners (the rest of them on the hosted inbox), then runs real sync cycles through the real
 connectors: leads are pulled, routed, offered into partner orgs, partners claim, decline, work,
 win, lose and return them, and every change is written back to the manufacturer's org. A final
@@ -52,11 +53,18 @@ def _api_calls(cycles: list[CycleReport]) -> dict[str, int]:
     calls: Counter[str] = Counter()
     for report in cycles:
         for name, count in report.api_calls.items():
-            kind = "hubspot_partners" if name.startswith("h") else "salesforce_partners"
+            kind = (
+                "pipedrive_partners"
+                if name.startswith("pd")
+                else "hubspot_partners"
+                if name.startswith("h")
+                else "salesforce_partners"
+            )
             calls["salesforce_manufacturer" if name == HOME else kind] += count
     return {"salesforce_manufacturer": calls["salesforce_manufacturer"],
             "salesforce_partners": calls["salesforce_partners"],
-            "hubspot_partners": calls["hubspot_partners"], "inbox": 0}  # fmt: skip
+            "hubspot_partners": calls["hubspot_partners"],
+            "pipedrive_partners": calls["pipedrive_partners"], "inbox": 0}  # fmt: skip
 
 
 def _prefixed(say: Callable[[str], None], prefix: str) -> Callable[[str], None]:
@@ -81,6 +89,7 @@ def run_demo(
     say: Any,
     hubspot_partners: int = 0,
     home: str = "salesforce",
+    pipedrive_partners: int = 0,
 ) -> tuple[dict[str, Any], DemoWorld]:
     """Run the demo in ``directory``; returns the summary and the (still running) world."""
     from leadbridge.cli.init import init
@@ -97,7 +106,7 @@ def run_demo(
     say(
         f"starting the sandbox: 1 manufacturer {'HubSpot portal' if home == 'hubspot' else 'org'} "
         f"with {leads} leads, {partner_orgs} partner orgs, "
-        f"{hubspot_partners} partner HubSpot portals"
+        f"{hubspot_partners} partner HubSpot portals, {pipedrive_partners} partner Pipedrive companies"
     )
     world = start_world(
         database,
@@ -107,6 +116,7 @@ def run_demo(
         seed=seed,
         hubspot_partners=hubspot_partners,
         home=home,
+        pipedrive_partners=pipedrive_partners,
     )
     try:
         # The world's settings name the sandbox orgs: its runtime's database queues their write-backs.
@@ -157,7 +167,8 @@ def _print(summary: dict[str, Any]) -> None:
     )
     console.print(
         f"API calls: manufacturer {calls['salesforce_manufacturer']}, partner orgs "
-        f"{calls['salesforce_partners']}, partner HubSpot portals {calls['hubspot_partners']}; "
+        f"{calls['salesforce_partners']}, partner HubSpot portals {calls['hubspot_partners']}, "
+        f"partner Pipedrive companies {calls['pipedrive_partners']}; "
         f"last cycle wrote {summary['final_cycle_writes']} record(s)"
     )
     colour = "green" if summary["lost"] == 0 else "red"
@@ -181,6 +192,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="seed for data and partner behaviour")] = 7,
     hubspot_partners: Annotated[int, typer.Option(help="partners with their own HubSpot portal")] = 2,
     home: Annotated[str, typer.Option(help="the manufacturer's CRM: salesforce or hubspot")] = "salesforce",
+    pipedrive_partners: Annotated[int, typer.Option(help="partners with their own Pipedrive company")] = 2,
 ) -> None:
     """Run the whole pipeline over sandbox CRMs and summarise (see the module docstring)."""
     if home not in HOMES:
@@ -194,6 +206,7 @@ def demo(
         say=say,
         hubspot_partners=hubspot_partners,
         home=home,
+        pipedrive_partners=pipedrive_partners,
     )
     try:
         if as_json:

@@ -5,8 +5,11 @@ then sObject Collections updates of the Lead's ``Status``, reason and amount) â€
 later reads back. Partners with a HubSpot portal act there as a user would in HubSpot's UI: the
 contact's ``hs_lead_status`` (``CONNECTED`` accepts, ``UNQUALIFIED`` declines, ``IN_PROGRESS``) and
 the ``leadbridge_outcome`` / ``_reason`` / ``_amount`` / ``_close_date`` properties (the table in
-``connectors/hubspot/BEHAVIOR.md``). Inbox partners act through the hosted inbox's own actions
-(``PartnerInbox``).
+``connectors/hubspot/BEHAVIOR.md``). Partners with a Pipedrive company act on the offer's deal as a
+Pipedrive user would: the label *Accepted* accepts, a deal lost before accepting declines (its lost
+reason), moving it to the second stage is working, won (with its value) and lost (with its lost
+reason) end it (``connectors/pipedrive/BEHAVIOR.md``); they never return a lead. Inbox partners act
+through the hosted inbox's own actions (``PartnerInbox``).
 
 Each step is decided by a seeded roll per (lead, partner, step), so a run is reproducible and a lead
 declined by one partner is not automatically declined by the next.
@@ -83,6 +86,40 @@ def hubspot_step(step: dict[str, Any]) -> dict[str, str]:
     return {"leadbridge_outcome": "returned" if status == RETURNED else "lost", "leadbridge_reason": reason}
 
 
+# What a Pipedrive partner does for a step (labels by name; ``edit_as_user`` resolves them).
+WORKING_STAGE = 2
+_PIPEDRIVE_REASON = {
+    "no_capacity": "No capacity",
+    "lost_to_competitor": "Lost to competitor",
+    "no_fit": "No fit",
+}
+
+
+def pipedrive_status(deal: dict[str, Any], labels: set[str]) -> str | None:
+    """The Salesforce-worded status a Pipedrive deal stands for (None: closed or taken back)."""
+    if deal["status"] != "open" or "Withdrawn" in labels or "Declined" in labels:
+        return None
+    if "Accepted" not in labels:
+        return NEW
+    return WORKING if deal.get("stage_id") == WORKING_STAGE else ACCEPTED
+
+
+def pipedrive_step(step: dict[str, Any], labels: set[str]) -> dict[str, Any] | None:
+    """A ``next_step`` in Pipedrive's words (module rules); ``None`` for a return (no such gesture)."""
+    status, reason = step["Status"], _PIPEDRIVE_REASON.get(step.get("LeadBridge_Reason__c") or "", "No fit")
+    if status == DECLINED:
+        return {"status": "lost", "lost_reason": reason}
+    if status == ACCEPTED:
+        return {"labels": sorted(labels | {"Accepted"})}
+    if status == WORKING:
+        return {"stage_id": WORKING_STAGE}
+    if status == WON:
+        return {"status": "won", "value": step["LeadBridge_Expected_Revenue__c"]}
+    if status == LOST:
+        return {"status": "lost", "lost_reason": reason}
+    return None
+
+
 class Partners:
     """All simulated partners of the demo world."""
 
@@ -97,6 +134,8 @@ class Partners:
             done += self._act_in_org(connection, org)
         for connection, portal in self.world.partner_portals.items():
             done += self._act_in_portal(connection, portal)
+        for connection, company in self.world.partner_companies.items():
+            done += self._act_in_company(connection, company)
         done += self._act_in_inbox()
         return done
 
@@ -135,6 +174,22 @@ class Partners:
             step = next_step(self.seed, values["leadbridge_id"], connection, status) if status else None
             if step:
                 portal.edit_as_user("contacts", record.id, hubspot_step(step))
+                done[step["Status"]] += 1
+        return done
+
+    def _act_in_company(self, connection: str, company: Any) -> Counter[str]:
+        done: Counter[str] = Counter()
+        field = company.field_by_name("leadbridge_id")
+        names = {label["id"]: label["label"] for label in company.labels}
+        company.clock.advance(1.0)  # a person's edits, a moment after leadbridge's (stamps are whole seconds)
+        for deal in company.deals_with("leadbridge_id"):
+            labels = {names[i] for i in deal["label_ids"] if i in names}
+            status = pipedrive_status(deal, labels)
+            lead_id = deal["custom_fields"][field["key"]]
+            step = next_step(self.seed, lead_id, connection, status) if status else None
+            change = pipedrive_step(step, labels) if step else None
+            if step and change:
+                company.edit_as_user("deal", deal["id"], change)
                 done[step["Status"]] += 1
         return done
 

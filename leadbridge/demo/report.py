@@ -78,6 +78,16 @@ def summarise(world: DemoWorld, database: Database) -> dict[str, Any]:
         for offer in offers:
             if connections.get(offer.partner_id) == connection and offer.lead_id not in there:
                 problems.append(f"offer {offer.id} is missing from {connection}'s HubSpot portal")
+    for connection, company in world.partner_companies.items():
+        field = company.field_by_name("leadbridge_id")
+        there = (
+            {d["custom_fields"].get(field["key"]) for d in company.deals_with("leadbridge_id")}
+            if field
+            else set()
+        )
+        for offer in offers:
+            if connections.get(offer.partner_id) == connection and offer.lead_id not in there:
+                problems.append(f"offer {offer.id} is missing from {connection}'s Pipedrive company")
     return {
         "leads_in_source": len(home_records),
         "qualified_in_source": len(qualified),

@@ -5,7 +5,8 @@ Rules: everything is seeded (same seed → same partners, leads and decisions); 
 country the sandbox generates leads for, so routing has a real choice everywhere; the first
 ``partner_orgs`` partners of the busiest country work in their own Salesforce org, the next
 ``hubspot_partners`` in their own HubSpot portal (properties created the way ``mappings check --fix``
-does), the rest in the hosted inbox.
+does), the next ``pipedrive_partners`` in their own Pipedrive company (offers land as deals; the
+connector creates its field and labels on the first offer), the rest in the hosted inbox.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from leadbridge.connectors.hubspot import HubSpotConfig, connect
 from leadbridge.connectors.inbox import InboxConfig
+from leadbridge.connectors.pipedrive import PipedriveConfig
 from leadbridge.connectors.salesforce.config import SalesforceConfig
 from leadbridge.core.partner import Partner
 from leadbridge.core.partners import PartnerRepository
@@ -24,6 +26,8 @@ from leadbridge.core.settings import ConnectionConfig, Settings
 from leadbridge.core.store.database import Database
 from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.hubspot.portal import Portal
+from leadbridge.sandbox.pipedrive.company import Company
+from leadbridge.sandbox.registry import OrgSpec, plan_orgs
 from leadbridge.sandbox.salesforce.org import SalesforceOrg
 from leadbridge.sandbox.seed import PRODUCT_LINES, cities
 
@@ -31,6 +35,7 @@ HOME = "home"
 HUBSPOT = "hubspot"
 HUBSPOT_QUALIFIED = ("marketingqualifiedlead", "salesqualifiedlead")  # the connector's default filter
 INBOX = "inbox"
+PIPEDRIVE_PREFIX = "pd"  # connection names of Pipedrive partners: pd<number>
 # Partners per country, roughly following where the sandbox's leads come from.
 PARTNERS_PER_COUNTRY = {"DE": 14, "AT": 3, "CH": 3, "NL": 3, "FR": 3, "BE": 2, "LU": 1, "IT": 2}
 PARTNERS_PER_COUNTRY |= {"PL": 1, "DK": 1, "CZ": 1}
@@ -47,6 +52,7 @@ class DemoWorld:
     settings: Settings
     partner_orgs: dict[str, SalesforceOrg] = field(default_factory=dict)  # connection → org
     partner_portals: dict[str, Portal] = field(default_factory=dict)  # connection → HubSpot portal
+    partner_companies: dict[str, Company] = field(default_factory=dict)  # connection → Pipedrive company
     partners: list[Partner] = field(default_factory=list)
 
     home_kind: str = "salesforce"  # the manufacturer's CRM: salesforce or hubspot
@@ -116,13 +122,29 @@ def hubspot_connection(portal: Portal, url: str, ca_file: Any, *, name: str, **e
     return config
 
 
-def _connection(country: str, number: int, partner_orgs: int, hubspot_partners: int) -> str:
-    if country != "DE" or number > partner_orgs + hubspot_partners:
+def _connection(
+    country: str, number: int, partner_orgs: int, hubspot_partners: int, pipedrive_partners: int = 0
+) -> str:
+    if country != "DE" or number > partner_orgs + hubspot_partners + pipedrive_partners:
         return INBOX
+    if number > partner_orgs + hubspot_partners:
+        return f"{PIPEDRIVE_PREFIX}{number}"
     return f"p{number}" if number <= partner_orgs else f"h{number}"
 
 
-def demo_partners(seed: int, partner_orgs: int, hubspot_partners: int = 0) -> list[Partner]:
+def pipedrive_connection(
+    company: Company, url: str, ca_file: Any, *, name: str, **extra: Any
+) -> PipedriveConfig:
+    """A Pipedrive connection as a partner's admin would configure it (the user's API token)."""
+    return PipedriveConfig.model_validate(
+        {"name": name, "kind": "pipedrive", "base_url": url, "api_token": company.api_token,
+         "ca_file": str(ca_file), **extra}
+    )  # fmt: skip
+
+
+def demo_partners(
+    seed: int, partner_orgs: int, hubspot_partners: int = 0, pipedrive_partners: int = 0
+) -> list[Partner]:
     """A few dozen partners covering every lead country, each with certified product lines."""
     rng = random.Random(f"demo-partners|{seed}")
     by_country: dict[str, list[Any]] = {}
@@ -135,7 +157,7 @@ def demo_partners(seed: int, partner_orgs: int, hubspot_partners: int = 0) -> li
             number += 1
             city = by_country[country][index % len(by_country[country])]
             lines = list(PRODUCT_LINES) if index == 0 else rng.sample(PRODUCT_LINES, rng.randint(2, 4))
-            connection = _connection(country, number, partner_orgs, hubspot_partners)
+            connection = _connection(country, number, partner_orgs, hubspot_partners, pipedrive_partners)
             partners.append(
                 Partner.model_validate(
                     {
@@ -172,6 +194,7 @@ def start_world(
     seed: int,
     hubspot_partners: int = 0,
     home: str = "salesforce",
+    pipedrive_partners: int = 0,
 ) -> DemoWorld:
     """Start the sandbox, store the partners, and return settings naming every connection; the
     manufacturer works in ``home`` (``salesforce`` or ``hubspot``)."""
@@ -179,9 +202,18 @@ def start_world(
     # The sandbox deals partners out round-robin over the services (partner-01 Salesforce,
     # partner-02 HubSpot, …): the k-th of a service is partner-{(k - 1) * services + its place + 1}.
     spread = len(services)
-    box = Sandbox.plan(
-        partners=max(partner_orgs, hubspot_partners) * spread, leads=leads, seed=seed, services=services
-    ).start()
+    layout = dict(
+        plan_orgs(
+            partners=max(partner_orgs, hubspot_partners) * spread, leads=leads, seed=seed, services=services
+        )
+    )
+    first_pipedrive = partner_orgs + hubspot_partners + 1  # Pipedrive companies are named after their partner
+    if pipedrive_partners:
+        layout["pipedrive"] = [
+            OrgSpec(f"partner-{PIPEDRIVE_PREFIX}{n}", "partner", seed + n, 0)
+            for n in range(first_pipedrive, first_pipedrive + pipedrive_partners)
+        ]
+    box = Sandbox(layout).start()
     try:
         home_config: ConnectionConfig = (
             hubspot_connection(
@@ -197,11 +229,19 @@ def start_world(
             )
         )
         connections: dict[str, ConnectionConfig] = {HOME: home_config, INBOX: InboxConfig(name=INBOX)}
-        partners = demo_partners(seed, partner_orgs, hubspot_partners)
+        partners = demo_partners(seed, partner_orgs, hubspot_partners, pipedrive_partners)
         world = DemoWorld(box, base, home_kind=home)
         for partner in partners:
-            number = int(partner.connection[1:]) if partner.connection != INBOX else 0
-            if partner.connection.startswith("p"):
+            number = int(partner.connection.lstrip("phd")) if partner.connection != INBOX else 0
+            if partner.connection.startswith(PIPEDRIVE_PREFIX):
+                name = f"partner-{partner.connection}"
+                company = box.pipedrive.company(name)
+                connections[partner.connection] = pipedrive_connection(
+                    company, box.pipedrive.base_url(name), box.ca_file,
+                    name=partner.connection, role="partner", partner_id=partner.external_id,
+                )  # fmt: skip
+                world.partner_companies[partner.connection] = company
+            elif partner.connection.startswith("p"):
                 org = box.salesforce.org(f"partner-{(number - 1) * spread + 1:02d}")
                 connections[partner.connection] = connection_for(
                     org, box.ca_file, name=partner.connection, role="partner", partner_id=partner.external_id

@@ -32,6 +32,7 @@ def test_given_a_small_demo_when_run_with_json_then_the_last_line_says_nothing_w
         summary["api_calls"]["salesforce_manufacturer"] > 0
         and summary["api_calls"]["salesforce_partners"] > 0
         and summary["api_calls"]["hubspot_partners"] > 0  # HubSpot partner portals beside the orgs
+        and summary["api_calls"]["pipedrive_partners"] > 0  # and Pipedrive partner companies
     )
 
 
