@@ -151,3 +151,15 @@ def test_given_a_server_failure_at_login_then_it_is_retried_not_reported_as_bad_
     with pytest.raises(FatalConnectorError, match="refused the login"):
         login(wrong, http_session(wrong))
     assert login(config, http_session(config)).session_id
+
+
+def test_given_an_object_the_org_lacks_then_describe_is_fatal_and_says_so(
+    box: Sandbox, org: SalesforceOrg
+) -> None:
+    # Salesforce answers 404 NOT_FOUND on the describe URL (a missing record's answer), not INVALID_TYPE
+    connector = sandbox_connector(org, box.ca_file, name="home")
+    with pytest.raises(FatalConnectorError) as failure:
+        connector.describe("Opportunity_Line__c")
+    message = str(failure.value)
+    assert "no sObject 'Opportunity_Line__c'" in message and "NOT_FOUND" in message
+    assert connector.describe("Lead").fields["Email"].label == "Email"

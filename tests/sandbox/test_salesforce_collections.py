@@ -229,3 +229,45 @@ def test_given_concurrent_clients_when_upserting_then_every_record_lands_once(sf
     assert len(rows) == 6 * 50  # later batches updated the same external ids instead of duplicating
     assert {r["LastName"].rsplit("-", 2)[1] for r in rows} == {"3"}
     assert sf_org.counters["collections.upsert"] == 24
+
+
+def test_given_an_all_or_none_rollback_then_creates_report_no_id_and_updates_keep_theirs(sf, sf_org):
+    results = _create(sf, [_lead("Never"), _lead("Bad", Email="nope")], all_or_none=True)
+    assert "id" not in results[0] and "id" not in results[1]  # neither record exists
+    [kept] = _create(sf, [_lead("Kept")])
+    payload = {
+        "allOrNone": True,
+        "records": [
+            {"attributes": {"type": "Lead"}, "id": kept["id"], "Rating": "Hot"},
+            {"attributes": {"type": "Lead"}, "id": kept["id"], "Email": "nope"},
+        ],
+    }
+    updated = sf.restful("composite/sobjects", method="PATCH", json=payload)
+    assert updated[0]["id"] == kept["id"] and not updated[0]["success"]
+    assert updated[0]["errors"][0]["statusCode"] == "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+
+
+def test_given_a_collections_delete_without_ids_then_400_required_field_missing(sf, sf_org):
+    with pytest.raises(SalesforceMalformedRequest) as failure:
+        sf.restful("composite/sobjects", method="DELETE", params={"ids": ""})
+    assert failure.value.content[0]["errorCode"] == "REQUIRED_FIELD_MISSING"
+    assert sf_org.counters["collections.delete"] == 1
+
+
+def test_limits_carry_the_documented_keys_and_the_quota(sf, sf_org):
+    limits = sf.limits()
+    for key in (
+        "DailyApiRequests",
+        "DailyBulkApiRequests",
+        "DailyBulkApiBatches",
+        "DailyBulkV2QueryJobs",
+        "DailyAsyncApexExecutions",
+        "DataStorageMB",
+        "FileStorageMB",
+        "HourlyODataCallout",
+        "SingleEmail",
+        "MassEmail",
+        "StreamingApiConcurrentClients",
+    ):
+        assert set(limits[key]) == {"Max", "Remaining"}, key
+    assert limits["DailyApiRequests"]["Remaining"] <= limits["DailyApiRequests"]["Max"]

@@ -190,6 +190,10 @@ def test_given_window_when_get_updated_and_deleted_then_ids_and_dates(sf, sf_org
     gone = sf.Lead.deleted(start, end)
     gone_ids = [row["id"] for row in gone["deletedRecords"]]
     assert deleted in gone_ids and created not in gone_ids
+    # the purge horizon is no later than the window's (minute-rounded) start; dates carry whole minutes
+    earliest, covered = gone["earliestDateAvailable"], gone["latestDateCovered"]
+    assert earliest <= start.strftime("%Y-%m-%dT%H:%M:00.000+0000")
+    assert all(d.endswith(":00.000+0000") for d in (earliest, covered, updated["latestDateCovered"]))
     with pytest.raises(SalesforceMalformedRequest) as failure:
         sf.Lead.updated(start - timedelta(days=31), end)
     assert failure.value.content[0]["errorCode"] == "INVALID_REPLICATION_DATE"

@@ -123,9 +123,104 @@ def test_given_describe_then_standard_and_custom_fields_with_types_picklists_and
     status_values = [(v["value"], v["defaultValue"]) for v in fields["Status"]["picklistValues"]]
     assert status_values[0] == ("Open - Not Contacted", True) and len(status_values) == 4
     assert fields["Product_Interest__c"]["type"] == "multipicklist"
-    assert fields["OwnerId"]["referenceTo"] == ["User"] and fields["OwnerId"]["relationshipName"] == "Owner"
+    owner = fields["OwnerId"]
+    assert owner["referenceTo"] == ["Group", "User"] and owner["relationshipName"] == "Owner"
+    assert owner["polymorphicForeignKey"] is True and owner["label"] == "Owner ID"
     assert {o["name"] for o in sf.describe()["sobjects"]} >= {"Lead", "Contact", "Account", "Task", "User"}
     assert sf.Contact.metadata()["objectDescribe"]["keyPrefix"] == "003"
+    assert sf.Contact.describe()["fields"][0]["name"] == "Id"
+
+
+# The keys of a field describe in API v60 (REST API developer guide, DescribeFieldResult).
+FIELD_KEYS = set(
+    [
+        "aggregatable",
+        "aiPredictionField",
+        "autoNumber",
+        "byteLength",
+        "calculated",
+        "calculatedFormula",
+        "cascadeDelete",
+        "caseSensitive",
+        "compoundFieldName",
+        "controllerName",
+        "createable",
+        "custom",
+        "defaultValue",
+        "defaultValueFormula",
+        "defaultedOnCreate",
+        "dependentPicklist",
+        "deprecatedAndHidden",
+        "digits",
+        "displayLocationInDecimal",
+        "encrypted",
+        "externalId",
+        "extraTypeInfo",
+        "filterable",
+        "filteredLookupInfo",
+        "formulaTreatNullNumberAsZero",
+        "groupable",
+        "highScaleNumber",
+        "htmlFormatted",
+        "idLookup",
+        "inlineHelpText",
+        "label",
+        "length",
+        "mask",
+        "maskType",
+        "name",
+        "nameField",
+        "namePointing",
+        "nillable",
+        "permissionable",
+        "picklistValues",
+        "polymorphicForeignKey",
+        "precision",
+        "queryByDistance",
+        "referenceTargetField",
+        "referenceTo",
+        "relationshipName",
+        "relationshipOrder",
+        "restrictedDelete",
+        "restrictedPicklist",
+        "scale",
+        "searchPrefilterable",
+        "soapType",
+        "sortable",
+        "type",
+        "unique",
+        "updateable",
+        "writeRequiresMasterRead",
+    ]
+)
+
+
+def test_field_describes_carry_salesforces_keys_labels_compound_fields_and_picklist_lengths(sf):
+    fields = {f["name"]: f for f in sf.Lead.describe()["fields"]}
+    assert all(set(f) == FIELD_KEYS for f in fields.values()), set(fields["Email"]) ^ FIELD_KEYS
+    assert len(FIELD_KEYS) == 57
+    assert (
+        fields["LeadSource"]["label"] == "Lead Source" and fields["PostalCode"]["label"] == "Zip/Postal Code"
+    )
+    assert fields["Campaign_Name__c"]["label"] == "Campaign"
+    assert fields["Industry"]["length"] == 40 and fields["Lifecycle_Stage__c"]["length"] == 255
+    assert fields["Company"]["byteLength"] == 765 and fields["Company"]["groupable"] is True
+    assert fields["Address"]["type"] == "address" and fields["Address"]["createable"] is False
+    assert (
+        fields["City"]["compoundFieldName"] == "Address"
+        and fields["FirstName"]["compoundFieldName"] == "Name"
+    )
+    assert (
+        fields["Description"]["extraTypeInfo"] == "plaintextarea"
+        and fields["Description"]["sortable"] is False
+    )
+    assert fields["NumberOfEmployees"]["digits"] == 8 and fields["NumberOfEmployees"]["precision"] == 0
+    record_id = sf.Lead.create({"LastName": "Adr", "Company": "Adr AG", "City": "Köln", "Country": "DE"})[
+        "id"
+    ]
+    address = sf.Lead.get(record_id)["Address"]
+    assert address["city"] == "Köln" and address["country"] == "DE" and address["street"] is None
+    assert sf.Lead.get(sf.Lead.create({"LastName": "N", "Company": "N"})["id"])["Address"] is None
 
 
 def test_given_customised_org_when_field_and_picklist_added_then_describe_and_writes_see_them(fresh_sf_org):
@@ -178,3 +273,14 @@ def test_given_duplicate_rule_when_saving_a_matching_lead_then_duplicates_detect
     with pytest.raises(SalesforceMalformedRequest):
         sf.Lead.update(other, {"Email": "info@dup.example"})
     assert sf.Lead.update(other, {"Title": "unrelated edit"}) == 204
+
+
+def test_given_an_unknown_sobject_in_the_url_then_404_not_found_as_salesforce_answers(sf):
+    with pytest.raises(SalesforceResourceNotFound) as failure:
+        sf.restful("sobjects/Nope__c/describe")
+    assert failure.value.content == [
+        {"message": "The requested resource does not exist", "errorCode": "NOT_FOUND", "fields": []}
+    ]
+    with pytest.raises(SalesforceMalformedRequest) as query:  # a query's FROM stays INVALID_TYPE
+        sf.query("SELECT Id FROM Nope__c")
+    assert query.value.content[0]["errorCode"] == "INVALID_TYPE"

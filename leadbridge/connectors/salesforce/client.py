@@ -37,6 +37,7 @@ from leadbridge.core.errors import (
     QuotaExhausted,
     RetriableError,
     SessionExpired,
+    SkipRecord,
 )
 from leadbridge.core.retry import RetryPolicy, parse_retry_after
 from leadbridge.ops.metrics import record_api_call
@@ -285,7 +286,16 @@ class SalesforceClient:
         return dict(self.call("limits", lambda sf: sf.limits()) or {})
 
     def describe(self, sobject: str) -> dict[str, Any]:
-        return dict(self.restful("describe", f"sobjects/{sobject}/describe") or {})
+        """The sObject's describe. An unknown sObject is 404 ``NOT_FOUND`` on this URL (not the
+        ``INVALID_TYPE`` a query gets), which the error table reads as a missing *record* (skip):
+        here it means the configuration names an object the org lacks — fatal, said plainly."""
+        try:
+            return dict(self.restful("describe", f"sobjects/{sobject}/describe") or {})
+        except SkipRecord as error:
+            raise FatalConnectorError(
+                f"describe: the org has no sObject {sobject!r} ({error}); check the connection's "
+                "object and mapping (custom objects end in '__c')"
+            ) from None
 
 
 def _more(url: str, headers: dict[str, str]) -> Callable[[Salesforce], Any]:

@@ -70,19 +70,24 @@ LEADBRIDGE_STATUS = "Routing|Offered|Accepted|Working|Won|Lost|Returned|Declined
 
 
 def _address(prefix: str) -> list[FieldDef]:
-    return [
+    """The address components and their read-only compound field (``Address``, ``MailingAddress``…)."""
+    compound = f"{prefix}Address"
+    parts = [
         typed(f"{prefix}Street", "textarea", length=255),
         text(f"{prefix}City", 40),
         text(f"{prefix}State", 80),
         text(f"{prefix}PostalCode", 20),
         text(f"{prefix}Country", 80),
-        typed(f"{prefix}Latitude", "double"),
-        typed(f"{prefix}Longitude", "double"),
+        typed(f"{prefix}Latitude", "double", precision=18, scale=15),
+        typed(f"{prefix}Longitude", "double", precision=18, scale=15),
         pick(
             f"{prefix}GeocodeAccuracy",
             "Address|NearAddress|Block|Street|ExtendedZip|Zip|City|County|State|Unknown",
         ),
     ]
+    label = f"{prefix} Address".strip()
+    whole = readonly(FieldDef(compound, "address", label=label, compound=None))
+    return [*(replace(part, compound=compound) for part in parts), whole]
 
 
 # Written back by leadbridge (the external id keys every delivery and write-back as an upsert).
@@ -111,14 +116,16 @@ MARKETING_FIELDS: list[FieldDef] = [
 ]
 
 _OWNER = ref("OwnerId", "User", nillable=False, defaulted=True, relationship="Owner")
+# A lead may be owned by a queue: its owner is polymorphic (the stand-in has no Group records).
+_LEAD_OWNER = ref("OwnerId", "Group", "User", nillable=False, defaulted=True, relationship="Owner")
 
 
 def standard_objects() -> dict[str, tuple[str, list[FieldDef]]]:
     """Object name → (key prefix, fields) of the standard catalogue."""
     name_parts = [
-        pick("Salutation", "Mr.|Ms.|Mrs.|Dr.|Prof."),
-        text("FirstName", 40),
-        text("LastName", 80, nillable=False),
+        pick("Salutation", "Mr.|Ms.|Mrs.|Dr.|Prof.", compound="Name"),
+        text("FirstName", 40, compound="Name"),
+        text("LastName", 80, nillable=False, compound="Name"),
         readonly(text("Name", 121)),
     ]
     return {
@@ -139,8 +146,8 @@ def standard_objects() -> dict[str, tuple[str, list[FieldDef]]]:
                 pick("Industry", INDUSTRY),
                 pick("Rating", "Hot|Warm|Cold"),
                 typed("AnnualRevenue", "currency"),
-                typed("NumberOfEmployees", "int"),
-                _OWNER,
+                typed("NumberOfEmployees", "int", precision=8),
+                _LEAD_OWNER,
                 readonly(flag("IsConverted")),
                 readonly(typed("ConvertedDate", "date")),
                 readonly(ref("ConvertedAccountId", "Account")),
@@ -255,6 +262,8 @@ def standard_schema() -> Schema:
     for name, (prefix, fields) in standard_objects().items():
         obj = ObjectDef(name, prefix)
         for definition in [*system_fields(name), *fields]:
+            if definition.type == "picklist" and not definition.custom:
+                definition = replace(definition, length=40)  # standard picklists: 40 characters
             obj.add(definition)
         objects.append(obj)
     return Schema(objects)

@@ -3,8 +3,10 @@
 Rules applied: at most 200 records (else 400 ``EXCEEDED_ID_LIMIT``); the answer is **200 with one
 result per record, in input order**, even when records fail; item errors say ``statusCode``;
 ``allOrNone: true`` rolls every write back when one record fails, and the records that were
-valid report ``ALL_OR_NONE_OPERATION_ROLLED_BACK``. Injected per-record faults use the fault
-endpoint ``"collections.record"`` (each record fails with the transient ``UNABLE_TO_LOCK_ROW``).
+valid report ``ALL_OR_NONE_OPERATION_ROLLED_BACK`` — without an id when their write was a create
+(the record does not exist); a DELETE without ``ids`` is 400 ``REQUIRED_FIELD_MISSING``. Injected
+per-record faults use the fault endpoint ``"collections.record"`` (each record fails with the
+transient ``UNABLE_TO_LOCK_ROW``).
 """
 
 from __future__ import annotations
@@ -63,7 +65,9 @@ def _type_of(record: dict[str, Any]) -> str:
 Operation = Callable[[], dict[str, Any]]
 
 
-def _run(org: SalesforceOrg, operations: list[Operation], all_or_none: bool) -> list[dict[str, Any]]:
+def _run(
+    org: SalesforceOrg, operations: list[Operation], all_or_none: bool, *, creating: bool = False
+) -> list[dict[str, Any]]:
     """Apply each operation; collect per-record results; roll back everything if all-or-none fails."""
     results: list[dict[str, Any]] = []
     with org.store.transaction() as rollback:
@@ -80,11 +84,16 @@ def _run(org: SalesforceOrg, operations: list[Operation], all_or_none: bool) -> 
                 results.append({"success": False, "errors": [error.item_error()]})
         if all_or_none and not all(r["success"] for r in results):
             rollback()
-            results = [
-                r if not r["success"] else {"id": r["id"], "success": False, "errors": [dict(_ROLLED_BACK)]}
-                for r in results
-            ]
+            results = [r if not r["success"] else _rolled_back(r, creating) for r in results]
     return results
+
+
+def _rolled_back(result: dict[str, Any], creating: bool) -> dict[str, Any]:
+    """A valid record's result after an all-or-none rollback: a created record never existed."""
+    rolled: dict[str, Any] = {"success": False, "errors": [dict(_ROLLED_BACK)]}
+    if not (creating or result.get("created")):
+        rolled = {"id": result["id"], **rolled}
+    return rolled
 
 
 def register(router: Router, org: SalesforceOrg, base: str) -> None:
@@ -108,7 +117,7 @@ def register(router: Router, org: SalesforceOrg, base: str) -> None:
 
             return run
 
-        return json_response(_run(org, [op(r) for r in records], all_or_none))
+        return json_response(_run(org, [op(r) for r in records], all_or_none, creating=True))
 
     def update(request: Request) -> Response:
         records, all_or_none = _payload(request)
@@ -164,6 +173,10 @@ def register(router: Router, org: SalesforceOrg, base: str) -> None:
 
     def delete(request: Request) -> Response:
         ids = [i for i in (request.param("ids") or "").split(",") if i]
+        if not ids:  # message unconfirmed; the code and status are Salesforce's
+            raise SalesforceApiError(
+                400, "REQUIRED_FIELD_MISSING", "Required parameter 'ids' is missing", ["ids"]
+            )
         if len(ids) > MAX_RECORDS:
             raise _too_many()
         all_or_none = (request.param("allOrNone") or "").lower() == "true"

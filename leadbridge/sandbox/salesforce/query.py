@@ -100,7 +100,8 @@ class QueryEngine:
                 "custom relationship, be sure to append the '__r' after the custom relationship name.",
                 [path],
             )
-        targets = [self.store.object(t) for t in reference.reference_to]
+        # a polymorphic owner names Group too, which the stand-in does not model
+        targets = [self.store.object(t) for t in reference.reference_to if self.store.schema.get(t)]
         definition = targets[0].field(tail)
         if definition is None:
             raise no_such_column(tail, targets[0].name)

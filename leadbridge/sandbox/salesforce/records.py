@@ -250,7 +250,8 @@ class RecordStore:
 
     def _check_reference(self, field: FieldDef, value: str) -> None:
         for target in field.reference_to:
-            record = self.tables[target.lower()].get(value)
+            table = self.tables.get(target.lower())  # Group (queues) is not modelled
+            record = table.get(value) if table is not None else None
             if record is not None and not record["IsDeleted"]:
                 return
         raise SalesforceApiError(

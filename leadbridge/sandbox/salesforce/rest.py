@@ -28,6 +28,64 @@ B = r"/services/data/v(?P<version>\d+\.\d+)"
 UPDATED_WINDOW = timedelta(days=30)
 DELETED_WINDOW = timedelta(days=15)
 VERSIONS = [f"{v}.0" for v in range(55, 63)]
+# The documented ``/limits`` keys beside DailyApiRequests (REST API guide, "List Org Limits").
+LIMITS = {
+    "ActiveScratchOrgs": 3,
+    "AnalyticsExternalDataSizeMB": 40960,
+    "ConcurrentAsyncGetReportInstances": 200,
+    "ConcurrentEinsteinDataInsightsStoryCreation": 5,
+    "ConcurrentEinsteinDiscoveryStoryCreation": 2,
+    "ConcurrentSyncReportRuns": 20,
+    "DailyAnalyticsDataflowJobExecutions": 60,
+    "DailyAnalyticsUploadedFilesSizeMB": 51200,
+    "DailyAsyncApexExecutions": 250000,
+    "DailyAsyncApexTests": 500,
+    "DailyBulkApiBatches": 15000,
+    "DailyBulkApiRequests": 15000,
+    "DailyBulkV2QueryFileStorageMB": 976562,
+    "DailyBulkV2QueryJobs": 10000,
+    "DailyDurableGenericStreamingApiEvents": 10000,
+    "DailyDurableStreamingApiEvents": 10000,
+    "DailyEinsteinDataInsightsStoryCreation": 1000,
+    "DailyEinsteinDiscoveryPredictAPICalls": 50000,
+    "DailyEinsteinDiscoveryPredictionsByCDC": 500000,
+    "DailyEinsteinDiscoveryStoryCreation": 100,
+    "DailyFunctionsApiCallLimit": 235000,
+    "DailyGenericStreamingApiEvents": 10000,
+    "DailyScratchOrgs": 6,
+    "DailyStandardVolumePlatformEvents": 10000,
+    "DailyStreamingApiEvents": 10000,
+    "DailyWorkflowEmails": 1000,
+    "DataStorageMB": 1024,
+    "DurableStreamingApiConcurrentClients": 20,
+    "FileStorageMB": 1024,
+    "HourlyAsyncReportRuns": 1200,
+    "HourlyDashboardRefreshes": 200,
+    "HourlyDashboardResults": 5000,
+    "HourlyDashboardStatuses": 999999999,
+    "HourlyLongTermIdMapping": 100000,
+    "HourlyManagedContentPublicRequests": 50000,
+    "HourlyODataCallout": 10000,
+    "HourlyPublishedPlatformEvents": 50000,
+    "HourlyPublishedStandardVolumePlatformEvents": 100000,
+    "HourlyShortTermIdMapping": 100000,
+    "HourlySyncReportRuns": 500,
+    "HourlyTimeBasedWorkflow": 1000,
+    "MassEmail": 5000,
+    "MonthlyEinsteinDiscoveryStoryCreation": 500,
+    "MonthlyPlatformEventsUsageEntitlement": 300000,
+    "Package2VersionCreates": 6,
+    "Package2VersionCreatesWithoutValidation": 500,
+    "PermissionSets": 1500,
+    "PrivateConnectOutboundCalloutHourlyLimitMB": 0,
+    "SingleEmail": 5000,
+    "StreamingApiConcurrentClients": 20,
+}
+
+
+def _minute(moment: datetime) -> datetime:
+    """Rounded down to the minute: replication windows and their dates ignore seconds."""
+    return moment.replace(second=0, microsecond=0)
 
 
 def body_dict(request: Request) -> dict[str, Any]:
@@ -81,7 +139,12 @@ class SalesforceRest:
 
     # -- helpers ------------------------------------------------------------------------------
     def _obj(self, request: Request) -> ObjectDef:
-        return self.org.store.object(request.params["sobject"])
+        """The sObject the URL names; an unknown one is a resource that does not exist: 404
+        ``NOT_FOUND``, as Salesforce answers (a SOQL ``FROM`` or a body's type: 400 ``INVALID_TYPE``)."""
+        obj = self.org.schema.get(request.params["sobject"])
+        if obj is None:
+            raise not_found()
+        return obj
 
     @staticmethod
     def _user(request: Request) -> str | None:
@@ -101,20 +164,13 @@ class SalesforceRest:
         return json_response({name: f"{base}/{name}" for name in names})
 
     def limits(self, request: Request) -> Response:
-        """``GET {B}/limits/``: DailyApiRequests from the org's quota, other limits static."""
+        """``GET {B}/limits/``: DailyApiRequests from the org's quota, the other documented limits
+        static (an Enterprise Edition org's values; ``LIMITS``)."""
         quota = self.org.faults.quota
         limit = quota.limit if quota.limit is not None else 5_000_000
-        fixed = {
-            "DailyBulkApiBatches": 15000,
-            "DailyBulkV2QueryJobs": 10000,
-            "DailyAsyncApexExecutions": 250000,
-            "DataStorageMB": 1024,
-            "FileStorageMB": 1024,
-            "SingleEmail": 5000,
-        }
         data: dict[str, Any] = {"DailyApiRequests": {"Max": limit, "Remaining": max(0, limit - quota.used)}}
-        data.update({name: {"Max": value, "Remaining": value} for name, value in fixed.items()})
-        return json_response(data)
+        data.update({name: {"Max": value, "Remaining": value} for name, value in LIMITS.items()})
+        return json_response(dict(sorted(data.items())))
 
     def describe_global(self, request: Request) -> Response:
         """``GET {B}/sobjects``: every object, without fields."""
@@ -240,12 +296,12 @@ class SalesforceRest:
                 )
             return parsed
 
-        start, end = moment("start"), moment("end")
+        start, end = _minute(moment("start")), _minute(moment("end"))
         if end < start:
             raise SalesforceApiError(
                 400, "INVALID_REPLICATION_DATE", "endDate must chronologically follow startDate"
             )
-        if start < self.org.clock.now() - limit:
+        if start < _minute(self.org.clock.now() - limit):
             raise SalesforceApiError(
                 400, "INVALID_REPLICATION_DATE", f"startDate cannot be more than {limit.days} days ago"
             )
@@ -256,7 +312,7 @@ class SalesforceRest:
         obj = self._obj(request)
         start, end = self._window(request, UPDATED_WINDOW)
         ids = [r["Id"] for r in self.org.records(obj.name) if start <= r["SystemModstamp"] <= end]
-        covered = min(end, self.org.clock.now())
+        covered = _minute(min(end, self.org.clock.now()))
         return json_response({"ids": ids, "latestDateCovered": format_datetime(covered)})
 
     def deleted(self, request: Request) -> Response:
@@ -270,11 +326,13 @@ class SalesforceRest:
             for r in gone
             if start <= deleted_at[r["Id"]] <= end
         ]
-        earliest = min((deleted_at[r["Id"]] for r in gone), default=start)
+        # The purge horizon: deletions before it are gone for good (here: the 15-day window), so it
+        # is never later than a window start the call accepts.
+        horizon = _minute(self.org.clock.now() - DELETED_WINDOW)
         return json_response(
             {
                 "deletedRecords": rows,
-                "earliestDateAvailable": format_datetime(earliest),
-                "latestDateCovered": format_datetime(min(end, self.org.clock.now())),
+                "earliestDateAvailable": format_datetime(min(horizon, start)),
+                "latestDateCovered": format_datetime(_minute(min(end, self.org.clock.now()))),
             }
         )

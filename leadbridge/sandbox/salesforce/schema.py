@@ -6,6 +6,7 @@ Extend an org at runtime with ``Schema.add_field`` / ``Schema.add_picklist_value
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 # Types whose values are text in JSON (and compared case-insensitively in SOQL).
@@ -56,6 +57,7 @@ class FieldDef:
     precision: int = 0
     scale: int = 0
     defaulted: bool = False  # filled on create when absent (e.g. OwnerId = the calling user)
+    compound: str | None = None  # the compound field this one is part of (``Address``, ``Name``)
 
     @property
     def custom(self) -> bool:
@@ -73,27 +75,51 @@ class FieldDef:
         )
 
     def describe(self) -> dict[str, object]:
-        """The field's entry in ``…/sobjects/{obj}/describe`` (the keys clients actually read)."""
+        """The field's entry in ``…/sobjects/{obj}/describe``: Salesforce's 57 keys, with the values
+        a standard Enterprise org reports for such a field (features the stand-in lacks — formulas,
+        encryption, dependent picklists, help text — are reported as absent)."""
+        kind = self.type
+        texty = kind in _BYTE_TYPES
         return {
-            "name": self.name,
-            "label": self.label or self.name.removesuffix("__c").replace("_", " "),
-            "type": self.type,
-            "soapType": _SOAP_TYPES.get(self.type, "xsd:string"),
-            "length": self.length,
-            "precision": self.precision,
-            "scale": self.scale,
-            "custom": self.custom,
-            "nillable": self.nillable,
+            "aggregatable": kind not in ("textarea", "multipicklist", "address", "boolean"),
+            "aiPredictionField": False,
+            "autoNumber": False,
+            "byteLength": self.length if kind in ("id", "reference") else self.length * 3 if texty else 0,
+            "calculated": False,
+            "calculatedFormula": None,
+            "cascadeDelete": False,
+            "caseSensitive": False,
+            "compoundFieldName": self.compound,
+            "controllerName": None,
             "createable": self.createable,
-            "updateable": self.updateable,
-            "defaultedOnCreate": self.defaulted or self.default is not None or self.name in SYSTEM_FIELDS,
+            "custom": self.custom,
             "defaultValue": self.default,
+            "defaultValueFormula": None,
+            "defaultedOnCreate": self.defaulted or self.default is not None or self.name in SYSTEM_FIELDS,
+            "dependentPicklist": False,
+            "deprecatedAndHidden": False,
+            "digits": self.precision if kind == "int" else 0,
+            "displayLocationInDecimal": False,
+            "encrypted": False,
             "externalId": self.external_id,
-            "unique": self.unique,
+            "extraTypeInfo": _EXTRA_TYPE_INFO.get(kind),
+            "filterable": kind != "textarea" or self.length <= 255,
+            "filteredLookupInfo": None,
+            "formulaTreatNullNumberAsZero": False,
+            "groupable": kind in _GROUPABLE and (kind != "textarea" or self.length <= 255),
+            "highScaleNumber": False,
+            "htmlFormatted": False,
             "idLookup": self.name == "Id" or self.external_id,
-            "filterable": self.type != "textarea" or self.length <= 255,
-            "sortable": self.type not in ("textarea", "multipicklist"),
-            "restrictedPicklist": self.restricted,
+            "inlineHelpText": None,
+            "label": self.label or label_for(self.name),
+            "length": self.length,
+            "mask": None,
+            "maskType": None,
+            "name": self.name,
+            "nameField": self.name == "Name",
+            "namePointing": len(self.reference_to) > 1,
+            "nillable": self.nillable,
+            "permissionable": self.custom and self.nillable,
             "picklistValues": [
                 {
                     "active": True,
@@ -104,9 +130,69 @@ class FieldDef:
                 }
                 for value in self.picklist
             ],
+            "polymorphicForeignKey": len(self.reference_to) > 1,
+            "precision": 0 if kind == "int" else self.precision,
+            "queryByDistance": False,
+            "referenceTargetField": None,
             "referenceTo": list(self.reference_to),
             "relationshipName": self.relationship_name,
+            "relationshipOrder": None,
+            "restrictedDelete": False,
+            "restrictedPicklist": self.restricted,
+            "scale": self.scale,
+            "searchPrefilterable": False,
+            "soapType": _SOAP_TYPES.get(kind, "xsd:string"),
+            "sortable": kind not in ("textarea", "multipicklist", "address"),
+            "type": kind,
+            "unique": self.unique,
+            "updateable": self.updateable,
+            "writeRequiresMasterRead": False,
         }
+
+
+# Types whose byteLength is 3 bytes per character (UTF-8), and the ones SOQL can GROUP BY.
+_BYTE_TYPES = frozenset(
+    {"string", "textarea", "email", "phone", "url", "picklist", "multipicklist", "combobox"}
+)
+_GROUPABLE = frozenset(
+    {"id", "reference", "string", "email", "phone", "url", "picklist", "combobox", "boolean", "date", "int"}
+)
+_EXTRA_TYPE_INFO = {"textarea": "plaintextarea"}
+# Standard field labels that are not simply the API name's words (Setup's labels, English org).
+_LABELS = {
+    "Id": "Record ID",
+    "IsDeleted": "Deleted",
+    "CreatedById": "Created By ID",
+    "LastModifiedById": "Last Modified By ID",
+    "OwnerId": "Owner ID",
+    "NumberOfEmployees": "Employees",
+    "HasOptedOutOfEmail": "Email Opt Out",
+    "DoNotCall": "Do Not Call",
+    "PostalCode": "Zip/Postal Code",
+    "State": "State/Province",
+    "Street": "Street",
+    "IsConverted": "Converted",
+    "ConvertedAccountId": "Converted Account ID",
+    "ConvertedContactId": "Converted Contact ID",
+    "AccountId": "Account ID",
+    "ParentId": "Parent Account ID",
+    "WhoId": "Name ID",
+    "WhatId": "Related To ID",
+    "ActivityDate": "Due Date Only",
+    "IsClosed": "Closed",
+    "IsActive": "Active",
+    "Type": "Type",
+}
+
+
+def label_for(name: str) -> str:
+    """A field's label: Setup's for the standard fields above, else the API name's words
+    (``LeadSource`` → ``Lead Source``, ``Campaign_Name__c`` → ``Campaign Name``)."""
+    if name in _LABELS:
+        return _LABELS[name]
+    base = name.removesuffix("__c").replace("_", " ")
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", base)
+    return re.sub(r"\bId$", "ID", words)
 
 
 _SOAP_TYPES = {
@@ -119,6 +205,7 @@ _SOAP_TYPES = {
     "percent": "xsd:double",
     "date": "xsd:date",
     "datetime": "xsd:dateTime",
+    "address": "urn:address",
 }
 
 

@@ -21,8 +21,21 @@ def record_json(
     out: dict[str, Any] = {"attributes": attributes(obj.name, record["Id"], version)}
     for definition in obj.fields.values():
         if fields is None or definition.name.lower() in fields:
-            out[definition.name] = to_json(record.get(definition.name))
+            if definition.type == "address":
+                out[definition.name] = compound_address(obj, record, definition.name)
+            else:
+                out[definition.name] = to_json(record.get(definition.name))
     return out
+
+
+def compound_address(obj: ObjectDef, record: Record, name: str) -> dict[str, Any] | None:
+    """The value of a compound address field, from its components (null when they all are)."""
+    prefix = name.removesuffix("Address")
+    value = {
+        key[len(prefix) :][:1].lower() + key[len(prefix) + 1 :]: to_json(record.get(key))
+        for key in (d.name for d in obj.fields.values() if d.compound == name)
+    }
+    return dict(sorted(value.items())) if any(v is not None for v in value.values()) else None
 
 
 def describe_object(obj: ObjectDef, version: str, *, with_fields: bool = True) -> dict[str, Any]:
