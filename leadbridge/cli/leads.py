@@ -32,10 +32,15 @@ def import_command(
     ] = False,
     connection: Annotated[str, typer.Option(help="source connection name recorded on each lead")] = "csv",
     encoding: Annotated[str, typer.Option(help="file encoding")] = "utf-8-sig",
+    clear_empty: Annotated[
+        bool,
+        typer.Option("--clear-empty", help="an empty cell clears the stored value (default: keeps it)"),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Validate every row, then take the leads in, streaming in chunks (re-running continues an
-    interrupted import and creates nothing twice). Rows with ``outcome`` won/lost are history."""
+    interrupted import and creates nothing twice). Rows with ``outcome`` won/lost are history.
+    A known lead is updated partially: a column the file lacks, or an empty cell, keeps its value."""
     database = open_database()
     try:
         with file_progress("leads", file, enabled=not as_json) as progress:
@@ -45,6 +50,7 @@ def import_command(
                 connection=connection,
                 encoding=encoding,
                 skip_invalid=skip_invalid,
+                clear_empty=clear_empty,
                 progress=progress,
             )
     except CsvFileError as error:

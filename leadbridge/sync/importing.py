@@ -8,6 +8,7 @@ Rules:
 - rows are written in chunks of ``CHUNK``, one transaction each, leads through bulk intake
   (``sync/bulk_intake.py``: one event batch per chunk), partners upserted by external id; the
   tables' statistics are refreshed as they grow (PostgreSQL), so lookups stay on their indexes;
+- a known lead is updated partially (``sync/lead_updates.py``): what the row does not say is kept;
 - resumable: an interrupted import keeps its committed chunks; running the same file again finds
   them ``unchanged`` (intake's dedup by connection, external id and content) and continues;
 - every bad row is counted with its line number; the first ``MAX_ERRORS`` are kept with their
@@ -38,6 +39,7 @@ from leadbridge.core.store.database import Database
 from leadbridge.core.store.maintenance import refresh_statistics
 from leadbridge.core.store.tables import PartnerRow
 from leadbridge.sync.bulk_intake import Incoming, take_in_chunk
+from leadbridge.sync.lead_updates import LeadUpdate, merge_known, update_from_row
 from leadbridge.sync.partner_updates import apply_updates, update_from_csv, update_key
 
 # progress(phase, rows so far, bytes of the file read so far); phase is "validating" or "importing"
@@ -188,24 +190,30 @@ def import_leads(
     connection: str = "csv",
     encoding: str = "utf-8-sig",
     skip_invalid: bool = False,
+    clear_empty: bool = False,
     progress: Progress | None = None,
     actor: str = "csv-import",
 ) -> ImportSummary:
-    """Take the file's leads in (module rules); counts of created / updated / unchanged."""
+    """Take the file's leads in (module rules); a known lead is updated partially
+    (``lead_updates.py``: absent columns and empty cells keep the stored value unless
+    ``clear_empty``); counts of created / updated / unchanged."""
     refs = PartnerRefs(database)
 
-    def build(row: dict[str, str | None]) -> Incoming:
-        return incoming(lead_record_from_csv(row, connection), refs)
+    def build(row: dict[str, str | None]) -> LeadUpdate:
+        return update_from_row(
+            incoming(lead_record_from_csv(row, connection), refs), row, clear_empty=clear_empty
+        )
 
-    def write(session: Session, items: list[Incoming]) -> Counter[str]:
-        return Counter(result.result.value for result in take_in_chunk(session, items, actor=actor))
+    def write(session: Session, items: list[LeadUpdate]) -> Counter[str]:
+        merged = merge_known(session, items)
+        return Counter(result.result.value for result in take_in_chunk(session, merged, actor=actor))
 
     return _import(
         database,
         path,
         encoding,
         build,
-        lambda item: lead_key(item.lead),
+        lambda item: lead_key(item.incoming.lead),
         write,
         ("created", "updated", "unchanged"),
         skip_invalid=skip_invalid,

@@ -1,0 +1,135 @@
+"""Lead imports as partial updates: a row changes only what it says about a lead already known.
+
+Rules (``leadbridge leads import``; a new lead is taken in from its row as it is):
+- a column the file does not have leaves the stored value alone; so does an empty cell, unless
+  ``clear_empty`` (``leads import --clear-empty``), which clears it (a cleared stage falls back to
+  ``mql``, as in a new row);
+- what no CSV column carries — the consent scope set through the API or the cockpit, geocoded
+  coordinates, the owner, custom fields the file does not name — is kept;
+- a consent column that changes the flag is a new statement of consent: the flag decides and a
+  stored scope is dropped (``consent_share: no`` withdraws, per the policy); the same flag keeps
+  the scope;
+- a new location (street, postal code, city, country) without new coordinates drops coordinates that
+  were only geocoded from the old one, so intake places the lead again;
+- a row whose own version was taken in before is passed on as it is (intake finds it unchanged at
+  the speed of reading, so re-running an interrupted import stays fast); an erased lead is never
+  filled again (intake refuses it);
+- the merged lead goes through intake like any new version: a row that changes nothing is
+  ``unchanged``, one that qualifies a nurtured lead recycles it, one that changes consent withdraws.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadbridge.connectors.csvfile import HISTORY_COLUMNS, LEAD_COLUMNS
+from leadbridge.core.intake import stamp_of_dump
+from leadbridge.core.lifecycle import LeadState
+from leadbridge.core.model import Lead
+from leadbridge.core.store.tables import IntakeRow, LeadRow
+from leadbridge.sync.bulk_intake import Incoming
+
+Path = tuple[str, ...]
+_ADDRESS = ("street", "postal_code", "city", "state", "country", "latitude", "longitude")
+_CONSENT = {"consent_share": "share_with_partners", "consent_marketing": "marketing"}
+_LOCATION = {("address", name) for name in ("street", "postal_code", "city", "country")}
+_COORDINATES = {("address", "latitude"), ("address", "longitude")}
+_ALWAYS: frozenset[Path] = frozenset({("external_id",), ("email",), ("source_connection",)})
+
+
+def column_path(column: str) -> Path:
+    """The lead field a CSV column fills (a column that is not a lead column: a custom field)."""
+    if column in _ADDRESS:
+        return ("address", column)
+    if column in _CONSENT:
+        return ("consent", _CONSENT[column])
+    if column in LEAD_COLUMNS:
+        return (column,)
+    return ("custom", column)
+
+
+@dataclass(frozen=True)
+class LeadUpdate:
+    """A lead as one CSV row describes it, and which of its fields the row actually sets."""
+
+    incoming: Incoming
+    paths: frozenset[Path]
+
+
+def update_from_row(
+    incoming: Incoming, row: dict[str, str | None], *, clear_empty: bool = False
+) -> LeadUpdate:
+    """The row's lead and the fields it sets (module rules)."""
+    paths = {
+        column_path(column)
+        for column, value in row.items()
+        if column not in HISTORY_COLUMNS and (clear_empty or (value or "").strip())
+    }
+    return LeadUpdate(incoming, frozenset(paths | _ALWAYS))
+
+
+def merged(stored: dict[str, Any], fresh: dict[str, Any], paths: frozenset[Path]) -> dict[str, Any]:
+    """``stored`` with the values of ``fresh`` at ``paths`` (module rules)."""
+    result = copy.deepcopy(stored)
+    for path in sorted(paths):
+        *parents, leaf = path
+        target, source = result, fresh
+        for part in parents:
+            if not isinstance(target.get(part), dict):
+                target[part] = {}
+            target, source = target[part], source.get(part) or {}
+        target[leaf] = copy.deepcopy(source.get(leaf))
+    consent = ("consent", "share_with_partners")
+    before = (stored.get("consent") or {}).get("share_with_partners")
+    if consent in paths and (fresh.get("consent") or {}).get("share_with_partners") != before:
+        result.setdefault("consent", {})["scope"] = None
+    address = result.get("address") or {}
+    if paths & _LOCATION and not paths & _COORDINATES and address.get("geocoded"):
+        address.update(latitude=None, longitude=None, geocoded=None)
+    return result
+
+
+def merge_known(session: Session, updates: Sequence[LeadUpdate]) -> list[Incoming]:
+    """Each update as intake's input: known leads merged with their stored data (module rules)."""
+    by_connection: dict[str, set[str]] = {}
+    for update in updates:
+        lead = update.incoming.lead
+        by_connection.setdefault(lead.source_connection, set()).add(lead.external_id or "")
+    stored: dict[tuple[str, str], LeadRow] = {}
+    seen: set[tuple[str, str, str]] = set()
+    for connection, external_ids in by_connection.items():
+        wanted = sorted(external_ids)
+        rows = session.execute(
+            select(LeadRow).where(LeadRow.source_connection == connection, LeadRow.external_id.in_(wanted))
+        ).scalars()
+        stored |= {(connection, row.external_id or ""): row for row in rows}
+        versions = session.execute(
+            select(IntakeRow.external_id, IntakeRow.stamp).where(
+                IntakeRow.connection == connection, IntakeRow.external_id.in_(wanted)
+            )
+        ).all()
+        seen |= {(connection, external_id, stamp) for external_id, stamp in versions}
+    result: list[Incoming] = []
+    for update in updates:
+        lead = update.incoming.lead
+        key = (lead.source_connection, lead.external_id or "")
+        row = stored.get(key)
+        if row is None or row.state == LeadState.ERASED.value:
+            result.append(update.incoming)
+            continue
+        fresh = lead.model_dump(mode="json")
+        if (*key, stamp_of_dump(fresh)) in seen:
+            result.append(update.incoming)  # this very row was taken in before
+            continue
+        data = merged(row.data or {}, fresh, update.paths)
+        data.update(id=row.id, created_at=fresh["created_at"])
+        result.append(
+            Incoming(Lead.model_validate(data), update.incoming.history, update.incoming.partner_id)
+        )
+    return result
