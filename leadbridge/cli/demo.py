@@ -1,8 +1,8 @@
 """``leadbridge demo``: the newcomer's first command — the whole pipeline over sandbox CRMs.
 
 It starts the Salesforce sandbox (a manufacturer org and a few partner orgs) and, with
-``--hubspot-partners`` / ``--pipedrive-partners``, HubSpot partner portals and Pipedrive partner
-companies beside them, stores a few dozen
+``--hubspot-partners`` / ``--pipedrive-partners`` / ``--dynamics-partners``, HubSpot partner portals,
+Pipedrive partner companies and Dynamics 365 partner environments beside them, stores a few dozen
 partners (the rest of them on the hosted inbox), then runs real sync cycles through the real
 connectors: leads are pulled, routed, offered into partner orgs, partners claim, decline, work,
 win, lose and return them, and every change is written back to the manufacturer's org. A final
@@ -54,7 +54,9 @@ def _api_calls(cycles: list[CycleReport]) -> dict[str, int]:
     for report in cycles:
         for name, count in report.api_calls.items():
             kind = (
-                "pipedrive_partners"
+                "dynamics_partners"
+                if name.startswith("dx")
+                else "pipedrive_partners"
                 if name.startswith("pd")
                 else "hubspot_partners"
                 if name.startswith("h")
@@ -64,7 +66,8 @@ def _api_calls(cycles: list[CycleReport]) -> dict[str, int]:
     return {"salesforce_manufacturer": calls["salesforce_manufacturer"],
             "salesforce_partners": calls["salesforce_partners"],
             "hubspot_partners": calls["hubspot_partners"],
-            "pipedrive_partners": calls["pipedrive_partners"], "inbox": 0}  # fmt: skip
+            "pipedrive_partners": calls["pipedrive_partners"],
+            "dynamics_partners": calls["dynamics_partners"], "inbox": 0}  # fmt: skip
 
 
 def _prefixed(say: Callable[[str], None], prefix: str) -> Callable[[str], None]:
@@ -90,6 +93,7 @@ def run_demo(
     hubspot_partners: int = 0,
     home: str = "salesforce",
     pipedrive_partners: int = 0,
+    dynamics_partners: int = 0,
 ) -> tuple[dict[str, Any], DemoWorld]:
     """Run the demo in ``directory``; returns the summary and the (still running) world."""
     from leadbridge.cli.init import init
@@ -106,7 +110,8 @@ def run_demo(
     say(
         f"starting the sandbox: 1 manufacturer {'HubSpot portal' if home == 'hubspot' else 'org'} "
         f"with {leads} leads, {partner_orgs} partner orgs, "
-        f"{hubspot_partners} partner HubSpot portals, {pipedrive_partners} partner Pipedrive companies"
+        f"{hubspot_partners} partner HubSpot portals, {pipedrive_partners} partner Pipedrive companies, "
+        f"{dynamics_partners} partner Dynamics 365 environments"
     )
     world = start_world(
         database,
@@ -117,6 +122,7 @@ def run_demo(
         hubspot_partners=hubspot_partners,
         home=home,
         pipedrive_partners=pipedrive_partners,
+        dynamics_partners=dynamics_partners,
     )
     try:
         # The world's settings name the sandbox orgs: its runtime's database queues their write-backs.
@@ -168,7 +174,8 @@ def _print(summary: dict[str, Any]) -> None:
     console.print(
         f"API calls: manufacturer {calls['salesforce_manufacturer']}, partner orgs "
         f"{calls['salesforce_partners']}, partner HubSpot portals {calls['hubspot_partners']}, "
-        f"partner Pipedrive companies {calls['pipedrive_partners']}; "
+        f"partner Pipedrive companies {calls['pipedrive_partners']}, "
+        f"partner Dynamics environments {calls['dynamics_partners']}; "
         f"last cycle wrote {summary['final_cycle_writes']} record(s)"
     )
     colour = "green" if summary["lost"] == 0 else "red"
@@ -193,6 +200,9 @@ def demo(
     hubspot_partners: Annotated[int, typer.Option(help="partners with their own HubSpot portal")] = 2,
     home: Annotated[str, typer.Option(help="the manufacturer's CRM: salesforce or hubspot")] = "salesforce",
     pipedrive_partners: Annotated[int, typer.Option(help="partners with their own Pipedrive company")] = 2,
+    dynamics_partners: Annotated[
+        int, typer.Option(help="partners with their own Dynamics 365 environment")
+    ] = 2,
 ) -> None:
     """Run the whole pipeline over sandbox CRMs and summarise (see the module docstring)."""
     if home not in HOMES:
@@ -207,6 +217,7 @@ def demo(
         hubspot_partners=hubspot_partners,
         home=home,
         pipedrive_partners=pipedrive_partners,
+        dynamics_partners=dynamics_partners,
     )
     try:
         if as_json:

@@ -8,7 +8,10 @@ the ``leadbridge_outcome`` / ``_reason`` / ``_amount`` / ``_close_date`` propert
 ``connectors/hubspot/BEHAVIOR.md``). Partners with a Pipedrive company act on the offer's deal as a
 Pipedrive user would: the label *Accepted* accepts, a deal lost before accepting declines (its lost
 reason), moving it to the second stage is working, won (with its value) and lost (with its lost
-reason) end it (``connectors/pipedrive/BEHAVIOR.md``); they never return a lead. Inbox partners act
+reason) end it (``connectors/pipedrive/BEHAVIOR.md``); they never return a lead. Partners with a
+Dynamics 365 environment answer in the lead's ``new_partnerstatus`` choice (Accepted, Declined,
+Working, Won with ``new_leadbridgeexpectedrevenue``, Lost or Returned with ``new_leadbridgereason``:
+``connectors/dynamics/BEHAVIOR.md``), as a user would on the lead form. Inbox partners act
 through the hosted inbox's own actions (``PartnerInbox``).
 
 Each step is decided by a seeded roll per (lead, partner, step), so a run is reproducible and a lead
@@ -120,6 +123,23 @@ def pipedrive_step(step: dict[str, Any], labels: set[str]) -> dict[str, Any] | N
     return None
 
 
+# A Dynamics partner's answer (the new_partnerstatus choice) as the step it stands for, and back.
+DYNAMICS_CHOICES = {ACCEPTED: 100000000, DECLINED: 100000001, WORKING: 100000002}
+DYNAMICS_CHOICES |= {WON: 100000003, LOST: 100000004, RETURNED: 100000005}
+_DYNAMICS_OPEN = {None: NEW, 100000000: ACCEPTED, 100000002: WORKING}
+
+
+def dynamics_step(step: dict[str, Any]) -> dict[str, Any]:
+    """A ``next_step`` in the columns of a Dynamics partner's lead (module rules)."""
+    status = step["Status"]
+    change: dict[str, Any] = {"new_partnerstatus": DYNAMICS_CHOICES[status]}
+    if step.get("LeadBridge_Reason__c"):
+        change["new_leadbridgereason"] = step["LeadBridge_Reason__c"]
+    if status == WON:
+        change["new_leadbridgeexpectedrevenue"] = step["LeadBridge_Expected_Revenue__c"]
+    return change
+
+
 class Partners:
     """All simulated partners of the demo world."""
 
@@ -136,6 +156,8 @@ class Partners:
             done += self._act_in_portal(connection, portal)
         for connection, company in self.world.partner_companies.items():
             done += self._act_in_company(connection, company)
+        for connection, environment in self.world.partner_environments.items():
+            done += self._act_in_environment(connection, environment)
         done += self._act_in_inbox()
         return done
 
@@ -190,6 +212,18 @@ class Partners:
             change = pipedrive_step(step, labels) if step else None
             if step and change:
                 company.edit_as_user("deal", deal["id"], change)
+                done[step["Status"]] += 1
+        return done
+
+    def _act_in_environment(self, connection: str, environment: Any) -> Counter[str]:
+        done: Counter[str] = Counter()
+        for row in environment.records("leads"):
+            if not row.get("new_leadbridgeid") or row.get("new_leadbridgestatus") == "Withdrawn":
+                continue
+            status = _DYNAMICS_OPEN.get(row.get("new_partnerstatus"))  # None: the partner has answered
+            step = next_step(self.seed, row["new_leadbridgeid"], connection, status) if status else None
+            if step:
+                environment.update("leads", row["leadid"], dynamics_step(step))
                 done[step["Status"]] += 1
         return done
 

@@ -88,6 +88,11 @@ def summarise(world: DemoWorld, database: Database) -> dict[str, Any]:
         for offer in offers:
             if connections.get(offer.partner_id) == connection and offer.lead_id not in there:
                 problems.append(f"offer {offer.id} is missing from {connection}'s Pipedrive company")
+    for connection, environment in world.partner_environments.items():
+        there = {row.get("new_leadbridgeid") for row in environment.records("leads")}
+        for offer in offers:
+            if connections.get(offer.partner_id) == connection and offer.lead_id not in there:
+                problems.append(f"offer {offer.id} is missing from {connection}'s Dynamics environment")
     return {
         "leads_in_source": len(home_records),
         "qualified_in_source": len(qualified),

@@ -6,7 +6,9 @@ country the sandbox generates leads for, so routing has a real choice everywhere
 ``partner_orgs`` partners of the busiest country work in their own Salesforce org, the next
 ``hubspot_partners`` in their own HubSpot portal (properties created the way ``mappings check --fix``
 does), the next ``pipedrive_partners`` in their own Pipedrive company (offers land as deals; the
-connector creates its field and labels on the first offer), the rest in the hosted inbox.
+connector creates its field and labels on the first offer), the next ``dynamics_partners`` in their
+own Dynamics 365 environment (offers land as leads upserted on the ``new_leadbridgeid`` alternate key),
+the rest in the hosted inbox.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from leadbridge.connectors.dynamics import DynamicsConfig
 from leadbridge.connectors.hubspot import HubSpotConfig, connect
 from leadbridge.connectors.inbox import InboxConfig
 from leadbridge.connectors.pipedrive import PipedriveConfig
@@ -25,6 +28,7 @@ from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.settings import ConnectionConfig, Settings
 from leadbridge.core.store.database import Database
 from leadbridge.sandbox import Sandbox
+from leadbridge.sandbox.dynamics.org import DataverseOrg
 from leadbridge.sandbox.hubspot.portal import Portal
 from leadbridge.sandbox.pipedrive.company import Company
 from leadbridge.sandbox.registry import OrgSpec, plan_orgs
@@ -36,6 +40,7 @@ HUBSPOT = "hubspot"
 HUBSPOT_QUALIFIED = ("marketingqualifiedlead", "salesqualifiedlead")  # the connector's default filter
 INBOX = "inbox"
 PIPEDRIVE_PREFIX = "pd"  # connection names of Pipedrive partners: pd<number>
+DYNAMICS_PREFIX = "dx"  # connection names of Dynamics 365 partners: dx<number>
 # Partners per country, roughly following where the sandbox's leads come from.
 PARTNERS_PER_COUNTRY = {"DE": 14, "AT": 3, "CH": 3, "NL": 3, "FR": 3, "BE": 2, "LU": 1, "IT": 2}
 PARTNERS_PER_COUNTRY |= {"PL": 1, "DK": 1, "CZ": 1}
@@ -53,6 +58,7 @@ class DemoWorld:
     partner_orgs: dict[str, SalesforceOrg] = field(default_factory=dict)  # connection → org
     partner_portals: dict[str, Portal] = field(default_factory=dict)  # connection → HubSpot portal
     partner_companies: dict[str, Company] = field(default_factory=dict)  # connection → Pipedrive company
+    partner_environments: dict[str, DataverseOrg] = field(default_factory=dict)  # connection → Dynamics
     partners: list[Partner] = field(default_factory=list)
 
     home_kind: str = "salesforce"  # the manufacturer's CRM: salesforce or hubspot
@@ -123,10 +129,18 @@ def hubspot_connection(portal: Portal, url: str, ca_file: Any, *, name: str, **e
 
 
 def _connection(
-    country: str, number: int, partner_orgs: int, hubspot_partners: int, pipedrive_partners: int = 0
+    country: str,
+    number: int,
+    partner_orgs: int,
+    hubspot_partners: int,
+    pipedrive_partners: int = 0,
+    dynamics_partners: int = 0,
 ) -> str:
-    if country != "DE" or number > partner_orgs + hubspot_partners + pipedrive_partners:
+    crm_partners = partner_orgs + hubspot_partners + pipedrive_partners
+    if country != "DE" or number > crm_partners + dynamics_partners:
         return INBOX
+    if number > crm_partners:
+        return f"{DYNAMICS_PREFIX}{number}"
     if number > partner_orgs + hubspot_partners:
         return f"{PIPEDRIVE_PREFIX}{number}"
     return f"p{number}" if number <= partner_orgs else f"h{number}"
@@ -142,8 +156,22 @@ def pipedrive_connection(
     )  # fmt: skip
 
 
+def dynamics_connection(org: DataverseOrg, ca_file: Any, *, name: str, **extra: Any) -> DynamicsConfig:
+    """A Dynamics 365 connection as a partner's admin would configure it (an app registration's
+    client credentials; the sandbox environment is also its own Entra authority)."""
+    return DynamicsConfig.model_validate(
+        {"name": name, "kind": "dynamics", "org_url": org.url, "authority_url": org.url,
+         "tenant_id": org.tenant_id, "client_id": org.client_id, "client_secret": org.client_secret,
+         "ca_file": str(ca_file), **extra}
+    )  # fmt: skip
+
+
 def demo_partners(
-    seed: int, partner_orgs: int, hubspot_partners: int = 0, pipedrive_partners: int = 0
+    seed: int,
+    partner_orgs: int,
+    hubspot_partners: int = 0,
+    pipedrive_partners: int = 0,
+    dynamics_partners: int = 0,
 ) -> list[Partner]:
     """A few dozen partners covering every lead country, each with certified product lines."""
     rng = random.Random(f"demo-partners|{seed}")
@@ -157,7 +185,9 @@ def demo_partners(
             number += 1
             city = by_country[country][index % len(by_country[country])]
             lines = list(PRODUCT_LINES) if index == 0 else rng.sample(PRODUCT_LINES, rng.randint(2, 4))
-            connection = _connection(country, number, partner_orgs, hubspot_partners, pipedrive_partners)
+            connection = _connection(
+                country, number, partner_orgs, hubspot_partners, pipedrive_partners, dynamics_partners
+            )
             partners.append(
                 Partner.model_validate(
                     {
@@ -195,6 +225,7 @@ def start_world(
     hubspot_partners: int = 0,
     home: str = "salesforce",
     pipedrive_partners: int = 0,
+    dynamics_partners: int = 0,
 ) -> DemoWorld:
     """Start the sandbox, store the partners, and return settings naming every connection; the
     manufacturer works in ``home`` (``salesforce`` or ``hubspot``)."""
@@ -213,6 +244,12 @@ def start_world(
             OrgSpec(f"partner-{PIPEDRIVE_PREFIX}{n}", "partner", seed + n, 0)
             for n in range(first_pipedrive, first_pipedrive + pipedrive_partners)
         ]
+    first_dynamics = first_pipedrive + pipedrive_partners
+    if dynamics_partners:
+        layout["dynamics"] = [
+            OrgSpec(f"partner-{DYNAMICS_PREFIX}{n}", "partner", seed + n, 0)
+            for n in range(first_dynamics, first_dynamics + dynamics_partners)
+        ]
     box = Sandbox(layout).start()
     try:
         home_config: ConnectionConfig = (
@@ -229,11 +266,19 @@ def start_world(
             )
         )
         connections: dict[str, ConnectionConfig] = {HOME: home_config, INBOX: InboxConfig(name=INBOX)}
-        partners = demo_partners(seed, partner_orgs, hubspot_partners, pipedrive_partners)
+        partners = demo_partners(seed, partner_orgs, hubspot_partners, pipedrive_partners, dynamics_partners)
         world = DemoWorld(box, base, home_kind=home)
         for partner in partners:
-            number = int(partner.connection.lstrip("phd")) if partner.connection != INBOX else 0
-            if partner.connection.startswith(PIPEDRIVE_PREFIX):
+            number = int("".join(c for c in partner.connection if c.isdigit()) or 0)
+            if partner.connection.startswith(DYNAMICS_PREFIX):
+                name = f"partner-{partner.connection}"
+                environment = box.dynamics.org(name)
+                connections[partner.connection] = dynamics_connection(
+                    environment, box.ca_file, name=partner.connection, role="partner",
+                    partner_id=partner.external_id,
+                )  # fmt: skip
+                world.partner_environments[partner.connection] = environment
+            elif partner.connection.startswith(PIPEDRIVE_PREFIX):
                 name = f"partner-{partner.connection}"
                 company = box.pipedrive.company(name)
                 connections[partner.connection] = pipedrive_connection(

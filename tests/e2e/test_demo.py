@@ -33,6 +33,7 @@ def test_given_a_small_demo_when_run_with_json_then_the_last_line_says_nothing_w
         and summary["api_calls"]["salesforce_partners"] > 0
         and summary["api_calls"]["hubspot_partners"] > 0  # HubSpot partner portals beside the orgs
         and summary["api_calls"]["pipedrive_partners"] > 0  # and Pipedrive partner companies
+        and summary["api_calls"]["dynamics_partners"] > 0  # and Dynamics 365 partner environments
     )
 
 
