@@ -18,7 +18,8 @@ from leadbridge.core.reports.tables import REPORTS, Rows
 from leadbridge.core.reports.window import ReportFilter, day_start
 
 report_app = typer.Typer(
-    help="Reports: partners, campaigns, regions, products; campaign costs.", no_args_is_help=True
+    help="Reports: partners, campaigns, regions, products, weekly, monthly; campaign costs.",
+    no_args_is_help=True,
 )
 
 
@@ -27,6 +28,8 @@ class ReportName(StrEnum):
     campaigns = "campaigns"
     regions = "regions"
     products = "products"
+    weekly = "weekly"
+    monthly = "monthly"
 
 
 Day = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD (UTC)")]

@@ -1,6 +1,6 @@
 """Reports in the cockpit and the API, and the cockpit's lead download.
 
-- ``/cockpit/reports/{partners|campaigns|regions|products}``: a filter form (range, campaign,
+- ``/cockpit/reports/{partners|campaigns|regions|products|weekly|monthly}``: a filter form (range, campaign,
   country, partner), server-rendered charts (``charts.py``), the table, and a CSV of the same rows;
 - ``/api/v1/reports/{name}``: the rows as JSON (admin key); ``core/reports/tables.py`` makes them;
 - ``/cockpit/export/leads.csv|.xlsx``: the lead listing written as it is read
@@ -46,6 +46,7 @@ ROUTERS = (api_router, cockpit_router, inbox_router)
 PARTNER_FIGURES = (
     ("acceptance_rate", "Acceptance rate", "%"),
     ("median_accept_hours", "Median hours to accept", " h"),
+    ("median_contact_hours", "Median hours to first contact", " h"),
     ("conversion", "Conversion", "%"),
     ("win_rate", "Win rate", "%"),
     ("sla_compliance", "SLA compliance", "%"),
@@ -56,6 +57,8 @@ TITLES = {
     "campaigns": "Campaign ROI",
     "regions": "Regions",
     "products": "Product lines",
+    "weekly": "Scorecard per week",
+    "monthly": "Scorecard per month",
 }
 
 
@@ -119,11 +122,36 @@ def _scorecard_charts(rows: Rows) -> list[Any]:
     return [
         bar_chart("Acceptance rate", list(zip(names, acceptance, strict=True)), unit=" %"),
         bar_chart("Median hours to accept", list(zip(names, hours, strict=True)), unit=" h"),
+        bar_chart(
+            "Median hours to first contact",
+            [(n, round(r["median_contact_hours"] or 0, 1)) for n, r in zip(names, partners, strict=True)],
+            unit=" h",
+        ),
         bar_chart("Revenue won", [(n, float(r["revenue"])) for n, r in zip(names, partners, strict=True)]),
     ]
 
 
+def _trend_charts(rows: Rows) -> list[Any]:
+    label = [str(r["period"]) for r in rows]
+    return [
+        bar_chart("Offers", [(k, r["offers"]) for k, r in zip(label, rows, strict=True)]),
+        bar_chart(
+            "Acceptance rate",
+            [(k, round(100 * (r["acceptance_rate"] or 0), 1)) for k, r in zip(label, rows, strict=True)],
+            unit=" %",
+        ),
+        bar_chart(
+            "Median hours to first contact",
+            [(k, round(r["median_contact_hours"] or 0, 1)) for k, r in zip(label, rows, strict=True)],
+            unit=" h",
+        ),
+        bar_chart("Revenue won", [(k, float(r["revenue"])) for k, r in zip(label, rows, strict=True)]),
+    ]
+
+
 def _charts(name: str, rows: Rows) -> list[Any]:
+    if name in ("weekly", "monthly"):
+        return _trend_charts(rows)
     if name == "campaigns":
         totals = [r for r in rows if r["partner_name"] == "all"]
         label = [str(r["campaign"] or "(none)") for r in totals]

@@ -37,7 +37,7 @@ class ScriptedOffer:
 
 @dataclass
 class ScriptedEvent:
-    kind: str  # win, lose, return, rating
+    kind: str  # win, lose, return, rating, status (a first contact or later progress)
     partner: str
     at: datetime
     amount: Decimal | None = None
@@ -111,10 +111,12 @@ def script(session: Session, seed: int = 7, size: int = 60) -> History:
                 )
             )
         for _ in range(rng.randint(0, 3)):
-            kind = rng.choice(["win", "lose", "return", "rating"])
+            kind = rng.choice(["win", "lose", "return", "rating", "status"])
             event = ScriptedEvent(kind, rng.choice(ids), created + timedelta(days=rng.randint(1, 20)))
             if kind == "win":
                 event.amount = Decimal(rng.randint(100, 90000)) / 100
+            elif kind == "status":
+                event.at = created + timedelta(hours=rng.randint(2, 60))  # often soon after accepting
             elif kind in ("lose", "return"):
                 event.reason = rng.choice(["no_budget", "not_a_lead", "postponed"])
             else:
@@ -156,6 +158,8 @@ def _store(session: Session, lead: ScriptedLead, number: int) -> None:
             payload = {"result": "won", "amount": str(event.amount), "currency": "EUR"}
         elif event.kind == "rating":
             payload = {"type": "rating", "rating": event.rating}
+        elif event.kind == "status":
+            payload = {"status": "contacted"}
         else:
             payload = {"reason_code": event.reason}
         session.add(

@@ -25,10 +25,13 @@ def _history(world: World) -> None:
 def test_given_history_when_the_admin_opens_each_report_then_charts_and_rows_show(world: World) -> None:
     _history(world)
     client = world.admin_client()
-    for name in ("partners", "campaigns", "regions", "products"):
+    for name in ("partners", "campaigns", "regions", "products", "weekly", "monthly"):
         page = client.get(f"/cockpit/reports/{name}?since=2026-10-01&until=2026-12-31")
         assert page.status_code == 200, page.text
         assert page.text.count("<svg") >= 2
+    monthly = client.get("/cockpit/reports/monthly?since=2026-10-01&until=2026-12-31").text
+    assert all(month in monthly for month in ("2026-10-01", "2026-11-01", "2026-12-01"))
+    assert "Median hours to first contact" in monthly
     partners = client.get("/cockpit/reports/partners").text
     assert "Müller GmbH" in partners and "network median" in partners
 

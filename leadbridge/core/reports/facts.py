@@ -8,8 +8,11 @@ Rules (each figure counts what *happened* in a window, see ``window.py``):
   - ``leads``: leads created in the window, by the partner holding them now;
   - by the offer's partner and ``offered_at``: ``offers``, ``accepted`` (accepted or later returned),
     ``declined``, ``not_a_lead`` (declined as not a lead), ``expired`` (not pool listings),
-    ``sla_due`` and ``sla_met`` (see ``scorecard.py``), and ``accept_hours`` — one fact per
-    time-to-accept bucket (``code``, see ``hours.py``);
+    ``sla_due`` and ``sla_met`` (see ``scorecard.py``), ``accept_hours`` — one fact per
+    time-to-accept bucket (``code``, see ``hours.py``) — and ``contact_hours``: of an accepted offer,
+    the hours from accepting to the partner's first contact — its first ``status`` or ``note`` (not
+    a rating) on the lead from then on, as the SLA counts activity (``sla.py``); an offer with no contact yet
+    has no such fact (the contact, when it comes, updates the lead and so its days);
   - by the event's partner and ``occurred_at``: ``won`` (amount = revenue), ``lost`` and
     ``returned`` (code = reason), ``rating`` (amount = the sum of the ratings);
 - facts add up: the facts of two windows are the facts of their union (what lets whole days be
@@ -21,7 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -99,6 +102,13 @@ def _during(column: InstrumentedAttribute[datetime], windows: Sequence[Window]) 
         ]
         parts.append(and_(*bounds) if bounds else column.is_not(None))
     return or_(*parts) if parts else false()
+
+
+def _hours_between(start: Any, end: Any) -> float:
+    """Hours from ``start`` to ``end`` (SQLite hands back a scalar subquery's time as text)."""
+    first, last = (datetime.fromisoformat(t) if isinstance(t, str) else t for t in (start, end))
+    first, last = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in (first, last))
+    return max(0.0, (last - first).total_seconds() / 3600)
 
 
 def _count(condition: Any) -> Any:
@@ -180,6 +190,29 @@ def raw_facts(session: Session, windows: Sequence[Window], flt: ReportFilter | N
         buckets[(partner, campaign, country, product_key(raw), bucket_of(float(value)))] += 1
     for (partner, campaign, country, key, code), total in buckets.items():
         facts.append(Fact(partner, campaign, country, key, "accept_hours", code, total, Decimal("0.00")))
+
+    note_type = LeadEventRow.payload["type"].as_string()
+    contact = (
+        select(func.min(LeadEventRow.occurred_at))
+        .where(
+            LeadEventRow.lead_id == OfferRow.lead_id,
+            LeadEventRow.partner_id == OfferRow.partner_id,
+            or_(
+                LeadEventRow.kind == EventKind.STATUS.value,
+                and_(LeadEventRow.kind == EventKind.NOTE.value, func.coalesce(note_type, "") != "rating"),
+            ),
+            LeadEventRow.occurred_at >= OfferRow.decided_at,
+        )
+        .scalar_subquery()
+    )
+    contacts = offer_query(OfferRow.decided_at, contact).where(status.in_(ACCEPTED), decided.is_not(None))
+    buckets.clear()
+    for partner, campaign, country, raw, accepted_at, contacted_at in session.execute(contacts):
+        if contacted_at is not None:
+            code = bucket_of(_hours_between(accepted_at, contacted_at))
+            buckets[(partner, campaign, country, product_key(raw), code)] += 1
+    for (partner, campaign, country, key, code), total in buckets.items():
+        facts.append(Fact(partner, campaign, country, key, "contact_hours", code, total, Decimal("0.00")))
 
     def event_query(*columns: Any) -> Any:
         query = (

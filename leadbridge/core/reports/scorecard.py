@@ -6,8 +6,9 @@ Rules (see ``window.py`` for what the range and filters cover):
 - acceptance rate = accepted / (accepted + declined + expired), where declines for ``not_a_lead``
   are left out (the closed loop: a partner is not marked down for refusing a bad lead; they are
   shown as ``declined_not_a_lead``);
-- time to accept: hours from offer to accept, median and p90 over the accepted offers (read from
-  duration buckets, within 0.5 %: ``hours.py``);
+- time to accept: hours from offer to accept, median and p90 over the accepted offers; time to
+  first contact: hours from accepting to the first contact (``facts.py``), median and p90 over the
+  accepted offers with a contact (both read from duration buckets, within 0.5 %: ``hours.py``);
 - conversion = won / accepted; win rate = won / (won + lost); revenue won: the sum of win amounts;
 - lost and return reasons: counts by reason code;
 - SLA compliance: offers answered (accepted or declined) by their deadline / offers with a
@@ -49,6 +50,8 @@ class ScorecardRow:
     revenue: Decimal = Decimal("0.00")
     median_accept_hours: float | None = None
     p90_accept_hours: float | None = None
+    median_contact_hours: float | None = None
+    p90_contact_hours: float | None = None
     sla_due: int = 0
     sla_met: int = 0
     ratings: int = 0
@@ -88,6 +91,7 @@ class ScorecardRow:
 MEDIAN_FIELDS = (
     "acceptance_rate",
     "median_accept_hours",
+    "median_contact_hours",
     "conversion",
     "win_rate",
     "sla_compliance",
@@ -111,6 +115,7 @@ def partner_scorecard(session: Session, flt: ReportFilter | None = None) -> Scor
     flt = flt or ReportFilter()
     rows: dict[str, ScorecardRow] = {}
     hours: dict[str, dict[str, int]] = defaultdict(dict)
+    contacts: dict[str, dict[str, int]] = defaultdict(dict)
     ratings: dict[str, Decimal] = defaultdict(Decimal)
     for (partner_id, measure, code), n, amount in report_facts(
         session, flt, ("partner_id",), _MEASURES
@@ -120,6 +125,8 @@ def partner_scorecard(session: Session, flt: ReportFilter | None = None) -> Scor
         r = rows.setdefault(partner_id, ScorecardRow(partner_id, partner_id))
         if measure == "accept_hours":
             hours[partner_id][code] = n
+        elif measure == "contact_hours":
+            contacts[partner_id][code] = n
         elif measure in ("lost", "returned"):
             reasons = r.lost_reasons if measure == "lost" else r.return_reasons
             reasons[code or "unknown"] = reasons.get(code or "unknown", 0) + n
@@ -135,6 +142,9 @@ def partner_scorecard(session: Session, flt: ReportFilter | None = None) -> Scor
     for partner_id, buckets in hours.items():
         rows[partner_id].median_accept_hours = percentile_of(buckets, 0.5)
         rows[partner_id].p90_accept_hours = percentile_of(buckets, 0.9)
+    for partner_id, buckets in contacts.items():
+        rows[partner_id].median_contact_hours = percentile_of(buckets, 0.5)
+        rows[partner_id].p90_contact_hours = percentile_of(buckets, 0.9)
     for partner_id, summed in ratings.items():
         rows[partner_id].average_rating = ratio(float(summed), rows[partner_id].ratings)
     names = session.execute(select(PartnerRow.id, PartnerRow.name).where(PartnerRow.id.in_(list(rows))))
@@ -156,4 +166,4 @@ _FIELDS = {
     "sla_due": "sla_due",
     "sla_met": "sla_met",
 }
-_MEASURES = (*_FIELDS, "accept_hours", "won", "lost", "returned", "rating")
+_MEASURES = (*_FIELDS, "accept_hours", "contact_hours", "won", "lost", "returned", "rating")

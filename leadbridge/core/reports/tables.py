@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from leadbridge.core.reports.campaigns import campaign_roi
 from leadbridge.core.reports.dimensions import product_view, region_view
 from leadbridge.core.reports.scorecard import partner_scorecard
+from leadbridge.core.reports.trend import scorecard_trend
 from leadbridge.core.reports.window import ReportFilter
 
 Rows = list[dict[str, Any]]
@@ -52,9 +53,21 @@ def product_rows(session: Session, flt: ReportFilter) -> Rows:
     return [r.as_dict() | {"product": r.key} for r in product_view(session, flt)]
 
 
+def weekly_rows(session: Session, flt: ReportFilter) -> Rows:
+    """The scorecard per week (``trend.py``): a partner's with ``--partner``, else the network's."""
+    return scorecard_trend(session, flt, "week")
+
+
+def monthly_rows(session: Session, flt: ReportFilter) -> Rows:
+    """The scorecard per month (``trend.py``)."""
+    return scorecard_trend(session, flt, "month")
+
+
 REPORTS: dict[str, Callable[[Session, ReportFilter], Rows]] = {
     "partners": partner_rows,
     "campaigns": campaign_rows,
     "regions": region_rows,
     "products": product_rows,
+    "weekly": weekly_rows,
+    "monthly": monthly_rows,
 }
