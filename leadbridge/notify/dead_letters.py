@@ -6,15 +6,20 @@ Rules:
   ``last_error``: the cockpit's dead-letter page lists it and its *Retry* makes it ``pending``;
 - the mail step (``dispatch.send_due``) re-sends pending mail rows itself — the outbox flusher
   never sees them (``MAIL_TARGET`` is not a connection) — and marks each ``sent`` or ``dead`` again;
-- one row per event (idempotency key ``mail:<event id>``): failing again updates it, never adds one.
+- one row per event (idempotency key ``mail:<event id>``): failing again updates it, never adds one;
+- mail that must go out once whatever happens to the event log — an erasure notice to an inbox
+  partner (``sync/erasure.py``) — is queued as a ``pending`` row of the same shape from the start
+  (``queue``): the mail step sends it, and a failure makes it a dead letter like any other.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from leadbridge.core.model import utcnow
 from leadbridge.core.store.database import Database
@@ -32,6 +37,7 @@ class MailEvent:
     lead_id: str | None
     offer_id: str | None
     reason: str
+    partner_id: str | None = None  # whose users are told (an erasure notice names no offer)
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -40,6 +46,7 @@ class MailEvent:
             "lead_id": self.lead_id,
             "offer_id": self.offer_id,
             "reason": self.reason,
+            "partner_id": self.partner_id,
         }
 
     @classmethod
@@ -50,6 +57,7 @@ class MailEvent:
             payload.get("lead_id"),
             payload.get("offer_id"),
             str(payload.get("reason") or ""),
+            payload.get("partner_id"),
         )
 
 
@@ -77,6 +85,25 @@ def dead_letter(database: Database, event: MailEvent, error: str) -> None:
         else:
             row.status, row.last_error, row.claimed_by = "dead", error[:2000], None
             row.attempts += 1
+
+
+def queue(session: Session, event: MailEvent, now: datetime) -> None:
+    """Queue ``event``'s mail as a pending row in the caller's transaction (once per event)."""
+    key = f"mail:{event.event_id}"
+    if session.execute(select(OutboxRow.id).where(OutboxRow.idempotency_key == key)).first() is None:
+        session.add(
+            OutboxRow(
+                target=MAIL_TARGET,
+                kind=event.kind,
+                lead_id=event.lead_id,
+                idempotency_key=key,
+                payload=event.payload(),
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
 
 
 def claim_retried(database: Database, worker: str, limit: int = 100) -> list[tuple[int, MailEvent]]:

@@ -5,7 +5,9 @@ Rules:
   partner's users (partners with a CRM see it there); ``remind`` events mail a reminder about their
   offer; ``escalate`` events mail the admins (the SLA engine writes both, see ``core/sla_tick.py``);
   a ``return`` that leadbridge made (a reclaim after an SLA breach, reason ``sla_…``) mails the
-  partner's users that the lead was taken back and why;
+  partner's users that the lead was taken back and why; an erasure notice to an inbox partner is
+  not read from the log but queued as a pending mail row when the lead is erased (``dead_letters.queue``),
+  and sent by ``resend_retried`` with the admin-retried ones;
 - the log is read in keyset order ``(occurred_at, event id)`` after the checkpoint
   (``checkpoints`` row ``notify``/``mail``), and only up to ``settle`` ago, so an event whose
   transaction commits a moment after a later-stamped one is not skipped;
@@ -115,6 +117,8 @@ def _mail(notifier: Notifier, event: MailEvent, connection: str | None) -> None:
         notifier.escalation(event.lead_id, event.reason or "SLA breach")
     elif event.kind == "return" and event.offer_id and event.reason.startswith("sla_"):
         notifier.reclaimed(event.offer_id, event.reason)
+    elif event.kind == "erasure_notice" and event.lead_id and event.partner_id:
+        notifier.erasure_notice(event.lead_id, event.partner_id)
 
 
 def send_digest_if_due(notifier: Notifier, now: datetime | None = None) -> int:

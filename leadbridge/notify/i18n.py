@@ -97,6 +97,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "mail_escalation_subject": "Escalation: {subject}",
         "mail_reclaim_subject": "Lead taken back: {region}",
         "mail_reclaim_intro": "A lead you held was taken back and offered again, because its SLA was missed.",
+        "mail_erased_subject": "Lead {lead_id} erased at the data subject's request",
+        "mail_erased_intro": (
+            "A lead you were offered or held was erased at the data subject's request (GDPR Art. 17): "
+            "leadbridge no longer holds its personal data. Please delete every copy you made of it "
+            "(notes, exports, e-mails, your own systems)."
+        ),
         "mail_digest_subject": "Your leads today: {open} open offers, {held} leads in progress",
         "mail_signin_subject": "Your leadbridge sign-in link",
         "mail_signin_intro": "Tap the link to sign in (valid for 15 minutes, once):",
@@ -205,6 +211,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "mail_reclaim_subject": "Lead zurückgenommen: {region}",
         "mail_reclaim_intro": (
             "Ein Lead, den Sie hatten, wurde zurückgenommen und neu vergeben, weil die Frist verpasst wurde."
+        ),
+        "mail_erased_subject": "Lead {lead_id} auf Wunsch der betroffenen Person gelöscht",
+        "mail_erased_intro": (
+            "Ein Lead, der Ihnen angeboten wurde oder den Sie hatten, wurde auf Wunsch der betroffenen "
+            "Person gelöscht (Art. 17 DSGVO): leadbridge hält keine personenbezogenen Daten mehr dazu. "
+            "Bitte löschen Sie auch jede Kopie, die Sie davon gemacht haben (Notizen, Exporte, E-Mails, "
+            "eigene Systeme)."
         ),
         "mail_digest_subject": "Ihre Leads heute: {open} offene Angebote, {held} Leads in Arbeit",
         "mail_signin_subject": "Ihr leadbridge-Anmeldelink",

@@ -137,6 +137,14 @@ def reclaim_mail(to: Recipient, preview: BlindPreview, reason: str, inbox_url: s
     return _message(to, t("mail_reclaim_subject", region=preview.region), "reclaimed", values, html=False)
 
 
+def erasure_mail(to: Recipient, lead_id: str, inbox_url: str) -> EmailMessage:
+    """A lead the partner was offered or held was erased at the data subject's request: its id only
+    (nothing personal is left to name it by), and the request to delete any copies."""
+    t = translator(to.language)
+    values = {"lead_id": lead_id, "url": inbox_url}
+    return _message(to, t("mail_erased_subject", lead_id=lead_id), "erased", values, html=False)
+
+
 @dataclass(frozen=True)
 class DigestLine:
     lead_id: str

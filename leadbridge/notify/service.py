@@ -34,6 +34,7 @@ from leadbridge.notify.messages import (
     Material,
     Recipient,
     digest_mail,
+    erasure_mail,
     escalation_mail,
     materials_for,
     offer_links,
@@ -130,6 +131,15 @@ class Notifier:
                     user, preview, REASONS.label(reason_code, user.language), f"{self.base_url}/inbox"
                 )
                 for user in _partner_users(session, offer.partner_id)
+            ]
+        return self._send(mails)
+
+    def erasure_notice(self, lead_id: str, partner_id: str) -> int:
+        """Tell the partner's users that a lead they were offered or held was erased (Art. 19)."""
+        with self.database.transaction() as session:
+            mails = [
+                erasure_mail(user, lead_id, f"{self.base_url}/inbox")
+                for user in _partner_users(session, partner_id)
             ]
         return self._send(mails)
 

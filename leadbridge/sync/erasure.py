@@ -13,6 +13,8 @@ Rules, all in the caller's transaction:
   ``privacy.erasure`` for that connection) and the home CRM record when ``privacy.erasure.home``.
   A partner on the hosted inbox reads leadbridge's own database, so it is told at once: an
   ``erasure_notice`` event and the inbox shows the lead as erased at the data subject's request;
+  its users also get a mail saying so (lead id only), queued as a pending ``mail`` outbox row in
+  the same transaction (sent by the mail step, dead-lettered and retryable like any mail);
 - the payload of an ``erase`` row holds only the remote record id, the mode and the partner id;
 - erasing an erased lead changes nothing and reports the recipients already told.
 The database file is cleaned afterwards by ``core.privacy.dbfile.purge_freed`` (SQLite).
@@ -43,6 +45,8 @@ from leadbridge.core.store.tables import (
     PartnerRow,
     QuarantineRow,
 )
+from leadbridge.notify import dead_letters
+from leadbridge.notify.dead_letters import MailEvent
 from leadbridge.sync import outbox
 from leadbridge.sync.projector import ERASE, SyncTargets
 from leadbridge.sync.tables import SyncLinkRow
@@ -111,7 +115,7 @@ def erase_lead(
     )
     for recipient in recipients:
         if recipient.how == INBOX:
-            service.apply(
+            told = service.apply(
                 lead_id,
                 EventKind.ERASURE_NOTICE,
                 actor="leadbridge",
@@ -120,6 +124,10 @@ def erase_lead(
                 payload={"target": INBOX, "how": INBOX},
                 row=row,
             )
+            notice = MailEvent(
+                told.event.id, "erasure_notice", lead_id, None, "erasure", recipient.partner_id
+            )
+            dead_letters.queue(session, notice, now)  # and its users get a mail, retried like any
             continue
         outbox.enqueue(
             session,

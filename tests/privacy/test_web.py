@@ -5,8 +5,12 @@ from __future__ import annotations
 from leadbridge.core.leads import LeadService
 from leadbridge.core.model import utcnow
 from leadbridge.core.offers import OfferService
+from leadbridge.core.store.tables import OutboxRow
+from leadbridge.notify.dispatch import resend_retried
+from leadbridge.notify.mailer import SmtpMailer
+from leadbridge.notify.service import Notifier
 from leadbridge.web.accounts import create_api_key
-from tests.web.conftest import World, csrf_from, smtp_server, world
+from tests.web.conftest import SmtpServer, World, csrf_from, smtp_server, world
 
 __all__ = ["smtp_server", "world"]  # fixtures used by the tests below
 
@@ -22,7 +26,7 @@ def _company(world: World, lead_id: str) -> str:
 
 
 def test_given_a_lead_page_when_the_admin_erases_it_then_the_view_and_the_erasure_are_audited(
-    world: World,
+    world: World, smtp_server: SmtpServer
 ) -> None:
     admin = world.admin_client()
     email, company = _email(world, world.lead_a), _company(world, world.lead_a)
@@ -43,6 +47,28 @@ def test_given_a_lead_page_when_the_admin_erases_it_then_the_view_and_the_erasur
         assert offer.status.value == "withdrawn" and offer.reason_code == "erased"
     partner = world.partner_client(world.user_a)
     assert world.offer_a not in partner.get("/inbox").text  # the pending offer is gone from the inbox
+
+    # the inbox partner's users get a mail through a pending mail row: once, lead id only
+    with world.database.transaction() as session:
+        [row] = session.query(OutboxRow).filter_by(target="mail", lead_id=world.lead_a).all()
+        assert (row.kind, row.status, row.payload["partner_id"]) == (
+            "erasure_notice",
+            "pending",
+            world.partner_a,
+        )
+    broken = Notifier(world.database, world.settings, SmtpMailer("127.0.0.1", 9, "x@example.com", timeout=2))
+    assert resend_retried(broken) == 0  # the server is away: a dead letter, visible and retryable
+    with world.database.transaction() as session:
+        [row] = session.query(OutboxRow).filter_by(target="mail", lead_id=world.lead_a).all()
+        assert row.status == "dead" and row.last_error
+        row.status = "pending"  # what the cockpit's Retry does
+    mailer = SmtpMailer(smtp_server.host, smtp_server.port, "leads@maker.example")
+    assert resend_retried(Notifier(world.database, world.settings, mailer)) == 1
+    [mail] = [m for m in smtp_server.messages if world.lead_a in str(m["Subject"])]
+    assert mail["To"] == "anna@alpha.example" and email not in mail.as_string()
+    body = mail.get_payload(decode=True).decode()
+    assert "Art. 17" in body and world.lead_a in body and company not in body
+    assert resend_retried(Notifier(world.database, world.settings, mailer)) == 0  # sent once
 
     audit_page = admin.get(f"/cockpit/audit?lead_id={world.lead_a}")
     rows = [line for line in audit_page.text.splitlines() if "admin:admin@maker.example" in line]
