@@ -7,16 +7,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import msal
 import pytest
 import requests
 
 from leadbridge.connectors.dynamics.client import BatchPart, compose_batch, parse_batch
+from leadbridge.connectors.dynamics.fields import LeadFields
 from leadbridge.core.errors import QuotaExhausted
 from leadbridge.core.lifecycle import LeadState
 from leadbridge.core.model import Address, Consent, Lead
 from leadbridge.core.writeback import LeadStatusRecord
+from leadbridge.mappings.check import check_mapping
+from leadbridge.mappings.loader import default_mapping_path, load_mapping, parse_mapping
 from leadbridge.ports import Action, WriteItem, WriteOp, advance
 from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.dynamics.org import DataverseOrg
@@ -284,3 +288,35 @@ def test_given_a_won_outcome_written_back_then_the_leads_open_opportunity_is_won
     closed = org.rows["opportunities"][opportunity["opportunityid"]]
     assert (closed["statecode"], closed["statuscode"]) == (1, 3)
     assert org.counters["WinOpportunity"] == 0 and org.counters["$batch"] == 3  # actions ride in $batch
+
+
+# -- mappings --------------------------------------------------------------------------------------------
+def test_given_the_shipped_mappings_then_mappings_check_finds_nothing_against_the_environment(
+    box: Sandbox, org: DataverseOrg
+) -> None:
+    """Choices are checked as their option values, date-only columns as dates."""
+    for role, environment in (("manufacturer", org), ("partner", box.dynamics.org("partner-01"))):
+        connector = sandbox_connector(environment, box.ca_file, role=role)
+        mapping = load_mapping(default_mapping_path("dynamics", "lead", role))
+        assert check_mapping(mapping, connector.describe("lead")) == [], role
+    remote = sandbox_connector(org, box.ca_file).describe("lead")
+    assert remote.fields["new_leadbridgeclosedate"].family == "date"
+    assert "100000000" in remote.fields["new_partnerstatus"].picklist
+
+
+def test_given_a_value_map_into_a_choice_column_then_the_value_is_written_as_an_integer(
+    box: Sandbox, org: DataverseOrg
+) -> None:
+    text = (Path(default_mapping_path("dynamics", "lead", "manufacturer"))).read_text(encoding="utf-8")
+    text += (
+        "  - canonical: status.partner_status\n    out: new_partnerstatus\n"
+        "    transform:\n      value_map:\n        values: {'100000002': working}\n        unknown: empty\n"
+    )
+    fields = LeadFields(parse_mapping(text, "test.yaml"), key_column="new_leadbridgeid")
+    [lead_id] = add_leads(org, 1, same_stamp=False)
+    status = LeadStatusRecord(lead_id="L-x", state=LeadState.WORKING, partner_status="working")
+    values = fields.writeback_fields(Lead(external_id=lead_id), status)
+    assert values["new_partnerstatus"] == 100000002
+    connector = sandbox_connector(org, box.ca_file)
+    [result] = connector.write_batch("lead", [WriteItem("w", values, lead_id)])
+    assert result.ok and org.rows["leads"][lead_id]["new_partnerstatus"] == 100000002

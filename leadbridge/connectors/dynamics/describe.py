@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadbridge.ports import BOOLEAN, DATETIME, NUMBER, TEXT, FieldSpec, RemoteField, RemoteObject
+from leadbridge.ports import BOOLEAN, DATE, DATETIME, NUMBER, TEXT, FieldSpec, RemoteField, RemoteObject
 
 _FAMILIES = {
     "Integer": NUMBER,
@@ -16,17 +16,21 @@ _FAMILIES = {
     "Boolean": BOOLEAN,
     "DateTime": DATETIME,
 }
-_NUMERIC_CHOICES = ("Picklist", "State", "Status")
+_CHOICES = ("Picklist", "State", "Status")
 
 
 def remote_from_attributes(logical: str, attributes: list[dict[str, Any]]) -> RemoteObject:
-    """A ``RemoteObject`` from ``EntityDefinitions(LogicalName='…')/Attributes``. Choice columns
-    carry integer values, so they are numbers with their option values as the picklist."""
+    """A ``RemoteObject`` from ``EntityDefinitions(LogicalName='…')/Attributes``. Choice columns are
+    text with their option values (``"100000000"``…) as the picklist, so a value map is checked
+    against them (the connector writes the mapped values as integers); a date-only column is a date."""
     remote = RemoteObject("dynamics", logical)
     for item in attributes:
         kind = str(item.get("AttributeType") or "String")
         options = ((item.get("OptionSet") or {}).get("Options")) or []
-        family = NUMBER if kind in _NUMERIC_CHOICES else _FAMILIES.get(kind, TEXT)
+        family = TEXT if kind in _CHOICES else _FAMILIES.get(kind, TEXT)
+        behavior = (item.get("DateTimeBehavior") or {}).get("Value")
+        if kind == "DateTime" and (item.get("Format") == "DateOnly" or behavior == "DateOnly"):
+            family = DATE
         name = str(item["LogicalName"])
         remote.fields[name] = RemoteField(
             name=name,
@@ -58,12 +62,12 @@ def attribute_metadata(spec: FieldSpec) -> dict[str, Any]:
                 "FalseOption": {"Value": 0, "Label": _label("No")},
             },
         }
-    if spec.family in (DATETIME, "date"):
-        behavior = "DateOnly" if spec.family == "date" else "UserLocal"
+    if spec.family in (DATETIME, DATE):
+        behavior = "DateOnly" if spec.family == DATE else "UserLocal"
         return {
             "@odata.type": "Microsoft.Dynamics.CRM.DateTimeAttributeMetadata",
             **common,
-            "Format": "DateOnly" if spec.family == "date" else "DateAndTime",
+            "Format": "DateOnly" if spec.family == DATE else "DateAndTime",
             "DateTimeBehavior": {"Value": behavior},
         }
     return {

@@ -46,6 +46,21 @@ def dv_value(value: Any) -> Any:
     return value
 
 
+def _choice_columns(mapping: MappingSpec) -> frozenset[str]:
+    """Columns written through a value map whose remote values are all integers: choices, whose
+    values Dataverse takes only as JSON integers (a value map's remote values are YAML text)."""
+    found = set()
+    for entry in mapping.fields:
+        side = entry.outbound
+        if side is None or not side.field:
+            continue
+        for step in side.steps:
+            remote = step.transform.backward.values() if isinstance(step.transform, ValueMap) else ()
+            if remote and all(str(value).lstrip("-").isdigit() for value in remote):
+                found.add(side.field)
+    return frozenset(found)
+
+
 def _status_field(mapping: MappingSpec) -> str | None:
     for entry in mapping.fields:
         if entry.canonical == "status.partner_status" and entry.inbound is not None:
@@ -84,14 +99,23 @@ class LeadFields:
             if e.outbound and e.outbound.field and e.canonical and e.canonical.startswith("status.")
         )
         self.status_field = _status_field(mapping)
+        self.choice_columns = _choice_columns(mapping)
         self.explicit_accept = _accepts_explicitly(mapping)
+
+    def _typed(self, remote: Mapping[str, Any]) -> dict[str, Any]:
+        """Values as Dataverse takes them (``dv_value``; choices as integers)."""
+        typed = {name: dv_value(value) for name, value in remote.items()}
+        for name in self.choice_columns & typed.keys():
+            if isinstance(typed[name], str) and typed[name].lstrip("-").isdigit():
+                typed[name] = int(typed[name])
+        return typed
 
     def lead_from_record(self, record: Mapping[str, Any], connection: str) -> Lead:
         return self.plan.map_record(record, connection).lead
 
     def writeback_fields(self, lead: Lead, status: LeadStatusRecord) -> dict[str, Any]:
         remote = self.plan.to_remote(lead, status, owners=(Owner.LEADBRIDGE, Owner.PARTNER))
-        return {name: dv_value(value) for name, value in remote.items() if name in self.writeback_names}
+        return {name: value for name, value in self._typed(remote).items() if name in self.writeback_names}
 
     def partner_fields(
         self, lead: Lead, status: LeadStatusRecord, *, accepted: bool, withdrawn: bool, first_push: bool
@@ -100,7 +124,7 @@ class LeadFields:
         remote = self.plan.to_remote(
             lead, status, blind=not reveal, owners=(Owner.MANUFACTURER, Owner.LEADBRIDGE)
         )
-        fields = {name: dv_value(value) for name, value in remote.items()}
+        fields = self._typed(remote)
         fields[self.key_column] = lead.id
         area = f"{lead.address.postal_code[:2]}…" if lead.address.postal_code else "—"
         industry = (lead.industry or "company").replace("_", " ").title()
@@ -116,7 +140,7 @@ class LeadFields:
     def erasure_fields(self, lead_id: str, mark: str) -> dict[str, Any]:
         blank = Lead(id=lead_id, source_connection="erased")
         remote = self.plan.to_remote(blank, None, owners=(Owner.MANUFACTURER,))
-        fields = {name: dv_value(value) for name, value in remote.items()}
+        fields = self._typed(remote)
         fields.update(lastname=mark[:50], companyname=mark[:100], subject=mark[:300])
         return fields
 

@@ -175,10 +175,9 @@ class WebApi:
                 400, "0x80044363", f"An attribute with the specified name {schema} already exists."
             )
         length = body.get("MaxLength") if kind in ("String", "Memo") else None
-        self.org.add_column(
-            table.logical,
-            Column(name, kind, int(length or 100) if length or kind == "String" else None, custom=True),
-        )
+        date_only = kind == "DateTime" and body.get("Format") == "DateOnly"
+        size = int(length or 100) if length or kind == "String" else None
+        self.org.add_column(table.logical, Column(name, kind, size, custom=True, date_only=date_only))
         response = empty_response(204)
         return response.with_header(
             "OData-EntityId",
@@ -425,6 +424,14 @@ def _attribute(column: Column) -> dict[str, Any]:
         "IsValidForCreate": not column.read_only,
         "IsValidForUpdate": not column.read_only,
         "RequiredLevel": {"Value": "SystemRequired" if column.required else "None"},
+        **(
+            {
+                "Format": "DateOnly" if column.date_only else "DateAndTime",
+                "DateTimeBehavior": {"Value": "DateOnly" if column.date_only else "UserLocal"},
+            }
+            if column.kind == "DateTime"
+            else {}
+        ),
         "OptionSet": {
             "Options": [
                 {"Value": v, "Label": {"LocalizedLabels": [{"Label": label, "LanguageCode": 1033}]}}

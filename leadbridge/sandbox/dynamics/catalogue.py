@@ -20,6 +20,7 @@ class Column:
     max_length: int | None = None
     custom: bool = False
     read_only: bool = False
+    date_only: bool = False  # a DateTime column with Format DateOnly: "2024-05-01" on the wire
     required: bool = False
     options: tuple[tuple[int, str], ...] = ()  # Picklist/State/Status: (value, label)
 
@@ -154,8 +155,8 @@ def lead_table() -> Table:
         _s("new_leadbridgeoutcome", 20, **custom),
         _s("new_leadbridgereason", 200, **custom),
         Column("new_leadbridgeexpectedrevenue", "Money", **custom),  # type: ignore[arg-type]
-        Column("new_leadbridgeclosedate", "DateTime", **custom),  # type: ignore[arg-type]
-        Column("new_leadbridgenextfollowup", "DateTime", **custom),  # type: ignore[arg-type]
+        Column("new_leadbridgeclosedate", "DateTime", custom=True, date_only=True),
+        Column("new_leadbridgenextfollowup", "DateTime", custom=True, date_only=True),
         Column("new_partnerstatus", "Picklist", custom=True, options=PARTNER_STATUS_OPTIONS),
     )
     table.keys["new_leadbridgeid_key"] = (LEADBRIDGE_KEY,)

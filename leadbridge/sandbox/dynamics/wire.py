@@ -55,5 +55,7 @@ def render(
         column = table.columns[name]
         if formatted and value is not None and column.options:
             out[f"{name}@{FORMATTED}"] = dict(column.options).get(value, str(value))
-        out[name] = show_time(value) if isinstance(value, datetime) else value
+        if isinstance(value, datetime):
+            value = value.date().isoformat() if column.date_only else show_time(value)
+        out[name] = value
     return out
