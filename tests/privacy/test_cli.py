@@ -75,3 +75,36 @@ def test_given_a_person_when_exported_then_erased_then_the_export_is_empty(
 def test_erasing_an_unknown_lead_is_a_clear_error(project: tuple[Path, str, str]) -> None:
     result = CliRunner().invoke(app, ["leads", "erase", "L-nope"])
     assert result.exit_code == 1 and "L-nope does not exist" in result.output
+
+
+def test_purge_expired_and_the_audit_log_from_the_cli(project: tuple[Path, str, str]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from leadbridge.core.store.tables import LeadRow
+
+    root, offered_id, _partner_id = project
+    assert "no retention configured" in _run("leads", "purge-expired")
+    (root / "policy.yaml").write_text("version: 1\nprivacy:\n  retention_days: {nurture: 30}\n")
+    database = Database(default_registry().load_settings(root / "leadbridge.yaml").sqlalchemy_url)
+    old = a_lead(stage="lead", email="old.nurture@example.com")
+    with database.transaction() as session:
+        take_in(session, old)
+        ago = datetime.now(UTC) - timedelta(days=31)
+        session.execute(update(LeadRow).where(LeadRow.id == old.id).values(updated_at=ago))
+    assert json.loads(_run("leads", "purge-expired", "--json")) == {"erased": [old.id]}
+    assert json.loads(_run("leads", "purge-expired", "--json")) == {"erased": []}
+    assert b"old.nurture@example.com" not in (root / "lb.db").read_bytes()
+
+    _run("leads", "show", offered_id)  # an identified view from the CLI is not logged; an export is
+    _run("leads", "export-subject", EMAIL)
+    logged = json.loads(_run("audit", "list", "--json"))
+    assert [(r["actor"], r["channel"], r["action"], r["lead_id"]) for r in logged] == [
+        ("cli", "cli", "export_subject", None),
+        ("retention", "system", "erase", old.id),
+    ]
+    assert EMAIL.lower() not in json.dumps(logged)
+    csv_text = _run("audit", "list", "--csv", "--lead", old.id)
+    assert csv_text.splitlines()[0] == "at,actor,channel,action,lead_id,subject_ref,detail"
+    assert len(csv_text.splitlines()) == 2 and "reason_code=retention" in csv_text

@@ -237,3 +237,40 @@ def test_given_the_same_person_twice_when_the_admin_merges_in_the_cockpit_then_i
 
         actions = [r.action for r in audit.entries(session, lead_id=twin.id) if r.action != "view_lead"]
     assert actions == ["merge", "split", "merge"]
+
+
+def test_given_consent_changes_from_the_api_and_the_cockpit_then_offers_are_withdrawn_and_audited(
+    world: World,
+) -> None:
+    from leadbridge.core.privacy import audit
+
+    with world.database.transaction() as session:
+        key = create_api_key(session, "dpo-tool")[1]
+        assert OfferService(session).get_row(world.offer_b).status == "pending"
+    api = world.client()
+    api.headers["Authorization"] = f"Bearer {key}"
+    wrong = api.post(f"/api/v1/leads/{world.lead_b}/consent", json={"scope": {"share": "some"}})
+    assert wrong.status_code == 422  # refused, nothing changed
+    narrowed = api.post(
+        f"/api/v1/leads/{world.lead_b}/consent", json={"scope": {"share": "partners", "partners": ["PA-x"]}}
+    )
+    assert narrowed.status_code == 200, narrowed.text
+    assert narrowed.json() == {
+        "lead_id": world.lead_b,
+        "scope": "1 named partner(s)",
+        "withdrawn_from": [world.partner_b],
+    }
+
+    admin = world.admin_client()
+    token = csrf_from(admin, f"/cockpit/leads/{world.lead_a}")
+    withdrawn = admin.post(f"/cockpit/leads/{world.lead_a}/consent/withdraw", data={"csrf_token": token})
+    assert withdrawn.status_code == 303
+    page = admin.get(f"/cockpit/leads/{world.lead_a}").text
+    assert "Consent changed: no partner; withdrawn from 1 partner(s)" in page
+    with world.database.transaction() as session:
+        offers = OfferService(session)
+        for offer_id in (world.offer_a, world.offer_b):
+            offer = offers.get_row(offer_id)
+            assert (offer.status, offer.comment) == ("withdrawn", "consent_withdrawn")
+        logged = [(r.lead_id, r.channel) for r in audit.entries(session) if r.action == "consent"]
+    assert logged == [(world.lead_a, "cockpit"), (world.lead_b, "api")]
