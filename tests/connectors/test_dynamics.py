@@ -320,3 +320,30 @@ def test_given_a_value_map_into_a_choice_column_then_the_value_is_written_as_an_
     connector = sandbox_connector(org, box.ca_file)
     [result] = connector.write_batch("lead", [WriteItem("w", values, lead_id)])
     assert result.ok and org.rows["leads"][lead_id]["new_partnerstatus"] == 100000002
+
+
+# -- change tracking --------------------------------------------------------------------------------------
+def test_given_a_table_without_change_tracking_then_check_says_so_and_reads_skip_the_deletion_pass(
+    box: Sandbox, org: DataverseOrg
+) -> None:
+    org.tables["leads"].change_tracking = False
+    add_leads(org, 2, same_stamp=False)
+    connector = sandbox_connector(org, box.ca_file)
+    checked = connector.check()
+    assert checked.ok and "no change tracking" in checked.message
+    read_all(connector, "lead", None)
+    read_all(connector, "lead", None)
+    assert org.counters["leads.query"] == 3  # two reads, one baseline attempt: no full scan per poll
+
+
+def test_given_a_refused_delta_link_then_a_new_baseline_is_taken_and_later_deletions_come_in(
+    box: Sandbox, org: DataverseOrg
+) -> None:
+    ids = add_leads(org, 3, same_stamp=False)
+    connector = sandbox_connector(org, box.ca_file)
+    _, checkpoint = read_all(connector, "lead", None)
+    connector._delta_link = f"{org.url}/api/data/v9.2/leads?$select=leadid&$deltatoken=expired"
+    assert read_all(connector, "lead", checkpoint)[0] == []  # refused: no failure, a new baseline
+    org.delete("leads", ids[0])
+    gone = read_all(connector, "lead", checkpoint)[0]
+    assert [(c.external_id, c.deleted) for c in gone] == [(ids[0], True)]

@@ -26,6 +26,7 @@ Rules:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -37,7 +38,7 @@ from leadbridge.connectors.dynamics.client import BatchPart, DataverseClient, Pa
 from leadbridge.connectors.dynamics.config import DynamicsConfig
 from leadbridge.connectors.dynamics.describe import attribute_metadata, remote_from_attributes
 from leadbridge.connectors.dynamics.errors import error_of, item_rule
-from leadbridge.core.errors import LeadbridgeError, NotFound, SkipRecord
+from leadbridge.core.errors import FatalConnectorError, LeadbridgeError, NotFound, SkipRecord
 from leadbridge.core.model import Lead
 from leadbridge.core.partner_status import PartnerStatus
 from leadbridge.core.writeback import LeadStatusRecord
@@ -57,6 +58,7 @@ from leadbridge.ports import (
     parse_stamp,
 )
 
+log = logging.getLogger("leadbridge.dynamics")
 LEAD, LEADS, TASK = "lead", "leads", "task"
 PAGE_SIZE = 5000  # the most odata.maxpagesize gives
 LOOKBACK = timedelta(seconds=5)
@@ -103,6 +105,7 @@ class DynamicsConnector:
         self.page_size = config.page_size or PAGE_SIZE
         self.key = config.key_column
         self._delta_link: str | None = None
+        self._tracking = True  # False once the table turned out not to track changes
         self._versions: dict[str, tuple[str, int]] = {}  # id -> (stamp, versionnumber) read lately
 
     @property
@@ -114,6 +117,7 @@ class DynamicsConnector:
         """Get a token, ask ``WhoAmI``, and confirm the lead columns and the alternate key exist."""
         try:
             me = self.client.get("WhoAmI", "WhoAmI")
+            table = self.client.get("table", f"EntityDefinitions(LogicalName='{LEAD}')")
             columns = {a["LogicalName"] for a in self._attributes(LEAD)}
             keys = self.client.get("keys", f"EntityDefinitions(LogicalName='{LEAD}')/Keys").get("value", [])
         except LeadbridgeError as error:
@@ -126,7 +130,11 @@ class DynamicsConnector:
             for k in keys
             if k.get("KeyAttributes") == [self.key] and k.get("EntityKeyIndexStatus") == "Active"
         ]
-        details = {"user_id": me.get("UserId"), "organization_id": me.get("OrganizationId")}
+        details = {
+            "user_id": me.get("UserId"),
+            "organization_id": me.get("OrganizationId"),
+            "change_tracking": bool(table.get("ChangeTrackingEnabled")),
+        }
         if missing:
             return CheckResult(
                 False,
@@ -143,7 +151,14 @@ class DynamicsConnector:
                 "to add one (Tables → Lead → Keys) and wait until its index is Active",
                 details,
             )
-        return CheckResult(True, f"{self.name}: connected as application user {me.get('UserId')}", details)
+        note = (
+            ""
+            if details["change_tracking"] or not self.config.track_deletions
+            else "; the lead table has no change tracking, so deletions are not read (enable it)"
+        )
+        return CheckResult(
+            True, f"{self.name}: connected as application user {me.get('UserId')}{note}", details
+        )
 
     def discover(self) -> list[StreamInfo]:
         names = tuple(a["LogicalName"] for a in self._attributes(LEAD))
@@ -226,7 +241,7 @@ class DynamicsConnector:
                 top = max(top, page[-1].keyset) if top else page[-1].keyset
                 yield page
         self._forget_before(top)
-        if self.config.track_deletions:
+        if self.config.track_deletions and self._tracking:
             deleted = self._deletions(top)
             if deleted:
                 yield deleted
@@ -239,9 +254,23 @@ class DynamicsConnector:
                 LEADS, {"$select": "leadid"}, page_size=5000, prefer=("odata.track-changes",)
             ):
                 link = body.get("@odata.deltaLink") or link
+            if link is None:  # the preference was ignored: the table does not track changes
+                log.warning(
+                    "%s: the lead table has no change tracking (enable it in the table's properties); "
+                    "deletions are not read",
+                    self.name,
+                )
+                self._tracking = False
             self._delta_link = link
             return []
-        body = self.client.get("changes of leads", self._delta_link)
+        try:
+            body = self.client.get("changes of leads", self._delta_link)
+        except (SkipRecord, FatalConnectorError) as error:  # e.g. a delta token past its expiry
+            log.warning(
+                "%s: the change-tracking link was refused (%s); taking a new baseline", self.name, error
+            )
+            self._delta_link = None
+            return self._deletions(top)  # the baseline, now: deletions from here on come in
         self._delta_link = body.get("@odata.deltaLink") or self._delta_link
         # A deletion has no stamp of its own: it carries the newest stamp read, so it never moves
         # the checkpoint past a row not yet read.

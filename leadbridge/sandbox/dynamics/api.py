@@ -199,7 +199,8 @@ class WebApi:
     def query(self, request: Request, table: Table) -> Response:
         preferences = prefer(request.header("Prefer"))
         delta = request.param("$deltatoken")
-        tracking = "odata.track-changes" in preferences or delta is not None
+        # A table without change tracking ignores the preference (no Preference-Applied, no deltaLink).
+        tracking = table.change_tracking and ("odata.track-changes" in preferences or delta is not None)
         if tracking:
             for option in ("$filter", "$orderby", "$expand", "$top"):
                 if request.param(option) is not None:
