@@ -1,13 +1,15 @@
 """``leadbridge demo``: the newcomer's first command — the whole pipeline over sandbox CRMs.
 
 It starts the Salesforce sandbox (a manufacturer org and a few partner orgs) and, with
-``--hubspot-partners`` / ``--pipedrive-partners`` / ``--dynamics-partners``, HubSpot partner portals,
-Pipedrive partner companies and Dynamics 365 partner environments beside them, stores a few dozen
+``--hubspot-partners`` / ``--pipedrive-partners`` / ``--dynamics-partners`` / ``--webhook-partners``,
+HubSpot partner portals, Pipedrive partner companies, Dynamics 365 partner environments and
+signed-webhook partner endpoints beside them, stores a few dozen
 partners (the rest of them on the hosted inbox), then runs real sync cycles through the real
 connectors: leads are pulled, routed, offered into partner orgs, partners claim, decline, work,
 win, lose and return them, and every change is written back to the manufacturer's org. A final
 cycle must find nothing left to do. The summary says what happened and how many API calls it took;
-``--json`` prints it as one JSON object on the last line.
+``--json`` prints it as one JSON object on the last line (with ``partners_by_kind``: how many
+partners work in each kind of system).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.db import engine_for
 from leadbridge.demo.actors import Partners
+from leadbridge.demo.hooks import summary as hooks_summary
 from leadbridge.demo.report import summarise
 from leadbridge.demo.world import HOME, DemoWorld, start_world
 from leadbridge.runtime import build_runtime
@@ -94,6 +97,7 @@ def run_demo(
     home: str = "salesforce",
     pipedrive_partners: int = 0,
     dynamics_partners: int = 0,
+    webhook_partners: int = 0,
 ) -> tuple[dict[str, Any], DemoWorld]:
     """Run the demo in ``directory``; returns the summary and the (still running) world."""
     from leadbridge.cli.init import init
@@ -111,7 +115,7 @@ def run_demo(
         f"starting the sandbox: 1 manufacturer {'HubSpot portal' if home == 'hubspot' else 'org'} "
         f"with {leads} leads, {partner_orgs} partner orgs, "
         f"{hubspot_partners} partner HubSpot portals, {pipedrive_partners} partner Pipedrive companies, "
-        f"{dynamics_partners} partner Dynamics 365 environments"
+        f"{dynamics_partners} partner Dynamics 365 environments, {webhook_partners} webhook partner(s)"
     )
     world = start_world(
         database,
@@ -123,6 +127,7 @@ def run_demo(
         home=home,
         pipedrive_partners=pipedrive_partners,
         dynamics_partners=dynamics_partners,
+        webhook_partners=webhook_partners,
     )
     try:
         # The world's settings name the sandbox orgs: its runtime's database queues their write-backs.
@@ -145,11 +150,13 @@ def run_demo(
         summary["cycles"] = len(cycles)
         summary["final_cycle_writes"] = sum(f.written for f in [*idle.delivered, *idle.written_back])
         summary["errors"] = [error for report in cycles for error in [*report.errors, *report.stopped]]
+        summary["webhook_partners"] = hooks_summary(world.hook_inboxes)
+        summary["partners_by_kind"] = world.partners_by_kind()
         summary["seconds"] = round(time.monotonic() - started, 2)
         summary["directory"] = str(directory.resolve())
         return summary, world
     except BaseException:
-        world.box.stop()
+        world.stop()
         raise
 
 
@@ -178,6 +185,8 @@ def _print(summary: dict[str, Any]) -> None:
         f"partner Dynamics environments {calls['dynamics_partners']}; "
         f"last cycle wrote {summary['final_cycle_writes']} record(s)"
     )
+    kinds = ", ".join(f"{count} {kind}" for kind, count in summary["partners_by_kind"].items())
+    console.print(f"partners by kind: {kinds}")
     colour = "green" if summary["lost"] == 0 else "red"
     console.print(f"[{colour}]leads lost on the way: {summary['lost']}[/]")
     for detail in summary["lost_details"]:
@@ -203,6 +212,9 @@ def demo(
     dynamics_partners: Annotated[
         int, typer.Option(help="partners with their own Dynamics 365 environment")
     ] = 2,
+    webhook_partners: Annotated[
+        int, typer.Option(help="partners behind a signed-webhook endpoint (kind: webhook)")
+    ] = 1,
 ) -> None:
     """Run the whole pipeline over sandbox CRMs and summarise (see the module docstring)."""
     if home not in HOMES:
@@ -218,6 +230,7 @@ def demo(
         home=home,
         pipedrive_partners=pipedrive_partners,
         dynamics_partners=dynamics_partners,
+        webhook_partners=webhook_partners,
     )
     try:
         if as_json:
@@ -227,7 +240,7 @@ def demo(
         if serve:
             _serve(world)
     finally:
-        world.box.stop()
+        world.stop()
     if summary["lost"]:
         raise typer.Exit(1)
 

@@ -12,7 +12,9 @@ reason) end it (``connectors/pipedrive/BEHAVIOR.md``); they never return a lead.
 Dynamics 365 environment answer in the lead's ``new_partnerstatus`` choice (Accepted, Declined,
 Working, Won with ``new_leadbridgeexpectedrevenue``, Lost or Returned with ``new_leadbridgereason``:
 ``connectors/dynamics/BEHAVIOR.md``), as a user would on the lead form. Inbox partners act
-through the hosted inbox's own actions (``PartnerInbox``).
+through the hosted inbox's own actions (``PartnerInbox``). Webhook partners act on what their
+endpoint received (``demo/hooks.py``: offers from ``lead.offered``, held leads from ``lead.accepted``)
+through the same actions the REST API calls.
 
 Each step is decided by a seeded roll per (lead, partner, step), so a run is reproducible and a lead
 declined by one partner is not automatically declined by the next.
@@ -146,6 +148,7 @@ class Partners:
     def __init__(self, world: DemoWorld, database: Database, seed: int) -> None:
         self.world, self.database, self.seed = world, database, seed
         self.api_calls = 0
+        self.hook_steps: set[tuple[str, str]] = set()  # (offer or lead id, status) a hook partner acted on
 
     def act(self) -> Counter[str]:
         """One round: every partner takes the next step on each lead it has (returns the statuses set)."""
@@ -156,9 +159,37 @@ class Partners:
             done += self._act_in_portal(connection, portal)
         for connection, company in self.world.partner_companies.items():
             done += self._act_in_company(connection, company)
+        for connection, received in self.world.hook_inboxes.items():
+            done += self._act_on_hooks(connection, received)
         for connection, environment in self.world.partner_environments.items():
             done += self._act_in_environment(connection, environment)
         done += self._act_in_inbox()
+        return done
+
+    def _act_on_hooks(self, connection: str, received: Any) -> Counter[str]:
+        """A webhook partner answers what its endpoint was told (module rules)."""
+        done: Counter[str] = Counter()
+        partner_id = next(p.id for p in self.world.partners if p.connection == connection)
+        with received.lock:
+            work = [(offer_id, NEW) for offer_id in sorted(received.offers)]
+            work += [
+                (lead_id, ACCEPTED if k == "accepted" else WORKING)
+                for lead_id, k in sorted(received.leads.items())
+            ]
+        for subject, status in work:
+            step = next_step(self.seed, subject, connection, status)
+            if step is None or (subject, step["Status"]) in self.hook_steps:
+                continue
+            self.hook_steps.add((subject, step["Status"]))
+            offer_id, lead_id = (subject, "") if status == NEW else (None, subject)
+            try:
+                with self.database.transaction() as session:
+                    actions = PartnerInbox(session, partner_id, f"demo:{connection}")
+                    _inbox_action(actions, lead_id, offer_id, step)
+            except (ConflictError, NotFound):  # too late: another partner took it, or it was withdrawn
+                done["too late"] += 1
+                continue
+            done[step["Status"]] += 1
         return done
 
     def _act_in_org(self, connection: str, org: Any) -> Counter[str]:

@@ -1,8 +1,8 @@
 """The demo's summary, and the check that nothing vanished on the way.
 
 ``lost`` counts leads that vanished anywhere: a qualified source record leadbridge never took in
-(and did not quarantine), a lead whose home record does not show its current state, or a Salesforce
-partner's offer missing from that partner's org. It must be 0.
+(and did not quarantine), a lead whose home record does not show its current state, or a partner's
+offer missing from that partner's org, portal, company or webhook endpoint. It must be 0.
 """
 
 from __future__ import annotations
@@ -93,6 +93,11 @@ def summarise(world: DemoWorld, database: Database) -> dict[str, Any]:
         for offer in offers:
             if connections.get(offer.partner_id) == connection and offer.lead_id not in there:
                 problems.append(f"offer {offer.id} is missing from {connection}'s Dynamics environment")
+    for connection, received in world.hook_inboxes.items():
+        got = {e["data"].get("offer_id") for e in received.events if e.get("type") == "lead.offered"}
+        for offer in offers:
+            if connections.get(offer.partner_id) == connection and offer.id not in got:
+                problems.append(f"offer {offer.id} never reached {connection}'s webhook endpoint")
     return {
         "leads_in_source": len(home_records),
         "qualified_in_source": len(qualified),

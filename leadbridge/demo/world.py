@@ -8,6 +8,7 @@ country the sandbox generates leads for, so routing has a real choice everywhere
 does), the next ``pipedrive_partners`` in their own Pipedrive company (offers land as deals; the
 connector creates its field and labels on the first offer), the next ``dynamics_partners`` in their
 own Dynamics 365 environment (offers land as leads upserted on the ``new_leadbridgeid`` alternate key),
+the next ``webhook_partners`` behind a signed-webhook endpoint (``kind: webhook``, ``demo/hooks.py``),
 the rest in the hosted inbox.
 """
 
@@ -18,15 +19,19 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from pydantic import SecretStr
+
 from leadbridge.connectors.dynamics import DynamicsConfig
 from leadbridge.connectors.hubspot import HubSpotConfig, connect
 from leadbridge.connectors.inbox import InboxConfig
 from leadbridge.connectors.pipedrive import PipedriveConfig
 from leadbridge.connectors.salesforce.config import SalesforceConfig
+from leadbridge.connectors.webhook import WebhookConfig
 from leadbridge.core.partner import Partner
 from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.settings import ConnectionConfig, Settings
 from leadbridge.core.store.database import Database
+from leadbridge.demo.hooks import HookInbox, HookServer
 from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.dynamics.org import DataverseOrg
 from leadbridge.sandbox.hubspot.portal import Portal
@@ -41,6 +46,7 @@ HUBSPOT_QUALIFIED = ("marketingqualifiedlead", "salesqualifiedlead")  # the conn
 INBOX = "inbox"
 PIPEDRIVE_PREFIX = "pd"  # connection names of Pipedrive partners: pd<number>
 DYNAMICS_PREFIX = "dx"  # connection names of Dynamics 365 partners: dx<number>
+WEBHOOK_PREFIX = "wh"  # connection names of webhook partners: wh<number>
 # Partners per country, roughly following where the sandbox's leads come from.
 PARTNERS_PER_COUNTRY = {"DE": 14, "AT": 3, "CH": 3, "NL": 3, "FR": 3, "BE": 2, "LU": 1, "IT": 2}
 PARTNERS_PER_COUNTRY |= {"PL": 1, "DK": 1, "CZ": 1}
@@ -62,6 +68,24 @@ class DemoWorld:
     partners: list[Partner] = field(default_factory=list)
 
     home_kind: str = "salesforce"  # the manufacturer's CRM: salesforce or hubspot
+    hooks: HookServer | None = None  # the webhook partners' endpoint (``--webhook-partners``)
+    hook_inboxes: dict[str, HookInbox] = field(default_factory=dict)  # connection → what it received
+
+    def stop(self) -> None:
+        """Stop the sandbox and the webhook endpoint."""
+        self.box.stop()
+        if self.hooks is not None:
+            self.hooks.stop()
+            self.hooks = None
+
+    def partners_by_kind(self) -> dict[str, int]:
+        """How many partners work in each kind of system (their connection's kind; the inbox too)."""
+        counts: dict[str, int] = {}
+        for partner in self.partners:
+            config = self.settings.connections.get(partner.connection)
+            kind = config.kind if config is not None else partner.connection
+            counts[kind] = counts.get(kind, 0) + 1
+        return dict(sorted(counts.items()))
 
     @property
     def home(self) -> SalesforceOrg:
@@ -135,9 +159,13 @@ def _connection(
     hubspot_partners: int,
     pipedrive_partners: int = 0,
     dynamics_partners: int = 0,
+    webhook_partners: int = 0,
 ) -> str:
     crm_partners = partner_orgs + hubspot_partners + pipedrive_partners
-    if country != "DE" or number > crm_partners + dynamics_partners:
+    synced = crm_partners + dynamics_partners
+    if country == "DE" and synced < number <= synced + webhook_partners:
+        return f"{WEBHOOK_PREFIX}{number}"
+    if country != "DE" or number > synced:
         return INBOX
     if number > crm_partners:
         return f"{DYNAMICS_PREFIX}{number}"
@@ -172,6 +200,7 @@ def demo_partners(
     hubspot_partners: int = 0,
     pipedrive_partners: int = 0,
     dynamics_partners: int = 0,
+    webhook_partners: int = 0,
 ) -> list[Partner]:
     """A few dozen partners covering every lead country, each with certified product lines."""
     rng = random.Random(f"demo-partners|{seed}")
@@ -186,7 +215,13 @@ def demo_partners(
             city = by_country[country][index % len(by_country[country])]
             lines = list(PRODUCT_LINES) if index == 0 else rng.sample(PRODUCT_LINES, rng.randint(2, 4))
             connection = _connection(
-                country, number, partner_orgs, hubspot_partners, pipedrive_partners, dynamics_partners
+                country,
+                number,
+                partner_orgs,
+                hubspot_partners,
+                pipedrive_partners,
+                dynamics_partners,
+                webhook_partners,
             )
             partners.append(
                 Partner.model_validate(
@@ -226,6 +261,7 @@ def start_world(
     home: str = "salesforce",
     pipedrive_partners: int = 0,
     dynamics_partners: int = 0,
+    webhook_partners: int = 0,
 ) -> DemoWorld:
     """Start the sandbox, store the partners, and return settings naming every connection; the
     manufacturer works in ``home`` (``salesforce`` or ``hubspot``)."""
@@ -251,6 +287,7 @@ def start_world(
             for n in range(first_dynamics, first_dynamics + dynamics_partners)
         ]
     box = Sandbox(layout).start()
+    world: DemoWorld | None = None
     try:
         home_config: ConnectionConfig = (
             hubspot_connection(
@@ -266,9 +303,24 @@ def start_world(
             )
         )
         connections: dict[str, ConnectionConfig] = {HOME: home_config, INBOX: InboxConfig(name=INBOX)}
-        partners = demo_partners(seed, partner_orgs, hubspot_partners, pipedrive_partners, dynamics_partners)
+        partners = demo_partners(
+            seed, partner_orgs, hubspot_partners, pipedrive_partners, dynamics_partners, webhook_partners
+        )
         world = DemoWorld(box, base, home_kind=home)
+        if webhook_partners:
+            world.hooks = HookServer()
         for partner in partners:
+            if partner.connection.startswith(WEBHOOK_PREFIX) and world.hooks is not None:
+                url, inbox = world.hooks.add(partner.connection)
+                connections[partner.connection] = WebhookConfig(
+                    name=partner.connection,
+                    partner_id=partner.external_id,
+                    url=url,
+                    signing_secret=SecretStr(inbox.secret),
+                    ca_file=world.hooks.ca_file,
+                )
+                world.hook_inboxes[partner.connection] = inbox
+                continue
             number = int("".join(c for c in partner.connection if c.isdigit()) or 0)
             if partner.connection.startswith(DYNAMICS_PREFIX):
                 name = f"partner-{partner.connection}"
@@ -307,4 +359,6 @@ def start_world(
         return world
     except BaseException:
         box.stop()
+        if world is not None and world.hooks is not None:
+            world.hooks.stop()
         raise

@@ -35,6 +35,11 @@ def test_given_a_small_demo_when_run_with_json_then_the_last_line_says_nothing_w
         and summary["api_calls"]["pipedrive_partners"] > 0  # and Pipedrive partner companies
         and summary["api_calls"]["dynamics_partners"] > 0  # and Dynamics 365 partner environments
     )
+    kinds = summary["partners_by_kind"]
+    assert kinds["salesforce"] == 2 and kinds["hubspot"] == 2 and kinds["pipedrive"] == 2
+    assert kinds["webhook"] == 1 and kinds["inbox"] > 10
+    [hook] = summary["webhook_partners"].values()  # a signed-webhook partner endpoint
+    assert hook["events"]["lead.offered"] > 0 and hook["refused"] == 0, hook
 
 
 @pytest.mark.slow
