@@ -247,6 +247,7 @@ def test_given_an_offer_then_the_partner_sees_a_blind_lead_until_it_accepts(box:
     [change] = read_all(connector, "lead", None)[0]
     answer = connector.partner_status(change)
     assert answer.lead_id == lead.id and answer.meaning == "accepted" and answer.explicit_accept
+    assert answer.status == "Accepted"  # the choice's label, as the partner sees it
     revealed = connector.partner_fields(lead, status, accepted=True, withdrawn=False, first_push=False)
     connector.write_batch(connector.upsert_stream, [WriteItem("o", revealed)])
     row = partner.rows["leads"][str(written.remote_id)]

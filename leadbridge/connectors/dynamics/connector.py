@@ -226,7 +226,9 @@ class DynamicsConnector:
         lookback_from = since.read_from(self.lookback) if since else None
         top = since
         handed: set[str] = set()
-        for body in self.client.pages(LEADS, self.query(since), page_size=self.page_size):
+        # The partner's answer is a choice: its label ("Accepted") is what people read in events.
+        labels = (F.FORMATTED_VALUES,) if self.is_partner else ()
+        for body in self.client.pages(LEADS, self.query(since), page_size=self.page_size, prefer=labels):
             changes = [self._change(row) for row in body.get("value", [])]
             kept = after_checkpoint(changes, since, lookback_from)
             kept_ids = {c.external_id for c in kept}

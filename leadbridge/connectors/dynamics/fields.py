@@ -34,6 +34,8 @@ LEADBRIDGE_OWNED = ("new_leadbridgepartner", "new_leadbridgestatus", "new_leadbr
 PUSH_STATUS = "new_leadbridgestatus"
 OUTCOME_COLUMN = "new_leadbridgeoutcome"
 OFFERED, ACCEPTED, WITHDRAWN = "Offered", "Accepted", "Withdrawn"
+FORMATTED = "OData.Community.Display.V1.FormattedValue"
+FORMATTED_VALUES = f'odata.include-annotations="{FORMATTED}"'  # the Prefer that asks for labels
 
 
 def dv_value(value: Any) -> Any:
@@ -155,7 +157,8 @@ class LeadFields:
         meaning = value("status.partner_status") or value("status.outcome")
         return {
             "lead_id": str(record.get(self.key_column) or value("status.lead_id") or ""),
-            "status": str(raw) if raw is not None else None,
+            # the choice's label when the read asked for it (``FORMATTED_VALUES``), else its value
+            "status": str(record.get(f"{self.status_field}@{FORMATTED}") or raw) if raw is not None else None,
             "meaning": str(meaning) if meaning is not None else None,
             "reason": value("status.reason"),
             "amount": str(amount) if amount is not None else None,
