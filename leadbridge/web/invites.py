@@ -2,7 +2,9 @@
 e-mail it lists, invited by a sign-in mail.
 
 Rules:
-- only active partners whose connection is ``inbox`` (a partner with its own CRM works there);
+- only active partners whose connection is ``inbox`` (a partner with its own CRM works there); a
+  ``partners import`` invites for every such partner, a partner saved through the API
+  (``PUT /api/v1/partners``) for itself;
 - a contact whose address is already a user of this partner is left alone (a revoked one stays
   revoked: an admin revoked it); an address that belongs to another partner is skipped and reported;
 - each new user gets one mail with a single-use sign-in link (the sign-in page sends fresh ones);
@@ -11,6 +13,7 @@ Rules:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -32,14 +35,18 @@ class Invitations:
     mail_error: str | None = None  # the users exist; they can ask the sign-in page for a link
 
 
-def invite_contacts(database: Database, settings: Settings, mailer: Mailer) -> Invitations:
-    """Create and invite the inbox users the partners' contacts call for (module rules)."""
+def invite_contacts(
+    database: Database, settings: Settings, mailer: Mailer, *, partner_ids: Collection[str] | None = None
+) -> Invitations:
+    """Create and invite the inbox users the partners' contacts call for (module rules); only
+    those of ``partner_ids`` when given (a partner saved through the API)."""
     found = Invitations()
     mails = []
     with database.transaction() as session:
-        partners = session.execute(
-            select(PartnerRow).where(PartnerRow.connection == "inbox", PartnerRow.active.is_(True))
-        ).scalars()
+        query = select(PartnerRow).where(PartnerRow.connection == "inbox", PartnerRow.active.is_(True))
+        if partner_ids is not None:
+            query = query.where(PartnerRow.id.in_(sorted(partner_ids)))
+        partners = session.execute(query).scalars()
         for partner in list(partners):
             for contact in partner.data.get("contacts") or []:
                 address = str(contact.get("email") or "").strip().lower()
