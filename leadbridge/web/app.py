@@ -24,6 +24,7 @@ from leadbridge.runtime import Runtime
 from leadbridge.web.api import router as api_router
 from leadbridge.web.auth import router as auth_router
 from leadbridge.web.cockpit import router as cockpit_router
+from leadbridge.web.costs import ROUTERS as cost_routers
 from leadbridge.web.docs import add_api_docs
 from leadbridge.web.errors import add_error_handlers
 from leadbridge.web.health import ops_router
@@ -95,6 +96,7 @@ def create_app(rt: Runtime, *, background: Sequence[BackgroundStarter] = ()) -> 
         salesforce_outbound_router,
         *privacy_routers,
         *report_routers,
+        *cost_routers,
     ):
         app.include_router(router)
     app.include_router(pool_api_router)  # the pull side: the partner's pool and held leads

@@ -12,6 +12,7 @@ Rules:
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -76,31 +77,40 @@ def add_cost(session: Session, cost: CampaignCost) -> bool:
 
 def parse_costs(path: Path) -> list[CampaignCost]:
     """Every row of a costs CSV; raises ``ConfigError`` listing each bad line (module rules)."""
-    costs: list[CampaignCost] = []
-    errors: list[str] = []
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror}") from None
     with handle:
-        reader = csv.DictReader(handle)
-        missing = {"campaign", "date", "amount"} - set(reader.fieldnames or [])
-        if missing:
-            raise ConfigError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-        for line, raw in enumerate(reader, start=2):
-            try:
-                costs.append(_cost(raw))
-            except ValueError as error:
-                errors.append(f"{path}:{line}: {error}")
+        return parse_costs_text(handle, str(path))
+
+
+def parse_costs_text(lines: Iterable[str], name: str) -> list[CampaignCost]:
+    """Every row of a costs CSV read from ``lines`` (``name`` prefixes each error; module rules)."""
+    costs: list[CampaignCost] = []
+    errors: list[str] = []
+    reader = csv.DictReader(lines)
+    missing = {"campaign", "date", "amount"} - set(reader.fieldnames or [])
+    if missing:
+        raise ConfigError(f"{name}: missing column(s) {', '.join(sorted(missing))}")
+    for line, raw in enumerate(reader, start=2):
+        try:
+            costs.append(cost_from_fields(raw))
+        except ValueError as error:
+            errors.append(f"{name}:{line}: {error}")
     if errors:
         raise ConfigError("campaign costs not imported:\n" + "\n".join(errors))
     return costs
 
 
-def _cost(raw: dict[str, str]) -> CampaignCost:
+def cost_from_fields(raw: Mapping[str, str | None]) -> CampaignCost:
+    """One cost from its fields (``campaign``, ``date``, ``amount``, ``currency``, ``note``) — a CSV
+    row or the cockpit's form; ``ValueError`` says what is wrong (module rules)."""
     campaign = (raw.get("campaign") or "").strip()
     if not campaign:
         raise ValueError("campaign is empty")
+    if len(campaign) > 255:
+        raise ValueError("campaign is longer than 255 characters")
     try:
         spent_on = date.fromisoformat((raw.get("date") or "").strip())
     except ValueError:
@@ -109,14 +119,15 @@ def _cost(raw: dict[str, str]) -> CampaignCost:
         amount = Decimal((raw.get("amount") or "").strip())
     except InvalidOperation:
         raise ValueError(f"amount {raw.get('amount')!r} is not a number") from None
-    if not amount.is_finite() or amount < 0:
-        raise ValueError(f"amount {raw.get('amount')!r} must be a number of at least 0")
+    if not amount.is_finite() or amount < 0 or amount >= Decimal("1e12"):
+        raise ValueError(f"amount {raw.get('amount')!r} must be a number from 0 to 999,999,999,999.99")
     currency = (raw.get("currency") or "EUR").strip().upper()
-    if len(currency) != 3:
+    if len(currency) != 3 or not currency.isalpha():
         raise ValueError(f"currency {currency!r} is not a 3-letter code")
-    return CampaignCost(
-        campaign, spent_on, amount.quantize(Decimal("0.01")), currency, raw.get("note") or None
-    )
+    note = (raw.get("note") or "").strip() or None
+    if note is not None and len(note) > 500:
+        raise ValueError("note is longer than 500 characters")
+    return CampaignCost(campaign, spent_on, amount.quantize(Decimal("0.01")), currency, note)
 
 
 def import_costs(session: Session, path: Path) -> tuple[int, int]:
@@ -129,3 +140,18 @@ def import_costs(session: Session, path: Path) -> tuple[int, int]:
         else:
             skipped += 1
     return added, skipped
+
+
+def recent_costs(session: Session, limit: int = 100) -> list[CampaignCostRow]:
+    """The costs by day spent, newest first (then the latest entered first)."""
+    query = select(CampaignCostRow).order_by(CampaignCostRow.spent_on.desc(), CampaignCostRow.id.desc())
+    return list(session.scalars(query.limit(limit)))
+
+
+def remove_cost(session: Session, cost_id: int) -> bool:
+    """Delete one cost; False when there is none with that id (removed already)."""
+    row = session.get(CampaignCostRow, cost_id)
+    if row is None:
+        return False
+    session.delete(row)
+    return True
