@@ -37,7 +37,7 @@ from leadbridge.runtime import build_runtime
 from leadbridge.sync.connections import build_connectors
 from leadbridge.sync.cycle import CycleReport, SyncEngine
 
-HOMES = ("salesforce", "hubspot")
+HOMES = ("salesforce", "hubspot", "dynamics")
 
 PARTNER_ROUNDS = 3  # partners act between cycles: claim/decline, then progress, then the stragglers
 
@@ -112,7 +112,8 @@ def run_demo(
     settings = demo_settings(directory)
     database = _fresh_database(directory, settings.sqlalchemy_url)
     say(
-        f"starting the sandbox: 1 manufacturer {'HubSpot portal' if home == 'hubspot' else 'org'} "
+        f"starting the sandbox: 1 manufacturer "
+        f"{ {'hubspot': 'HubSpot portal', 'dynamics': 'Dynamics 365 environment'}.get(home, 'org') } "
         f"with {leads} leads, {partner_orgs} partner orgs, "
         f"{hubspot_partners} partner HubSpot portals, {pipedrive_partners} partner Pipedrive companies, "
         f"{dynamics_partners} partner Dynamics 365 environments, {webhook_partners} webhook partner(s)"
@@ -146,7 +147,7 @@ def run_demo(
         summary = summarise(world, database)
         summary["partner_actions"] = dict(sorted(actions.items()))
         summary["api_calls"] = _api_calls(cycles)  # "salesforce_manufacturer": the home CRM's, either kind
-        summary["home"] = {"hubspot": "HubSpot"}.get(home, "Salesforce")
+        summary["home"] = {"hubspot": "HubSpot", "dynamics": "Dynamics 365"}.get(home, "Salesforce")
         summary["cycles"] = len(cycles)
         summary["final_cycle_writes"] = sum(f.written for f in [*idle.delivered, *idle.written_back])
         summary["errors"] = [error for report in cycles for error in [*report.errors, *report.stopped]]
@@ -207,7 +208,9 @@ def demo(
     partner_orgs: Annotated[int, typer.Option(help="partners with their own Salesforce org")] = 3,
     seed: Annotated[int, typer.Option(help="seed for data and partner behaviour")] = 7,
     hubspot_partners: Annotated[int, typer.Option(help="partners with their own HubSpot portal")] = 2,
-    home: Annotated[str, typer.Option(help="the manufacturer's CRM: salesforce or hubspot")] = "salesforce",
+    home: Annotated[
+        str, typer.Option(help="the manufacturer's CRM: salesforce, hubspot or dynamics")
+    ] = "salesforce",
     pipedrive_partners: Annotated[int, typer.Option(help="partners with their own Pipedrive company")] = 2,
     dynamics_partners: Annotated[
         int, typer.Option(help="partners with their own Dynamics 365 environment")

@@ -42,6 +42,7 @@ from leadbridge.sandbox.seed import PRODUCT_LINES, cities
 
 HOME = "home"
 HUBSPOT = "hubspot"
+DYNAMICS = "dynamics"
 HUBSPOT_QUALIFIED = ("marketingqualifiedlead", "salesqualifiedlead")  # the connector's default filter
 INBOX = "inbox"
 PIPEDRIVE_PREFIX = "pd"  # connection names of Pipedrive partners: pd<number>
@@ -67,7 +68,7 @@ class DemoWorld:
     partner_environments: dict[str, DataverseOrg] = field(default_factory=dict)  # connection → Dynamics
     partners: list[Partner] = field(default_factory=list)
 
-    home_kind: str = "salesforce"  # the manufacturer's CRM: salesforce or hubspot
+    home_kind: str = "salesforce"  # the manufacturer's CRM: salesforce, hubspot or dynamics
     hooks: HookServer | None = None  # the webhook partners' endpoint (``--webhook-partners``)
     hook_inboxes: dict[str, HookInbox] = field(default_factory=dict)  # connection → what it received
 
@@ -94,6 +95,16 @@ class DemoWorld:
     def home_records(self) -> dict[str, dict[str, Any]]:
         """The manufacturer's records by id, in one shape for either CRM: ``lead_id`` and ``status``
         (what leadbridge wrote back) and ``qualified`` (whether leadbridge should take it in)."""
+        if self.home_kind == DYNAMICS:
+            return {
+                row["leadid"]: {
+                    "lead_id": row.get("new_leadbridgeid"),
+                    "status": row.get("new_leadbridgestatus"),
+                    "qualified": row.get("statecode") == 0
+                    and row.get("new_lifecyclestage") in ("MQL", "SQL"),
+                }
+                for row in self.box.dynamics.org("manufacturer").records("leads")
+            }
         if self.home_kind == HUBSPOT:
             return {
                 r.id: {
@@ -264,14 +275,17 @@ def start_world(
     webhook_partners: int = 0,
 ) -> DemoWorld:
     """Start the sandbox, store the partners, and return settings naming every connection; the
-    manufacturer works in ``home`` (``salesforce`` or ``hubspot``)."""
+    manufacturer works in ``home`` (``salesforce``, ``hubspot`` or ``dynamics``)."""
     services = ["salesforce", HUBSPOT] if hubspot_partners or home == HUBSPOT else ["salesforce"]
     # The sandbox deals partners out round-robin over the services (partner-01 Salesforce,
     # partner-02 HubSpot, …): the k-th of a service is partner-{(k - 1) * services + its place + 1}.
     spread = len(services)
     layout = dict(
         plan_orgs(
-            partners=max(partner_orgs, hubspot_partners) * spread, leads=leads, seed=seed, services=services
+            partners=max(partner_orgs, hubspot_partners) * spread,
+            leads=0 if home == DYNAMICS else leads,
+            seed=seed,
+            services=services,
         )
     )
     first_pipedrive = partner_orgs + hubspot_partners + 1  # Pipedrive companies are named after their partner
@@ -281,27 +295,34 @@ def start_world(
             for n in range(first_pipedrive, first_pipedrive + pipedrive_partners)
         ]
     first_dynamics = first_pipedrive + pipedrive_partners
-    if dynamics_partners:
+    if dynamics_partners or home == DYNAMICS:
         layout["dynamics"] = [
-            OrgSpec(f"partner-{DYNAMICS_PREFIX}{n}", "partner", seed + n, 0)
-            for n in range(first_dynamics, first_dynamics + dynamics_partners)
+            *([OrgSpec("manufacturer", "manufacturer", seed, leads)] if home == DYNAMICS else []),
+            *(
+                OrgSpec(f"partner-{DYNAMICS_PREFIX}{n}", "partner", seed + n, 0)
+                for n in range(first_dynamics, first_dynamics + dynamics_partners)
+            ),
         ]
     box = Sandbox(layout).start()
     world: DemoWorld | None = None
     try:
-        home_config: ConnectionConfig = (
-            hubspot_connection(
+        home_config: ConnectionConfig
+        if home == HUBSPOT:
+            home_config = hubspot_connection(
                 box.hubspot.portal("manufacturer"),
                 box.hubspot.base_url("manufacturer"),
                 box.ca_file,
                 name=HOME,
                 role="manufacturer",
             )
-            if home == HUBSPOT
-            else connection_for(
+        elif home == DYNAMICS:
+            home_config = dynamics_connection(
+                box.dynamics.org("manufacturer"), box.ca_file, name=HOME, role="manufacturer"
+            )
+        else:
+            home_config = connection_for(
                 box.salesforce.org("manufacturer"), box.ca_file, name=HOME, role="manufacturer"
             )
-        )
         connections: dict[str, ConnectionConfig] = {HOME: home_config, INBOX: InboxConfig(name=INBOX)}
         partners = demo_partners(
             seed, partner_orgs, hubspot_partners, pipedrive_partners, dynamics_partners, webhook_partners
