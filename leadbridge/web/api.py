@@ -48,7 +48,7 @@ from leadbridge.web.deps import CurrentAdmin, CurrentPartner, Db, current_admin
 from leadbridge.web.edge import EdgeCheckedRoute
 from leadbridge.web.errors import API_ERROR_RESPONSES
 from leadbridge.web.invites import invite_contacts
-from leadbridge.web.privacy import audit_list_view, audit_view
+from leadbridge.web.privacy import audit_action, audit_list_view, audit_view
 
 # Every route documents the error JSON and refuses NUL / non-finite input at the edge (web/edge.py).
 router = APIRouter(prefix="/api/v1", tags=["api"], responses=API_ERROR_RESPONSES)
@@ -236,11 +236,14 @@ def list_partners(db: Db) -> list[Partner]:
 
 
 @admin_router.put("/partners", response_model=Partner)
-def upsert_partner(request: Request, partner: Partner, db: Db) -> Partner:
+def upsert_partner(request: Request, partner: Partner, db: Db, admin: CurrentAdmin) -> Partner:
     """Create or update a partner by ``external_id`` (or ``id``); on the inbox, each new contact
     e-mail becomes an inbox user, invited by mail (``web/invites.py``)."""
     with db.transaction() as session:
         stored, _ = PartnerRepository(session).upsert(partner)
+        audit_action(
+            session, actor=admin.actor, channel="api", action="save_partner", detail={"partner_id": stored.id}
+        )
     if stored.connection == "inbox":
         state = request.app.state
         invite_contacts(db, state.settings, state.mailer, partner_ids=[stored.id])

@@ -19,7 +19,7 @@ from leadbridge.web import cockpit_actions as actions
 from leadbridge.web import cockpit_queries as queries
 from leadbridge.web.charts import bar_chart
 from leadbridge.web.deps import CsrfChecked, CurrentAdmin, Db, Page
-from leadbridge.web.privacy import audit_list_view, audit_view
+from leadbridge.web.privacy import audit_action, audit_list_view, audit_view
 
 router = APIRouter(prefix="/cockpit", include_in_schema=False)
 
@@ -106,6 +106,7 @@ def lead(request: Request, lead_id: str, admin: CurrentAdmin, db: Db, done: str 
 def reroute(lead_id: str, admin: CurrentAdmin, db: Db) -> Response:
     with db.transaction() as session:
         actions.reroute(session, lead_id, admin.actor)
+        audit_action(session, actor=admin.actor, channel="cockpit", action="reroute", lead_id=lead_id)
     return RedirectResponse(f"/cockpit/leads/{lead_id}?done=rerouted", status_code=303)
 
 
@@ -113,6 +114,10 @@ def reroute(lead_id: str, admin: CurrentAdmin, db: Db) -> Response:
 def assign(lead_id: str, admin: CurrentAdmin, db: Db, partner_id: Annotated[str, Form()]) -> Response:
     with db.transaction() as session:
         actions.assign(session, lead_id, partner_id, admin.actor)
+        audit_action(
+            session, actor=admin.actor, channel="cockpit", action="assign", lead_id=lead_id,
+            detail={"partner_id": partner_id},
+        )  # fmt: skip
     return RedirectResponse(f"/cockpit/leads/{lead_id}?done=assigned", status_code=303)
 
 
@@ -154,4 +159,6 @@ def outbox(request: Request, admin: CurrentAdmin, db: Db, done: str | None = Non
 def retry(admin: CurrentAdmin, db: Db, ids: Annotated[list[int], Form()]) -> Response:
     with db.transaction() as session:
         count = actions.retry_dead(session, ids)
+        detail = {"rows": len(ids), "retried": count}
+        audit_action(session, actor=admin.actor, channel="cockpit", action="retry_dead", detail=detail)
     return RedirectResponse(f"/cockpit/outbox?done={count}", status_code=303)

@@ -11,7 +11,8 @@ Routes (admins only):
 - the cockpit's *Split and route* and *Merge* (and ``POST /api/v1/leads/{id}/merge``, ``{"into": …}``)
   undo or make a duplicate by hand (``core/dedup.py``).
 Every erasure and export is audited; ``audit_view`` is the one call other routes make when they show
-an identified lead, ``audit_list_view`` when they list identified leads.
+an identified lead, ``audit_list_view`` when they list identified leads, ``audit_action`` for any
+other admin action (re-route, assign, retry dead letters, partner saved, leads exported).
 """
 
 from __future__ import annotations
@@ -49,6 +50,21 @@ api_router = APIRouter(
 )
 cockpit_router = APIRouter(prefix="/cockpit", include_in_schema=False)
 ROUTERS = (api_router, cockpit_router)
+
+
+def audit_action(
+    session: Session,
+    *,
+    actor: str,
+    channel: str,
+    action: str,
+    lead_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Log one admin action now (codes and ids only in ``detail``)."""
+    audit.record(
+        session, actor=actor, channel=channel, action=action, at=utcnow(), lead_id=lead_id, detail=detail
+    )
 
 
 def audit_list_view(

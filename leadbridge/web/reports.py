@@ -31,6 +31,7 @@ from leadbridge.web.charts import bar_chart
 from leadbridge.web.deps import CurrentAdmin, CurrentPartner, Db, Page, current_admin
 from leadbridge.web.edge import EdgeCheckedRoute
 from leadbridge.web.errors import API_ERROR_RESPONSES
+from leadbridge.web.privacy import audit_action
 
 cockpit_router = APIRouter(prefix="/cockpit", include_in_schema=False)
 api_router = APIRouter(
@@ -252,9 +253,18 @@ def _batched(items: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[s
     yield batch
 
 
+def _audit_export(db: Database, actor: str, file_format: str) -> None:
+    """An export of identified leads is an admin action in the audit log (``core/privacy/audit.py``)."""
+    with db.transaction() as session:
+        audit_action(
+            session, actor=actor, channel="cockpit", action="export_leads", detail={"format": file_format}
+        )
+
+
 @cockpit_router.get("/export/leads.csv")
 def export_csv(admin: CurrentAdmin, db: Db, selection: Selection) -> Response:
     """The selected leads as CSV, sent as they are read."""
+    _audit_export(db, admin.actor, "csv")
     headers = {"Content-Disposition": 'attachment; filename="leads.csv"'}
     return StreamingResponse(
         _csv_chunks(db, selection), media_type="text/csv; charset=utf-8", headers=headers
@@ -264,6 +274,7 @@ def export_csv(admin: CurrentAdmin, db: Db, selection: Selection) -> Response:
 @cockpit_router.get("/export/leads.xlsx")
 def export_xlsx(admin: CurrentAdmin, db: Db, selection: Selection) -> Response:
     """The selected leads as an XLSX workbook (built in a temporary file, then sent)."""
+    _audit_export(db, admin.actor, "xlsx")
     spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - closed by the stream
     with db.transaction() as session:
         write_xlsx(stream_leads(session, selection), spool)

@@ -274,3 +274,37 @@ def test_given_consent_changes_from_the_api_and_the_cockpit_then_offers_are_with
             assert (offer.status, offer.comment) == ("withdrawn", "consent_withdrawn")
         logged = [(r.lead_id, r.channel) for r in audit.entries(session) if r.action == "consent"]
     assert logged == [(world.lead_a, "cockpit"), (world.lead_b, "api")]
+
+
+def test_admin_actions_in_the_cockpit_and_the_api_are_in_the_audit_log(world: World) -> None:
+    from leadbridge.core.privacy import audit
+
+    admin = world.admin_client()
+    token = csrf_from(admin, f"/cockpit/leads/{world.lead_b}")
+    assigned = admin.post(
+        f"/cockpit/leads/{world.lead_b}/assign", data={"csrf_token": token, "partner_id": world.partner_a}
+    )
+    assert assigned.status_code == 303
+    assert admin.post(f"/cockpit/leads/{world.lead_a}/reroute", data={"csrf_token": token}).status_code == 303
+    exported = admin.get("/cockpit/export/leads.csv")
+    assert exported.status_code == 200 and _email(world, world.lead_a) in exported.text
+    with world.database.transaction() as session:
+        key = create_api_key(session, "crm-tool")[1]
+    api = world.client()
+    api.headers["Authorization"] = f"Bearer {key}"
+    saved = api.put(
+        "/api/v1/partners", json={"name": "Delta", "external_id": "PA-D", "connection": "delta_crm"}
+    )
+    assert saved.status_code == 200, saved.text
+    with world.database.transaction() as session:
+        facts = [
+            (r.channel, r.action, r.lead_id, r.detail)
+            for r in audit.entries(session)
+            if r.action != "view_lead"
+        ]
+    assert facts == [
+        ("api", "save_partner", None, {"partner_id": saved.json()["id"]}),
+        ("cockpit", "export_leads", None, {"format": "csv"}),
+        ("cockpit", "reroute", world.lead_a, {}),
+        ("cockpit", "assign", world.lead_b, {"partner_id": world.partner_a}),
+    ]
