@@ -404,7 +404,9 @@ class DynamicsConnector:
 
     # -- webhooks ------------------------------------------------------------------------------
     def parse_webhook(self, headers: Mapping[str, str], body: bytes, uri: str | None = None) -> list[Change]:
-        raise LeadbridgeError(f"{self.name}: Dynamics connections are polled; webhooks are not received")
+        raise FatalConnectorError(
+            f"{self.name}: Dynamics connections are polled (no webhooks capability); deliveries are not read"
+        )
 
     # -- mapping -------------------------------------------------------------------------------
     update_stream, upsert_stream, task_stream = LEAD, f"{LEAD}:upsert", TASK
