@@ -18,7 +18,7 @@ from leadbridge.core.reports.tables import REPORTS, Rows
 from leadbridge.core.reports.window import ReportFilter, day_start
 
 report_app = typer.Typer(
-    help="Reports: partners, campaigns, regions, products, weekly, monthly; campaign costs.",
+    help="Reports: partners, campaigns, regions, products, quality, weekly, monthly; campaign costs.",
     no_args_is_help=True,
 )
 
@@ -28,6 +28,7 @@ class ReportName(StrEnum):
     campaigns = "campaigns"
     regions = "regions"
     products = "products"
+    quality = "quality"
     weekly = "weekly"
     monthly = "monthly"
 

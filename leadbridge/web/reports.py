@@ -1,7 +1,7 @@
 """Reports in the cockpit and the API, and the cockpit's lead download.
 
-- ``/cockpit/reports/{partners|campaigns|regions|products|weekly|monthly}``: a filter form (range, campaign,
-  country, partner), server-rendered charts (``charts.py``), the table, and a CSV of the same rows;
+- ``/cockpit/reports/{name}`` (``TITLES``): a filter form (range, campaign, country, partner),
+  server-rendered charts (``charts.py``), the table, and a CSV of the same rows;
 - ``/api/v1/reports/{name}``: the rows as JSON (admin key); ``core/reports/tables.py`` makes them;
 - ``/cockpit/export/leads.csv|.xlsx``: the lead listing written as it is read
   (``ops/lead_export.py``: formula cells neutralised).
@@ -58,6 +58,7 @@ TITLES = {
     "campaigns": "Campaign ROI",
     "regions": "Regions",
     "products": "Product lines",
+    "quality": "Lead quality",
     "weekly": "Scorecard per week",
     "monthly": "Scorecard per month",
 }
@@ -153,6 +154,19 @@ def _trend_charts(rows: Rows) -> list[Any]:
 def _charts(name: str, rows: Rows) -> list[Any]:
     if name in ("weekly", "monthly"):
         return _trend_charts(rows)
+    if name == "quality":
+        label = [str(r["campaign"] or "(none)") for r in rows]
+        return [
+            bar_chart(
+                "Average lead rating (1–5)",
+                [(k, round(r["average_rating"] or 0, 2)) for k, r in zip(label, rows, strict=True)],
+            ),
+            bar_chart(
+                "Not a lead (share of offers)",
+                [(k, round(100 * (r["not_a_lead_rate"] or 0), 1)) for k, r in zip(label, rows, strict=True)],
+                unit=" %",
+            ),
+        ]
     if name == "campaigns":
         totals = [r for r in rows if r["partner_name"] == "all"]
         label = [str(r["campaign"] or "(none)") for r in totals]

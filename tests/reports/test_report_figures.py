@@ -14,6 +14,7 @@ from leadbridge.core.model import new_id
 from leadbridge.core.reports.campaigns import campaign_roi
 from leadbridge.core.reports.dimensions import product_view, region_view
 from leadbridge.core.reports.hours import ALPHA
+from leadbridge.core.reports.quality import lead_quality
 from leadbridge.core.reports.rollup import refresh
 from leadbridge.core.reports.scorecard import partner_scorecard
 from leadbridge.core.reports.trend import periods, scorecard_trend
@@ -287,3 +288,28 @@ def test_without_a_start_the_trend_shows_the_last_twelve_periods() -> None:
     spans = periods(ReportFilter(), "month", now)
     assert len(spans) == 12 and spans[0][0] == datetime(2026, 1, 1, tzinfo=UTC) and spans[-1][1] == now
     assert len(periods(ReportFilter(until=datetime(2026, 12, 7, tzinfo=UTC)), "week", now)) == 12
+
+
+@pytest.mark.parametrize("flt", FILTERS[:2], ids=["all", "range"])
+def test_given_a_scripted_history_then_lead_quality_per_campaign_matches_its_totals(
+    database: Database, history: History, flt: ReportFilter
+) -> None:
+    with database.transaction() as session:
+        report = {r.campaign: r for r in lead_quality(session, flt)}
+    events = _events(history, flt)
+    offers = [(lead, o) for lead in history.leads for o in lead.offers if _in(o.offered_at, flt)]
+    for campaign in ["spring-fair", "webinar", None]:
+        row = report[campaign]
+        mine = [e for lead, e in events if lead.campaign == campaign]
+        ratings = [e.rating for e in mine if e.rating is not None]
+        returns = [e for e in mine if e.kind == "return"]
+        declined_bad = [o for lead, o in offers if lead.campaign == campaign and o.reason == "not_a_lead"]
+        made = [o for lead, o in offers if lead.campaign == campaign]
+        arrived = [lead for lead in history.leads if lead.campaign == campaign and _in(lead.created_at, flt)]
+        assert row.leads == len(arrived)
+        assert (row.offers, row.ratings, row.returned) == (len(made), len(ratings), len(returns))
+        assert row.average_rating == (pytest.approx(sum(ratings) / len(ratings)) if ratings else None)
+        bad = len(declined_bad) + len([e for e in returns if e.reason == "not_a_lead"])
+        assert row.not_a_lead == bad
+        assert row.not_a_lead_rate == (pytest.approx(bad / len(made)) if made else None)
+        assert row.return_reasons == dict(Counter(e.reason for e in returns))

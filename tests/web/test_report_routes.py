@@ -25,7 +25,7 @@ def _history(world: World) -> None:
 def test_given_history_when_the_admin_opens_each_report_then_charts_and_rows_show(world: World) -> None:
     _history(world)
     client = world.admin_client()
-    for name in ("partners", "campaigns", "regions", "products", "weekly", "monthly"):
+    for name in ("partners", "campaigns", "regions", "products", "quality", "weekly", "monthly"):
         page = client.get(f"/cockpit/reports/{name}?since=2026-10-01&until=2026-12-31")
         assert page.status_code == 200, page.text
         assert page.text.count("<svg") >= 2

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from leadbridge.core.reports.campaigns import campaign_roi
 from leadbridge.core.reports.dimensions import product_view, region_view
+from leadbridge.core.reports.quality import lead_quality
 from leadbridge.core.reports.scorecard import partner_scorecard
 from leadbridge.core.reports.trend import scorecard_trend
 from leadbridge.core.reports.window import ReportFilter
@@ -53,6 +54,11 @@ def product_rows(session: Session, flt: ReportFilter) -> Rows:
     return [r.as_dict() | {"product": r.key} for r in product_view(session, flt)]
 
 
+def quality_rows(session: Session, flt: ReportFilter) -> Rows:
+    """Lead quality per campaign: ratings, returns and not-a-lead feedback (``quality.py``)."""
+    return [r.as_dict() for r in lead_quality(session, flt)]
+
+
 def weekly_rows(session: Session, flt: ReportFilter) -> Rows:
     """The scorecard per week (``trend.py``): a partner's with ``--partner``, else the network's."""
     return scorecard_trend(session, flt, "week")
@@ -68,6 +74,7 @@ REPORTS: dict[str, Callable[[Session, ReportFilter], Rows]] = {
     "campaigns": campaign_rows,
     "regions": region_rows,
     "products": product_rows,
+    "quality": quality_rows,
     "weekly": weekly_rows,
     "monthly": monthly_rows,
 }
