@@ -153,3 +153,24 @@ def test_given_an_expired_token_or_a_throttle_then_dataverse_answers_401_and_429
         and expired.content == b""
         and "Bearer" in expired.headers["WWW-Authenticate"]
     )
+
+
+def test_given_orderby_then_mixed_directions_sort_with_nulls_first_and_guids_as_sql_server_does(
+    env: tuple[DataverseOrg, requests.Session, dict[str, str]],
+) -> None:
+    org, session, headers = env
+    api = f"{org.url}/api/data/v9.2"
+    params = {
+        "$select": "new_lifecyclestage,numberofemployees",
+        "$orderby": "new_lifecyclestage asc,numberofemployees desc",
+    }
+    rows = session.get(f"{api}/leads", params=params, headers=headers).json()["value"]
+    pairs = [(r["new_lifecyclestage"].casefold(), -r["numberofemployees"]) for r in rows]
+    assert pairs == sorted(pairs)
+    ids = [
+        r["leadid"]
+        for r in session.get(
+            f"{api}/leads", params={"$select": "leadid", "$orderby": "leadid asc"}, headers=headers
+        ).json()["value"]
+    ]
+    assert ids == sorted(ids, key=lambda text: (text[24:], text[19:23], text[14:18], text[9:13], text[:8]))

@@ -9,6 +9,7 @@ comparisons are case-insensitive, like Dataverse's default collation. A malforme
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -193,16 +194,19 @@ def order_key(orderby: str | None, id_column: str, columns: Mapping[str, str]) -
         if words[0] not in columns or len(words) > 2 or (len(words) == 2 and words[1] not in ("asc", "desc")):
             raise QueryError(f"Invalid $orderby term '{part.strip()}'.")
         terms.append((words[0], len(words) == 2 and words[1] == "desc"))
-    if any(desc for _, desc in terms):
-        raise QueryError("descending order is not supported by the sandbox")  # leadbridge reads ascending
 
-    def key(row: Row) -> Any:
-        parts = []
-        for name, _ in terms:
-            value = row.get(name)
-            if name == id_column or columns.get(name) in ("Uniqueidentifier", "Lookup", "Owner"):
-                value = sql_guid_key(value) if value else ()
-            parts.append((value is not None, _normal(value) if value is not None else 0))
-        return (*parts, sql_guid_key(row[id_column]))
+    def value_of(row: Row, name: str) -> Any:
+        value = row.get(name)
+        if name == id_column or columns.get(name) in ("Uniqueidentifier", "Lookup", "Owner"):
+            value = sql_guid_key(value) if value else ()
+        return (value is not None, _normal(value) if value is not None else 0)  # nulls first
 
-    return key
+    def compare(left: Row, right: Row) -> int:
+        for name, desc in terms:
+            a, b = value_of(left, name), value_of(right, name)
+            if a != b:
+                return (1 if a > b else -1) * (-1 if desc else 1)
+        a, b = sql_guid_key(left[id_column]), sql_guid_key(right[id_column])
+        return (a > b) - (a < b)
+
+    return functools.cmp_to_key(compare)
