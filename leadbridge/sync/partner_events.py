@@ -92,11 +92,15 @@ class EventWriter:
             kind = str(row.payload.get("type"))
             if event is None or (lead.state == LeadState.ERASED.value and kind != "erased"):
                 continue  # the event or its lead's data is gone: nothing to tell any more
-            if kind == "erased":
-                data = self._erased(lead, offers, partner_id, str(row.payload.get("how") or ""), "consent")
+            if kind == "erased":  # a consent withdrawal: the same message as an erasure, and its event
+                message = self._erased(lead, offers, partner_id, str(row.payload.get("how") or ""), "consent")
+                message["data"].update(
+                    event_id=event.id, sequence=event.seq, occurred_at=event.occurred_at.isoformat()
+                )
             else:
                 data = self._event_data(session, kind, event, lead, offers, partner_id)
-            planned.append(Planned(group, STREAM, WriteItem(event.id, {"type": kind, "data": data})))
+                message = {"type": kind, "data": data}
+            planned.append(Planned(group, STREAM, WriteItem(event.id, message)))
         return planned
 
     def _event_data(

@@ -24,6 +24,8 @@ from leadbridge.core.model import OfferStatus, utcnow
 from leadbridge.core.offers import OfferService
 from leadbridge.core.policy import POLICY_VERSION, Policy
 from leadbridge.core.privacy.config import Erasure
+from leadbridge.core.privacy.consent import ConsentScope
+from leadbridge.core.privacy.withdrawal import set_scope
 from leadbridge.core.router import route_pending
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
@@ -228,6 +230,36 @@ def test_given_an_erased_lead_then_the_webhook_partner_gets_an_erased_event_and_
     with hooked.rt.db.transaction() as session:
         kinds = [e.kind for e in LeadService(session).events(lead_id)]
     assert kinds[-1] == "erasure_notice"
+
+
+def test_given_consent_withdrawn_from_the_holding_webhook_partner_then_it_is_told_to_erase_its_copy(
+    hooked: Hooked,
+) -> None:
+    lead_id = hooked.new_lead()
+    hooked.route()
+    offer = hooked.offer_of(lead_id, hooked.partner_hook)
+    assert hooked.api().post(f"/api/v1/partner/offers/{offer.id}/accept").status_code == 200
+    with hooked.rt.db.transaction() as session:
+        gone = set_scope(
+            session, lead_id, ConsentScope(share="none"), actor="admin", how="anonymise", now=utcnow()
+        )
+    assert gone == [hooked.partner_hook]
+    hooked.flush()
+    assert [b["type"] for b in hooked.bodies()] == ["lead.offered", "lead.accepted", "lead.erased"]
+    erased = hooked.bodies()[-1]["data"]
+    assert erased.pop("event_id") == hooked.receiver.verified[-1][0]["webhook-id"]
+    assert erased.pop("sequence") > 0 and erased.pop("occurred_at")
+    assert erased == {
+        "partner_id": hooked.partner_hook,
+        "offer_ids": [offer.id],
+        "how": "anonymise",
+        "reason_code": "consent",
+        "lead_id": lead_id,
+    }
+    with hooked.rt.db.transaction() as session:
+        notices = [e for e in LeadService(session).events(lead_id) if e.kind == "erasure_notice"]
+    assert [n.payload["reason_code"] for n in notices] == ["consent"]
+    assert hooked.api().get(f"/api/v1/partner/leads/{lead_id}").json()["lead"].get("email") is None
 
 
 def _failing_flush(hooked: Hooked, now: datetime) -> None:
