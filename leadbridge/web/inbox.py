@@ -65,7 +65,7 @@ def home(request: Request, partner: CurrentPartner, db: Db, done: str | None = N
     with db.transaction() as session:
         offers = open_offers(session, partner.partner_id)
         leads = held_leads(session, partner.partner_id)
-        shown = [(line.lead_id, line.state) for line in leads]
+        shown = [(line.lead_id, line.state) for line in leads if line.identified]
         audit_list_view(session, actor=partner.actor, channel="inbox", shown=shown, via="inbox:leads")
     context = {"partner": partner, "offers": offers, "leads": leads, "done": done}
     return Page(request).render("inbox/home.html", context, language=partner.language)

@@ -171,7 +171,8 @@ def test_given_lists_of_identified_leads_then_each_lead_shown_is_audited_and_con
     with world.database.transaction() as session:  # partner A holds lead A
         OfferService(session).accept(world.offer_a, partner_id=world.partner_a, actor="anna")
     inbox = world.partner_client(world.user_a)
-    assert inbox.get("/inbox").status_code == 200
+    listed = inbox.get("/inbox")
+    assert listed.status_code == 200 and _company(world, world.lead_a) in listed.text
     assert ("inbox", world.lead_a, "inbox:leads") in _views(world, "inbox:leads")
 
     partner_api = world.client()
@@ -184,6 +185,10 @@ def test_given_lists_of_identified_leads_then_each_lead_shown_is_audited_and_con
                   actor="dpo", how="keep", now=utcnow())  # fmt: skip
     [held] = partner_api.get("/api/v1/partner/leads").json()["items"]
     assert held["lead"]["email"] is None and held["lead"]["last_name"] is None  # withheld now
+    company = _company(world, world.lead_a)
+    page = inbox.get("/inbox").text
+    assert company not in page and email not in page and world.lead_a in page  # listed by its id only
+    assert _views(world, "inbox:leads") == [("inbox", world.lead_a, "inbox:leads")]  # the blind list: no view
     partner_views = _views(world, "api:partner_leads")
     assert partner_views == [("api", world.lead_a, "api:partner_leads")] * 2
 

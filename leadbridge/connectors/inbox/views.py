@@ -11,7 +11,7 @@ from leadbridge.connectors.inbox.preview import BlindPreview, blind_preview
 from leadbridge.connectors.inbox.scope import held_lead, scoped_offer
 from leadbridge.core.leads import LeadService, lead_from_row
 from leadbridge.core.lifecycle import LeadState
-from leadbridge.core.model import Lead, LeadEvent, OfferStatus
+from leadbridge.core.model import Consent, Lead, LeadEvent, OfferStatus
 from leadbridge.core.privacy.personal import ERASED_MARK
 from leadbridge.core.privacy.shares import lead_for_partner, partner_facts
 from leadbridge.core.store.tables import LeadRow, OfferRow
@@ -46,7 +46,7 @@ _OPEN_OFFERS = (
     .order_by(OfferRow.deadline.is_(None), OfferRow.deadline, OfferRow.offered_at)
 )
 _HELD_LEADS = (
-    select(LeadRow.id, LeadRow.state, LeadRow.company, LeadRow.email)
+    select(LeadRow.id, LeadRow.state, LeadRow.company, LeadRow.email, LeadRow.data)
     .where(LeadRow.partner_id == bindparam("partner_id"))
     .order_by(LeadRow.updated_at.desc())
 )
@@ -72,15 +72,25 @@ class HeldLeadLine:
     lead_id: str
     state: str
     label: str
+    identified: bool = True  # the label names the company or person (an audited view)
 
 
 def held_leads(session: Session, partner_id: str) -> list[HeldLeadLine]:
-    """The leads the partner holds, most recently changed first."""
+    """The leads the partner holds, most recently changed first; a lead whose consent no longer
+    covers the partner (or an erased one) is listed by its id, not its company or e-mail."""
     rows = session.execute(_HELD_LEADS, {"partner_id": partner_id}).all()
-    return [
-        HeldLeadLine(lead_id, state, ERASED_MARK if state == ERASED else company or email or lead_id)
-        for lead_id, state, company, email in rows
-    ]
+    facts = partner_facts(session, [partner_id]).get(partner_id)
+    lines = []
+    for lead_id, state, company, email, data in rows:
+        if state == ERASED:
+            lines.append(HeldLeadLine(lead_id, state, ERASED_MARK, identified=False))
+            continue
+        consent = Consent.model_validate((data or {}).get("consent") or {})
+        if facts is None or not consent.effective.allows(facts):
+            lines.append(HeldLeadLine(lead_id, state, lead_id, identified=False))
+            continue
+        lines.append(HeldLeadLine(lead_id, state, company or email or lead_id))
+    return lines
 
 
 def held_lead_detail(session: Session, lead_id: str, partner_id: str, actor: str) -> HeldLead:
