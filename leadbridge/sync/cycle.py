@@ -33,7 +33,7 @@ from leadbridge.sync import timers
 from leadbridge.sync.connections import event_connector_for
 from leadbridge.sync.deliver import FlushStats, flush
 from leadbridge.sync.outbox import OutboxSettings
-from leadbridge.sync.partner_events import EVENT_RETRIES, EventWriter
+from leadbridge.sync.partner_events import EVENT_BATCH, EVENT_RETRIES, EventWriter
 from leadbridge.sync.pull import PullStats, pull_manufacturer, pull_partner
 from leadbridge.sync.reconcile import poll_interval
 from leadbridge.sync.routing import Router, route_pending
@@ -124,7 +124,7 @@ class SyncEngine:
             if only is None or only == name:
                 say(f"sending lead events to {name}")
                 writer = EventWriter(connector, public_url=self.settings.public_url)
-                report.delivered.append(self._flush(name, writer, EVENT_RETRIES))
+                report.delivered.append(self._flush(name, writer, EVENT_RETRIES, EVENT_BATCH))
         for name in self._by_role("manufacturer", only):
             say(f"writing back to {name}")
             report.written_back.append(self._flush(name, HomeWriter(self.connectors[name])))
@@ -132,7 +132,9 @@ class SyncEngine:
         report.seconds = round(time.monotonic() - started, 3)
         return report
 
-    def _flush(self, name: str, writer: Any, settings: OutboxSettings | None = None) -> FlushStats:
+    def _flush(
+        self, name: str, writer: Any, settings: OutboxSettings | None = None, claim_limit: int = 5000
+    ) -> FlushStats:
         return flush(
             self.database,
             name,
@@ -140,6 +142,7 @@ class SyncEngine:
             worker=self.worker,
             clock=self.clock,
             settings=settings or self.outbox_settings,
+            claim_limit=claim_limit,
         )
 
     def _pull_leads(self, name: str) -> PullStats:

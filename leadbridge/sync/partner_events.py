@@ -40,6 +40,9 @@ from leadbridge.sync.outbox import OutboxSettings
 from leadbridge.sync.projector import ERASE, EVENT
 
 STREAM = "events"
+# Rows per claim: results are recorded after each claim, so a crash re-sends at most this many
+# messages (receivers dedupe on webhook-id), and a slow endpoint never holds thousands of claims.
+EVENT_BATCH = 100
 # Tries 1..12, each after uniform(0, min(4 h, 1 min · 2^(n-1))): the first ones within minutes, the
 # last ones hours apart; a partner endpoint that is down for most of a day still gets its events.
 EVENT_RETRIES = OutboxSettings(

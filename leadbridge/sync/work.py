@@ -180,7 +180,7 @@ def flush_outbox(ctx: JobContext, target: str) -> list[Followup]:
     from leadbridge.sync.connections import receives_events
     from leadbridge.sync.deliver import Writer, flush
     from leadbridge.sync.outbox import OutboxSettings
-    from leadbridge.sync.partner_events import EVENT_RETRIES, EventWriter
+    from leadbridge.sync.partner_events import EVENT_BATCH, EVENT_RETRIES, EventWriter
     from leadbridge.sync.writers import HomeWriter, PartnerWriter
 
     retries = OutboxSettings(
@@ -190,10 +190,11 @@ def flush_outbox(ctx: JobContext, target: str) -> list[Followup]:
     config = ctx.settings.connection(target)
     conn = connector(ctx, target)
     writer: Writer
+    claim_limit = 5000
     if receives_events(ctx.settings, target):
         # messages to a partner's endpoint: retried over hours (partner_events.EVENT_RETRIES)
         writer = EventWriter(conn, public_url=ctx.settings.public_url)
-        retries = replace(EVENT_RETRIES, stale_after=CLAIM_LEASE)
+        retries, claim_limit = replace(EVENT_RETRIES, stale_after=CLAIM_LEASE), EVENT_BATCH
     else:
         writer = PartnerWriter(conn) if config.role == "partner" else HomeWriter(conn)
     with lease(ctx.database, f"flush:{target}") as held:
@@ -201,7 +202,15 @@ def flush_outbox(ctx: JobContext, target: str) -> list[Followup]:
             raise steps.Busy(f"another worker is flushing {target}", retry_after=FLUSH_BUSY_RETRY_S)
         drain_until = time.monotonic() + DRAIN_S
         while True:
-            stats = flush(ctx.database, target, writer, worker=ctx.worker_id, clock=utcnow, settings=retries)
+            stats = flush(
+                ctx.database,
+                target,
+                writer,
+                worker=ctx.worker_id,
+                clock=utcnow,
+                settings=retries,
+                claim_limit=claim_limit,
+            )
             if config.role == "partner" and stats.written_leads:
                 _observe_speed_to_lead(ctx, stats.written_leads, utcnow())
             if stats.stopped:
