@@ -3,7 +3,8 @@
 Rules:
 - ``offer`` events for partners on the hosted inbox (connection ``inbox``) mail the offer to the
   partner's users (partners with a CRM see it there); ``remind`` events mail a reminder about their
-  offer; ``escalate`` events mail the admins (the SLA engine writes both, see ``core/sla_tick.py``);
+  offer (the SLA engine writes it, see ``core/sla_tick.py``); ``escalate`` events are not mailed
+  one by one but batched into one digest per interval (``digests.py``);
   a ``return`` that leadbridge made (a reclaim after an SLA breach, reason ``sla_…``) mails the
   partner's users that the lead was taken back and why; an erasure notice to an inbox partner is
   not read from the log but queued as a pending mail row when the lead is erased (``dead_letters.queue``),
@@ -36,13 +37,14 @@ from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import CheckpointRow, LeadEventRow, PartnerRow
 from leadbridge.notify.dead_letters import MailEvent, claim_retried, dead_letter, mark_sent
+from leadbridge.notify.digests import send_escalations_if_due, send_weekly_if_due
 from leadbridge.notify.service import Notifier
 
 log = logging.getLogger("leadbridge.notify")
 
 CONNECTION, STREAM, DIGEST_STREAM = "notify", "mail", "digest"
 DIGEST_HOUR = 7
-MAIL_KINDS = ("offer", "remind", "escalate", "return")
+MAIL_KINDS = ("offer", "remind", "return")  # escalations: digests.py
 
 
 def send_due(notifier: Notifier, *, settle: timedelta = timedelta(seconds=5), limit: int = 500) -> int:
@@ -113,7 +115,7 @@ def _mail(notifier: Notifier, event: MailEvent, connection: str | None) -> None:
         notifier.offer(event.offer_id)
     elif event.kind == "remind" and event.offer_id:
         notifier.offer(event.offer_id, reminder=True)
-    elif event.kind == "escalate" and event.lead_id:
+    elif event.kind == "escalate" and event.lead_id:  # a dead-lettered escalation digest, retried
         notifier.escalation(event.lead_id, event.reason or "SLA breach")
     elif event.kind == "return" and event.offer_id and event.reason.startswith("sla_"):
         notifier.reclaimed(event.offer_id, event.reason)
@@ -165,6 +167,8 @@ def mail_starter(settings: Settings, *, every: float = 15.0) -> Callable[[Any], 
                     resend_retried(notifier)
                     send_due(notifier)
                     send_digest_if_due(notifier)
+                    send_escalations_if_due(notifier)
+                    send_weekly_if_due(notifier)
                 except Exception:  # a bad run must not kill the loop; it is logged with its traceback
                     log.exception("mail run failed")
 

@@ -160,3 +160,8 @@ def digest_mail(
     subject = t("mail_digest_subject", open=len(offers), held=len(leads))
     values = {"offers": offers, "leads": leads, "url": inbox_url}
     return _message(to, subject, "digest", values, html=False)
+
+
+def admin_digest_mail(to: Recipient, subject: str, template: str, values: dict[str, Any]) -> EmailMessage:
+    """A digest for channel managers (``digests.py``): plain text, English."""
+    return _message(to, subject, template, values, html=False)
