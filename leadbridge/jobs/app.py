@@ -8,6 +8,7 @@ Delivery rules, and why:
   about 95 s (Celery's defaults: one hour, swept every 100 s). Every step is bounded well below the
   timeout (soft/hard time limits on prefork; steps do bounded batches), so a healthy task is never
   redelivered while it still runs — and if one ever is, steps are idempotent;
+- no remote control (no PUBSUB subscription), so a Redis restart is a reconnect, not a crash;
 - prefetch 1: a worker holds at most one message it is not working on, so a killed worker strands
   little and work spreads evenly over workers;
 - results are not stored: tasks communicate through the database;
@@ -58,6 +59,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "worker_hijack_root_logger": False,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # No remote control: its broadcast channel is a Redis PUBSUB subscription, and a Redis
+        # restart breaks kombu's PUBSUB reconnect with an "Unrecoverable error" that ends the worker
+        # (seen in the liveness suite). leadbridge never uses `celery inspect`/`control`: workers
+        # report through the database (``/readyz``, ``leadbridge status``) instead.
+        "worker_enable_remote_control": False,
         "timezone": "UTC",
         "beat_schedule": beat_schedule(settings),
     }

@@ -128,14 +128,7 @@ def _redis_up() -> bool:
     "restart",
     [
         _restart_postgres,
-        pytest.param(
-            _restart_redis,
-            marks=pytest.mark.xfail(
-                reason="KNOWN STALL, open in issue 13: after a Redis restart the workers left leads "
-                "'offered' with their outbox rows pending (the 2026-12-07 suite run); not yet fixed",
-                strict=False,
-            ),
-        ),
+        _restart_redis,
     ],
     ids=["postgres", "redis"],
 )
