@@ -187,3 +187,17 @@ def test_given_a_batch_of_new_offers_then_one_listing_replaces_a_search_per_offe
     box.company.counters.reset()
     [single] = box.connector().write_batch("deals:upsert", [_offer(1)])  # one unknown id: one search
     assert not single.created and box.company.counters["deals.search"] == 1
+
+
+def test_given_a_reader_built_before_the_first_offer_then_it_still_reads_the_offers_and_their_labels(
+    box: Box,
+) -> None:
+    reader = box.connector()
+    assert list(reader.read_changes("deals", None)) == []  # no leadbridge_id field yet: nothing of ours
+    writer = box.connector()  # another worker delivers the first offer: field and labels are created
+    [written] = writer.write_batch("deals:upsert", [_offer(1)])
+    box.company.edit_as_user("deal", int(str(written.remote_id)), {"labels": ["Offered", "Accepted"]})
+    [page] = list(reader.read_changes("deals", None))
+    assert [(c.external_id, c.record["labels"]) for c in page] == [
+        (written.remote_id, ["accepted", "offered"])
+    ]

@@ -79,7 +79,9 @@ class PipedriveConnector:
 
     # -- schema ------------------------------------------------------------------------------
     def schema(self) -> Schema:
-        if self._schema is None:
+        """The company's field key and labels, cached — but a schema *without* our field is read
+        again: another worker (or connector) may have created it since, with the first offer."""
+        if self._schema is None or self._schema.external_key is None:
             self._schema = read_schema(self.client)
         return self._schema
 
@@ -149,6 +151,9 @@ class PipedriveConnector:
         if self.config.pipeline_id:
             params["pipeline_id"] = self.config.pipeline_id
         for deals in self.client.pages("v2/deals", params, what="read changed deals"):
+            known = set(schema.labels.values())
+            if any(i not in known for deal in deals for i in deal.get("label_ids") or []):
+                schema = self._schema = read_schema(self.client)  # labels added since: read them
             changes = [self._change(deal, schema) for deal in deals]
             page = after_checkpoint([c for c in changes if c.record.get(EXTERNAL_ID)], since, lookback_from)
             for change in page:
