@@ -102,6 +102,10 @@ def _note(partner: str, actor: str, payload: Mapping[str, Any]) -> str:
         channel = _text(payload.get("channel")) or "contact"
         reached = "reached the contact" if payload.get("reached") else "tried to reach the contact"
         return _with_comment(f"{partner} {reached} ({channel})", payload)
+    if payload.get("duplicate"):  # core/dedup.py: a later lead of the same person was attached here
+        match = _text(payload.get("match"))
+        how = "merged by an admin" if match == "admin" else f"same {match}" if match else ""
+        return _joined(f"Duplicate {payload['duplicate']} attached", how)
     text = _text(payload.get("text"))
     return f"Note by {actor}: {text}" if text else f"Note by {actor}"
 

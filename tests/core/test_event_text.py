@@ -101,3 +101,10 @@ def test_privacy_events_say_who_was_told_what() -> None:
         describe(blind, NAMES)
         == "Consent changed: no partner; withdrawn from 1 partner(s); Müller GmbH keeps its copy, blind"
     )
+
+
+def test_a_duplicate_attached_to_a_lead_reads_as_such() -> None:
+    merged = _event("note", {"duplicate": "L-2", "match": "admin"}, partner=None)
+    assert describe(merged, NAMES) == "Duplicate L-2 attached: merged by an admin"
+    found = _event("note", {"duplicate": "L-3", "match": "email"}, partner=None)
+    assert describe(found, NAMES) == "Duplicate L-3 attached: same email"
