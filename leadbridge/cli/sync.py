@@ -101,6 +101,31 @@ def check(
         raise typer.Exit(1)
 
 
+@connections_app.command("subscribe")
+def subscribe(
+    connection: Annotated[str, typer.Argument(help="the connection whose CRM should send webhooks")],
+    url: Annotated[
+        str | None, typer.Option(help="the public receiver URL (default: <public_url>/webhooks/<connection>)")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Subscribe leadbridge's webhook receiver in the connection's CRM, for kinds whose API can
+    (Pipedrive: every deal event, webhooks v2, the connection's HTTP Basic credentials); a second
+    run finds the subscription instead of adding one."""
+    config = settings()
+    connector = connector_for(config, connection)
+    subscribe_to = getattr(connector, "subscribe_webhooks", None)
+    if subscribe_to is None:
+        kind = config.connection(connection).kind
+        raise fail(f"a {kind} connection's webhooks are not subscribed through its API (see its BEHAVIOR.md)")
+    target = url or f"{config.public_url.rstrip('/')}/webhooks/{connection}"
+    hook = subscribe_to(target)
+    if as_json:
+        print_json({"connection": connection, "url": target, "webhook_id": hook.get("id")})
+    else:
+        console.print(f"[green]subscribed[/] {connection}: webhook {hook.get('id')} → {target}")
+
+
 @outbox_app.command("list")
 def list_outbox(
     status: Annotated[str | None, typer.Option(help="pending, claimed, sent or dead")] = None,
