@@ -19,7 +19,10 @@ Rules (policy ``dedup``; every rule can be switched off):
   not see) rejects it as that lead's duplicate (match ``admin``) exactly as the rules would have,
   the other lead gets the note; only a lead not routed yet (received or qualified) can be merged —
   one that is offered or held has partners involved (withdraw, re-route or close it instead) — and
-  never into itself or into an erased lead.
+  never into itself or into an erased lead;
+- to help, the cockpit lists a lead's *possible* duplicates (``possible_duplicates``): other leads,
+  in any state but erased, with the same e-mail, the same phone or a company name at least
+  ``SUGGEST_SIMILARITY`` alike in the same postal code — looser than the rules, as a person decides.
 """
 
 from __future__ import annotations
@@ -185,6 +188,33 @@ def split_duplicate(session: Session, lead_id: str, *, actor: str, now: datetime
         payload={"split_from": original},
     )
     return original
+
+
+SUGGEST_SIMILARITY = 0.8
+
+
+def possible_duplicates(session: Session, row: LeadRow, *, limit: int = 5) -> list[Match]:
+    """Other leads that may be the same person as ``row`` (module rules), the closest match first."""
+    others = [LeadRow.id != row.id, LeadRow.state != LeadState.ERASED.value]
+    found: dict[str, str] = {}
+    if row.email:
+        same = select(LeadRow.id).where(LeadRow.email == row.email, *others).order_by(LeadRow.created_at)
+        found |= dict.fromkeys(session.execute(same.limit(limit)).scalars(), "email")
+    if row.postal_code and row.country:
+        region = (LeadRow.country == row.country, LeadRow.postal_code == row.postal_code)
+        near = session.execute(
+            select(LeadRow).where(*region, *others).order_by(LeadRow.created_at).limit(200)
+        ).scalars()
+        phone = normal_phone(lead_from_row(row).phone, row.country)
+        company = company_key(row.company)
+        for other in near:
+            if other.id in found:
+                continue
+            if phone and normal_phone((other.data or {}).get("phone"), other.country) == phone:
+                found[other.id] = "phone"
+            elif _alike(company, company_key(other.company)) >= SUGGEST_SIMILARITY:
+                found[other.id] = "company"
+    return [Match(lead_id, match) for lead_id, match in list(found.items())[:limit]]
 
 
 MERGEABLE = frozenset({LeadState.RECEIVED.value, LeadState.QUALIFIED.value})

@@ -15,6 +15,7 @@ Rules:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -31,6 +32,7 @@ from leadbridge.sync.erasure import ErasureReport, erase_lead
 from leadbridge.sync.projector import SyncTargets
 
 ACTOR = "retention"
+log = logging.getLogger(__name__)
 
 
 def due_for_retention(
@@ -93,7 +95,8 @@ def purge_expired(
                     session, actor=ACTOR, channel="system", action="erase", at=now, lead_id=lead_id,
                     detail={"reason_code": "retention", "state": state},
                 )  # fmt: skip
-        except LeadbridgeError:
+        except LeadbridgeError as error:
+            log.warning("retention: %s not erased this pass: %s", lead_id, error)
             continue  # e.g. a lead changed meanwhile; the next pass looks again
         reports.append(report)
     if reports:

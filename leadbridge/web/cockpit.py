@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from leadbridge.core.dedup import MERGEABLE, possible_duplicates
 from leadbridge.core.lifecycle import LeadState
 from leadbridge.core.policy import Policy
 from leadbridge.core.store.keyset import Cursor
@@ -98,7 +99,16 @@ def lead(request: Request, lead_id: str, admin: CurrentAdmin, db: Db, done: str 
         label = queries.lead_label(timeline.row)
         audit_view(session, actor=admin.actor, channel="cockpit", lead_id=lead_id)
         partners = queries.partner_choices(session)
-    context = {"admin": admin, "tl": timeline, "label": label, "partners": partners, "notice": done}
+        mergeable = timeline.row.state in MERGEABLE
+        twins = possible_duplicates(session, timeline.row) if mergeable else []
+    context = {
+        "admin": admin,
+        "tl": timeline,
+        "label": label,
+        "partners": partners,
+        "notice": done,
+        "twins": twins,
+    }
     return Page(request).render("cockpit/lead.html", context)
 
 

@@ -89,3 +89,26 @@ def test_the_router_skips_duplicates(database: Database) -> None:
     route_pending(database, policy=default_policy(), clock=lambda: NOW)
     assert _state(database, second) == "rejected"
     assert _state(database, first) != "rejected"
+
+
+def test_possible_duplicates_are_looser_than_the_rules_and_skip_erased_leads(database: Database) -> None:
+    from leadbridge.core.dedup import Match, possible_duplicates
+    from leadbridge.core.privacy.config import Erasure
+    from leadbridge.sync.erasure import erase
+    from leadbridge.sync.projector import SyncTargets
+
+    me = _in(database, email="sun@example.com", phone="+49 89 1234567", company="Sonnenschein Solar GmbH")
+    closed_same_mail = _in(database, email="sun@example.com", company="Other One", stage="lead")
+    same_phone = _in(database, email="a@example.com", phone="089 1234567", company="Other Two")
+    alike_company = _in(database, email="b@example.com", company="Sonnenschein-Solar AG")
+    _in(database, email="c@example.com", company="Other Three")  # nothing in common
+    _in(database, email="d@example.com", company="Sonnenschein Solar GmbH",
+        address={"postal_code": "10115", "city": "Berlin", "country": "DE"})  # fmt: skip
+    erased = _in(database, email="sun@example.com", company="Gone GmbH")
+    erase(database, erased, actor="dpo", reason=None, rules=Erasure(), targets=SyncTargets(), now=NOW)
+    with database.transaction() as session:
+        row = LeadService(session).get_row(me)
+        found = possible_duplicates(session, row)
+    assert found == [
+        Match(closed_same_mail, "email"), Match(same_phone, "phone"), Match(alike_company, "company"),
+    ]  # fmt: skip

@@ -313,3 +313,20 @@ def test_admin_actions_in_the_cockpit_and_the_api_are_in_the_audit_log(world: Wo
         ("cockpit", "reroute", world.lead_a, {}),
         ("cockpit", "assign", world.lead_b, {"partner_id": world.partner_a}),
     ]
+
+
+def test_the_cockpit_suggests_possible_duplicates_and_merges_into_one_with_a_click(world: World) -> None:
+    from leadbridge.core.intake import take_in
+    from tests.builders import a_lead
+
+    twin = a_lead(source_connection="fair", email=_email(world, world.lead_b))
+    with world.database.transaction() as session:
+        take_in(session, twin)
+    admin = world.admin_client()
+    page = admin.get(f"/cockpit/leads/{twin.id}").text
+    assert "Possibly the same person" in page and f"Merge into {world.lead_b}" in page
+    assert f"Merge into {world.lead_a}" not in page
+    token = csrf_from(admin, f"/cockpit/leads/{twin.id}")
+    merged = admin.post(f"/cockpit/leads/{twin.id}/merge", data={"csrf_token": token, "into": world.lead_b})
+    assert merged.status_code == 303
+    assert "Possibly the same person" not in admin.get(f"/cockpit/leads/{twin.id}").text  # merged now
