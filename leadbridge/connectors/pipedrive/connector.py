@@ -319,7 +319,7 @@ class PipedriveConnector:
     def _update(self, item: WriteItem) -> WriteResult:
         if not item.external_id:
             return WriteResult(item.key, False, error="no deal id to update", action=Action.SKIP)
-        body = self._body(item.fields, create=False, deal={"person_id": 1, "org_id": 1})
+        body = self._body(item.fields, create=False, deal=None)
         if body:
             self.client.call("PATCH", f"v2/deals/{int(item.external_id)}", body=body, what="update a deal")
         return WriteResult(item.key, True, item.external_id)
@@ -349,8 +349,7 @@ class PipedriveConnector:
 
     def subscribe_webhooks(self, url: str) -> dict[str, Any]:
         """Subscribe ``url`` to every deal event (v2, Basic auth), unless it already is."""
-        parser = self._parser()
-        del parser
+        self._parser()  # the Basic credentials the subscription will carry must be configured
         for hook in self.client.call("GET", "v1/webhooks", what="list webhooks").data or []:
             if hook.get("subscription_url") == url and hook.get("event_object") in ("deal", "*"):
                 return dict(hook)
