@@ -9,34 +9,24 @@ judge routings by one conversion model fitted on every stored offer and outcome 
 from __future__ import annotations
 
 import getpass
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadbridge.cli.context import Table, console, fail, print_json, settings
 from leadbridge.cli.partners import JsonOption, open_database
 from leadbridge.core import policy_history
 from leadbridge.core.errors import LeadbridgeError
-from leadbridge.core.leads import event_from_row, lead_from_row
-from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.matching import build_index
-from leadbridge.core.model import Lead, Offer, utcnow
-from leadbridge.core.offers import offer_from_row
-from leadbridge.core.outcomes import ConversionModel, model_from
-from leadbridge.core.partner import Partner
-from leadbridge.core.partner_index_cache import partners_and_index
-from leadbridge.core.performance import StatsTable
+from leadbridge.core.model import utcnow
 from leadbridge.core.policy import Policy, load_policy, policy_hash
 from leadbridge.core.router import policy_from_settings
 from leadbridge.core.simulate import simulate
-from leadbridge.core.stats_query import load_stats
-from leadbridge.core.store.tables import LeadEventRow, LeadRow, OfferRow
+from leadbridge.core.simulate_data import load_replay
 from leadbridge.core.tune import policy_yaml, tune
 
 SinceOption = Annotated[
@@ -53,39 +43,6 @@ def resolve(session: Session, ref: str | None) -> Policy:
     if Path(ref).exists() or ref.endswith((".yaml", ".yml")):
         return load_policy(Path(ref))
     return policy_history.find(session, ref)
-
-
-@dataclass
-class Replay:
-    """What a replay reads from the database."""
-
-    leads: list[Lead]
-    partners: list[Partner]
-    stats: StatsTable
-    history: dict[str, list[Offer]]
-    model: ConversionModel
-
-
-def load_replay(
-    session: Session, policy: Policy, since: datetime | None, limit: int, now: datetime
-) -> Replay:
-    query = select(LeadRow).order_by(LeadRow.created_at, LeadRow.id).limit(limit)
-    if since is not None:
-        start = datetime.combine(date(since.year, since.month, since.day), time(0), UTC)
-        query = query.where(LeadRow.created_at >= start)
-    rows = list(session.execute(query).scalars())
-    partners, _ = partners_and_index(session, policy, now)
-    stats = load_stats(session, policy.performance, now=now)
-    offers = [offer_from_row(row) for row in session.execute(select(OfferRow)).scalars()]
-    outcomes = select(LeadEventRow).where(LeadEventRow.kind.in_([EventKind.WIN.value, EventKind.LOSE.value]))
-    events = [event_from_row(row) for row in session.execute(outcomes).scalars()]
-    wanted = {row.id for row in rows}
-    history: dict[str, list[Offer]] = {}
-    for offer in offers:
-        if offer.lead_id in wanted:
-            history.setdefault(offer.lead_id, []).append(offer)
-    leads = [lead for lead in (lead_from_row(r) for r in rows) if lead.is_qualified]
-    return Replay(leads, list(partners.values()), stats, history, model_from(offers, events))
 
 
 def simulate_command(

@@ -31,6 +31,7 @@ from leadbridge.web.health import ops_router
 from leadbridge.web.inbox import router as inbox_router
 from leadbridge.web.inbox_settings import ROUTERS as inbox_settings_routers
 from leadbridge.web.limits import ApiKeyGate, BodyLimitMiddleware
+from leadbridge.web.policy_pages import ROUTERS as policy_routers
 from leadbridge.web.pool_api import router as pool_api_router
 from leadbridge.web.pool_pages import router as pool_pages_router
 from leadbridge.web.privacy import ROUTERS as privacy_routers
@@ -99,6 +100,7 @@ def create_app(rt: Runtime, *, background: Sequence[BackgroundStarter] = ()) -> 
         *report_routers,
         *cost_routers,
         *inbox_settings_routers,
+        *policy_routers,
     ):
         app.include_router(router)
     app.include_router(pool_api_router)  # the pull side: the partner's pool and held leads
