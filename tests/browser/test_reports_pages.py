@@ -37,7 +37,7 @@ def test_admin_reads_the_partner_scorecard_for_a_range(
     for name in history.partners.values():
         assert name in table
     assert "network median" in table
-    assert page.locator("svg.chart").count() == 3
+    assert page.locator("svg.chart").count() == 4  # acceptance, hours to accept, to first contact, revenue
     page.fill("input[name=since]", "2026-10-10")
     page.fill("input[name=until]", "2026-11-20")
     page.click("#report-filters button")
