@@ -64,6 +64,7 @@ class PartnerRepository:
                 stored.active,
                 stored.connection,
             )
+            row.external_id = stored.external_id  # an id typed in the cockpit must be found by it
             row.updated_at = now
         return stored, False
 

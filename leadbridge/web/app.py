@@ -30,7 +30,9 @@ from leadbridge.web.errors import add_error_handlers
 from leadbridge.web.health import ops_router
 from leadbridge.web.inbox import router as inbox_router
 from leadbridge.web.inbox_settings import ROUTERS as inbox_settings_routers
+from leadbridge.web.inbox_team import router as inbox_team_router
 from leadbridge.web.limits import ApiKeyGate, BodyLimitMiddleware
+from leadbridge.web.partner_pages import router as partner_pages_router
 from leadbridge.web.policy_pages import ROUTERS as policy_routers
 from leadbridge.web.pool_api import router as pool_api_router
 from leadbridge.web.pool_pages import router as pool_pages_router
@@ -101,6 +103,8 @@ def create_app(rt: Runtime, *, background: Sequence[BackgroundStarter] = ()) -> 
         *cost_routers,
         *inbox_settings_routers,
         *policy_routers,
+        partner_pages_router,  # self-service: partner profiles, a partner's own team
+        inbox_team_router,
     ):
         app.include_router(router)
     app.include_router(pool_api_router)  # the pull side: the partner's pool and held leads

@@ -8,8 +8,11 @@
   per partner before and after, no eligible partner, direct sales, expected conversions;
 - ``POST /cockpit/policy/save``: validates again, writes the policy file atomically (a temporary
   file renamed over it: a reader never sees half a file), records the revision under the admin's
-  name and puts it in force for this process (the router reads the file on each pass).
+  name and puts it in force for this process (the router reads the file on each pass);
+- ``POST /cockpit/policy/restore/{hash}``: writes a stored revision (hash or a prefix of at least 4)
+  back to the policy file the same way; an unknown revision is named and changes nothing.
 A policy is only saved from a preview of the very same text (``previewed`` carries its hash).
+Saves and restores are audited (``save_policy`` / ``restore_policy``, the hashes before and after).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from leadbridge.core.simulate import simulate
 from leadbridge.core.simulate_data import load_replay
 from leadbridge.core.tune import policy_yaml
 from leadbridge.web.deps import AppSettings, CsrfChecked, CurrentAdmin, Db, Page
+from leadbridge.web.privacy import audit_action
 
 router = APIRouter(prefix="/cockpit", include_in_schema=False)
 PREVIEW_DAYS = 90
@@ -135,11 +139,40 @@ def save(
     if path is None:
         message = "no policy file is configured (settings: policy): the policy cannot be saved from here"
         return _page(request, admin, db, settings, text=text, error=message)
-    write_atomically(path, policy_yaml(edited))
-    with db.transaction() as session:
-        policy_history.record(session, edited, by=admin.actor, at=utcnow(), source=str(path))
-    request.app.state.policy = edited
+    _put_in_force(request, admin, db, settings, path, edited, action="save_policy")
     return RedirectResponse(f"/cockpit/policy?saved={key}", status_code=303)
+
+
+@router.post("/policy/restore/{ref}", dependencies=[CsrfChecked])
+def restore(request: Request, ref: str, admin: CurrentAdmin, db: Db, settings: AppSettings) -> Response:
+    """Put a stored revision in force again (module rules)."""
+    path = _policy_path(settings)
+    try:
+        with db.transaction() as session:
+            revision = policy_history.find(session, ref)
+        if path is None:
+            raise ConfigError(
+                "no policy file is configured (settings: policy): the policy cannot be restored here"
+            )
+    except ConfigError as error:
+        return _page(request, admin, db, settings, error=str(error))
+    _put_in_force(request, admin, db, settings, path, revision, action="restore_policy")
+    return RedirectResponse(f"/cockpit/policy?saved={policy_hash(revision)}", status_code=303)
+
+
+def _put_in_force(
+    request: Request, admin: Any, db: Any, settings: Any, path: Path, policy: Policy, *, action: str
+) -> None:
+    """Write ``policy`` to its file, record the revision and the admin's action, use it here."""
+    before = policy_hash(policy_from_settings(settings))
+    write_atomically(path, policy_yaml(policy))
+    with db.transaction() as session:
+        policy_history.record(session, policy, by=admin.actor, at=utcnow(), source=str(path))
+        audit_action(
+            session, actor=admin.actor, channel="cockpit", action=action,
+            detail={"before": before, "after": policy_hash(policy)},
+        )  # fmt: skip
+    request.app.state.policy = policy
 
 
 def write_atomically(path: Path, text: str) -> None:
