@@ -170,6 +170,8 @@ def main() -> None:
             print(f"{name}: {written} imported, {result['invalid']} invalid rows reported, {elapsed:.0f} s")
             print(f"{name} import_leads_per_s: {written / elapsed:.0f}")
             print(f"{name} import_peak_mb: {peak:.0f}")
+            # a shared machine's load halves the rate: say what it was, to read the figures by
+            print(f"{name} load average (1/5/15 min): {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 def _on_postgres(path: Path, workdir: Path) -> tuple[dict[str, object], float, float]:

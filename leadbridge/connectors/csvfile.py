@@ -74,6 +74,9 @@ HISTORY_COLUMNS = (
     "currency",
     "lost_reason",
 )
+# Columns that are no custom field of a lead (set lookups: every row of a million is checked)
+_NOT_CUSTOM = frozenset(LEAD_COLUMNS) | frozenset(HISTORY_COLUMNS)
+_ADDRESS_COLUMNS = ("street", "postal_code", "city", "state", "country", "latitude", "longitude")
 PARTNER_COLUMNS = (
     "external_id",
     "name",
@@ -147,18 +150,10 @@ def lead_from_csv(row: dict[str, str | None], connection: str) -> Lead:
     """Build a canonical lead from one CSV row (columns in ``LEAD_COLUMNS``); e-mail is required."""
     if not row.get("email"):
         raise ValueError("email is required")
-    known = {key: row.get(key) for key in LEAD_COLUMNS}
-    address = Address.model_validate(
-        {
-            key: known[key]
-            for key in ("street", "postal_code", "city", "state", "country", "latitude", "longitude")
-        }
-    )
-    custom = {
-        key: value
-        for key, value in row.items()
-        if key not in LEAD_COLUMNS and key not in HISTORY_COLUMNS and value is not None
-    }
+    get = row.get
+    known = {key: get(key) for key in LEAD_COLUMNS}
+    address = Address.model_validate({key: known[key] for key in _ADDRESS_COLUMNS})
+    custom = {key: value for key, value in row.items() if key not in _NOT_CUSTOM and value is not None}
     return Lead.model_validate(
         {
             "source_connection": connection,

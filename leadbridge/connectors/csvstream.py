@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 SNIFF_CHARS = 4096
 
@@ -40,12 +40,14 @@ class CsvFileError(ValueError):
     """The file as a whole cannot be read (missing, wrong encoding, no header)."""
 
 
-def _blank_to_none(row: dict[str, Any]) -> dict[str, str | None]:
-    return {
-        key.strip().lower(): (value.strip() or None) if isinstance(value, str) else None
-        for key, value in row.items()
-        if key is not None
-    }
+def _cells_to_row(keys: list[str], width: int, cells: list[str]) -> dict[str, str | None]:
+    """A row by the (normalised) header: cells stripped, empty ones ``None``; a short row's missing
+    cells are ``None``, a long row's extra cells are dropped (as ``csv.DictReader`` does)."""
+    row: dict[str, str | None] = {key: value.strip() or None for key, value in zip(keys, cells, strict=False)}
+    if len(cells) < width:
+        for key in keys[len(cells) :]:
+            row.setdefault(key, None)
+    return row
 
 
 class CsvStream:
@@ -96,14 +98,20 @@ class CsvStream:
                 )
             except csv.Error:
                 dialect = csv.excel
-            reader = csv.DictReader(itertools.chain(head, lines), dialect=dialect)
-            if not reader.fieldnames:
+            reader = csv.reader(itertools.chain(head, lines), dialect=dialect)
+            try:
+                header = next(reader, [])
+            except csv.Error as exc:
+                raise CsvFileError(f"{self.path}:1: unreadable CSV header ({exc})") from None
+            if not header:
                 raise CsvFileError(f"{self.path}: empty file, expected a header line")
-            start = 2
-            rows = iter(reader)
+            # the header is normalised once; per row only the cells are (a million rows)
+            keys = [key.strip().lower() for key in header]
+            width = len(keys)
+            start = reader.line_num + 1
             while True:
                 try:
-                    row = next(rows)
+                    cells = next(reader)
                 except StopIteration:
                     return
                 except csv.Error as exc:  # e.g. a cell over csv.field_size_limit() (128 KB): name the line
@@ -111,7 +119,8 @@ class CsvStream:
                         f"{self.path}:{start}: unreadable CSV ({exc}); a cell may hold at most "
                         f"{csv.field_size_limit() // 1024} KB — check quotes and very long values"
                     ) from None
-                yield start, _blank_to_none(row)
+                if cells:  # a blank line is no row (as csv.DictReader)
+                    yield start, _cells_to_row(keys, width, cells)
                 start = reader.line_num + 1
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,6 +39,7 @@ from leadbridge.core.leads import Clock, LeadService, lead_from_row, projection_
 from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.model import Lead, new_id, utcnow
 from leadbridge.core.privacy.withdrawal import change_consent, source_withdrawal
+from leadbridge.core.store.bulk import insert_rows
 from leadbridge.core.store.tables import IntakeRow, LeadEventRow, LeadRow
 
 
@@ -284,8 +285,8 @@ def insert_new(session: Session, new: list[NewLead], *, actor: str, clock: Clock
             }
         )
     if new:
-        # Core inserts on the tables (executemany); ORM-entity inserts would go row by row here
+        # driver-level executemany (core/store/bulk.py); ORM-entity inserts would go row by row here
         db = session.connection()
         for model, rows in ((LeadRow, leads), (LeadEventRow, events), (IntakeRow, intakes)):
-            db.execute(insert(cast(Table, model.__table__)), rows)
+            insert_rows(db, cast(Table, model.__table__), rows)
     return [Intake(item.lead.id, IntakeResult.CREATED) for item in new]

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -41,11 +42,17 @@ _BEFORE_ROUTING = frozenset({LeadState.RECEIVED.value, LeadState.QUALIFIED.value
 
 @dataclass(frozen=True)
 class Incoming:
-    """A lead to take in; with ``history`` and its resolved ``partner_id`` when it is a closed lead."""
+    """A lead to take in; with ``history`` and its resolved ``partner_id`` when it is a closed lead.
+
+    ``data`` and ``stamp``: the lead's JSON dump and content stamp when the caller already made
+    them (``lead_updates.merge_known``), so they are not made twice.
+    """
 
     lead: Lead
     history: History | None = None
     partner_id: str | None = None
+    data: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    stamp: str | None = field(default=None, compare=False)
 
 
 def _at(moment: datetime) -> Clock:
@@ -89,8 +96,11 @@ def take_in_chunk(
     session: Session, items: Sequence[Incoming], *, actor: str, clock: Clock = utcnow
 ) -> list[Intake]:
     """Take every item in per the module rules; one ``Intake`` per item, in order."""
-    dumps = [item.lead.model_dump(mode="json") for item in items]
-    stamps = [stamp_of_dump(data) for data in dumps]
+    dumps = [item.data if item.data is not None else item.lead.model_dump(mode="json") for item in items]
+    stamps = [
+        item.stamp if item.stamp is not None and item.data is not None else stamp_of_dump(data)
+        for item, data in zip(items, dumps, strict=True)
+    ]
     results: list[Intake | None] = [None] * len(items)
     by_connection: dict[str, list[int]] = {}
     for index, item in enumerate(items):

@@ -44,7 +44,7 @@ from leadbridge.sync.partner_updates import apply_updates, update_from_csv, upda
 
 # progress(phase, rows so far, bytes of the file read so far); phase is "validating" or "importing"
 Progress = Callable[[str, int, int], None]
-CHUNK = 1000
+CHUNK = 2000
 MAX_ERRORS = 1000
 # Statistics refreshed after these chunks (PostgreSQL), so the per-chunk lookups keep using their
 # indexes as the tables grow from empty (``maintenance.refresh_statistics``).

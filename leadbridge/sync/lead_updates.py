@@ -21,8 +21,10 @@ Rules (``leadbridge leads import``; a new lead is taken in from its row as it is
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import select
@@ -40,9 +42,11 @@ _ADDRESS = ("street", "postal_code", "city", "state", "country", "latitude", "lo
 _CONSENT = {"consent_share": "share_with_partners", "consent_marketing": "marketing"}
 _LOCATION = {("address", name) for name in ("street", "postal_code", "city", "country")}
 _COORDINATES = {("address", "latitude"), ("address", "longitude")}
+_HISTORY = frozenset(HISTORY_COLUMNS)
 _ALWAYS: frozenset[Path] = frozenset({("external_id",), ("email",), ("source_connection",)})
 
 
+@cache
 def column_path(column: str) -> Path:
     """The lead field a CSV column fills (a column that is not a lead column: a custom field)."""
     if column in _ADDRESS:
@@ -69,7 +73,7 @@ def update_from_row(
     paths = {
         column_path(column)
         for column, value in row.items()
-        if column not in HISTORY_COLUMNS and (clear_empty or (value or "").strip())
+        if column not in _HISTORY and (clear_empty or (value and value.strip()))
     }
     return LeadUpdate(incoming, frozenset(paths | _ALWAYS))
 
@@ -96,19 +100,26 @@ def merged(stored: dict[str, Any], fresh: dict[str, Any], paths: frozenset[Path]
 
 
 def merge_known(session: Session, updates: Sequence[LeadUpdate]) -> list[Incoming]:
-    """Each update as intake's input: known leads merged with their stored data (module rules)."""
+    """Each update as intake's input: known leads merged with their stored data (module rules).
+
+    Two light queries per connection (the known leads' ids and states, the versions taken in);
+    stored data is loaded only for the leads a row actually changes, so re-running an import
+    reads no lead data at all. A known lead's JSON dump and stamp ride along to intake.
+    """
     by_connection: dict[str, set[str]] = {}
     for update in updates:
         lead = update.incoming.lead
         by_connection.setdefault(lead.source_connection, set()).add(lead.external_id or "")
-    stored: dict[tuple[str, str], LeadRow] = {}
+    stored: dict[tuple[str, str], tuple[str, str]] = {}
     seen: set[tuple[str, str, str]] = set()
     for connection, external_ids in by_connection.items():
         wanted = sorted(external_ids)
         rows = session.execute(
-            select(LeadRow).where(LeadRow.source_connection == connection, LeadRow.external_id.in_(wanted))
-        ).scalars()
-        stored |= {(connection, row.external_id or ""): row for row in rows}
+            select(LeadRow.external_id, LeadRow.id, LeadRow.state).where(
+                LeadRow.source_connection == connection, LeadRow.external_id.in_(wanted)
+            )
+        ).all()
+        stored |= {(connection, external_id or ""): (lead_id, state) for external_id, lead_id, state in rows}
         versions = session.execute(
             select(IntakeRow.external_id, IntakeRow.stamp).where(
                 IntakeRow.connection == connection, IntakeRow.external_id.in_(wanted)
@@ -116,20 +127,30 @@ def merge_known(session: Session, updates: Sequence[LeadUpdate]) -> list[Incomin
         ).all()
         seen |= {(connection, external_id, stamp) for external_id, stamp in versions}
     result: list[Incoming] = []
+    to_merge: dict[int, tuple[str, dict[str, Any]]] = {}
     for update in updates:
-        lead = update.incoming.lead
-        key = (lead.source_connection, lead.external_id or "")
-        row = stored.get(key)
-        if row is None or row.state == LeadState.ERASED.value:
-            result.append(update.incoming)
+        incoming = update.incoming
+        key = (incoming.lead.source_connection, incoming.lead.external_id or "")
+        found = stored.get(key)
+        if found is None or found[1] == LeadState.ERASED.value:
+            result.append(incoming)
             continue
-        fresh = lead.model_dump(mode="json")
-        if (*key, stamp_of_dump(fresh)) in seen:
-            result.append(update.incoming)  # this very row was taken in before
+        fresh = incoming.lead.model_dump(mode="json")
+        stamp = stamp_of_dump(fresh)
+        if (*key, stamp) in seen:  # this very row was taken in before
+            result.append(dataclasses.replace(incoming, data=fresh, stamp=stamp))
             continue
-        data = merged(row.data or {}, fresh, update.paths)
-        data.update(id=row.id, created_at=fresh["created_at"])
-        result.append(
-            Incoming(Lead.model_validate(data), update.incoming.history, update.incoming.partner_id)
+        to_merge[len(result)] = (found[0], fresh)
+        result.append(incoming)
+    if to_merge:
+        ids = sorted({lead_id for lead_id, _ in to_merge.values()})
+        data_of: dict[str, dict[str, Any]] = dict(
+            session.execute(select(LeadRow.id, LeadRow.data).where(LeadRow.id.in_(ids))).all()
         )
+        for index, (lead_id, fresh) in to_merge.items():
+            incoming = result[index]
+            paths = updates[index].paths
+            data = merged(data_of.get(lead_id) or {}, fresh, paths)
+            data.update(id=lead_id, created_at=fresh["created_at"])
+            result[index] = Incoming(Lead.model_validate(data), incoming.history, incoming.partner_id)
     return result
