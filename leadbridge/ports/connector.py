@@ -104,3 +104,44 @@ class SyncedConnector(Connector, Protocol):
     def task_fields(self, remote_id: str, subject: str, description: str) -> dict[str, Any]: ...
 
     def erasure_fields(self, lead_id: str, mark: str) -> dict[str, Any]: ...
+
+
+class PartnerFieldMap(Protocol):
+    """A connector's field mapper for the partner side: what to push, what a partner's record says."""
+
+    def partner_fields(
+        self, lead: Lead, status: LeadStatusRecord, *, accepted: bool, withdrawn: bool, first_push: bool
+    ) -> Mapping[str, Any]: ...
+
+    def erasure_fields(self, lead_id: str, mark: str) -> Mapping[str, Any]: ...
+
+    def partner_status(self, record: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def partner_owned(self, record: Mapping[str, Any]) -> dict[str, Any]: ...
+
+
+class PartnerSideFromFields:
+    """The partner-side verbs of ``SyncedConnector`` for a connector whose field mapper
+    (``self.fields``) does the work: the connector only hands it the record of a change."""
+
+    fields: Any  # a PartnerFieldMap; Any, so each connector keeps its mapper's own type
+
+    def partner_fields(
+        self, lead: Lead, status: LeadStatusRecord, *, accepted: bool, withdrawn: bool, first_push: bool
+    ) -> dict[str, Any]:
+        mapper: PartnerFieldMap = self.fields
+        return dict(
+            mapper.partner_fields(lead, status, accepted=accepted, withdrawn=withdrawn, first_push=first_push)
+        )
+
+    def erasure_fields(self, lead_id: str, mark: str) -> dict[str, Any]:
+        mapper: PartnerFieldMap = self.fields
+        return dict(mapper.erasure_fields(lead_id, mark))
+
+    def partner_status(self, change: Change) -> PartnerStatus:
+        mapper: PartnerFieldMap = self.fields
+        return PartnerStatus(**mapper.partner_status(change.record))
+
+    def partner_owned(self, change: Change) -> dict[str, Any]:
+        mapper: PartnerFieldMap = self.fields
+        return mapper.partner_owned(change.record)

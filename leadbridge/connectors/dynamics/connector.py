@@ -40,7 +40,6 @@ from leadbridge.connectors.dynamics.describe import attribute_metadata, remote_f
 from leadbridge.connectors.dynamics.errors import error_of, item_rule
 from leadbridge.core.errors import FatalConnectorError, LeadbridgeError, NotFound, SkipRecord
 from leadbridge.core.model import Lead
-from leadbridge.core.partner_status import PartnerStatus
 from leadbridge.core.writeback import LeadStatusRecord
 from leadbridge.ports import (
     Change,
@@ -57,6 +56,7 @@ from leadbridge.ports import (
     format_stamp,
     parse_stamp,
 )
+from leadbridge.ports.connector import PartnerSideFromFields
 
 log = logging.getLogger("leadbridge.dynamics")
 LEAD, LEADS, TASK = "lead", "leads", "task"
@@ -95,7 +95,7 @@ def literal(value: str) -> str:
     return "'" + quote(value.replace("'", "''"), safe="") + "'"
 
 
-class DynamicsConnector:
+class DynamicsConnector(PartnerSideFromFields):
     """A Dataverse environment seen through the connector verbs (module rules)."""
 
     def __init__(self, config: DynamicsConfig, client: DataverseClient, fields: F.LeadFields) -> None:
@@ -417,22 +417,6 @@ class DynamicsConnector:
 
     def writeback_fields(self, lead: Lead, status: LeadStatusRecord) -> dict[str, Any]:
         return self.fields.writeback_fields(lead, status)
-
-    def partner_fields(
-        self, lead: Lead, status: LeadStatusRecord, *, accepted: bool, withdrawn: bool, first_push: bool
-    ) -> dict[str, Any]:
-        return self.fields.partner_fields(
-            lead, status, accepted=accepted, withdrawn=withdrawn, first_push=first_push
-        )
-
-    def erasure_fields(self, lead_id: str, mark: str) -> dict[str, Any]:
-        return self.fields.erasure_fields(lead_id, mark)
-
-    def partner_status(self, change: Change) -> PartnerStatus:
-        return PartnerStatus(**self.fields.partner_status(change.record))
-
-    def partner_owned(self, change: Change) -> dict[str, Any]:
-        return self.fields.partner_owned(change.record)
 
     def task_fields(self, remote_id: str, subject: str, description: str) -> dict[str, Any]:
         return {

@@ -31,7 +31,6 @@ from leadbridge.connectors.hubspot.webhooks import WebhookParser, event_change
 from leadbridge.connectors.hubspot.writes import write_chunk
 from leadbridge.core.errors import ConfigError, FatalConnectorError, LeadbridgeError, NotFound
 from leadbridge.core.model import Lead
-from leadbridge.core.partner_status import PartnerStatus
 from leadbridge.core.writeback import LeadStatusRecord
 from leadbridge.mappings.apply import RecordError
 from leadbridge.mappings.check import check_mapping
@@ -52,6 +51,7 @@ from leadbridge.ports import (
     format_stamp,
     parse_stamp,
 )
+from leadbridge.ports.connector import PartnerSideFromFields
 
 BATCH_LIMIT = 100
 LOOKBACK = timedelta(seconds=10)  # > the search index lag ("a few seconds"); every key in it is kept
@@ -98,7 +98,7 @@ def _stamp(record: Mapping[str, Any], stamp_property: str) -> str:
     return format_stamp(parse_stamp(value))
 
 
-class HubSpotConnector:
+class HubSpotConnector(PartnerSideFromFields):
     """A HubSpot portal seen through the connector verbs (module rules)."""
 
     def __init__(self, config: HubSpotConfig, client: HubSpotClient, fields: F.RecordFields) -> None:
@@ -342,22 +342,6 @@ class HubSpotConnector:
     def writeback_fields(self, lead: Lead, status: LeadStatusRecord) -> dict[str, Any]:
         owner = self.config.direct_sales_owner_id
         return self.fields.writeback_fields(lead, status, owner_id=str(owner) if owner else None)
-
-    def partner_fields(
-        self, lead: Lead, status: LeadStatusRecord, *, accepted: bool, withdrawn: bool, first_push: bool
-    ) -> dict[str, Any]:
-        return self.fields.partner_fields(
-            lead, status, accepted=accepted, withdrawn=withdrawn, first_push=first_push
-        )
-
-    def erasure_fields(self, lead_id: str, mark: str) -> dict[str, Any]:
-        return self.fields.erasure_fields(lead_id, mark)
-
-    def partner_status(self, change: Change) -> PartnerStatus:
-        return PartnerStatus(**self.fields.partner_status(change.record))
-
-    def partner_owned(self, change: Change) -> dict[str, Any]:
-        return self.fields.partner_owned(change.record)
 
     @staticmethod
     def task_fields(remote_id: str, subject: str, description: str) -> dict[str, Any]:

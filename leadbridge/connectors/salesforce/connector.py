@@ -25,7 +25,6 @@ from leadbridge.connectors.salesforce.describe import remote_from_describe, setu
 from leadbridge.connectors.salesforce.errors import item_rule
 from leadbridge.core.errors import LeadbridgeError, NotFound, SkipRecord
 from leadbridge.core.model import Lead
-from leadbridge.core.partner_status import PartnerStatus
 from leadbridge.core.writeback import LeadStatusRecord
 from leadbridge.ports import (
     Action,
@@ -43,6 +42,7 @@ from leadbridge.ports import (
     format_stamp,
     parse_stamp,
 )
+from leadbridge.ports.connector import PartnerSideFromFields
 
 COLLECTION_LIMIT = 200
 PAGE_SIZE = 2000
@@ -57,7 +57,7 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-class SalesforceConnector:
+class SalesforceConnector(PartnerSideFromFields):
     """A Salesforce org seen through the connector verbs (module rules)."""
 
     def __init__(self, config: SalesforceConfig, client: SalesforceClient, fields: F.LeadFields) -> None:
@@ -242,22 +242,6 @@ class SalesforceConnector:
     def writeback_fields(self, lead: Lead, status: LeadStatusRecord) -> dict[str, Any]:
         owner = self.config.direct_sales_owner_id
         return self.fields.writeback_fields(lead, status, owner_id=owner)
-
-    def partner_fields(
-        self, lead: Lead, status: LeadStatusRecord, *, accepted: bool, withdrawn: bool, first_push: bool
-    ) -> dict[str, Any]:
-        return self.fields.partner_fields(
-            lead, status, accepted=accepted, withdrawn=withdrawn, first_push=first_push
-        )
-
-    def erasure_fields(self, lead_id: str, mark: str) -> dict[str, Any]:
-        return self.fields.erasure_fields(lead_id, mark)
-
-    def partner_status(self, change: Change) -> PartnerStatus:
-        return PartnerStatus(**self.fields.partner_status(change.record))
-
-    def partner_owned(self, change: Change) -> dict[str, Any]:
-        return self.fields.partner_owned(change.record)
 
     @staticmethod
     def task_fields(remote_id: str, subject: str, description: str) -> dict[str, Any]:
