@@ -16,7 +16,7 @@ from leadbridge.core.store.tables import LeadRow
 from leadbridge.jobs import runner
 from leadbridge.jobs.background import start_background
 from leadbridge.jobs.embedded import EmbeddedScheduler, running_scheduler
-from leadbridge.jobs.schedule import Entry
+from leadbridge.jobs.schedule import RECONCILE_S, Entry
 from leadbridge.runtime import Runtime, build_runtime
 from leadbridge.sync import steps
 from leadbridge.sync.steps import Followup, JobContext, Step
@@ -210,7 +210,7 @@ def test_when_stopped_then_the_previous_dispatcher_is_back(
     assert running_scheduler(test_rt) is None
 
 
-def test_given_embedded_mode_when_a_lead_is_taken_in_then_routing_runs_within_a_second(
+def test_given_embedded_mode_when_a_lead_is_taken_in_then_its_kick_routes_it_before_the_next_sweep(
     settings: Settings,
 ) -> None:
     routed: dict[str, float] = {}
@@ -229,6 +229,8 @@ def test_given_embedded_mode_when_a_lead_is_taken_in_then_routing_runs_within_a_
         with rt.db.transaction() as session:
             take_in(session, lead)
         assert wait_for(lambda: lead.id in routed, timeout=5)
-        assert 0 <= routed[lead.id] - started < 1.0
+        # The kick, not the sweep: the reconcile loop's next tick is RECONCILE_S (10 s) away, so a
+        # route within half of that came from the after-commit kick (margin for a loaded machine).
+        assert 0 <= routed[lead.id] - started < RECONCILE_S / 2
     finally:
         stop()
