@@ -14,6 +14,7 @@ from leadbridge.cli.context import Table, console, fail, print_json, runtime, se
 from leadbridge.cli.context import database as _database
 from leadbridge.core.errors import NotFound
 from leadbridge.core.model import utcnow
+from leadbridge.core.roles import parse_regions, parse_role
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.db import is_sqlite
@@ -25,12 +26,17 @@ from leadbridge.web.accounts import (
     create_partner_user,
     partner_user_by_email,
     revoke_partner_user,
+    set_admin_role,
 )
 from leadbridge.web.sessions import issue_magic_link
 
 users_app = typer.Typer(help="Admins of the cockpit and users of the partner inbox.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for partner systems and admin tools.", no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+RoleOption = Annotated[str, typer.Option(help="admin, channel_manager (needs --region) or read_only")]
+RegionOption = Annotated[
+    list[str] | None, typer.Option("--region", help="a channel manager's region: DE, DE-8 (repeatable)")
+]
 
 
 def run(
@@ -128,11 +134,37 @@ def add_admin(
         typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="at least 10 characters"),
     ],
     name: Annotated[str | None, typer.Option(help="display name")] = None,
+    role: RoleOption = "admin",
+    region: RegionOption = None,
 ) -> None:
-    """Create a cockpit admin with a scrypt-hashed password."""
-    with _database().transaction() as session:
-        row = create_admin(session, email, password, name)
-    console.print(f"admin {row.email} created")
+    """Create a cockpit admin with a scrypt-hashed password and a role (admin, channel_manager with
+    --region, read_only)."""
+    try:
+        scope = parse_role(role), parse_regions(region or [])
+        with _database().transaction() as session:
+            row = create_admin(session, email, password, name, role=scope[0], regions=scope[1])
+    except ValueError as error:
+        raise fail(str(error)) from None
+    console.print(f"admin {row.email} created ({_scope_text(row)})")
+
+
+@users_app.command("set-role")
+def set_role(
+    email: Annotated[str, typer.Argument(help="the admin's e-mail address")],
+    role: RoleOption = "admin",
+    region: RegionOption = None,
+) -> None:
+    """Change an admin's role and regions; it applies to the admin's next request."""
+    try:
+        with _database().transaction() as session:
+            row = set_admin_role(session, email, parse_role(role), parse_regions(region or []))
+    except ValueError as error:
+        raise fail(str(error)) from None
+    console.print(f"admin {row.email}: {_scope_text(row)}")
+
+
+def _scope_text(row: AdminUserRow | ApiKeyRow) -> str:
+    return row.role + (f" for {row.regions}" if row.regions else "")
 
 
 @users_app.command("add-partner-user")
@@ -187,7 +219,14 @@ def list_users(as_json: JsonOption = False) -> None:
     """List admins and partner users."""
     with _database().transaction() as session:
         admins = [
-            {"kind": "admin", "email": a.email, "partner_id": None, "language": None, "active": a.active}
+            {
+                "kind": "admin",
+                "email": a.email,
+                "partner_id": None,
+                "language": None,
+                "active": a.active,
+                "role": _scope_text(a),
+            }
             for a in session.execute(select(AdminUserRow).order_by(AdminUserRow.email)).scalars()
         ]
         users = [
@@ -222,13 +261,20 @@ def create_key(
     partner: Annotated[
         str | None, typer.Option(help="partner id or external id (omit for an admin key)")
     ] = None,
+    role: RoleOption = "admin",
+    region: RegionOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create an API key and print it once (only its hash is stored)."""
-    with _database().transaction() as session:
-        partner_id = _partner_id(session, partner) if partner else None
-        row, raw = create_api_key(session, name, partner_id)
-        result = {"id": row.id, "name": row.name, "partner_id": partner_id, "key": raw}
+    """Create an API key and print it once (only its hash is stored); an admin key has a role."""
+    try:
+        with _database().transaction() as session:
+            partner_id = _partner_id(session, partner) if partner else None
+            row, raw = create_api_key(
+                session, name, partner_id, role=parse_role(role), regions=parse_regions(region or [])
+            )
+            result = {"id": row.id, "name": row.name, "partner_id": partner_id, "key": raw, "role": row.role}
+    except ValueError as error:
+        raise fail(str(error)) from None
     if as_json:
         print_json(result)
     else:

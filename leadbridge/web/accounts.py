@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from leadbridge.core.errors import ConflictError, NotFound
 from leadbridge.core.model import new_id, utcnow
+from leadbridge.core.roles import ADMIN_SCOPE, Role, Scope, parse_role
 from leadbridge.core.store.tables import PartnerRow
 from leadbridge.core.store.web_tables import AdminUserRow, ApiKeyRow, PartnerUserRow, WebSessionRow
 from leadbridge.web.security import (
@@ -48,16 +49,30 @@ class PartnerPrincipal:
 class AdminPrincipal:
     user_id: str
     email: str
+    scope: Scope = ADMIN_SCOPE  # role and regions (``core/roles.py``); the admin role unless stored otherwise
+
+    @property
+    def role(self) -> Role:
+        return self.scope.role
 
     @property
     def actor(self) -> str:
         return f"admin:{self.email}"
 
 
-def create_admin(session: Session, email: str, password: str, name: str | None = None) -> AdminUserRow:
+def create_admin(
+    session: Session,
+    email: str,
+    password: str,
+    name: str | None = None,
+    *,
+    role: Role = Role.ADMIN,
+    regions: tuple[str, ...] = (),
+) -> AdminUserRow:
     email = email.strip().lower()
     if len(password) < 10:
         raise ValueError("an admin password needs at least 10 characters")
+    check_scope(role, regions)
     if session.execute(select(AdminUserRow).where(AdminUserRow.email == email)).scalar_one_or_none():
         raise ConflictError(f"admin {email} already exists")
     row = AdminUserRow(
@@ -67,9 +82,37 @@ def create_admin(session: Session, email: str, password: str, name: str | None =
         password_hash=hash_password(password),
         active=True,
         created_at=utcnow(),
+        role=role.value,
+        regions=",".join(regions),
     )
     session.add(row)
     session.flush()
+    return row
+
+
+def check_scope(role: Role, regions: tuple[str, ...]) -> None:
+    """A channel manager needs regions; other roles have none (``ValueError`` says which)."""
+    if role is Role.CHANNEL_MANAGER and not regions:
+        raise ValueError("a channel manager needs at least one region (--region DE or DE-8)")
+    if role is not Role.CHANNEL_MANAGER and regions:
+        raise ValueError(f"regions apply to channel managers only, not to the {role.value} role")
+
+
+def scope_of(row: AdminUserRow | ApiKeyRow) -> Scope:
+    """The stored role and regions of an admin user or admin key."""
+    regions = tuple(region for region in (row.regions or "").split(",") if region)
+    return Scope(parse_role(row.role or "admin"), regions)
+
+
+def set_admin_role(session: Session, email: str, role: Role, regions: tuple[str, ...] = ()) -> AdminUserRow:
+    """Change an admin's role (and regions); its open sessions carry the new role at once."""
+    check_scope(role, regions)
+    row = session.execute(
+        select(AdminUserRow).where(AdminUserRow.email == email.strip().lower())
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"no admin {email}")
+    row.role, row.regions = role.value, ",".join(regions)
     return row
 
 
@@ -149,10 +192,21 @@ def partner_principal(session: Session, user: PartnerUserRow) -> PartnerPrincipa
     return PartnerPrincipal(user.partner_id, name, user.id, None, user.language)
 
 
-def create_api_key(session: Session, name: str, partner_id: str | None = None) -> tuple[ApiKeyRow, str]:
-    """A new key; returns the row and the raw key (shown once, never stored)."""
+def create_api_key(
+    session: Session,
+    name: str,
+    partner_id: str | None = None,
+    *,
+    role: Role = Role.ADMIN,
+    regions: tuple[str, ...] = (),
+) -> tuple[ApiKeyRow, str]:
+    """A new key; returns the row and the raw key (shown once, never stored). An admin key (no
+    partner) carries a role like an admin user; a partner key acts as its partner only."""
     if partner_id is not None and session.get(PartnerRow, partner_id) is None:
         raise NotFound(f"partner {partner_id} does not exist")
+    if partner_id is not None and (role is not Role.ADMIN or regions):
+        raise ValueError("a role applies to admin keys only; a partner key acts as its partner")
+    check_scope(role, regions)
     raw = new_token("lbk_")
     row = ApiKeyRow(
         id=new_id("K"),
@@ -161,6 +215,8 @@ def create_api_key(session: Session, name: str, partner_id: str | None = None) -
         name=name,
         created_at=utcnow(),
         revoked_at=None,
+        role=role.value,
+        regions=",".join(regions),
     )
     session.add(row)
     session.flush()

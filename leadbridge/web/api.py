@@ -189,7 +189,8 @@ def list_leads(
         cursor = Cursor.decode(after) if after else None
     except ValueError as error:
         raise HTTPException(422, str(error)) from None
-    filters = LeadFilters(state=state, partner_id=partner, campaign=campaign, region=region)
+    regions = admin.scope.regions if admin.scope.regional else ()  # a channel manager's leads only
+    filters = LeadFilters(state=state, partner_id=partner, campaign=campaign, region=region, regions=regions)
     with db.transaction() as session:
         rows, following = lead_page(session, filters, after=cursor, limit=limit)
         items = [
@@ -230,9 +231,9 @@ def lead_events(lead_id: str, db: Db) -> list[LeadEvent]:
 
 
 @admin_router.get("/partners", response_model=list[Partner])
-def list_partners(db: Db) -> list[Partner]:
+def list_partners(db: Db, admin: CurrentAdmin) -> list[Partner]:
     with db.transaction() as session:
-        return PartnerRepository(session).all()
+        return [p for p in PartnerRepository(session).all() if admin.scope.covers_partner(p)]
 
 
 @admin_router.put("/partners", response_model=Partner)

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from leadbridge.core.dedup import MERGEABLE, possible_duplicates
 from leadbridge.core.lifecycle import LeadState
+from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.policy import Policy
 from leadbridge.core.store.keyset import Cursor
 from leadbridge.web import cockpit_actions as actions
@@ -73,6 +74,7 @@ def leads(
         campaign=campaign or None,
         sla_breached=sla,
         first_contact=_first_contact(request),
+        regions=admin.scope.regions if admin.scope.regional else (),
     )
     with db.transaction() as session:
         found, cursor = queries.leads(session, filters, after=_cursor(after))
@@ -135,6 +137,9 @@ def assign(lead_id: str, admin: CurrentAdmin, db: Db, partner_id: Annotated[str,
 def partners(request: Request, admin: CurrentAdmin, db: Db, after: str | None = None) -> Response:
     with db.transaction() as session:
         stats, cursor = queries.partner_stats(session, after=_cursor(after))
+        if admin.scope.regional:  # a channel manager sees the partners of its regions only
+            repository = PartnerRepository(session)
+            stats = [s for s in stats if admin.scope.covers_partner(repository.get(s.partner_id))]
     next_page = urlencode({"after": cursor.encode()}) if cursor else None
     return Page(request).render(
         "cockpit/partners.html", {"admin": admin, "stats": stats, "next_page": next_page}

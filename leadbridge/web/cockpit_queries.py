@@ -41,6 +41,7 @@ class LeadFilters:
     campaign: str | None = None
     sla_breached: bool = False
     first_contact: timedelta = FIRST_CONTACT
+    regions: tuple[str, ...] = ()  # a channel manager's regions (``core/roles.py``): only leads in one
 
 
 def _breached(now: datetime, first_contact: timedelta) -> ColumnElement[bool]:
@@ -77,10 +78,18 @@ def leads(
         query = query.where(LeadRow.country == country)
         if postal:
             query = query.where(LeadRow.postal_code.startswith(postal, autoescape=True))
+    if filters.regions:
+        query = query.where(or_(*(_in_region(region) for region in filters.regions)))
     if filters.sla_breached:
         query = query.where(_breached(now or utcnow(), filters.first_contact))
     page = keyset(query, LeadRow.updated_at, LeadRow.id, after=after, limit=limit, descending=True)
     return split(list(session.execute(page).scalars()), limit, "updated_at")
+
+
+def _in_region(region: str) -> ColumnElement[bool]:
+    """Leads in ``CC`` or ``CC-PREFIX`` (country, postal-code prefix)."""
+    country, _, postal = region.upper().partition("-")
+    return and_(LeadRow.country == country, LeadRow.postal_code.startswith(postal, autoescape=True))
 
 
 PARTNER_CHOICES = 300  # beyond this many partners, forms ask for a partner id instead of a list

@@ -17,13 +17,15 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from leadbridge.core.roles import Scope
 from leadbridge.core.settings import Settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import PartnerRow
-from leadbridge.core.store.web_tables import AdminUserRow
+from leadbridge.core.store.web_tables import AdminUserRow, ApiKeyRow
 from leadbridge.notify.i18n import translator
-from leadbridge.web.accounts import AdminPrincipal, PartnerPrincipal, api_key_for
+from leadbridge.web.accounts import AdminPrincipal, PartnerPrincipal, api_key_for, scope_of
 from leadbridge.web.limits import ApiKeyInfo
+from leadbridge.web.role_guard import enforce
 from leadbridge.web.security import csrf_token, csrf_valid, new_token
 from leadbridge.web.sessions import partner_of_session, session_user
 
@@ -108,12 +110,16 @@ def current_admin(request: Request, db: Db) -> AdminPrincipal:
                 raise NotSignedIn("api")
             if key.partner_id is not None:
                 raise AdminKeyRequired("this route needs an admin key, not a partner key")
-            return AdminPrincipal(user_id=key.id, email=f"api-key:{key.name}")
+            key_row = session.get(ApiKeyRow, key.id)
+            scope = scope_of(key_row) if key_row is not None else Scope()
+            enforce(session, scope, request.method, request.url.path)
+            return AdminPrincipal(user_id=key.id, email=f"api-key:{key.name}", scope=scope)
         user_id = session_user(session, request.cookies.get(ADMIN_COOKIE), "admin")
         row = session.get(AdminUserRow, user_id) if user_id else None
         if row is None or not row.active:
             raise NotSignedIn("cockpit")
-        return AdminPrincipal(user_id=row.id, email=row.email)
+        enforce(session, scope_of(row), request.method, request.url.path)  # the role, on every route
+        return AdminPrincipal(user_id=row.id, email=row.email, scope=scope_of(row))
 
 
 CurrentPartner = Annotated[PartnerPrincipal, Depends(current_partner)]

@@ -28,6 +28,7 @@ from leadbridge.core.errors import ConflictError, IllegalTransition, NotFound
 from leadbridge.notify.i18n import text
 from leadbridge.ops.redact import redact_path
 from leadbridge.web.deps import AdminKeyRequired, CsrfRejected, NotSignedIn, Page
+from leadbridge.web.role_guard import RoleForbidden
 
 log = logging.getLogger("leadbridge.web")
 
@@ -132,6 +133,12 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AdminKeyRequired)
     async def admin_key_required(request: Request, exc: AdminKeyRequired) -> Response:
         return JSONResponse({"detail": str(exc), "error": "forbidden"}, status_code=403)
+
+    @app.exception_handler(RoleForbidden)
+    async def role_forbidden(request: Request, exc: RoleForbidden) -> Response:
+        if _for_machines(request):
+            return JSONResponse({"detail": str(exc), "error": "forbidden"}, status_code=403)
+        return error_response(request, 403, "Not allowed for your role", str(exc))
 
     @app.exception_handler(CsrfRejected)
     async def csrf_rejected(request: Request, exc: CsrfRejected) -> Response:

@@ -26,6 +26,9 @@ class AdminUserRow(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool]
     created_at: Mapped[datetime]
+    # admin | channel_manager | read_only (``core/roles.py``); regions "DE,AT-10" for a channel manager
+    role: Mapped[str] = mapped_column(String(20), default="admin", server_default="admin")
+    regions: Mapped[str] = mapped_column(String(500), default="", server_default="")
 
 
 class PartnerUserRow(Base):
@@ -80,6 +83,8 @@ class ApiKeyRow(Base):
     name: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    role: Mapped[str] = mapped_column(String(20), default="admin", server_default="admin")  # admin keys
+    regions: Mapped[str] = mapped_column(String(500), default="", server_default="")
 
 
 class RateLimitHitRow(Base):
