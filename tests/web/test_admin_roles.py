@@ -127,6 +127,7 @@ def test_given_a_channel_manager_then_it_sees_and_changes_only_its_regions(world
     manager = _client(world, "south@maker.example", Role.CHANNEL_MANAGER, ("DE-8",))
     key = _key(world, Role.CHANNEL_MANAGER, ("DE-8",))
     listed = manager.get("/cockpit/leads").text
+    assert 'id="admin-role" title="DE-8">channel manager</span>' in listed
     assert munich_lead in listed and berlin_lead not in listed
     api_ids = [i["id"] for i in world.client().get("/api/v1/leads", headers=key).json()["items"]]
     assert munich_lead in api_ids and berlin_lead not in api_ids
