@@ -75,12 +75,19 @@ def _store(
     return intake
 
 
-def _known(
-    session: Session, connection: str, external_ids: list[str]
-) -> tuple[dict[str, str], set[tuple[str, str]]]:
-    """Lead ids by external id, and the ``(external id, stamp)`` versions already taken in."""
+@dataclass(frozen=True)
+class Known:
+    """What one connection already has of a chunk's external ids: their leads (id and state) and
+    the ``(external id, stamp)`` versions taken in."""
+
+    leads: dict[str, tuple[str, str]]
+    versions: set[tuple[str, str]]
+
+
+def known_leads(session: Session, connection: str, external_ids: Sequence[str]) -> Known:
+    """The chunk's known leads and versions of ``connection`` (two queries)."""
     leads = session.execute(
-        select(LeadRow.external_id, LeadRow.id).where(
+        select(LeadRow.external_id, LeadRow.id, LeadRow.state).where(
             LeadRow.source_connection == connection, LeadRow.external_id.in_(external_ids)
         )
     ).all()
@@ -89,13 +96,24 @@ def _known(
             IntakeRow.connection == connection, IntakeRow.external_id.in_(external_ids)
         )
     ).all()
-    return {e: lead_id for e, lead_id in leads if e is not None}, {(e, s) for e, s in versions}
+    return Known(
+        {e: (lead_id, state) for e, lead_id, state in leads if e is not None}, {(e, s) for e, s in versions}
+    )
 
 
 def take_in_chunk(
-    session: Session, items: Sequence[Incoming], *, actor: str, clock: Clock = utcnow
+    session: Session,
+    items: Sequence[Incoming],
+    *,
+    actor: str,
+    clock: Clock = utcnow,
+    known: dict[str, Known] | None = None,
 ) -> list[Intake]:
-    """Take every item in per the module rules; one ``Intake`` per item, in order."""
+    """Take every item in per the module rules; one ``Intake`` per item, in order.
+
+    ``known``: what the caller already looked up for these external ids, by connection, in this
+    transaction (``lead_updates.merge_known``); a connection missing there is looked up here.
+    """
     dumps = [item.data if item.data is not None else item.lead.model_dump(mode="json") for item in items]
     stamps = [
         item.stamp if item.stamp is not None and item.data is not None else stamp_of_dump(data)
@@ -110,7 +128,9 @@ def take_in_chunk(
     one_by_one: list[int] = []
     for connection, indexes in by_connection.items():
         external_ids = sorted({items[i].lead.external_id or "" for i in indexes})
-        existing, versions = _known(session, connection, external_ids)
+        found = (known or {}).get(connection) or known_leads(session, connection, external_ids)
+        existing = {external_id: lead_id for external_id, (lead_id, _state) in found.leads.items()}
+        versions = found.versions
         new: list[int] = []
         claimed: set[str] = set()
         for i in indexes:

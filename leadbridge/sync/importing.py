@@ -38,7 +38,7 @@ from leadbridge.connectors.csvstream import CsvFileError, CsvStream, KeyLedger, 
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.maintenance import refresh_statistics
 from leadbridge.core.store.tables import PartnerRow
-from leadbridge.sync.bulk_intake import Incoming, take_in_chunk
+from leadbridge.sync.bulk_intake import Incoming, Known, take_in_chunk
 from leadbridge.sync.lead_updates import LeadUpdate, merge_known, update_from_row
 from leadbridge.sync.partner_updates import apply_updates, update_from_csv, update_key
 
@@ -205,8 +205,10 @@ def import_leads(
         )
 
     def write(session: Session, items: list[LeadUpdate]) -> Counter[str]:
-        merged = merge_known(session, items)
-        return Counter(result.result.value for result in take_in_chunk(session, merged, actor=actor))
+        known: dict[str, Known] = {}  # looked up once per chunk, for merging and for intake
+        merged = merge_known(session, items, known)
+        taken = take_in_chunk(session, merged, actor=actor, known=known)
+        return Counter(result.result.value for result in taken)
 
     return _import(
         database,

@@ -34,8 +34,8 @@ from leadbridge.connectors.csvfile import HISTORY_COLUMNS, LEAD_COLUMNS
 from leadbridge.core.intake import stamp_of_dump
 from leadbridge.core.lifecycle import LeadState
 from leadbridge.core.model import Lead
-from leadbridge.core.store.tables import IntakeRow, LeadRow
-from leadbridge.sync.bulk_intake import Incoming
+from leadbridge.core.store.tables import LeadRow
+from leadbridge.sync.bulk_intake import Incoming, Known, known_leads
 
 Path = tuple[str, ...]
 _ADDRESS = ("street", "postal_code", "city", "state", "country", "latitude", "longitude")
@@ -99,12 +99,15 @@ def merged(stored: dict[str, Any], fresh: dict[str, Any], paths: frozenset[Path]
     return result
 
 
-def merge_known(session: Session, updates: Sequence[LeadUpdate]) -> list[Incoming]:
+def merge_known(
+    session: Session, updates: Sequence[LeadUpdate], known: dict[str, Known] | None = None
+) -> list[Incoming]:
     """Each update as intake's input: known leads merged with their stored data (module rules).
 
     Two light queries per connection (the known leads' ids and states, the versions taken in);
     stored data is loaded only for the leads a row actually changes, so re-running an import
-    reads no lead data at all. A known lead's JSON dump and stamp ride along to intake.
+    reads no lead data at all. A known lead's JSON dump and stamp ride along to intake, and what
+    was looked up is left in ``known`` (by connection) for intake's ``take_in_chunk``.
     """
     by_connection: dict[str, set[str]] = {}
     for update in updates:
@@ -113,19 +116,11 @@ def merge_known(session: Session, updates: Sequence[LeadUpdate]) -> list[Incomin
     stored: dict[tuple[str, str], tuple[str, str]] = {}
     seen: set[tuple[str, str, str]] = set()
     for connection, external_ids in by_connection.items():
-        wanted = sorted(external_ids)
-        rows = session.execute(
-            select(LeadRow.external_id, LeadRow.id, LeadRow.state).where(
-                LeadRow.source_connection == connection, LeadRow.external_id.in_(wanted)
-            )
-        ).all()
-        stored |= {(connection, external_id or ""): (lead_id, state) for external_id, lead_id, state in rows}
-        versions = session.execute(
-            select(IntakeRow.external_id, IntakeRow.stamp).where(
-                IntakeRow.connection == connection, IntakeRow.external_id.in_(wanted)
-            )
-        ).all()
-        seen |= {(connection, external_id, stamp) for external_id, stamp in versions}
+        looked_up = known_leads(session, connection, sorted(external_ids))
+        if known is not None:
+            known[connection] = looked_up
+        stored |= {(connection, external_id): lead for external_id, lead in looked_up.leads.items()}
+        seen |= {(connection, external_id, stamp) for external_id, stamp in looked_up.versions}
     result: list[Incoming] = []
     to_merge: dict[int, tuple[str, dict[str, Any]]] = {}
     for update in updates:

@@ -6,8 +6,10 @@ Rules:
 - a value repeated from the row before (the chunk's one timestamp, a constant actor) is processed
   once, not once per row: SQLAlchemy's generic per-row parameter handling cost more than the
   database's own work on a chunk of thousands of leads;
-- one ``executemany`` per call on the caller's connection (its transaction): a unique-key clash
-  raises ``IntegrityError`` like any insert, for the caller to handle.
+- one ``executemany`` per call on the caller's connection (its transaction) — on PostgreSQL
+  (psycopg) one ``COPY … FROM STDIN`` instead, several times cheaper per row than executemany's
+  pipelined statements; a unique-key clash raises SQLAlchemy's ``IntegrityError`` either way, for
+  the caller to handle (roll back its savepoint, redo one by one).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, insert
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 
 _Processor = Callable[[Any], Any] | None
 
@@ -42,6 +45,7 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
     sql, order, positional = _statement(table, tuple(rows[0]), dialect)
     processors = _processors(table, order, dialect)
     columns = list(zip(order, processors, strict=True))
+    copying = dialect.name == "postgresql" and dialect.driver == "psycopg"
     last_in: list[Any] = [object()] * len(columns)
     last_out: list[Any] = [None] * len(columns)
     bound: list[Any] = []
@@ -56,5 +60,23 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
                     last_in[index], value = value, process(value)
                     last_out[index] = value
             values.append(value)
-        bound.append(tuple(values) if positional else dict(zip(order, values, strict=True)))
-    connection.exec_driver_sql(sql, bound)
+        bound.append(tuple(values) if positional or copying else dict(zip(order, values, strict=True)))
+    if copying:
+        _copy(connection, table, order, bound)
+    else:
+        connection.exec_driver_sql(sql, bound)
+
+
+def _copy(connection: Connection, table: Table, order: tuple[str, ...], rows: list[Any]) -> None:
+    """``rows`` (tuples in ``order``) into ``table`` by psycopg's ``COPY FROM STDIN``."""
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer.quote
+    sql = f"COPY {quote(table.name)} ({', '.join(quote(key) for key in order)}) FROM STDIN"
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    try:
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except dialect.loaded_dbapi.Error as error:  # as SQLAlchemy raises it: IntegrityError for a clash
+        raise DBAPIError.instance(sql, None, error, dialect.loaded_dbapi.Error) from error
