@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from leadbridge.core.dedup import MERGEABLE, possible_duplicates
+from leadbridge.core.errors import NotFound
 from leadbridge.core.lifecycle import LeadState
 from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.policy import Policy
@@ -125,6 +126,8 @@ def reroute(lead_id: str, admin: CurrentAdmin, db: Db) -> Response:
 @router.post("/leads/{lead_id}/assign", dependencies=[CsrfChecked])
 def assign(lead_id: str, admin: CurrentAdmin, db: Db, partner_id: Annotated[str, Form()]) -> Response:
     with db.transaction() as session:
+        if not admin.scope.covers_partner(PartnerRepository(session).get(partner_id)):
+            raise NotFound(f"partner {partner_id} does not exist")  # outside a channel manager's regions
         actions.assign(session, lead_id, partner_id, admin.actor)
         audit_action(
             session, actor=admin.actor, channel="cockpit", action="assign", lead_id=lead_id,

@@ -141,6 +141,8 @@ def test_given_a_channel_manager_then_it_sees_and_changes_only_its_regions(world
     assert (
         manager.post(f"/cockpit/leads/{munich_lead}/reroute", data={"csrf_token": token}).status_code == 303
     )
+    assign = {"csrf_token": token, "partner_id": north.id}  # a partner of another region
+    assert manager.post(f"/cockpit/leads/{munich_lead}/assign", data=assign).status_code == 404
     partners = manager.get("/cockpit/partners").text
     assert "Alpha Heizung" in partners and "Nord Wärme" not in partners and "Wien Solar" not in partners
     api_partners = {p["name"] for p in world.client().get("/api/v1/partners", headers=key).json()}
