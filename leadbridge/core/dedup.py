@@ -28,6 +28,7 @@ Rules (policy ``dedup``; every rule can be switched off):
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ class Match:
     match: str  # email | phone | company
 
 
+@functools.lru_cache(maxsize=65536)  # a region's open leads are compared with every new lead there
 def normal_phone(phone: str | None, country: str | None) -> str | None:
     """E.164 form of ``phone`` (``None`` when it cannot be read as a valid number)."""
     if not phone:
@@ -95,11 +97,14 @@ def _alike(ours: str, theirs: str) -> float:
     return difflib.SequenceMatcher(None, ours, theirs).ratio()
 
 
-def find_duplicate(session: Session, row: LeadRow, rules: Dedup) -> Match | None:
-    """The open or held lead ``row`` duplicates, if any (module rules)."""
+def find_duplicate(
+    session: Session, row: LeadRow, rules: Dedup, split: Sequence[str] | None = None
+) -> Match | None:
+    """The open or held lead ``row`` duplicates, if any (module rules); ``split``: the originals an
+    admin split it from, when the caller has read them already (``_splits_of``)."""
     if not rules.enabled:
         return None
-    split = _split_from(session, row.id)
+    split = _split_from(session, row.id) if split is None else split
     earlier = (LeadRow.created_at < row.created_at) | (
         (LeadRow.created_at == row.created_at) & (LeadRow.id < row.id)
     )  # the first lead of a person stays the one; a later one is its duplicate
@@ -117,20 +122,25 @@ def find_duplicate(session: Session, row: LeadRow, rules: Dedup) -> Match | None
             return Match(found, "email")
     if not (row.postal_code and row.country) or not (rules.phone or rules.company_postal):
         return None
+    phone = normal_phone(lead_from_row(row).phone, row.country) if rules.phone else None
+    if phone is None and not rules.company_postal:
+        return None  # nothing left to compare: spare the region's leads a read
+    company = company_key(row.company)
+    # only the columns compared (not each neighbour's whole stored lead): a busy postal region has
+    # hundreds of open leads, and a routing pass asks this for every new lead
     near = session.execute(
-        select(LeadRow).where(LeadRow.country == row.country, LeadRow.postal_code == row.postal_code, *others)
+        select(LeadRow.id, LeadRow.country, LeadRow.company, LeadRow.data["phone"].as_string())
+        .where(LeadRow.country == row.country, LeadRow.postal_code == row.postal_code, *others)
         .order_by(LeadRow.created_at).limit(200)
-    ).scalars()  # fmt: skip
-    lead = lead_from_row(row)
-    phone, company = normal_phone(lead.phone, row.country), company_key(row.company)
-    for other in near:
-        data = other.data or {}
-        if rules.phone and phone and normal_phone(data.get("phone"), other.country) == phone:
-            return Match(other.id, "phone")
-        theirs = company_key(other.company)
-        alike = _alike(company, theirs)
-        if rules.company_postal and alike and alike >= rules.company_similarity:
-            return Match(other.id, "company")
+    ).all()  # fmt: skip
+    for other_id, other_country, other_company, other_phone in near:
+        if phone and normal_phone(other_phone, other_country) == phone:
+            return Match(other_id, "phone")
+        if not rules.company_postal:
+            continue
+        alike = _alike(company, company_key(other_company))
+        if alike and alike >= rules.company_similarity:
+            return Match(other_id, "company")
     return None
 
 
@@ -146,8 +156,10 @@ def settle_duplicates(session: Session, lead_ids: Sequence[str], rules: Dedup, n
     ).scalars()
     service = LeadService(session, lambda: now)
     rejected: set[str] = set()
-    for row in list(rows):
-        found = find_duplicate(session, row, rules)
+    qualified = list(rows)
+    splits = _splits_of(session, [row.id for row in qualified])  # one query for the whole pass
+    for row in qualified:
+        found = find_duplicate(session, row, rules, splits.get(row.id, []))
         if found is None or found.original in rejected:
             continue
         payload = {"reason_code": "duplicate", "duplicate_of": found.original, "match": found.match}
@@ -257,3 +269,19 @@ def _split_from(session: Session, lead_id: str) -> list[str]:
         )
     ).scalars()
     return [key.rsplit(":", 1)[-1] for key in keys]
+
+
+def _splits_of(session: Session, lead_ids: Sequence[str]) -> dict[str, list[str]]:
+    """``_split_from`` for many leads at once: lead id → the originals it was split from."""
+    found: dict[str, list[str]] = {}
+    for start in range(0, len(lead_ids), 1000):  # bounded IN lists
+        part = list(lead_ids[start : start + 1000])
+        rows = session.execute(
+            select(LeadEventRow.lead_id, LeadEventRow.idempotency_key).where(
+                LeadEventRow.lead_id.in_(part), LeadEventRow.idempotency_key.like("split:%")
+            )
+        ).all()
+        for lead_id, key in rows:
+            if key.startswith(f"split:{lead_id}:"):
+                found.setdefault(lead_id, []).append(key.rsplit(":", 1)[-1])
+    return found

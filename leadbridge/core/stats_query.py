@@ -73,13 +73,7 @@ def load_stats(session: Session, config: Performance, *, now: datetime) -> Stats
         if mode == "round_robin":
             c["round_robin"] += int(this_month or 0)
 
-    accept_hours: dict[str, list[float]] = defaultdict(list)
-    decided = select(OfferRow.partner_id, OfferRow.offered_at, OfferRow.decided_at).where(
-        OfferRow.status.in_(_ACCEPTED), OfferRow.decided_at.is_not(None)
-    )
-    for partner_id, offered_at, decided_at in session.execute(decided):
-        if decided_at is not None:  # filtered in SQL; the check keeps the types honest
-            accept_hours[partner_id].append((decided_at - offered_at).total_seconds() / 3600)
+    accept_hours = _median_inputs(session)
 
     # Open leads: leads a partner accepted and has not yet won or lost.
     outcome = exists().where(
@@ -114,3 +108,36 @@ def load_stats(session: Session, config: Performance, *, now: datetime) -> Stats
         returns[partner_id][str((payload or {}).get("reason_code") or "unknown")] += 1
 
     return stats_table(counts, accept_hours, holding, returns, config)
+
+
+def _median_inputs(session: Session) -> dict[str, list[float]]:
+    """Per partner, hours from offer to accept of accepted (or later returned) offers — all of them,
+    or, on PostgreSQL, only the one or two middle ones, which give the same median: the database
+    ranks the waits per partner, so a pass reads two rows per partner instead of every accepted
+    offer in the manufacturer's history."""
+    wait = OfferRow.decided_at - OfferRow.offered_at
+    decided = (OfferRow.status.in_(_ACCEPTED), OfferRow.decided_at.is_not(None))
+    hours: dict[str, list[float]] = defaultdict(list)
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":  # SQLite stores times as text: no exact interval order
+        query = select(OfferRow.partner_id, OfferRow.offered_at, OfferRow.decided_at).where(*decided)
+    else:
+        ranked = (
+            select(
+                OfferRow.partner_id,
+                OfferRow.offered_at,
+                OfferRow.decided_at,
+                func.row_number().over(partition_by=OfferRow.partner_id, order_by=wait).label("rank"),
+                func.count().over(partition_by=OfferRow.partner_id).label("total"),
+            )
+            .where(*decided)
+            .subquery()
+        )
+        # the middle row (odd count) or the two middle rows (even count), ranks counted from 1
+        query = select(ranked.c.partner_id, ranked.c.offered_at, ranked.c.decided_at).where(
+            ranked.c.rank.in_([(ranked.c.total + 1) // 2, (ranked.c.total + 2) // 2])
+        )
+    for partner_id, offered_at, decided_at in session.execute(query):
+        if decided_at is not None:  # filtered in SQL; the check keeps the types honest
+            hours[partner_id].append((decided_at - offered_at).total_seconds() / 3600)
+    return hours
