@@ -117,8 +117,9 @@ def write_file(path: Path, leads: int, *, bad_ratio: float = 0.01, seed: int = 7
     return bad
 
 
-def run_import(url: str, path: Path, workdir: Path) -> tuple[dict[str, object], float, float]:
-    """``leadbridge leads import`` in a child process: (its JSON, seconds, peak MB from wait4)."""
+def run_import(url: str, path: Path, workdir: Path) -> tuple[dict[str, object], float, float, float]:
+    """``leadbridge leads import`` in a child process: (its JSON, seconds, peak MB and CPU seconds
+    from wait4)."""
     (workdir / "leadbridge.yaml").write_text(f"database_url: {url}\n")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     cli = [sys.executable, "-m", "leadbridge.cli.main"]
@@ -138,7 +139,7 @@ def run_import(url: str, path: Path, workdir: Path) -> tuple[dict[str, object], 
     elapsed = time.perf_counter() - started
     if child.returncode != 0:
         raise SystemExit(f"import failed: {err.read_text()[-2000:]}")
-    return json.loads(out.read_text()), elapsed, usage.ru_maxrss / 1024
+    return json.loads(out.read_text()), elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -161,20 +162,24 @@ def main() -> None:
             workdir = root / name
             workdir.mkdir()
             if name == "sqlite":
-                result, elapsed, peak = run_import(f"sqlite:///{workdir / 'leadbridge.db'}", path, workdir)
+                url = f"sqlite:///{workdir / 'leadbridge.db'}"
+                result, elapsed, peak, cpu = run_import(url, path, workdir)
             else:
-                result, elapsed, peak = _on_postgres(path, workdir)
+                result, elapsed, peak, cpu = _on_postgres(path, workdir)
             written = (
                 int(str(result["created"])) + int(str(result["updated"])) + int(str(result["unchanged"]))
             )
             print(f"{name}: {written} imported, {result['invalid']} invalid rows reported, {elapsed:.0f} s")
             print(f"{name} import_leads_per_s: {written / elapsed:.0f}")
             print(f"{name} import_peak_mb: {peak:.0f}")
+            # leads per second of the importer's own CPU (the database server's work not counted):
+            # what the rate would be on an idle core, comparable across loads
+            print(f"{name} import_leads_per_cpu_s: {written / cpu:.0f}")
             # a shared machine's load halves the rate: say what it was, to read the figures by
             print(f"{name} load average (1/5/15 min): {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
-def _on_postgres(path: Path, workdir: Path) -> tuple[dict[str, object], float, float]:
+def _on_postgres(path: Path, workdir: Path) -> tuple[dict[str, object], float, float, float]:
     admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
     name = f"leadbridge_bench_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:

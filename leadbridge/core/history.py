@@ -17,12 +17,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import pairwise
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.orm import Session
 
+from leadbridge.core.errors import IllegalTransition
 from leadbridge.core.leads import LeadService
-from leadbridge.core.lifecycle import EventKind, LeadState
+from leadbridge.core.lifecycle import EventKind, LeadState, allowed_events, next_state
 from leadbridge.core.model import OfferStatus, OutcomeResult, new_id
 from leadbridge.core.store.tables import LeadRow, OfferRow
 
@@ -148,3 +150,93 @@ def record_history(session: Session, row: LeadRow, history: History, partner_id:
             reason_code=history.lost_reason,
             close_date=close_date,
         )
+
+
+def history_rows(
+    lead_id: str, connection: str, state: LeadState, history: History, partner_id: str, *, seq: int
+) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    """What ``record_history`` appends to a lead just taken in (in ``state``, its last event
+    ``seq``), as plain rows for a bulk insert: the events, the offer, and the lead's columns after
+    them (state, holder, round, version, times). The same rows, keys and payloads, without a session.
+    """
+    offered = history.offered_at or history.accepted_at or history.closed_at
+    accepted = history.accepted_at or offered
+    offer_id = new_id("O")
+    events: list[dict[str, Any]] = []
+    current = state
+
+    def append(
+        kind: EventKind, at: datetime, partner: str | None = None, offer: str | None = None, **payload: object
+    ) -> None:
+        nonlocal current
+        target = next_state(current, kind)
+        if target is None:  # the lifecycle table decides, as in LeadService.apply
+            raise IllegalTransition(
+                lead_id, current.value, kind.value, [e.value for e in allowed_events(current)]
+            )
+        events.append(
+            {
+                "id": new_id("E"),
+                "lead_id": lead_id,
+                "seq": seq + len(events) + 1,
+                "kind": kind.value,
+                "from_state": current.value,
+                "to_state": target.value,
+                "actor": HISTORY_ACTOR,
+                "source_system": connection,
+                "occurred_at": at,
+                "idempotency_key": f"history:{lead_id}:{kind.value}",
+                "partner_id": partner,
+                "offer_id": offer,
+                "payload": {"history": True, **payload},
+            }
+        )
+        current = target
+
+    if state == LeadState.NURTURE:
+        append(EventKind.QUALIFY, history.started_at)
+    append(EventKind.ROUTE, offered)
+    append(EventKind.OFFER, offered, partner_id, offer_id, mode=HISTORY_MODE)
+    append(EventKind.ACCEPT, accepted, partner_id, offer_id)
+    close_date = history.closed_at.date().isoformat()
+    if history.outcome is OutcomeResult.WON:
+        amount = str(history.amount) if history.amount is not None else None
+        append(
+            EventKind.WIN,
+            history.closed_at,
+            partner_id,
+            amount=amount,
+            currency=history.currency,
+            close_date=close_date,
+        )
+    else:
+        append(
+            EventKind.LOSE,
+            history.closed_at,
+            partner_id,
+            reason_code=history.lost_reason,
+            close_date=close_date,
+        )
+    offer = {
+        "id": offer_id,
+        "lead_id": lead_id,
+        "partner_id": partner_id,
+        "round": 1,
+        "mode": HISTORY_MODE,
+        "status": OfferStatus.ACCEPTED.value,
+        "offered_at": offered,
+        "deadline": None,
+        "decided_at": history.accepted_at,
+        "reason_code": None,
+        "comment": None,
+        "decision": None,
+    }
+    lead = {
+        "state": current.value,
+        "partner_id": partner_id,
+        "round": 1,
+        "version": seq + len(events),
+        "updated_at": history.closed_at,
+        "state_changed_at": history.closed_at,
+    }
+    return events, offer, lead

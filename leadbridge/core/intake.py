@@ -35,12 +35,13 @@ from sqlalchemy.orm import Session
 
 from leadbridge.core.event_batch import current_batch
 from leadbridge.core.geocode import carry_geocoded, geocode_lead
+from leadbridge.core.history import History, history_rows
 from leadbridge.core.leads import Clock, LeadService, lead_from_row, projection_columns
 from leadbridge.core.lifecycle import EventKind, LeadState
 from leadbridge.core.model import Lead, new_id, utcnow
 from leadbridge.core.privacy.withdrawal import change_consent, source_withdrawal
 from leadbridge.core.store.bulk import insert_rows
-from leadbridge.core.store.tables import IntakeRow, LeadEventRow, LeadRow
+from leadbridge.core.store.tables import IntakeRow, LeadEventRow, LeadRow, OfferRow
 
 
 class IntakeResult(StrEnum):
@@ -205,21 +206,33 @@ class NewLead:
     lead: Lead
     data: dict[str, Any]
     stamp: str
+    # a closed lead's past and the partner that held it (``core/history.py``): taken in at its
+    # start and closed, all events marked ``history``
+    history: History | None = None
+    partner_id: str | None = None
 
 
 def insert_new(session: Session, new: list[NewLead], *, actor: str, clock: Clock = utcnow) -> list[Intake]:
     """Write exactly the rows ``take_in`` writes for new leads — the lead, its ``receive`` and
     ``qualify``/``nurture`` events, the intake record — with one multi-row insert per table.
 
+    A ``NewLead`` with a history also gets the rows ``record_history`` appends (``history_rows``:
+    its events, its offer, the lead closed) and is taken in at the history's start, its intake
+    events marked ``history`` — what ``take_in`` with ``marks`` then ``record_history`` write.
+
     No ORM objects: a bulk path for imports (``sync/bulk_intake.py``), which falls back to
     ``take_in`` when session hooks must see the events (sync targets) or when an insert fails (a
     concurrent writer: the unique keys on external id and idempotency key catch it).
     """
-    now = clock()
+    chunk_now = clock()
     leads: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     intakes: list[dict[str, Any]] = []
+    offers: list[dict[str, Any]] = []
     for item in new:
+        past = item.history if item.partner_id is not None else None
+        now = past.started_at if past is not None else chunk_now
+        marks = {"history": True} if past is not None else {}
         lead, place = geocode_lead(item.lead)  # as take_in: after the stamp, which is the source's
         data = lead.model_dump(mode="json") if place else item.data
         connection = lead.source_connection
@@ -259,7 +272,7 @@ def insert_new(session: Session, new: list[NewLead], *, actor: str, clock: Clock
                 "to_state": LeadState.RECEIVED.value,
                 "source_system": connection,
                 "idempotency_key": f"intake:{connection}:{lead.external_id}:{item.stamp}",
-                "payload": {"geocoded": place.describe()} if place else {},
+                "payload": ({"geocoded": place.describe()} if place else {}) | marks,
             }
         )
         events.append(
@@ -272,9 +285,14 @@ def insert_new(session: Session, new: list[NewLead], *, actor: str, clock: Clock
                 "to_state": state.value,
                 "source_system": "leadbridge",
                 "idempotency_key": f"{qualify.value}:{lead.id}",
-                "payload": {"stage": lead.stage.value},
+                "payload": {"stage": lead.stage.value, **marks},
             }
         )
+        if past is not None and item.partner_id is not None:
+            done, offer, closed = history_rows(lead.id, connection, state, past, item.partner_id, seq=2)
+            events += done
+            offers.append(offer)
+            leads[-1].update(closed)
         intakes.append(
             {
                 "connection": connection,
@@ -287,6 +305,11 @@ def insert_new(session: Session, new: list[NewLead], *, actor: str, clock: Clock
     if new:
         # driver-level executemany (core/store/bulk.py); ORM-entity inserts would go row by row here
         db = session.connection()
-        for model, rows in ((LeadRow, leads), (LeadEventRow, events), (IntakeRow, intakes)):
+        for model, rows in (
+            (LeadRow, leads),
+            (LeadEventRow, events),
+            (OfferRow, offers),
+            (IntakeRow, intakes),
+        ):
             insert_rows(db, cast(Table, model.__table__), rows)
     return [Intake(item.lead.id, IntakeResult.CREATED) for item in new]

@@ -5,8 +5,8 @@ Rules (the same outcome as ``take_in`` per lead, only faster):
   found with one query for the whole chunk — so re-running an interrupted import skips what it
   already wrote at the speed of reading;
 - leads whose external id is new are created with one multi-row insert per table
-  (``intake.insert_new``) — or, when session hooks must see their events (a connection that gets
-  write-backs, a closed lead's history), in one event batch (``core/event_batch.py``); if either
+  (``intake.insert_new``, a closed lead's history included) — or, when session hooks must see
+  their events (a connection that gets write-backs), in one event batch (``core/event_batch.py``); if either
   fails (a concurrent writer took one of them first), they are redone one by one on the checked path;
 - everything else (a changed version of a known lead, the same external id twice in a chunk) goes
   through ``take_in`` one at a time;
@@ -143,10 +143,14 @@ def take_in_chunk(
             else:
                 one_by_one.append(i)
         home_targets = projector.targets_of(session).manufacturer
-        plain = [i for i in new if items[i].history is None and connection not in home_targets]
+        # history is never written back (its events are marked), so a closed lead needs no hooks
+        plain = [i for i in new if connection not in home_targets or _closed(items[i])]
         if plain and not _insert(
             session,
-            [NewLead(items[i].lead, dumps[i], stamps[i]) for i in plain],
+            [
+                NewLead(items[i].lead, dumps[i], stamps[i], items[i].history, items[i].partner_id)
+                for i in plain
+            ],
             plain,
             results,
             actor,
@@ -161,6 +165,14 @@ def take_in_chunk(
             results[i] = _store(session, items[i], stamps[i], actor, clock, known_new=False)
     assert all(r is not None for r in results)  # every index went one of the three ways
     return [r for r in results if r is not None]
+
+
+def _new_lead(item: Incoming, data: dict[str, Any], stamp: str) -> NewLead:
+    return NewLead(item.lead, data, stamp, item.history, item.partner_id)
+
+
+def _closed(item: Incoming) -> bool:
+    return item.history is not None and item.partner_id is not None
 
 
 def _insert(

@@ -76,3 +76,72 @@ def test_given_an_imported_file_when_one_row_changed_then_only_it_is_updated_par
         versions = session.execute(select(IntakeRow).where(IntakeRow.external_id == "F-7")).all()
     assert row.company == "Neue Firma AG" and row.data["first_name"] == "Fritz"
     assert len(versions) == 2
+
+
+def test_a_closed_lead_taken_in_bulk_gets_the_rows_the_event_path_writes(database: Database) -> None:
+    from leadbridge.core.history import History, record_history
+    from leadbridge.core.intake import take_in
+    from leadbridge.core.leads import LeadService
+    from leadbridge.core.model import Lead
+    from leadbridge.core.partner import Partner
+    from leadbridge.core.partners import PartnerRepository
+    from leadbridge.core.store.tables import LeadEventRow, OfferRow
+    from leadbridge.sync.bulk_intake import Incoming, take_in_chunk
+
+    with database.transaction() as session:
+        partner_id = PartnerRepository(session).upsert(Partner(external_id="P-1", name="Alpha"))[0].id
+
+    def shape(lead_id: str) -> tuple[object, ...]:
+        with database.transaction() as session:
+            lead = session.get(LeadRow, lead_id)
+            assert lead is not None
+            events = session.execute(
+                select(LeadEventRow).where(LeadEventRow.lead_id == lead_id).order_by(LeadEventRow.seq)
+            ).scalars()
+            offer = session.execute(select(OfferRow).where(OfferRow.lead_id == lead_id)).scalar_one()
+            return (
+                (lead.state, lead.partner_id, lead.round, lead.version),
+                (lead.created_at, lead.updated_at, lead.state_changed_at),
+                [
+                    (
+                        e.seq, e.kind, e.from_state, e.to_state, e.actor, e.source_system, e.occurred_at,
+                        e.partner_id, e.offer_id == offer.id if e.offer_id else None,
+                        e.idempotency_key.replace(lead_id, "<id>").split(":")[0], e.payload,
+                    )
+                    for e in events
+                ],
+                (offer.partner_id, offer.round, offer.mode, offer.status, offer.offered_at, offer.decided_at),
+            )  # fmt: skip
+
+    for stage, outcome in (("lead", "won"), ("sql", "lost")):
+        past = History.model_validate(
+            {
+                "partner": "P-1",
+                "outcome": outcome,
+                "offered_at": "2024-01-02",
+                "accepted_at": "2024-01-03T10:00:00Z",
+                "closed_at": "2024-03-01",
+                "amount": "1200" if outcome == "won" else None,
+                "lost_reason": "price" if outcome == "lost" else None,
+            }
+        )
+
+        def lead(external_id: str, stage: str = stage, past: History = past) -> Lead:
+            return Lead(
+                source_connection="csv",
+                external_id=external_id,
+                email="a@b.example",
+                stage=stage,
+                created_at=past.started_at,
+            )
+
+        with database.transaction() as session:  # the event path (take_in, then record_history)
+            at = past.started_at
+            checked = take_in(
+                session, lead(f"E-{stage}"), actor="t", clock=lambda at=at: at, marks={"history": True}
+            )
+            row = LeadService(session).get_row(checked.lead_id, for_update=True)
+            record_history(session, row, past, partner_id)
+        with database.transaction() as session:
+            (bulk,) = take_in_chunk(session, [Incoming(lead(f"B-{stage}"), past, partner_id)], actor="t")
+        assert shape(checked.lead_id) == shape(bulk.lead_id)
