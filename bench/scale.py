@@ -43,9 +43,10 @@ import sqlalchemy as sa
 from inbox_load import free_port, wait_until_up
 from match import make_leads, make_partners
 
-from leadbridge.core import partner_index_cache, router
+from leadbridge.core import partner_index_cache, router, stats_cache
 from leadbridge.core.geo import Place, shipped_places
 from leadbridge.core.model import Stage, new_id
+from leadbridge.core.stats_query import load_stats
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.maintenance import maintain
 from leadbridge.sync.bulk_intake import Incoming, take_in_chunk
@@ -288,12 +289,18 @@ def main() -> None:
         help="the database multiplies the Python-made leads this many times (0: every lead from Python)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
+    parser.add_argument("--reuse", metavar="URL", help="measure a database kept by an earlier --keep run")
     args = parser.parse_args()
     admin_engine = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-    name = f"leadbridge_scale_{uuid.uuid4().hex[:8]}"
-    with admin_engine.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(_pg_admin_url()).set(database=name).render_as_string(hide_password=False)
+    if args.reuse:
+        args.keep = True
+        url = args.reuse
+        name = str(sa.engine.make_url(url).database)
+    else:
+        name = f"leadbridge_scale_{uuid.uuid4().hex[:8]}"
+        with admin_engine.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        url = sa.engine.make_url(_pg_admin_url()).set(database=name).render_as_string(hide_password=False)
     database = Database(url)
     process = None
     try:
@@ -303,15 +310,27 @@ def main() -> None:
         for place in shipped_places():
             places.setdefault(place.country, []).append(place)
         started = time.perf_counter()
-        partners = seed_partners(database, args.partners, places, rng)
-        sample = seed_leads(database, args.leads // (args.copies + 1), partners, places, rng)
-        if args.copies:
-            replicate(database, args.copies)
-        maintain(database.engine, analyze_only=True)
-        took = time.perf_counter() - started
-        print(f"seeded {args.leads:,} leads, {args.partners:,} partners in {took:.0f} s")
+        if args.reuse:
+            with database.engine.connect() as conn:
+                partners = list(conn.exec_driver_sql("SELECT id FROM partners ORDER BY id").scalars())
+                sample = list(
+                    conn.exec_driver_sql(
+                        "SELECT id FROM leads WHERE source_connection = 'bench' "
+                        "AND external_id NOT LIKE 'NEW-%%' ORDER BY md5(id) LIMIT 500"
+                    ).scalars()
+                )
+                total = conn.exec_driver_sql("SELECT count(*) FROM leads").scalar_one()
+            print(f"reusing {total:,} leads, {len(partners):,} partners")
+        else:
+            partners = seed_partners(database, args.partners, places, rng)
+            sample = seed_leads(database, args.leads // (args.copies + 1), partners, places, rng)
+            if args.copies:
+                replicate(database, args.copies)
+            maintain(database.engine, analyze_only=True)
+            took = time.perf_counter() - started
+            print(f"seeded {args.leads:,} leads, {args.partners:,} partners in {took:.0f} s")
 
-        project = Path(os.environ.get("TMPDIR", "/tmp")) / name
+        project = Path(os.environ.get("TMPDIR", "/tmp")) / f"{name}-{uuid.uuid4().hex[:4]}"
         project.mkdir()
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -320,7 +339,8 @@ def main() -> None:
             f"secret_key: {secrets.token_urlsafe(48)}\npolicy: null\n"
         )
         with database.transaction() as session:
-            admin = create_admin(session, "bench@scale.example", secrets.token_urlsafe(16), "Bench")
+            email = f"bench-{uuid.uuid4().hex[:6]}@scale.example"  # one per run (--reuse)
+            admin = create_admin(session, email, secrets.token_urlsafe(16), "Bench")
             token = start_session(session, "admin", admin.id)
         leadbridge = Path(sys.executable).with_name("leadbridge")
         env = {**os.environ, "LEADBRIDGE_CONFIG": str(project / "leadbridge.yaml")}
@@ -369,7 +389,12 @@ def main() -> None:
         fresh = [
             Incoming(
                 lead.model_copy(
-                    update={"source_connection": "bench", "external_id": f"NEW-{n}", "stage": Stage.SQL}
+                    update={
+                        "id": new_id("L"),
+                        "source_connection": "bench",
+                        "external_id": f"NEW-{uuid.uuid4().hex[:8]}-{n}",
+                        "stage": Stage.SQL,
+                    }
                 )
             )
             for n, lead in enumerate(make_leads(1000, places, rng))
@@ -381,8 +406,16 @@ def main() -> None:
         with database.transaction() as session:  # as bench/routing.py: the cold load, reported apart
             partner_index_cache.partners_and_index(session, policy, datetime.now(UTC))
         print(f"  partner index cold load: {time.perf_counter() - started:.1f} s")
+        started = time.perf_counter()  # likewise the stats aggregation (routing_stats_max_age_s)
+        with database.transaction() as session:
+            stats = load_stats(session, policy.performance, now=datetime.now(UTC))
+        key = database.engine.url.render_as_string(hide_password=True)
+        stats_cache.keep(
+            key, policy.performance, datetime.now(UTC).date(), stats, aggregated_at=time.monotonic()
+        )
+        print(f"  partner stats aggregation: {time.perf_counter() - started:.1f} s")
         started = time.perf_counter()
-        summary = router.route_pending(database, policy=policy)
+        summary = router.route_pending(database, policy=policy, stats_max_age=600)
         elapsed = time.perf_counter() - started
         print(f"  routing pass: {summary.routed} routed, {summary.offers} offers in {elapsed:.1f} s")
         load = os.getloadavg()[0]

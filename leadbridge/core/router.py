@@ -26,7 +26,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from leadbridge.core import policy_history
+from leadbridge.core import policy_history, stats_cache
 from leadbridge.core.dedup import settle_duplicates
 from leadbridge.core.errors import ConflictError, IllegalTransition, NotFound
 from leadbridge.core.event_batch import event_batch, lock_leads
@@ -106,12 +106,31 @@ class RoutingContext:
     now: datetime
     rng: random.Random
 
+    aggregated_at: float = 0.0  # time.monotonic() when ``stats`` were aggregated (``stats_cache``)
+
     @classmethod
-    def load(cls, session: Session, policy: Policy, *, now: datetime, rng: random.Random) -> RoutingContext:
+    def load(
+        cls,
+        session: Session,
+        policy: Policy,
+        *,
+        now: datetime,
+        rng: random.Random,
+        stats_max_age: float = 0.0,
+    ) -> RoutingContext:
+        """``stats_max_age`` > 0: start from the previous pass's stats while younger (``stats_cache``)."""
         partners, index = partners_and_index(session, policy, now)
-        stats = load_stats(session, policy.performance, now=now)
+        database = _database_key(session)
+        stats = stats_cache.cached(database, policy.performance, now.date(), stats_max_age)
+        aggregated_at = stats_cache.aggregated_at(database) if stats is not None else time.monotonic()
+        if stats is None:
+            stats = load_stats(session, policy.performance, now=now)
         policy_history.record(session, policy, by=ACTOR, at=now)  # decisions carry its hash
-        return cls(policy, partners, index, stats, now, rng)
+        return cls(policy, partners, index, stats, now, rng, aggregated_at)
+
+
+def _database_key(session: Session) -> str:
+    return session.get_bind().engine.url.render_as_string(hide_password=True)
 
 
 class Router:
@@ -325,6 +344,7 @@ def route_pending(
     chunk: int = ROUTE_CHUNK,
     deadline: float | None = None,
     monotonic: Callable[[], float] = time.monotonic,
+    stats_max_age: float = 0.0,
 ) -> RouteSummary:
     """Move every waiting lead on (module rules).
 
@@ -333,6 +353,8 @@ def route_pending(
     that another worker moved first (or that breaks a rule) costs only speed, never another lead.
     With ``deadline`` (``time.monotonic()``), no new chunk starts after it: the summary then says
     ``more`` and the next pass goes on (oldest first, so nothing waits forever behind a backlog).
+    ``stats_max_age`` > 0 lets the pass start from the stats this process's previous pass ended with
+    (``core/stats_cache.py``: up to that many seconds old); 0 aggregates them afresh.
     """
     if policy is None:
         from leadbridge.core.settings import load_settings
@@ -345,7 +367,14 @@ def route_pending(
         ids = settle_duplicates(session, ids, policy.dedup, now)  # one person, one lead (core/dedup.py)
         if not ids:
             return summary
-        context = RoutingContext.load(session, policy, now=now, rng=rng or random.Random(now.timestamp()))
+        context = RoutingContext.load(
+            session,
+            policy,
+            now=now,
+            rng=rng or random.Random(now.timestamp()),
+            stats_max_age=stats_max_age,
+        )
+        database_key = _database_key(session)
     for start in range(0, len(ids), max(1, chunk)):
         if deadline is not None and monotonic() > deadline:
             summary.more = True
@@ -355,6 +384,10 @@ def route_pending(
             continue
         for lead_id in part:
             _route_one(database, context, clock, lead_id, summary)
+    if stats_max_age > 0:  # the next pass starts from these stats, this pass's offers counted
+        stats_cache.keep(
+            database_key, policy.performance, now.date(), context.stats, aggregated_at=context.aggregated_at
+        )
     return summary
 
 

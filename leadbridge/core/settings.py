@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     smtp_port: int = 1025
     smtp_sender: str = "leadbridge@localhost"
     log_level: str = "INFO"
+    # Routing passes of one process may start from the previous pass's partner stats while the
+    # aggregation is younger than this many seconds (core/stats_cache.py); 0 aggregates every pass.
+    routing_stats_max_age_s: float = Field(default=0.0, ge=0, le=3600)
     # Request body ceilings in bytes (web/limits.py): JSON API, webhook receivers, pages' forms.
     max_body_api: int = Field(default=1_048_576, ge=1024)
     max_body_webhooks: int = Field(default=262_144, ge=1024)

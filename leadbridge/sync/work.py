@@ -98,7 +98,12 @@ def poll_partner(ctx: JobContext, connection: str) -> list[Followup]:
 def _route_pass(ctx: JobContext, deadline: float) -> tuple[int, bool]:
     from leadbridge.core.router import policy_from_settings, route_pending
 
-    summary = route_pending(ctx.database, policy=policy_from_settings(ctx.settings), deadline=deadline)
+    summary = route_pending(
+        ctx.database,
+        policy=policy_from_settings(ctx.settings),
+        deadline=deadline,
+        stats_max_age=ctx.settings.routing_stats_max_age_s,
+    )
     return summary.routed, summary.more
 
 
