@@ -1,6 +1,7 @@
 """Lead imports as partial updates: a row changes only what it says about a lead already known.
 
-Rules (``leadbridge leads import``; a new lead is taken in from its row as it is):
+Rules (``leadbridge leads import``, and the REST API's ``POST /leads`` and ``/leads/import`` where a
+field the JSON body leaves out plays the part of an absent column; a new lead is taken in as it is):
 - a column the file does not have leaves the stored value alone; so does an empty cell, unless
   ``clear_empty`` (``leads import --clear-empty``), which clears it (a cleared stage falls back to
   ``mql``, as in a new row);
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -76,6 +78,23 @@ def update_from_row(
         if column not in _HISTORY and (clear_empty or (value and value.strip()))
     }
     return LeadUpdate(incoming, frozenset(paths | _ALWAYS))
+
+
+def update_from_model(incoming: Incoming) -> LeadUpdate:
+    """The API's lead and the fields its JSON body sets (nested objects field by field): a field
+    the caller left out keeps the stored value, one sent as ``null`` clears it."""
+    return LeadUpdate(incoming, frozenset(_fields_set(incoming.lead) | _ALWAYS))
+
+
+def _fields_set(model: BaseModel, prefix: Path = ()) -> set[Path]:
+    paths: set[Path] = set()
+    for name in model.model_fields_set:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel) and value.model_fields_set:
+            paths |= _fields_set(value, (*prefix, name))
+        else:
+            paths.add((*prefix, name))
+    return paths
 
 
 def merged(stored: dict[str, Any], fresh: dict[str, Any], paths: frozenset[Path]) -> dict[str, Any]:

@@ -40,7 +40,8 @@ from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.keyset import Cursor
 from leadbridge.core.store.tables import LeadRow
-from leadbridge.sync.bulk_intake import Incoming, take_in_chunk
+from leadbridge.sync.bulk_intake import Incoming, Known, take_in_chunk
+from leadbridge.sync.lead_updates import merge_known, update_from_model
 from leadbridge.web.accounts import PartnerPrincipal
 from leadbridge.web.cockpit_queries import LeadFilters
 from leadbridge.web.cockpit_queries import leads as lead_page
@@ -158,18 +159,21 @@ def create_lead(lead: Lead, db: Db, admin: CurrentAdmin) -> IntakeOut:
 @admin_router.post("/leads/import", response_model=list[IntakeOut])
 def import_leads(leads: list[Lead], db: Db, admin: CurrentAdmin) -> list[IntakeOut]:
     """Take many leads in one transaction, all or nothing, through bulk intake (new leads in
-    multi-row inserts, known versions skipped with one query per chunk); results in input order."""
+    multi-row inserts, known versions skipped with one query per chunk); a known lead is updated
+    with the fields each body sets, the rest stay as stored; results in input order."""
     missing = [index for index, lead in enumerate(leads) if not lead.external_id]
     if missing:
         raise HTTPException(422, f"leads at positions {missing[:20]} have no external_id")
     leads = [_api_lead(lead) for lead in leads]
-    items = [Incoming(lead) for lead in leads]
+    updates = [update_from_model(Incoming(lead)) for lead in leads]
     results = []
     with db.transaction() as session:
         for start in range(0, len(leads), BULK_CHUNK):
             _refuse_taken_ids(session, leads[start : start + BULK_CHUNK])
-        for start in range(0, len(items), BULK_CHUNK):
-            results += take_in_chunk(session, items[start : start + BULK_CHUNK], actor=admin.actor)
+        for start in range(0, len(updates), BULK_CHUNK):
+            known: dict[str, Known] = {}  # a known lead is updated partially (sync/lead_updates.py)
+            items = merge_known(session, updates[start : start + BULK_CHUNK], known)
+            results += take_in_chunk(session, items, actor=admin.actor, known=known)
     return [IntakeOut(lead_id=r.lead_id, result=r.result.value) for r in results]
 
 

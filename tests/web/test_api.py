@@ -97,6 +97,24 @@ def test_admin_imports_leads_and_invalid_input_is_422(world: World) -> None:
     assert client.post("/api/v1/leads", json={**LEAD, "external_id": None}).status_code == 422
 
 
+def test_a_bulk_re_import_updates_only_the_fields_each_body_sets(world: World) -> None:
+    """Imports are partial updates (issue 15): a field the JSON body leaves out keeps the stored
+    value, a nested object is merged field by field, and ``null`` clears."""
+    admin, _, _ = _keys(world)
+    client = _client(world, admin)
+    first = {**LEAD, "external_id": "WEB-P", "email": "p@example.com", "phone": "+49 30 1234567"}
+    (created,) = client.post("/api/v1/leads/import", json=[first]).json()
+    partial = {"external_id": "WEB-P", "source_connection": "webform", "email": "p@example.com",
+               "company": "Neu GmbH", "address": {"city": "Berlin"}, "phone": None}  # fmt: skip
+    (again,) = client.post("/api/v1/leads/import", json=[partial]).json()
+    assert again == {"lead_id": created["lead_id"], "result": "updated"}
+    lead = client.get(f"/api/v1/leads/{created['lead_id']}").json()["lead"]
+    assert (lead["first_name"], lead["last_name"], lead["company"]) == ("Jana", "Beispiel", "Neu GmbH")
+    assert lead["address"]["postal_code"] == "10115" and lead["address"]["city"] == "Berlin"
+    assert lead["product_interests"] == ["heat_pumps"] and lead["stage"] == "sql"
+    assert lead["phone"] is None
+
+
 def test_admin_upserts_and_lists_partners(world: World) -> None:
     admin, _, _ = _keys(world)
     client = _client(world, admin)
