@@ -32,7 +32,7 @@ class LeadRow(Base):
         Index("ix_leads_campaign", "campaign", "updated_at", "id"),
         Index("ix_leads_region", "country", "postal_code"),
         Index("ix_leads_email", "email"),  # duplicate detection by person
-        Index("ix_leads_partner", "partner_id"),
+        Index("ix_leads_partner_state", "partner_id", "state"),  # a partner's leads, counted by state
         Index("ix_leads_state_changed", "state", "state_changed_at"),  # the reconcile loop's grace
     )
 
@@ -105,7 +105,8 @@ class OfferRow(Base):
     __tablename__ = "offers"
     __table_args__ = (
         Index("ix_offers_lead", "lead_id"),
-        Index("ix_offers_partner_status", "partner_id", "status"),
+        # a partner's offers by status, with the times its accept waits are read from (index only)
+        Index("ix_offers_partner_waits", "partner_id", "status", "offered_at", "decided_at"),
         Index("ix_offers_status_deadline", "status", "deadline"),
         Index("ix_offers_offered", "offered_at"),  # reports read edge days and dirty days raw
     )
