@@ -4,18 +4,21 @@ What it does:
 1. creates a throw-away PostgreSQL database and fills it with COPY: 10,000 partners (``bench/match.py``'s
    generator), 1,000,000 leads with their event logs — 60 % closed history (won/lost with an
    accepted offer), 25 % nurture, 10 % accepted/working, 5 % offered with a pending offer — about
-   4.8 million events and 750,000 offers; then ``leadbridge db vacuum --analyze-only``;
+   4.8 million events and 750,000 offers — a ``--leads / (--copies + 1)`` base from Python, multiplied
+   inside PostgreSQL; then ``leadbridge db vacuum`` (VACUUM (ANALYZE), as autovacuum would do:
+   index-only scans need it);
 2. starts ``leadbridge run --no-background`` on it and signs an admin in;
 3. requests, ``--samples`` times each after a warm-up: the cockpit lead list with filters (state,
    region, campaign, partner, a following page), a lead's timeline (random leads), the partner page
    (first and later pages);
-4. takes in 1,000 new qualified leads and times one routing pass over them (the partner index
-   loaded first and its cold load printed apart, as in ``bench/routing.py``: a serving process
-   keeps it between passes).
+4. takes in 1,000 new qualified leads and times one routing pass over them (the partner index and
+   the partner stats loaded first and their cold loads printed apart, as in ``bench/routing.py``: a
+   serving process keeps them between passes — the stats with ``routing_stats_max_age_s``).
 Printed: p50/p95 per page, ``cockpit_leads_p95_ms``, ``timeline_p95_ms``, ``partners_p95_ms``
 (targets < 200 ms) and ``routing_leads_per_min`` (target >= 20,000).
 
-    .venv/bin/python bench/scale.py [--leads 1000000] [--partners 10000] [--samples 40]
+    .venv/bin/python bench/scale.py [--leads 1000000] [--partners 10000] [--samples 40] [--copies 9]
+        [--keep] [--reuse URL]
 """
 
 from __future__ import annotations
@@ -326,7 +329,7 @@ def main() -> None:
             sample = seed_leads(database, args.leads // (args.copies + 1), partners, places, rng)
             if args.copies:
                 replicate(database, args.copies)
-            maintain(database.engine, analyze_only=True)
+            maintain(database.engine)  # VACUUM (ANALYZE): what autovacuum does after a fill
             took = time.perf_counter() - started
             print(f"seeded {args.leads:,} leads, {args.partners:,} partners in {took:.0f} s")
 
