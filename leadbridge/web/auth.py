@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, HTTPException, Request
@@ -61,6 +62,14 @@ router = APIRouter(include_in_schema=False)
 
 # One client and one address: 3 free tries, then 1 s, 2 s, 4 s … between tries, at most 15 minutes.
 THROTTLE = Throttle(free=3, window=timedelta(hours=1), cap=timedelta(minutes=15))
+
+
+def _now(request: Request) -> datetime:
+    """The runtime's clock: throttling delays are measured on it (a test freezes it)."""
+    clock: Callable[[], datetime] = request.app.state.runtime.clock
+    return clock()
+
+
 MAGIC_PER_CLIENT = (20, timedelta(minutes=15))  # across addresses: slows one client spraying many
 LOGIN_PER_CLIENT = (30, timedelta(minutes=5))
 
@@ -101,14 +110,15 @@ def request_link(
     mailing happen after the response (``_mail_signin_link``)."""
     address = email.strip().lower()[:320]
     bucket = _bucket("magic", request, address)
+    now = _now(request)
     with db.transaction() as session:
-        wait = throttle_wait(session, bucket, THROTTLE)
+        wait = throttle_wait(session, bucket, THROTTLE, now=now)
         if wait == 0 and not allow_attempt(
             session, f"magic:client:{_client(request)}", limit=MAGIC_PER_CLIENT[0], window=MAGIC_PER_CLIENT[1]
         ):
             wait = MAGIC_PER_CLIENT[1].total_seconds()
         if wait == 0:
-            record_hit(session, bucket)
+            record_hit(session, bucket, now=now)
     if wait > 0:
         raise _too_many(wait)
     tasks.add_task(_mail_signin_link, db, settings, request.app.state.mailer, address)
@@ -244,8 +254,9 @@ def login(
     """Admin password login, throttled per client and address (``THROTTLE``): never a lock-out."""
     address = email.strip().lower()[:320]
     bucket = _bucket("login", request, address)
+    now = _now(request)
     with db.transaction() as session:
-        wait = throttle_wait(session, bucket, THROTTLE)
+        wait = throttle_wait(session, bucket, THROTTLE, now=now)
         if wait == 0 and not allow_attempt(
             session, f"login:client:{_client(request)}", limit=LOGIN_PER_CLIENT[0], window=LOGIN_PER_CLIENT[1]
         ):
@@ -255,7 +266,7 @@ def login(
     with db.transaction() as session:
         admin = authenticate_admin(session, address, password)
         if admin is None:
-            record_hit(session, bucket)
+            record_hit(session, bucket, now=now)
             raw = None
         else:
             clear_hits(session, bucket)

@@ -18,6 +18,7 @@ Rules (the message itself: ``connectors/salesforce/outbound.py``):
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
@@ -34,6 +35,7 @@ from leadbridge.ports import WebhookMalformed, WebhookRejected
 from leadbridge.runtime import Runtime
 from leadbridge.sync.steps import POLL_PARTNER, POLL_SOURCE, WEBHOOK
 from leadbridge.web.clients import client_address
+from leadbridge.web.errors import API_ERROR_RESPONSES
 
 log = logging.getLogger("leadbridge.web.salesforce_outbound")
 router = APIRouter(tags=["webhooks"])
@@ -44,7 +46,17 @@ def _soap(status: int, body: bytes) -> Response:
     return Response(body, status_code=status, media_type=CONTENT_TYPE)
 
 
-@router.post("/webhooks/salesforce/{connection}", response_class=Response)
+_SOAP_FAULT: dict[str, Any] = {"content": {CONTENT_TYPE: {}}}
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    **API_ERROR_RESPONSES,  # a body over the ceiling (413), a path that is not one (422)
+    200: {"description": "the SOAP Ack Salesforce waits for", **_SOAP_FAULT},
+    400: {"description": "SOAP fault: not an Outbound Message of this connection's object", **_SOAP_FAULT},
+    403: {"description": "SOAP fault: another org, or a sender outside outbound_allow", **_SOAP_FAULT},
+    404: {"description": "SOAP fault: no outbound message receiver here", **_SOAP_FAULT},
+}
+
+
+@router.post("/webhooks/salesforce/{connection}", response_class=Response, responses=ANSWERS)
 async def salesforce_outbound(connection: str, request: Request) -> Response:
     """Verify an Outbound Message, queue an immediate poll and acknowledge it (module rules)."""
     rt: Runtime = request.app.state.runtime

@@ -207,10 +207,10 @@ class Throttle:
     cap: timedelta = timedelta(minutes=15)
 
 
-def throttle_wait(session: Session, bucket: str, rule: Throttle) -> float:
+def throttle_wait(session: Session, bucket: str, rule: Throttle, *, now: datetime | None = None) -> float:
     """Seconds the caller must still wait before the next attempt in ``bucket`` (0: go ahead)."""
     free, window, cap = rule.free, rule.window, rule.cap
-    now = utcnow()
+    now = now or utcnow()
     bucket = bucket[:400]
     session.execute(
         delete(RateLimitHitRow).where(RateLimitHitRow.bucket == bucket, RateLimitHitRow.at < now - window)
@@ -226,9 +226,9 @@ def throttle_wait(session: Session, bucket: str, rule: Throttle) -> float:
     return max(0.0, (last - now).total_seconds() + delay)
 
 
-def record_hit(session: Session, bucket: str) -> None:
+def record_hit(session: Session, bucket: str, *, now: datetime | None = None) -> None:
     """Count one attempt (a failed login, a sign-in request) in ``bucket``."""
-    session.add(RateLimitHitRow(bucket=bucket[:400], at=utcnow()))
+    session.add(RateLimitHitRow(bucket=bucket[:400], at=now or utcnow()))
 
 
 def clear_hits(session: Session, bucket: str) -> None:

@@ -156,6 +156,9 @@ def test_admin_login_and_logout(world: World) -> None:
 
 
 def test_admin_login_is_throttled_per_client_and_address_never_locked(world: World) -> None:
+    # The delays are measured on the runtime's clock: held still, a slow machine cannot let one pass.
+    frozen = utcnow()
+    world.app.state.runtime.clock = lambda: frozen
     attacker = TestClient(world.app, follow_redirects=False, client=("203.0.113.7", 4000))
     token = csrf_from(attacker, "/cockpit/login")
     tries = [
@@ -166,6 +169,10 @@ def test_admin_login_is_throttled_per_client_and_address_never_locked(world: Wor
     ]
     assert [t.status_code for t in tries] == [401, 401, 401, 429, 429]
     assert int(tries[-1].headers["retry-after"]) >= 1
+    frozen += timedelta(seconds=1.5)  # the first delay (1 s) has passed: one more try, then 2 s
+    again = [attacker.post("/cockpit/login", data={"email": "admin@maker.example", "password": "bad",
+                                                   "csrf_token": token}) for _ in range(2)]  # fmt: skip
+    assert [t.status_code for t in again] == [401, 429] and int(again[1].headers["retry-after"]) >= 2
     admin = TestClient(world.app, follow_redirects=False, client=("198.51.100.20", 4000))
     right = {"email": "admin@maker.example", "password": ADMIN_PASSWORD}
     ok = admin.post("/cockpit/login", data={**right, "csrf_token": csrf_from(admin, "/cockpit/login")})
