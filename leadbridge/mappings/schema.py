@@ -121,6 +121,19 @@ class Mapping:
     fields: tuple[FieldMapping, ...]
     source: str
 
+    def partner_owned_fields(self) -> tuple[str, ...]:
+        """The remote fields this mapping reads that the partner owns (``owner: partner``), once each."""
+        owned = (e.inbound.field for e in self.fields if e.inbound and e.owner is Owner.PARTNER)
+        return tuple(dict.fromkeys(field for field in owned if field))
+
+    def status_outbound_fields(self) -> tuple[str, ...]:
+        """The remote fields this mapping writes from the lead's ``status.*`` (what a write-back sets)."""
+        return tuple(
+            e.outbound.field
+            for e in self.fields
+            if e.outbound and e.outbound.field and e.canonical and e.canonical.startswith("status.")
+        )
+
     def remote_fields(self, direction: str = IN) -> list[str]:
         """Every remote field this mapping reads (``in``) or writes (``out``), key and stamp included."""
         names: list[str] = [self.key, *([self.stamp] if self.stamp else [])] if direction == IN else []

@@ -90,16 +90,8 @@ class LeadFields:
         self.read_fields = tuple(
             dict.fromkeys(e.inbound.field for e in entries if e.inbound and e.inbound.field)
         )
-        self.partner_owned_fields = tuple(
-            dict.fromkeys(
-                e.inbound.field for e in entries if e.inbound and e.inbound.field and e.owner is Owner.PARTNER
-            )
-        )
-        self.writeback_names = tuple(
-            e.outbound.field
-            for e in entries
-            if e.outbound and e.outbound.field and e.canonical and e.canonical.startswith("status.")
-        )
+        self.partner_owned_fields = mapping.partner_owned_fields()
+        self.writeback_names = mapping.status_outbound_fields()
         self.status_field = _status_field(mapping)
         self.choice_columns = _choice_columns(mapping)
         self.explicit_accept = _accepts_explicitly(mapping)

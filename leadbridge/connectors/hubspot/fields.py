@@ -117,19 +117,9 @@ class RecordFields:
         self.company_plan = Plan(company) if company is not None else None
         self.read_fields = _reads(mapping)
         self.company_fields = _reads(company) if company is not None else ()
-        self.writeback_names = tuple(
-            e.outbound.field
-            for e in mapping.fields
-            if e.outbound and e.outbound.field and e.canonical and e.canonical.startswith("status.")
-        )
+        self.writeback_names = mapping.status_outbound_fields()
         self.leadbridge_owned = tuple(f for c in _OWNED_STATUS if (f := _outbound(mapping, c)) is not None)
-        self.partner_owned_fields = tuple(
-            dict.fromkeys(
-                e.inbound.field
-                for e in mapping.fields
-                if e.inbound and e.inbound.field and e.owner is Owner.PARTNER
-            )
-        )
+        self.partner_owned_fields = mapping.partner_owned_fields()
         self.status_field = _inbound(mapping, "status.partner_status") or _inbound(mapping, "status.outcome")
         # The partner's explicit action (declined / returned / won / lost), read before the status.
         self.action_field = _inbound(mapping, PARTNER_ACTION)

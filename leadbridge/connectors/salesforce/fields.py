@@ -57,16 +57,8 @@ class LeadFields:
         self.read_fields = tuple(
             dict.fromkeys(e.inbound.field for e in entries if e.inbound and e.inbound.field)
         )
-        self.partner_owned_fields = tuple(
-            dict.fromkeys(
-                e.inbound.field for e in entries if e.inbound and e.inbound.field and e.owner is Owner.PARTNER
-            )
-        )
-        self.writeback_names = tuple(
-            e.outbound.field
-            for e in entries
-            if e.outbound and e.outbound.field and e.canonical and e.canonical.startswith("status.")
-        )
+        self.partner_owned_fields = mapping.partner_owned_fields()
+        self.writeback_names = mapping.status_outbound_fields()
 
     # -- manufacturer ---------------------------------------------------------------------------
     def lead_from_record(self, record: Mapping[str, Any], connection: str) -> Lead:
