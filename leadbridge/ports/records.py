@@ -76,7 +76,9 @@ class ErrorTable:
     ) -> LeadbridgeError:
         """The leadbridge exception that tells the caller what to do with this failure."""
         rule = self.classify(status, code)
-        text = f"{self.vendor} {status or ''} {code or ''}: {rule.message} ({detail})".replace("  ", " ")
+        # Only the parts that are known: "Pipedrive 401: …", never "Pipedrive 401 : …".
+        head = " ".join(str(part) for part in (self.vendor, status or None, code) if part)
+        text = f"{head}: {rule.message} ({detail})"
         match rule.action:
             case Action.RETRY:
                 return RetriableError(text, retry_after=retry_after)

@@ -32,6 +32,7 @@ def test_given_a_lead_page_when_the_admin_erases_it_then_the_view_and_the_erasur
     email, company = _email(world, world.lead_a), _company(world, world.lead_a)
     page = admin.get(f"/cockpit/leads/{world.lead_a}")
     assert page.status_code == 200 and "data subject" in page.text and company in page.text
+    assert "Re-route</button>" in page.text and "Assign</button>" in page.text  # offered: both allowed
     token = csrf_from(admin, f"/cockpit/leads/{world.lead_a}")
     erased = admin.post(
         f"/cockpit/leads/{world.lead_a}/erase", data={"csrf_token": token, "reason": "ticket 7"}
@@ -39,6 +40,8 @@ def test_given_a_lead_page_when_the_admin_erases_it_then_the_view_and_the_erasur
     assert erased.status_code == 303 and erased.headers["location"].endswith("done=erased")
     after = admin.get(f"/cockpit/leads/{world.lead_a}")
     assert "Erased at the data subject" in after.text and company not in after.text
+    # an erased lead offers no action the server would refuse
+    assert "Re-route</button>" not in after.text and "Assign</button>" not in after.text
     # the timeline reads as sentences: the erasure, then the inbox partner told at once
     assert "Personal data erased (ticket 7); telling the inbox" in after.text
     assert "told in the inbox: erased at the data subject" in after.text
