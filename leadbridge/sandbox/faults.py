@@ -20,8 +20,9 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from leadbridge.sandbox.server import DropConnection
 
@@ -72,24 +73,41 @@ def apply_transport_faults(decision: FaultDecision) -> None:
 
 
 class Quota:
-    """A daily request allowance (``limit=None`` means unlimited); resets when the UTC date changes."""
+    """A daily request allowance (``limit=None`` means unlimited); resets when the UTC date changes.
 
-    def __init__(self, limit: int | None = None) -> None:
+    ``clock`` tells the time (the wall clock unless a test pins it): a test that exhausts the
+    allowance must not see it reset, or be told "retry in 40 s", because it ran at 23:59 UTC."""
+
+    def __init__(self, limit: int | None = None, clock: Callable[[], datetime] | None = None) -> None:
         self.limit = limit
         self.used = 0
-        self._day = datetime.now(UTC).date()
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self._day = self.clock().date()
         self._lock = threading.Lock()
 
     def consume(self, today: date | None = None) -> bool:
         """Count one request; False (and nothing counted) when the allowance is used up."""
         with self._lock:
-            today = today or datetime.now(UTC).date()
+            today = today or self.clock().date()
             if today != self._day:
                 self._day, self.used = today, 0
             if self.limit is not None and self.used >= self.limit:
                 return False
             self.used += 1
             return True
+
+    def hold_at_noon(self) -> None:
+        """Stop the clock at noon UTC of the current day: the allowance then neither resets nor
+        announces its reset within seconds (what a test that exhausts it needs)."""
+        noon = self.clock().replace(hour=12, minute=0, second=0, microsecond=0)
+        self.clock = lambda: noon
+        self._day = noon.date()
+
+    def seconds_to_reset(self) -> int:
+        """Whole seconds until the allowance resets (the next UTC midnight), at least 1."""
+        now = self.clock()
+        midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        return max(1, int((midnight - now).total_seconds()))
 
     @property
     def remaining(self) -> int | None:

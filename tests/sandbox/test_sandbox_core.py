@@ -177,6 +177,16 @@ def test_given_quota_when_used_up_then_refused_until_the_day_changes():
     assert quota.consume(datetime(2026, 1, 2, tzinfo=UTC).date())
 
 
+def test_given_a_quota_just_before_midnight_when_held_at_noon_then_it_neither_resets_nor_ends_soon():
+    moment = [datetime(2026, 1, 1, 23, 59, 50, tzinfo=UTC)]
+    quota = Quota(limit=1, clock=lambda: moment[0])
+    assert quota.seconds_to_reset() == 10  # what a 429 says at 23:59:50: "retry in 10 s"
+    quota.hold_at_noon()
+    moment[0] = datetime(2026, 1, 2, 0, 0, 5, tzinfo=UTC)  # the wall clock passes midnight
+    assert quota.consume() and not quota.consume()
+    assert quota.seconds_to_reset() == 12 * 3600
+
+
 def test_given_frozen_clock_when_reading_then_stamp_is_shared_until_advanced():
     clock = Clock()
     moment = clock.freeze(datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC))

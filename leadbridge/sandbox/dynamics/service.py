@@ -23,7 +23,7 @@ import json
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from leadbridge.sandbox.dynamics.api import API, WebApi
@@ -170,7 +170,7 @@ def org_app(org: DataverseOrg) -> App:
             if org.take_throttle() or decision.error == "throttle":
                 raise throttle_error(org.throttle_retry_after, org.throttle_code)
             if not org.faults.quota.consume():
-                raise throttle_error(_seconds_to_midnight(), "0x80072322")
+                raise throttle_error(org.faults.quota.seconds_to_reset(), "0x80072322")
             if decision.error:
                 raise INJECTED.get(decision.error, INJECTED["server_error"])
             response = handler(request)
@@ -200,12 +200,6 @@ def _admit(org: DataverseOrg, request: Request) -> Response | None:
         return None
     challenge = f"Bearer authorization_uri={org.authority}/oauth2/authorize, resource_id={org.url}/"
     return Response(401, b"", [("WWW-Authenticate", challenge)])
-
-
-def _seconds_to_midnight() -> int:
-    now = datetime.now(UTC)
-    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return max(1, int((midnight - now).total_seconds()))
 
 
 def _answer(response: Response) -> Response:

@@ -16,7 +16,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 from leadbridge.sandbox.faults import Quota
 
@@ -60,7 +59,7 @@ class Limits:
             if len(self._calls) >= self.burst:
                 return self._burst(now, self.retry_after)
             if not self.quota.consume():
-                until = _to_midnight()
+                until = self.quota.seconds_to_reset()
                 headers = [*self._headers(now, 0), ("x-daily-requests-left", "0")]
                 headers.append(("Retry-After", str(until)))
                 return Verdict("daily", headers, until)
@@ -80,9 +79,3 @@ class Limits:
             ("x-ratelimit-remaining", str(max(remaining, 0))),
             ("x-ratelimit-reset", str(max(reset, 0))),
         ]
-
-
-def _to_midnight() -> int:
-    now = datetime.now(UTC)
-    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return max(int((midnight - now).total_seconds()), 1)

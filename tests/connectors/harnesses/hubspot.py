@@ -100,6 +100,7 @@ class HubSpotContractHarness:
 
     def allow_calls(self, calls: int) -> None:
         quota = self.portal.faults.quota
+        quota.hold_at_noon()  # not reset, nor "retry in 40 s", at 23:59 UTC
         self.portal.limits.configure(daily=quota.used + calls)
 
     def new_field(self) -> FieldSpec:

@@ -123,6 +123,7 @@ class PipedriveContractHarness:
 
     def allow_calls(self, calls: int) -> None:
         quota = self.company.faults.quota
+        quota.hold_at_noon()  # not reset, nor "retry in 40 s", at 23:59 UTC
         quota.set(quota.used + calls)
 
     def new_field(self) -> FieldSpec:
