@@ -68,20 +68,7 @@ def dead_letter(database: Database, event: MailEvent, error: str) -> None:
     with database.transaction() as session:
         row = session.execute(select(OutboxRow).where(OutboxRow.idempotency_key == key)).scalar_one_or_none()
         if row is None:
-            session.add(
-                OutboxRow(
-                    target=MAIL_TARGET,
-                    kind=event.kind,
-                    lead_id=event.lead_id,
-                    idempotency_key=key,
-                    payload=event.payload(),
-                    status="dead",
-                    attempts=1,
-                    next_attempt_at=now,
-                    last_error=error[:2000],
-                    created_at=now,
-                )
-            )
+            session.add(_mail_row(event, now, status="dead", attempts=1, last_error=error[:2000]))
         else:
             row.status, row.last_error, row.claimed_by = "dead", error[:2000], None
             row.attempts += 1
@@ -91,19 +78,25 @@ def queue(session: Session, event: MailEvent, now: datetime) -> None:
     """Queue ``event``'s mail as a pending row in the caller's transaction (once per event)."""
     key = f"mail:{event.event_id}"
     if session.execute(select(OutboxRow.id).where(OutboxRow.idempotency_key == key)).first() is None:
-        session.add(
-            OutboxRow(
-                target=MAIL_TARGET,
-                kind=event.kind,
-                lead_id=event.lead_id,
-                idempotency_key=key,
-                payload=event.payload(),
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
+        session.add(_mail_row(event, now, status="pending", attempts=0))
+
+
+def _mail_row(
+    event: MailEvent, now: datetime, *, status: str, attempts: int, last_error: str | None = None
+) -> OutboxRow:
+    """The outbox row of ``event``'s mail, keyed ``mail:<event id>`` (one per event)."""
+    return OutboxRow(
+        target=MAIL_TARGET,
+        kind=event.kind,
+        lead_id=event.lead_id,
+        idempotency_key=f"mail:{event.event_id}",
+        payload=event.payload(),
+        status=status,
+        attempts=attempts,
+        next_attempt_at=now,
+        last_error=last_error,
+        created_at=now,
+    )
 
 
 def claim_retried(database: Database, worker: str, limit: int = 100) -> list[tuple[int, MailEvent]]:
