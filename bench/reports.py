@@ -31,10 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sqlalchemy as sa
-from scale import CAMPAIGNS, seed_leads, seed_partners
+from scale import CAMPAIGNS, replicate, seed_leads, seed_partners
 
 from leadbridge.core.geo import Place, shipped_places
-from leadbridge.core.reports.rollup import ReportDailyRow, refresh
+from leadbridge.core.reports.cells import ReportCellRow
+from leadbridge.core.reports.rollup import refresh
 from leadbridge.core.reports.tables import REPORTS
 from leadbridge.core.reports.window import ReportFilter
 from leadbridge.core.store.database import Database
@@ -70,29 +71,55 @@ def main() -> None:
     parser.add_argument("--partners", type=int, default=2_000)
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--no-rollup", action="store_true", help="leave the pre-aggregates empty (all raw)")
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=19,
+        help="the database multiplies the Python-made leads this many times (0: every lead from Python)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
+    parser.add_argument("--reuse", metavar="URL", help="measure a database kept by an earlier --keep run")
+    parser.add_argument(
+        "--fill-only", action="store_true", help="fill (and keep) the database, measure nothing"
+    )
     args = parser.parse_args()
     admin_engine = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-    name = f"leadbridge_reports_{uuid.uuid4().hex[:8]}"
-    with admin_engine.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(_pg_admin_url()).set(database=name).render_as_string(hide_password=False)
+    args.keep = args.keep or args.fill_only or bool(args.reuse)
+    if args.reuse:
+        url = args.reuse
+        name = str(sa.engine.make_url(url).database)
+    else:
+        name = f"leadbridge_reports_{uuid.uuid4().hex[:8]}"
+        with admin_engine.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        url = sa.engine.make_url(_pg_admin_url()).set(database=name).render_as_string(hide_password=False)
     database = Database(url)
     try:
         database.upgrade()
-        rng = random.Random(11)
-        places: dict[str, list[Place]] = {}
-        for place in shipped_places():
-            places.setdefault(place.country, []).append(place)
-        started = time.perf_counter()
-        partners = seed_partners(database, args.partners, places, rng)
-        seed_leads(database, args.leads, partners, places, rng)
-        maintain(database.engine, analyze_only=True)
-        took = time.perf_counter() - started
-        print(f"seeded {args.leads:,} leads, {args.partners:,} partners in {took:.0f} s")
+        if args.reuse:
+            with database.engine.connect() as conn:
+                total = conn.exec_driver_sql("SELECT count(*) FROM leads").scalar_one()
+                partner_count = conn.exec_driver_sql("SELECT count(*) FROM partners").scalar_one()
+            print(f"reusing {total:,} leads, {partner_count:,} partners")
+        else:
+            rng = random.Random(11)
+            places: dict[str, list[Place]] = {}
+            for place in shipped_places():
+                places.setdefault(place.country, []).append(place)
+            started = time.perf_counter()
+            partners = seed_partners(database, args.partners, places, rng)
+            seed_leads(database, args.leads // (args.copies + 1), partners, places, rng)
+            if args.copies:
+                replicate(database, args.copies)
+            maintain(database.engine)  # VACUUM (ANALYZE), as autovacuum would after a fill
+            took = time.perf_counter() - started
+            print(f"seeded {args.leads:,} leads, {args.partners:,} partners in {took:.0f} s")
+        if args.fill_only:
+            return
         started = time.perf_counter()
         with database.transaction() as session:
             days = [] if args.no_rollup else refresh(session, max_days=100_000)
-            facts = session.execute(sa.select(sa.func.count()).select_from(ReportDailyRow)).scalar()
+            facts = session.execute(sa.select(sa.func.count()).select_from(ReportCellRow)).scalar()
         maintain(database.engine, analyze_only=True)
         took = time.perf_counter() - started
         print(f"rolled up {len(days):,} days into {facts:,} fact rows in {took:.1f} s")
@@ -117,8 +144,11 @@ def main() -> None:
         print(f"report_p95_ms: {worst:.0f}")
     finally:
         database.engine.dispose()
-        with admin_engine.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if args.keep:
+            print(f"kept: {url}")
+        else:
+            with admin_engine.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin_engine.dispose()
 
 

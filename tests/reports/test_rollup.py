@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from leadbridge.core.model import new_id
+from leadbridge.core.reports.cells import ReportCellRow
 from leadbridge.core.reports.hours import ALPHA, bucket_of, percentile_of, value_of
-from leadbridge.core.reports.rollup import ReportDailyRow, ReportRollupRow, refresh
+from leadbridge.core.reports.rollup import ReportRollupRow, refresh
 from leadbridge.core.reports.scorecard import partner_scorecard
 from leadbridge.core.reports.window import ReportFilter
 from leadbridge.core.settings import Settings
@@ -41,7 +42,7 @@ def test_given_rolled_up_days_then_reports_read_them_not_the_raw_rows(
 ) -> None:
     with database.transaction() as session:
         refresh(session, now=ROLLED)
-        stored = session.execute(select(func.count()).select_from(ReportDailyRow)).scalar()
+        stored = session.execute(select(func.count()).select_from(ReportCellRow)).scalar()
     assert stored
     whole = ReportFilter(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 12, 24, tzinfo=UTC))
     partial = ReportFilter(datetime(2026, 10, 1, 0, 0, 1, tzinfo=UTC), datetime(2026, 12, 24, tzinfo=UTC))
@@ -108,7 +109,7 @@ def test_the_reconcile_loop_publishes_the_rollup_step_and_the_step_fills_the_pre
     with rt.db.transaction() as session:
         rollup = session.get(ReportRollupRow, 1)
         assert rollup is not None and rollup.rolled_until == datetime.now(UTC).date()
-        assert session.execute(select(func.count()).select_from(ReportDailyRow)).scalar()
+        assert session.execute(select(func.count()).select_from(ReportCellRow)).scalar()
         assert list(reconcile.due_rollup(session, datetime.now(UTC), rt.settings)) == []  # next in 5 min
         later = datetime.now(UTC) + timedelta(minutes=6)
         assert [d.step for d in reconcile.due_rollup(session, later, rt.settings)] == [ROLLUP_REPORTS]
@@ -116,12 +117,13 @@ def test_the_reconcile_loop_publishes_the_rollup_step_and_the_step_fills_the_pre
 
 @pytest.mark.parametrize("hours", [0.0, 0.0004, 0.02, 1.0, 3.3, 10.0, 47.9, 900.0])
 def test_a_duration_bucket_stands_for_its_durations_within_alpha(hours: float) -> None:
-    assert value_of(bucket_of(hours)) == pytest.approx(hours, rel=ALPHA, abs=0.001)
+    # The bound is reached at a bucket's upper edge (1.0 is one): allow for float rounding there.
+    assert value_of(bucket_of(hours)) == pytest.approx(hours, rel=ALPHA * (1 + 1e-9), abs=0.001)
 
 
 def test_percentiles_from_buckets_interpolate_between_ranks() -> None:
     values = [1.0, 2.0, 4.0, 8.0, 30.0]
-    buckets: dict[str, int] = {}
+    buckets: dict[int, int] = {}
     for value in values:
         buckets[bucket_of(value)] = buckets.get(bucket_of(value), 0) + 1
     assert percentile_of(buckets, 0.5) == pytest.approx(4.0, rel=ALPHA)

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -35,7 +35,7 @@ from leadbridge.core.lifecycle import EventKind
 from leadbridge.core.model import OfferStatus
 from leadbridge.core.policy import POOL_MODES
 from leadbridge.core.reasons import NOT_A_LEAD
-from leadbridge.core.reports.hours import bucket_of
+from leadbridge.core.reports.hours import Hist, bucket_of
 from leadbridge.core.reports.window import ReportFilter, amount_of, money
 from leadbridge.core.store.tables import LeadEventRow, LeadRow, OfferRow
 
@@ -43,6 +43,7 @@ DIMENSIONS = ("partner_id", "campaign", "country", "products")
 ACCEPTED = (OfferStatus.ACCEPTED.value, OfferStatus.RETURNED.value)
 ANSWERED = (*ACCEPTED, OfferStatus.DECLINED.value)
 OFFER_MEASURES = ("offers", "accepted", "declined", "not_a_lead", "expired", "sla_due", "sla_met")
+HISTOGRAMS = ("accept_hours", "contact_hours")
 OUTCOMES = {EventKind.WIN.value: "won", EventKind.LOSE.value: "lost", EventKind.RETURN.value: "returned"}
 
 Key = tuple[Any, ...]  # the chosen dimensions' values, then measure and code
@@ -61,6 +62,7 @@ class Fact:
     code: str
     n: int
     amount: Decimal
+    day: date | None = None  # the UTC day it happened on, when read by day (``raw_facts``)
 
 
 def product_key(raw: Any) -> str:
@@ -75,11 +77,20 @@ def products_of(key: str | None) -> list[str | None]:
 
 
 class Facts:
-    """Facts summed by some dimensions: ``{(dimension values…, measure, code): [n, amount]}``."""
+    """Facts summed by some dimensions: ``{(dimension values…, measure, code): [n, amount]}``; the
+    duration buckets (``HISTOGRAMS``) as histograms: ``hists[(dimension values…)][measure]``."""
 
     def __init__(self, by: Sequence[str]) -> None:
         self.by = tuple(by)
         self.cells: dict[Key, list[Any]] = defaultdict(lambda: [0, Decimal("0.00")])
+        self.hists: dict[Key, dict[str, Hist]] = defaultdict(dict)
+
+    def hist(self, key: Key, measure: str) -> Hist:
+        """The histogram of ``measure`` for the dimension values ``key`` (empty at first)."""
+        found = self.hists[key].get(measure)
+        if found is None:
+            found = self.hists[key][measure] = Hist()
+        return found
 
     def add(self, key: Key, n: int, amount: Decimal) -> None:
         cell = self.cells[key]
@@ -87,6 +98,9 @@ class Facts:
         cell[1] += amount
 
     def add_fact(self, fact: Fact) -> None:
+        if fact.measure in HISTOGRAMS:
+            self.hist(tuple(getattr(fact, d) for d in self.by), fact.measure).add(int(fact.code), fact.n)
+            return
         self.add((*(getattr(fact, d) for d in self.by), fact.measure, fact.code), fact.n, fact.amount)
 
     def items(self) -> Iterable[tuple[Key, int, Decimal]]:
@@ -125,16 +139,40 @@ def _hours_to_accept(session: Session) -> Any:
 _LEAD_DIMS = (LeadRow.campaign, LeadRow.country, LeadRow.data["product_interests"])
 
 
-def raw_facts(session: Session, windows: Sequence[Window], flt: ReportFilter | None = None) -> list[Fact]:
+def _day(session: Session, column: Any) -> Any:
+    """The UTC day of a timestamp column, computed by the database (to group by)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.date(column)  # stored as naive UTC text
+    return func.date(func.timezone("UTC", column))
+
+
+def _as_date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def raw_facts(
+    session: Session, windows: Sequence[Window], flt: ReportFilter | None = None, *, by_day: bool = False
+) -> list[Fact]:
     """The facts of ``windows`` read from the leads, offers and events themselves (module rules),
-    narrowed to ``flt``'s lead and partner filters (its range is not applied: ``windows`` is)."""
+    narrowed to ``flt``'s lead and partner filters (its range is not applied: ``windows`` is);
+    with ``by_day`` each fact carries its UTC day (one query per kind for many days)."""
     flt = flt or ReportFilter()
     if not windows:
         return []
     facts: list[Fact] = []
 
     def fact(
-        partner: Any, campaign: Any, country: Any, raw: Any, measure: str, code: Any, n: Any, amount: Any = 0
+        day: Any,
+        partner: Any,
+        campaign: Any,
+        country: Any,
+        raw: Any,
+        measure: str,
+        code: Any,
+        n: Any,
+        amount: Any = 0,
     ) -> None:
         if n:
             facts.append(
@@ -147,22 +185,33 @@ def raw_facts(session: Session, windows: Sequence[Window], flt: ReportFilter | N
                     str(code or ""),
                     int(n),
                     money(amount),
+                    _as_date(day),
                 )
             )
 
-    leads = select(LeadRow.partner_id, *_LEAD_DIMS, func.count()).where(
+    def days(column: Any) -> list[Any]:
+        """The day column to select and group by (a constant when not by day)."""
+        return [_day(session, column)] if by_day else []
+
+    def unpack(row: Any) -> tuple[Any, list[Any]]:
+        values = list(row)
+        return (values.pop(0) if by_day else None), values
+
+    lead_day = days(LeadRow.created_at)
+    leads = select(*lead_day, LeadRow.partner_id, *_LEAD_DIMS, func.count()).where(
         _during(LeadRow.created_at, windows), flt.on_lead()
     )
     if flt.partner_id:
         leads = leads.where(LeadRow.partner_id == flt.partner_id)
-    for partner, campaign, country, raw, total in session.execute(
-        leads.group_by(LeadRow.partner_id, *_LEAD_DIMS)
-    ):
-        fact(partner, campaign, country, raw, "leads", "", total)
+    for row in session.execute(leads.group_by(*lead_day, LeadRow.partner_id, *_LEAD_DIMS)):
+        day, (partner, campaign, country, raw, total) = unpack(row)
+        fact(day, partner, campaign, country, raw, "leads", "", total)
+
+    offer_day = days(OfferRow.offered_at)
 
     def offer_query(*columns: Any) -> Any:
         query = (
-            select(OfferRow.partner_id, *_LEAD_DIMS, *columns)
+            select(*offer_day, OfferRow.partner_id, *_LEAD_DIMS, *columns)
             .join(LeadRow, LeadRow.id == OfferRow.lead_id)
             .where(_during(OfferRow.offered_at, windows), flt.on_lead())
         )
@@ -178,18 +227,32 @@ def raw_facts(session: Session, windows: Sequence[Window], flt: ReportFilter | N
         _count(unpooled_expiry),
         _count(and_(deadline.is_not(None), or_(status.in_(ANSWERED), unpooled_expiry))),
         _count(and_(deadline.is_not(None), status.in_(ANSWERED), decided <= deadline)),
-    ).group_by(OfferRow.partner_id, *_LEAD_DIMS)
-    for partner, campaign, country, raw, *figures in session.execute(counts):
+    ).group_by(*offer_day, OfferRow.partner_id, *_LEAD_DIMS)
+    for row in session.execute(counts):
+        day, (partner, campaign, country, raw, *figures) = unpack(row)
         for measure, value in zip(OFFER_MEASURES, figures, strict=True):
-            fact(partner, campaign, country, raw, measure, "", value or 0)
+            fact(day, partner, campaign, country, raw, measure, "", value or 0)
 
     # Percentiles do not add up; buckets of time to accept do (``hours.py``).
     hours = offer_query(_hours_to_accept(session)).where(status.in_(ACCEPTED), decided.is_not(None))
     buckets: dict[Key, int] = defaultdict(int)
-    for partner, campaign, country, raw, value in session.execute(hours):
-        buckets[(partner, campaign, country, product_key(raw), bucket_of(float(value)))] += 1
-    for (partner, campaign, country, key, code), total in buckets.items():
-        facts.append(Fact(partner, campaign, country, key, "accept_hours", code, total, Decimal("0.00")))
+    for row in session.execute(hours):
+        day, (partner, campaign, country, raw, value) = unpack(row)
+        buckets[(day, partner, campaign, country, product_key(raw), bucket_of(float(value)))] += 1
+    for (day, partner, campaign, country, key, code), total in buckets.items():
+        facts.append(
+            Fact(
+                partner,
+                campaign,
+                country,
+                key,
+                "accept_hours",
+                str(code),
+                total,
+                Decimal("0.00"),
+                _as_date(day),
+            )
+        )
 
     note_type = LeadEventRow.payload["type"].as_string()
     contact = (
@@ -207,16 +270,31 @@ def raw_facts(session: Session, windows: Sequence[Window], flt: ReportFilter | N
     )
     contacts = offer_query(OfferRow.decided_at, contact).where(status.in_(ACCEPTED), decided.is_not(None))
     buckets.clear()
-    for partner, campaign, country, raw, accepted_at, contacted_at in session.execute(contacts):
+    for row in session.execute(contacts):
+        day, (partner, campaign, country, raw, accepted_at, contacted_at) = unpack(row)
         if contacted_at is not None:
             code = bucket_of(_hours_between(accepted_at, contacted_at))
-            buckets[(partner, campaign, country, product_key(raw), code)] += 1
-    for (partner, campaign, country, key, code), total in buckets.items():
-        facts.append(Fact(partner, campaign, country, key, "contact_hours", code, total, Decimal("0.00")))
+            buckets[(day, partner, campaign, country, product_key(raw), code)] += 1
+    for (day, partner, campaign, country, key, code), total in buckets.items():
+        facts.append(
+            Fact(
+                partner,
+                campaign,
+                country,
+                key,
+                "contact_hours",
+                str(code),
+                total,
+                Decimal("0.00"),
+                _as_date(day),
+            )
+        )
+
+    event_day = days(LeadEventRow.occurred_at)
 
     def event_query(*columns: Any) -> Any:
         query = (
-            select(LeadEventRow.partner_id, *_LEAD_DIMS, *columns)
+            select(*event_day, LeadEventRow.partner_id, *_LEAD_DIMS, *columns)
             .join(LeadRow, LeadRow.id == LeadEventRow.lead_id)
             .where(_during(LeadEventRow.occurred_at, windows), flt.on_lead())
         )
@@ -226,18 +304,18 @@ def raw_facts(session: Session, windows: Sequence[Window], flt: ReportFilter | N
     outcomes = event_query(LeadEventRow.kind, reason, func.count(), func.sum(amount_of())).where(
         LeadEventRow.kind.in_(list(OUTCOMES))
     )
-    for partner, campaign, country, raw, kind, code, total, amount in session.execute(
-        outcomes.group_by(LeadEventRow.partner_id, *_LEAD_DIMS, LeadEventRow.kind, reason)
+    for row in session.execute(
+        outcomes.group_by(*event_day, LeadEventRow.partner_id, *_LEAD_DIMS, LeadEventRow.kind, reason)
     ):
+        day, (partner, campaign, country, raw, kind, code, total, amount) = unpack(row)
         measure = OUTCOMES[kind]
-        fact(partner, campaign, country, raw, measure, "" if measure == "won" else code, total, amount)
+        fact(day, partner, campaign, country, raw, measure, "" if measure == "won" else code, total, amount)
 
     rating = LeadEventRow.payload["rating"].as_integer()
     ratings = event_query(func.count(), func.sum(rating)).where(
         LeadEventRow.kind == EventKind.NOTE.value, LeadEventRow.payload["type"].as_string() == "rating"
     )
-    for partner, campaign, country, raw, total, summed in session.execute(
-        ratings.group_by(LeadEventRow.partner_id, *_LEAD_DIMS)
-    ):
-        fact(partner, campaign, country, raw, "rating", "", total, summed)
+    for row in session.execute(ratings.group_by(*event_day, LeadEventRow.partner_id, *_LEAD_DIMS)):
+        day, (partner, campaign, country, raw, total, summed) = unpack(row)
+        fact(day, partner, campaign, country, raw, "rating", "", total, summed)
     return facts

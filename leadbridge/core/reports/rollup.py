@@ -1,9 +1,11 @@
-"""Daily pre-aggregates of the report facts: one row per day × partner × campaign × region ×
-products × measure × code, kept level-triggered from the leads, offers and events.
+"""Pre-aggregates of the report facts (``cells.py``): day cells, and month and year cells per cube,
+kept level-triggered from the leads, offers and events.
 
 Rules:
-- ``report_daily`` holds the facts (``facts.py``) of whole UTC days before ``rolled_until``
-  (``report_rollup``, one row); a day's rows are replaced as a whole, from the raw rows;
+- ``report_cells`` holds the facts (``facts.py``) of whole UTC days before ``rolled_until``
+  (``report_rollup``, one row): a day's cells are replaced as a whole, from the raw rows; then
+  each month with a replaced day is summed again from its day cells, and each such year from its
+  month cells (in every cube) — so a month or year cell is always the sum of the cells below it;
 - a day is *dirty* when a lead changed since the last refresh (``updated_at`` at or after
   ``watermark − OVERLAP``; every event and offer decision bumps its lead): the day it was created,
   and the days of each of its offers and events. The overlap covers transactions that committed
@@ -11,42 +13,28 @@ Rules:
 - ``refresh`` (the ``rollup_reports`` step, run by the reconcile loop every ``ROLLUP_S``)
   recomputes the dirty days and the days from ``rolled_until`` up to yesterday — at most
   ``MAX_DAYS`` new days per run, so a first fill of a large history proceeds in slices;
-- readers never trust a dirty day (``read.py`` reads it raw), so a report is exact between
-  refreshes; the refresh only keeps the raw part small.
+- readers never trust a dirty day (``read.py`` takes its stored cells away and reads it raw), so
+  a report is exact between refreshes; the refresh only keeps the raw part small.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import Date, Index, Integer, Numeric, String, delete, func, insert, select
+from sqlalchemy import Date, Integer, delete, func, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from leadbridge.core.model import utcnow
-from leadbridge.core.reports.facts import raw_facts
+from leadbridge.core.reports.cells import CUBES, DAY_CUBE, Cell, Cells, ReportCellRow, project, rows_of
+from leadbridge.core.reports.facts import DIMENSIONS, raw_facts
 from leadbridge.core.store.tables import Base, LeadEventRow, LeadRow, OfferRow
 
 OVERLAP = timedelta(minutes=10)
 ROLLUP_S = 300.0
 MAX_DAYS = 400
-
-
-class ReportDailyRow(Base):
-    """The facts of one whole day (module rules)."""
-
-    __tablename__ = "report_daily"
-    __table_args__ = (Index("ix_report_daily_day", "day"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    day: Mapped[date] = mapped_column(Date)
-    partner_id: Mapped[str | None] = mapped_column(String(40))
-    campaign: Mapped[str | None] = mapped_column(String(255))
-    country: Mapped[str | None] = mapped_column(String(2))
-    products: Mapped[str] = mapped_column(String(500))
-    measure: Mapped[str] = mapped_column(String(20))
-    code: Mapped[str] = mapped_column(String(60))
-    n: Mapped[int] = mapped_column(Integer)
-    amount: Mapped[float] = mapped_column(Numeric(16, 2))
 
 
 class ReportRollupRow(Base):
@@ -91,29 +79,101 @@ def _first_day(session: Session) -> date | None:
     return min(known) if known else None
 
 
-def replace_day(session: Session, day: date) -> int:
-    """Recompute one day's facts from the raw rows; the number of fact rows stored."""
-    session.execute(delete(ReportDailyRow).where(ReportDailyRow.day == day))
-    facts = raw_facts(session, [(start_of(day), start_of(day + timedelta(days=1)))])
-    if facts:
+def _runs(days: Iterable[date]) -> list[tuple[date, date]]:
+    """``[start, end)`` runs of consecutive days, none crossing a month's end (one raw read each)."""
+    runs: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if runs and runs[-1][1] == day and day.day != 1:
+            runs[-1] = (runs[-1][0], day + timedelta(days=1))
+        else:
+            runs.append((day, day + timedelta(days=1)))
+    return runs
+
+
+def _stored(session: Session, *where: Any) -> Iterator[tuple[tuple[Any, ...], Cell]]:
+    """Stored cells as (every dimension's value, figures)."""
+    table = ReportCellRow.__table__
+    for row in session.execute(select(*table.c).where(*where)):
+        yield tuple(getattr(row, d) for d in DIMENSIONS), Cell.of_row(row)
+
+
+def _insert(session: Session, rows: Iterable[dict[str, Any]]) -> int:
+    batch: list[dict[str, Any]] = []
+    count = 0
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= 5_000:
+            session.execute(insert(ReportCellRow), batch)
+            count += len(batch)
+            batch = []
+    if batch:
+        session.execute(insert(ReportCellRow), batch)
+        count += len(batch)
+    return count
+
+
+def replace_days(session: Session, days: Iterable[date]) -> int:
+    """Recompute the day cells of ``days`` from the raw rows; the number of cells stored."""
+    table, stored = ReportCellRow, 0
+    for start, end in _runs(days):
         session.execute(
-            insert(ReportDailyRow),
-            [
-                {
-                    "day": day,
-                    "partner_id": f.partner_id,
-                    "campaign": f.campaign,
-                    "country": f.country,
-                    "products": f.products,
-                    "measure": f.measure,
-                    "code": f.code,
-                    "n": f.n,
-                    "amount": f.amount,
-                }
-                for f in facts
-            ],
+            delete(table).where(
+                table.cube == DAY_CUBE, table.grain == "d", table.period >= start, table.period < end
+            )
         )
-    return len(facts)
+        by_day: dict[date, Cells] = defaultdict(dict)
+        for fact in raw_facts(session, [(start_of(start), start_of(end))], by_day=True):
+            assert fact.day is not None
+            key = (fact.partner_id, fact.campaign, fact.country, fact.products)
+            cells = by_day[fact.day]
+            cell = cells.get(key)
+            if cell is None:
+                cell = cells[key] = Cell()
+            cell.add_fact(fact)
+        stored += _insert(
+            session, (row for day, cells in by_day.items() for row in rows_of(DAY_CUBE, "d", day, cells))
+        )
+    return stored
+
+
+def replace_months(session: Session, months: Iterable[date]) -> None:
+    """Recompute each month's cells, in every cube, as the sum of its day cells."""
+    table = ReportCellRow
+    for month in sorted(set(months)):
+        end = _next_month(month)
+        session.execute(delete(table).where(table.grain == "m", table.period == month))
+        days = list(
+            _stored(
+                session, table.cube == DAY_CUBE, table.grain == "d", table.period >= month, table.period < end
+            )
+        )
+        whole = project(days, DAY_CUBE)
+        for cube in CUBES:
+            _insert(
+                session,
+                rows_of(cube, "m", month, whole if cube == DAY_CUBE else project(whole.items(), cube)),
+            )
+
+
+def replace_years(session: Session, years: Iterable[int]) -> None:
+    """Recompute each year's cells, in every cube, as the sum of its month cells."""
+    table = ReportCellRow
+    for year in sorted(set(years)):
+        first = date(year, 1, 1)
+        session.execute(delete(table).where(table.grain == "y", table.period == first))
+        for cube in CUBES:
+            months = _stored(
+                session,
+                table.cube == cube,
+                table.grain == "m",
+                table.period >= first,
+                table.period < date(year + 1, 1, 1),
+            )
+            _insert(session, rows_of(cube, "y", first, project(months, cube)))
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + 1, 1, 1) if month.month == 12 else date(month.year, month.month + 1, 1)
 
 
 def state(session: Session) -> ReportRollupRow | None:
@@ -135,8 +195,10 @@ def refresh(session: Session, *, now: datetime | None = None, max_days: int = MA
     while day < end:
         days.add(day)
         day += timedelta(days=1)
-    for day in sorted(days):
-        replace_day(session, day)
+    replace_days(session, days)
+    months = {d.replace(day=1) for d in days}
+    replace_months(session, months)
+    replace_years(session, {m.year for m in months})
     row.rolled_until = max(end, row.rolled_until or end)
     row.watermark = now
     session.flush()

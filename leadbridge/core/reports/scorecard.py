@@ -8,7 +8,7 @@ Rules (see ``window.py`` for what the range and filters cover):
   shown as ``declined_not_a_lead``);
 - time to accept: hours from offer to accept, median and p90 over the accepted offers; time to
   first contact: hours from accepting to the first contact (``facts.py``), median and p90 over the
-  accepted offers with a contact (both read from duration buckets, within 0.5 %: ``hours.py``);
+  accepted offers with a contact (both read from duration buckets, within 2 %: ``hours.py``);
 - conversion = won / accepted; win rate = won / (won + lost); revenue won: the sum of win amounts;
 - lost and return reasons: counts by reason code;
 - SLA compliance: offers answered (accepted or declined) by their deadline / offers with a
@@ -27,7 +27,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadbridge.core.reports.hours import percentile_of
 from leadbridge.core.reports.read import report_facts
 from leadbridge.core.reports.window import ReportFilter, median_of, money, ratio
 from leadbridge.core.store.tables import PartnerRow
@@ -114,20 +113,13 @@ def partner_scorecard(session: Session, flt: ReportFilter | None = None) -> Scor
     """The scorecard of every partner with activity in the range (module rules)."""
     flt = flt or ReportFilter()
     rows: dict[str, ScorecardRow] = {}
-    hours: dict[str, dict[str, int]] = defaultdict(dict)
-    contacts: dict[str, dict[str, int]] = defaultdict(dict)
     ratings: dict[str, Decimal] = defaultdict(Decimal)
-    for (partner_id, measure, code), n, amount in report_facts(
-        session, flt, ("partner_id",), _MEASURES
-    ).items():
+    facts = report_facts(session, flt, ("partner_id",), _MEASURES)
+    for (partner_id, measure, code), n, amount in facts.items():
         if partner_id is None:
             continue  # an outcome no partner reported (a manufacturer's own win) is no partner's figure
         r = rows.setdefault(partner_id, ScorecardRow(partner_id, partner_id))
-        if measure == "accept_hours":
-            hours[partner_id][code] = n
-        elif measure == "contact_hours":
-            contacts[partner_id][code] = n
-        elif measure in ("lost", "returned"):
+        if measure in ("lost", "returned"):
             reasons = r.lost_reasons if measure == "lost" else r.return_reasons
             reasons[code or "unknown"] = reasons.get(code or "unknown", 0) + n
             setattr(r, measure, getattr(r, measure) + n)
@@ -139,12 +131,16 @@ def partner_scorecard(session: Session, flt: ReportFilter | None = None) -> Scor
             ratings[partner_id] += amount
         else:
             setattr(r, _FIELDS[measure], getattr(r, _FIELDS[measure]) + n)
-    for partner_id, buckets in hours.items():
-        rows[partner_id].median_accept_hours = percentile_of(buckets, 0.5)
-        rows[partner_id].p90_accept_hours = percentile_of(buckets, 0.9)
-    for partner_id, buckets in contacts.items():
-        rows[partner_id].median_contact_hours = percentile_of(buckets, 0.5)
-        rows[partner_id].p90_contact_hours = percentile_of(buckets, 0.9)
+    for (partner_id,), hists in facts.hists.items():
+        if partner_id is None:
+            continue
+        r = rows.setdefault(partner_id, ScorecardRow(partner_id, partner_id))
+        if "accept_hours" in hists:
+            r.median_accept_hours = hists["accept_hours"].percentile(0.5)
+            r.p90_accept_hours = hists["accept_hours"].percentile(0.9)
+        if "contact_hours" in hists:
+            r.median_contact_hours = hists["contact_hours"].percentile(0.5)
+            r.p90_contact_hours = hists["contact_hours"].percentile(0.9)
     for partner_id, summed in ratings.items():
         rows[partner_id].average_rating = ratio(float(summed), rows[partner_id].ratings)
     names = session.execute(select(PartnerRow.id, PartnerRow.name).where(PartnerRow.id.in_(list(rows))))
