@@ -31,6 +31,7 @@ from leadbridge.core.store.database import Database
 from leadbridge.core.store.db import engine_for
 from leadbridge.demo.actors import Partners
 from leadbridge.demo.hooks import summary as hooks_summary
+from leadbridge.demo.performance import accounts_with_figures
 from leadbridge.demo.report import summarise
 from leadbridge.demo.world import HOME, DemoWorld, start_world
 from leadbridge.runtime import build_runtime
@@ -142,6 +143,9 @@ def run_demo(
             if number < PARTNER_ROUNDS:
                 say(f"partners act (round {number + 1})")
                 actions += partners.act()
+        say("writing partner performance to the manufacturer's accounts")
+        performance = engine.push_performance()
+        cycles.append(performance)
         idle = engine.run(progress=_prefixed(say, "final cycle"))
         cycles.append(idle)
         summary = summarise(world, database)
@@ -153,6 +157,7 @@ def run_demo(
         summary["errors"] = [error for report in cycles for error in [*report.errors, *report.stopped]]
         summary["webhook_partners"] = hooks_summary(world.hook_inboxes)
         summary["partners_by_kind"] = world.partners_by_kind()
+        summary["performance_accounts"] = accounts_with_figures(world.box, home)
         summary["seconds"] = round(time.monotonic() - started, 2)
         summary["directory"] = str(directory.resolve())
         return summary, world
@@ -188,6 +193,9 @@ def _print(summary: dict[str, Any]) -> None:
     )
     kinds = ", ".join(f"{count} {kind}" for kind, count in summary["partners_by_kind"].items())
     console.print(f"partners by kind: {kinds}")
+    console.print(
+        f"partner performance written to {summary['performance_accounts']} account(s) in the home CRM"
+    )
     colour = "green" if summary["lost"] == 0 else "red"
     console.print(f"[{colour}]leads lost on the way: {summary['lost']}[/]")
     for detail in summary["lost_details"]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
 
 from leadbridge.cli.context import Table, console, err_console, fail, print_json, settings
@@ -17,6 +20,8 @@ from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import PartnerRow
 from leadbridge.notify.mailer import SmtpMailer
+from leadbridge.sync.connections import build_connectors
+from leadbridge.sync.cycle import SyncEngine
 from leadbridge.sync.importing import import_partners
 from leadbridge.web.invites import Invitations, invite_contacts
 
@@ -105,6 +110,110 @@ def list_command(
         )
     console.print(table)
     console.print(f"{len(partners)} partner(s)")
+
+
+performance_app = typer.Typer(
+    help="Partner performance written to the partners' accounts in the home CRM.", no_args_is_help=True
+)
+partners_app.add_typer(performance_app, name="performance")
+
+
+@performance_app.command("push")
+def performance_push(
+    partner: Annotated[
+        list[str] | None, typer.Option("--partner", help="only this partner (id or external id; repeatable)")
+    ] = None,
+    connection: Annotated[str | None, typer.Option("--connection", help="only this home connection")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compute the partners' scorecard figures now, queue those that changed and write them to each
+    home connection whose mapping has a ``partner_performance`` section (the schedule does the same
+    every ``every_hours``). Exit 1 if a write failed."""
+    config = settings()
+    database = open_database()
+    homes = [
+        n for n, c in config.connections.items() if c.role == "manufacturer" and (connection in (None, n))
+    ]
+    connectors = {n: c for n, c in build_connectors(config).items() if n in homes}
+    if not connectors:
+        raise fail("no home CRM connection that can be synced (see `connections:` in leadbridge.yaml)")
+    partner_ids = _partner_ids(database, partner) if partner else None
+    engine = SyncEngine(database, config, connectors, worker="cli-performance")
+    if as_json:
+        report = engine.push_performance(partner_ids=partner_ids)
+    else:
+        with count_progress("partners") as advance:
+            report = engine.push_performance(partner_ids=partner_ids, progress=advance)
+    summary: dict[str, Any] = {
+        "connections": [
+            {
+                "connection": s.target,
+                "partners": s.partners,
+                "changed": len(s.queued),
+                "unchanged": s.unchanged,
+            }
+            for s in report.performance
+        ],
+        "written": sum(f.written for f in report.written_back),
+        "failed": sum(f.failed for f in report.written_back),
+        "dead": sum(f.dead for f in report.written_back),
+        "errors": [*report.errors, *(e for f in report.written_back for e in f.errors)],
+        "api_calls": report.api_calls,
+    }
+    if as_json:
+        print_json(summary)
+    else:
+        if not report.performance:
+            console.print(
+                "no home connection has a partner_performance section in its mapping (docs/mappings.md)"
+            )
+        for line in summary["connections"]:
+            console.print(
+                f"[bold]{line['connection']}[/]: {line['partners']} partner(s) with an account, "
+                f"{line['changed']} changed, {line['unchanged']} unchanged"
+            )
+        console.print(
+            f"written: {summary['written']}, failed: {summary['failed']} ({summary['dead']} dead-lettered)"
+        )
+        for error in summary["errors"]:
+            err_console.print(f"[yellow]attention:[/] {error}")
+    if summary["failed"] or report.errors:
+        raise typer.Exit(1)
+
+
+@contextmanager
+def count_progress(what: str) -> Iterator[Callable[[int], None]]:
+    """Yield an ``advance(n)`` callback: a live count of ``what`` done, with the rate (stderr)."""
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:>7,.0f} · {task.fields[rate]:>6,.0f}/s"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"computing {what}", total=None, rate=0.0)
+
+        def advance(n: int) -> None:
+            progress.advance(task, n)
+            elapsed = progress.tasks[task].elapsed or 0.0
+            progress.update(task, rate=progress.tasks[task].completed / elapsed if elapsed else 0.0)
+
+        yield advance
+
+
+def _partner_ids(database: Database, wanted: list[str]) -> list[str]:
+    """Partner ids for ids or external ids; an unknown one is an error naming it."""
+    found: list[str] = []
+    with database.transaction() as session:
+        for key in wanted:
+            row = session.execute(
+                select(PartnerRow.id).where((PartnerRow.id == key) | (PartnerRow.external_id == key))
+            ).scalar()
+            if row is None:
+                raise fail(f"no partner {key!r} (give its id or external id; `leadbridge partners list`)")
+            found.append(row)
+    return found
 
 
 def register(app: typer.Typer) -> None:

@@ -108,6 +108,7 @@ PARTNER_COLUMNS = (
     "per_week",
     "per_month",
     "paused_until",
+    "home_account_id",
 )
 
 
@@ -286,6 +287,7 @@ def partner_from_csv(row: dict[str, str | None]) -> Partner:
                 {key: row.get(key) for key in ("max_open", "per_day", "per_week", "per_month")}
             ),
             "availability": {"paused_until": row.get("paused_until")},
+            "home_account_id": row.get("home_account_id") or None,
         }
     )
 

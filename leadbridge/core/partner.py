@@ -165,6 +165,9 @@ class Partner(BaseModel):
 
     id: str = Field(default_factory=lambda: new_id("P"))
     external_id: str | None = None
+    # The partner's own account record in the manufacturer's (home) CRM: a Salesforce Account id, a
+    # HubSpot company id or a Dynamics 365 accountid. Performance figures are written there.
+    home_account_id: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
     name: str
     active: bool = True
     connection: str = "inbox"

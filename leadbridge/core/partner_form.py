@@ -187,6 +187,8 @@ def partner_from_form(form: Mapping[str, str], base: Partner | None = None) -> P
         problems.append("name: a partner needs a name")
     data["name"] = name or "?"
     data["external_id"] = form.get("external_id", "").strip() or None
+    if "home_account_id" in form or base is None:
+        data["home_account_id"] = form.get("home_account_id", "").strip() or None
     data["tier"] = form.get("tier", "registered").strip() or "registered"
     data["active"] = bool(form.get("active"))
     data["territory"] = {
@@ -233,6 +235,7 @@ def form_from_partner(partner: Partner) -> dict[str, str]:
     form = {
         "name": partner.name,
         "external_id": partner.external_id or "",
+        "home_account_id": partner.home_account_id or "",
         "tier": partner.tier.value,
         "active": "on" if partner.active else "",
         "countries": ", ".join(partner.territory.countries),

@@ -32,6 +32,7 @@ from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.settings import ConnectionConfig, Settings
 from leadbridge.core.store.database import Database
 from leadbridge.demo.hooks import HookInbox, HookServer
+from leadbridge.demo.performance import home_mapping, with_accounts
 from leadbridge.sandbox import Sandbox
 from leadbridge.sandbox.dynamics.org import DataverseOrg
 from leadbridge.sandbox.hubspot.portal import Portal
@@ -314,19 +315,23 @@ def start_world(
                 box.ca_file,
                 name=HOME,
                 role="manufacturer",
+                mapping=str(home_mapping(HUBSPOT, box.ca_file.parent)),
             )
         elif home == DYNAMICS:
             home_config = dynamics_connection(
-                box.dynamics.org("manufacturer"), box.ca_file, name=HOME, role="manufacturer"
-            )
+                box.dynamics.org("manufacturer"), box.ca_file, name=HOME, role="manufacturer",
+                mapping=str(home_mapping(DYNAMICS, box.ca_file.parent)),
+            )  # fmt: skip
         else:
             home_config = connection_for(
-                box.salesforce.org("manufacturer"), box.ca_file, name=HOME, role="manufacturer"
-            )
+                box.salesforce.org("manufacturer"), box.ca_file, name=HOME, role="manufacturer",
+                mapping=str(home_mapping("salesforce", box.ca_file.parent)),
+            )  # fmt: skip
         connections: dict[str, ConnectionConfig] = {HOME: home_config, INBOX: InboxConfig(name=INBOX)}
         partners = demo_partners(
             seed, partner_orgs, hubspot_partners, pipedrive_partners, dynamics_partners, webhook_partners
         )
+        partners = with_accounts(box, home, partners)  # each partner's account in the home CRM
         world = DemoWorld(box, base, home_kind=home)
         if webhook_partners:
             world.hooks = HookServer()

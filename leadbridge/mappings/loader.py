@@ -16,8 +16,14 @@ from pydantic import BaseModel, ValidationError
 from leadbridge.core.errors import ConfigError
 from leadbridge.core.settings import CrmConnection
 from leadbridge.mappings.canonical import Owner, lookup, suggest
+from leadbridge.mappings.performance import (
+    DEFAULT_OBJECTS,
+    PerformanceModel,
+    performance_problems,
+)
 from leadbridge.mappings.schema import IN, OUT, EntryModel, FieldMapping, FileModel, Mapping, Side, Step
 from leadbridge.mappings.transforms import REGISTRY
+from leadbridge.ports.accounts import PerformanceSection
 
 Loc = tuple[Any, ...]
 DEFAULTS_DIR = Path(__file__).parent / "defaults"
@@ -234,6 +240,7 @@ def parse_mapping(text: str, source: str, *, systems: Collection[str] | None = N
     loader = _EntryLoader(lines, header.role, problems)
     fields = [f for i, item in enumerate(header.fields) if (f := loader.load(item, ("fields", i)))]
     _duplicates(fields, problems)
+    performance = _performance(header, lines, problems)
     if problems:
         raise MappingError(source, problems)
     return Mapping(
@@ -245,6 +252,41 @@ def parse_mapping(text: str, source: str, *, systems: Collection[str] | None = N
         description=header.description,
         fields=tuple(fields),
         source=source,
+        performance=performance,
+    )
+
+
+def _performance(
+    header: FileModel, lines: _Lines, problems: list[tuple[int, str]]
+) -> PerformanceSection | None:
+    """The ``partner_performance`` section (``mappings/performance.py``); its problems go to ``problems``."""
+    raw = header.partner_performance
+    if raw is None:
+        return None
+    base: Loc = ("partner_performance",)
+    if header.role != "manufacturer":
+        problems.append(
+            (
+                lines.line(base),
+                "partner_performance: only a manufacturer (home) mapping writes partner figures",
+            )
+        )
+        return None
+    try:
+        model = PerformanceModel.model_validate(raw)
+    except ValidationError as error:
+        problems.extend(_validation_problems(error, base, lines))
+        return None
+    found = performance_problems(model, lambda figure: lines.line((*base, "fields", figure)))
+    problems.extend(found)
+    if found:
+        return None
+    return PerformanceSection(
+        object=model.object or DEFAULT_OBJECTS.get(header.system, "Account"),
+        window_days=model.window_days,
+        every_hours=model.every_hours,
+        fields=tuple(model.fields.items()),
+        lines=tuple((figure, lines.line((*base, "fields", figure))) for figure in model.fields),
     )
 
 

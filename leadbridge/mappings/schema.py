@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from leadbridge.mappings.canonical import Owner
 from leadbridge.mappings.transforms import Transform
+from leadbridge.ports.accounts import PerformanceSection
 
 IN, OUT = "in", "out"
 
@@ -75,6 +76,7 @@ class FileModel(BaseModel):
     stamp: str | None = None
     description: str = ""
     fields: list[Any] = Field(min_length=1)
+    partner_performance: Any = None  # mappings/performance.py checks it
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ class Mapping:
     description: str
     fields: tuple[FieldMapping, ...]
     source: str
+    performance: PerformanceSection | None = None  # partner figures onto the partner's home account
 
     def partner_owned_fields(self) -> tuple[str, ...]:
         """The remote fields this mapping reads that the partner owns (``owner: partner``), once each."""

@@ -20,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 from leadbridge.core.model import Lead
 from leadbridge.core.partner_status import PartnerStatus
 from leadbridge.core.writeback import LeadStatusRecord
+from leadbridge.ports.accounts import PerformanceSection
 from leadbridge.ports.records import Change, Checkpoint, CheckResult, StreamInfo, WriteItem, WriteResult
 from leadbridge.ports.remote import FieldFix, FieldSpec, RemoteObject
 
@@ -104,6 +105,26 @@ class SyncedConnector(Connector, Protocol):
     def task_fields(self, remote_id: str, subject: str, description: str) -> dict[str, Any]: ...
 
     def erasure_fields(self, lead_id: str, mark: str) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class AccountWriter(Protocol):
+    """A home connector that writes partner figures onto the partners' account records
+    (``Capability.ACCOUNTS``): the mapping's ``partner_performance`` section says which figures go
+    into which fields of ``account_object``."""
+
+    @property
+    def performance(self) -> PerformanceSection | None:
+        """The connection mapping's ``partner_performance`` section (None: nothing to write)."""
+        ...
+
+    def describe(self, object_name: str) -> RemoteObject: ...
+
+    def write_accounts(self, items: Sequence[WriteItem]) -> list[WriteResult]:
+        """Update each item's account (``external_id``, the record id) with its remote fields, as
+        typed values (int, Decimal, float, datetime) the connector puts in its wire format; one
+        result per item, in order. An unknown account is that item's ``SKIP``."""
+        ...
 
 
 class PartnerFieldMap(Protocol):

@@ -29,6 +29,7 @@ class Capability(StrEnum):
     CREATE_FIELDS = "create_fields"  # creates missing custom fields through its API (``create_field``)
     WRITE_ONLY = "write_only"  # only written to (signed outbound webhooks): nothing to read or check out
     HOME = "home"  # may be the manufacturer's side (role: manufacturer)
+    ACCOUNTS = "accounts"  # writes figures onto partner account records (``AccountWriter``)
     PARTNER = "partner"  # may be a partner's side (role: partner)
 
 

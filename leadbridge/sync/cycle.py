@@ -3,7 +3,9 @@
 Order matters: partner updates are pulled *before* anything is pushed to partners, so a push never
 overwrites a status the partner set since the last cycle; routing runs after both pulls, so new
 leads and re-routed ones (declined, returned) are offered in the same cycle; the write-back runs
-last and carries every change of the cycle in as few calls as the batch limits allow. Partners on an
+last and carries every change of the cycle in as few calls as the batch limits allow — and, when the
+home mapping has a ``partner_performance`` section and its timer is due, the partners' changed
+figures onto their accounts (``sync/performance_push.py``). Partners on an
 event connection (``webhook``) get their lead events right after the partner deliveries.
 
 A step that stops (quota, an unreachable CRM) does not stop the others: each connection keeps its
@@ -18,7 +20,7 @@ whose projector queues the write-backs of what the cycle changes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
@@ -34,6 +36,7 @@ from leadbridge.sync.connections import event_connector_for
 from leadbridge.sync.deliver import FlushStats, flush
 from leadbridge.sync.outbox import OutboxSettings
 from leadbridge.sync.partner_events import EVENT_BATCH, EVENT_RETRIES, EventWriter
+from leadbridge.sync.performance_push import QueueSummary, due_targets, push, with_performance
 from leadbridge.sync.pull import PullStats, pull_manufacturer, pull_partner
 from leadbridge.sync.reconcile import poll_interval
 from leadbridge.sync.routing import Router, route_pending
@@ -49,6 +52,7 @@ class CycleReport:
     routed: int = 0
     delivered: list[FlushStats] = field(default_factory=list)
     written_back: list[FlushStats] = field(default_factory=list)
+    performance: list[QueueSummary] = field(default_factory=list)  # partner figures queued per home
     api_calls: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -125,9 +129,62 @@ class SyncEngine:
                 say(f"sending lead events to {name}")
                 writer = EventWriter(connector, public_url=self.settings.public_url)
                 report.delivered.append(self._flush(name, writer, EVENT_RETRIES, EVENT_BATCH))
+        self._queue_performance(report, only, due_only=True)
         for name in self._by_role("manufacturer", only):
             say(f"writing back to {name}")
-            report.written_back.append(self._flush(name, HomeWriter(self.connectors[name])))
+            home = with_performance(HomeWriter(self.connectors[name]), self.connectors[name])
+            report.written_back.append(self._flush(name, home))
+        report.api_calls = {name: self._calls(name) - before[name] for name in self.connectors}
+        report.seconds = round(time.monotonic() - started, 3)
+        return report
+
+    def _queue_performance(
+        self,
+        report: CycleReport,
+        only: str | None,
+        *,
+        due_only: bool,
+        partner_ids: Sequence[str] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        now = self.clock()
+        for name in self._by_role("manufacturer", only):
+            if due_only:
+                with self.database.transaction() as session:
+                    if name not in due_targets([name], session, now):
+                        continue
+            try:
+                summary = push(
+                    self.database,
+                    name,
+                    self.connectors[name],
+                    now=now,
+                    partner_ids=partner_ids,
+                    progress=progress,
+                )
+            except LeadbridgeError as error:
+                report.errors.append(f"{name}: partner performance: {error}")
+                continue
+            if summary is not None:
+                report.performance.append(summary)
+
+    def push_performance(
+        self,
+        only: str | None = None,
+        *,
+        partner_ids: Sequence[str] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> CycleReport:
+        """Compute every partner's figures now (due or not; or only ``partner_ids``'), queue the
+        changed ones and write them to the home connections (``leadbridge partners performance
+        push``, with or without a worker running)."""
+        started = time.monotonic()
+        before = {name: self._calls(name) for name in self.connectors}
+        report = CycleReport()
+        self._queue_performance(report, only, due_only=False, partner_ids=partner_ids, progress=progress)
+        for name in sorted({s.target for s in report.performance}):
+            home = with_performance(HomeWriter(self.connectors[name]), self.connectors[name])
+            report.written_back.append(self._flush(name, home))
         report.api_calls = {name: self._calls(name) - before[name] for name in self.connectors}
         report.seconds = round(time.monotonic() - started, 3)
         return report

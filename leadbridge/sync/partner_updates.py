@@ -58,6 +58,7 @@ COLUMN_PATHS: dict[str, tuple[str, ...]] = {
     "per_week": ("capacity.per_week",),
     "per_month": ("capacity.per_month",),
     "paused_until": ("availability.paused_until",),
+    "home_account_id": ("home_account_id",),
 }
 _LOCATION = {"location_postal_code", "location_city", "location_country"}
 _COORDINATES = {"location_latitude", "location_longitude"}

@@ -18,6 +18,8 @@ Rules (one ``reconcile`` step, run every ``RECONCILE_S`` by the embedded schedul
     ``sync/retention.py``): its personal data is purged by the ``purge_expired`` step; a policy
     that cannot be read skips only this predicate (the router reports the broken policy);
   - ``due_rollup``: the reports' daily pre-aggregates, when their ``rollup_reports`` timer is due;
+  - ``due_performance``: home connections that write partner figures onto accounts
+    (``Capability.ACCOUNTS``) whose ``performance:<name>`` timer is due (``sync/performance_push.py``);
 - the items are de-duplicated by ``(step, args)`` and *published*, through the same dispatcher
   an after-commit kick uses. The loop never does the work itself, so two sweepers at once (two
   beats, a beat and a web process) are harmless: the dispatcher keeps one waiting copy of each
@@ -48,12 +50,14 @@ from leadbridge.notify.dead_letters import MAIL_TARGET
 from leadbridge.ports import Capability, ConnectorRegistry
 from leadbridge.sync import timers
 from leadbridge.sync.leases import lease
+from leadbridge.sync.performance_push import due_targets
 from leadbridge.sync.retention import due_since
 from leadbridge.sync.steps import (
     FLUSH_OUTBOX,
     POLL_PARTNER,
     POLL_SOURCE,
     PURGE_EXPIRED,
+    PUSH_PERFORMANCE,
     ROLLUP_REPORTS,
     ROUTE_ALL,
     ROUTE_LEAD,
@@ -192,6 +196,20 @@ def due_rollup(session: Session, now: datetime, _settings: Settings) -> Iterable
         yield Due(ROLLUP_REPORTS, (), since)
 
 
+def due_performance(session: Session, now: datetime, settings: Settings) -> Iterable[Due]:
+    """Home connections whose partner figures are due to be computed (a new one: at once)."""
+    kinds = default_registry()
+    homes = [
+        name
+        for name, conn in sorted(settings.connections.items())
+        if isinstance(conn, CrmConnection)
+        and conn.role == "manufacturer"
+        and kinds.can(conn, Capability.ACCOUNTS)
+    ]
+    for name, since in due_targets(homes, session, now).items():
+        yield Due(PUSH_PERFORMANCE, (name,), since)
+
+
 PREDICATES: tuple[Predicate, ...] = (
     waiting_leads,
     due_outbox,
@@ -200,6 +218,7 @@ PREDICATES: tuple[Predicate, ...] = (
     due_sla,
     due_retention,
     due_rollup,
+    due_performance,
 )
 
 

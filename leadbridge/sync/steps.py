@@ -40,6 +40,7 @@ SLA_TICK = "sla_tick"  # () expire offers, send reminders, escalate
 RECONCILE = "reconcile"  # () find every piece of due work in the database and publish it (sync/reconcile.py)
 PURGE_EXPIRED = "purge_expired"  # () erase the leads past their state's retention (sync/retention.py)
 ROLLUP_REPORTS = "rollup_reports"  # () refresh the reports' daily pre-aggregates (core/reports/rollup.py)
+PUSH_PERFORMANCE = "push_performance"  # (connection) queue changed partner figures (sync/performance_push.py)
 
 # A poll's extra argument when a webhook announced news: if another poll of the connection is running
 # (it may have read past the new record already), wait and poll again rather than skip.
@@ -60,6 +61,7 @@ STEP_NAMES: tuple[str, ...] = (
     RECONCILE,
     PURGE_EXPIRED,
     ROLLUP_REPORTS,
+    PUSH_PERFORMANCE,
 )
 
 

@@ -32,3 +32,24 @@ class SyncLinkRow(Base):
     written: Mapped[dict[str, Any]]
     seen: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
+
+
+class PerformancePushRow(Base):
+    """What leadbridge last queued and wrote of one partner's performance figures into one home CRM
+    (``sync/performance_push.py``, migration ``0014``).
+
+    ``digest`` is the hash of the figures last queued: the push step queues a write only when the
+    figures it computes hash differently. ``outbox_id`` is that write's outbox row (its status and
+    last error are the cockpit's), ``written_at`` when a write last landed.
+    """
+
+    __tablename__ = "performance_pushes"
+
+    partner_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    target: Mapped[str] = mapped_column(String(100), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(100))
+    digest: Mapped[str] = mapped_column(String(64))
+    figures: Mapped[dict[str, Any]]
+    outbox_id: Mapped[int | None]
+    queued_at: Mapped[datetime]
+    written_at: Mapped[datetime | None]

@@ -186,6 +186,7 @@ def flush_outbox(ctx: JobContext, target: str) -> list[Followup]:
     from leadbridge.sync.deliver import Writer, flush
     from leadbridge.sync.outbox import OutboxSettings
     from leadbridge.sync.partner_events import EVENT_BATCH, EVENT_RETRIES, EventWriter
+    from leadbridge.sync.performance_push import with_performance
     from leadbridge.sync.writers import HomeWriter, PartnerWriter
 
     retries = OutboxSettings(
@@ -201,7 +202,7 @@ def flush_outbox(ctx: JobContext, target: str) -> list[Followup]:
         writer = EventWriter(conn, public_url=ctx.settings.public_url)
         retries, claim_limit = replace(EVENT_RETRIES, stale_after=CLAIM_LEASE), EVENT_BATCH
     else:
-        writer = PartnerWriter(conn) if config.role == "partner" else HomeWriter(conn)
+        writer = PartnerWriter(conn) if config.role == "partner" else with_performance(HomeWriter(conn), conn)
     with lease(ctx.database, f"flush:{target}") as held:
         if not held:
             raise steps.Busy(f"another worker is flushing {target}", retry_after=FLUSH_BUSY_RETRY_S)
@@ -227,6 +228,21 @@ def flush_outbox(ctx: JobContext, target: str) -> list[Followup]:
                 return []
             if time.monotonic() > drain_until:
                 return [Followup(steps.FLUSH_OUTBOX, (target,))]
+
+
+def push_performance(ctx: JobContext, target: str) -> list[Followup]:
+    """Queue the partner figures that changed for the home connection ``target``
+    (``sync/performance_push.py``); one run per connection at a time; the flush follows."""
+    from leadbridge.sync.performance_push import push
+
+    with lease(ctx.database, f"performance:{target}") as held:
+        if not held:
+            return []  # another worker is computing this connection's figures right now
+        summary = push(ctx.database, target, connector(ctx, target), now=utcnow())
+    if summary is None or not summary.queued:
+        return []
+    log.info("performance: %d partner(s) with changed figures queued for %s", len(summary.queued), target)
+    return [Followup(steps.FLUSH_OUTBOX, (target,))]
 
 
 PURGE_BATCH = 100  # leads erased per retention pass; a full pass hands over to a follow-up
@@ -304,5 +320,6 @@ def step_table() -> StepTable:
         steps.RECONCILE: reconcile_step,
         steps.PURGE_EXPIRED: purge_expired,
         steps.ROLLUP_REPORTS: rollup_reports,
+        steps.PUSH_PERFORMANCE: push_performance,
     }
     return StepTable(table)

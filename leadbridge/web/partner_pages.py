@@ -24,6 +24,7 @@ from leadbridge.core.partner import Tier
 from leadbridge.core.partner_form import FormError, form_from_partner, partner_from_form, paused_until_from
 from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.store.database import Database
+from leadbridge.sync.performance_push import push_status
 from leadbridge.web.accounts import AdminPrincipal
 from leadbridge.web.deps import CsrfChecked, CurrentAdmin, Db, Page
 from leadbridge.web.partner_users import invite_user, remove_user, users_of
@@ -61,10 +62,11 @@ def _render(
     notice: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    users = []
+    users, performance = [], None
     if partner_id is not None:
         with db.transaction() as session:
             users = users_of(session, partner_id)
+            performance = push_status(session, partner_id)
     context: dict[str, Any] = {
         "admin": admin,
         "partner_id": partner_id,
@@ -72,6 +74,7 @@ def _render(
         "tiers": [tier.value for tier in Tier],
         "weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
         "users": users,
+        "performance": performance,
         "error": error,
         "notice": notice,
     }

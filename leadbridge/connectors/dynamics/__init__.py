@@ -42,6 +42,7 @@ KIND = Kind(
             Capability.DESCRIBE,
             Capability.CREATE_FIELDS,
             Capability.HOME,
+            Capability.ACCOUNTS,
             Capability.PARTNER,
         }
     ),

@@ -30,6 +30,7 @@ import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -56,6 +57,7 @@ from leadbridge.ports import (
     format_stamp,
     parse_stamp,
 )
+from leadbridge.ports.accounts import PerformanceSection
 from leadbridge.ports.connector import PartnerSideFromFields
 
 log = logging.getLogger("leadbridge.dynamics")
@@ -78,6 +80,15 @@ PRIMARY_IDS = {
 }
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 WON_STATUS, LOST_STATUS = 3, 4  # opportunity statuscode: Won; Canceled (org-specific reasons: BEHAVIOR.md)
+
+
+def _wire(value: Any) -> Any:
+    """A figure as the Web API takes it: date-times as ISO 8601 UTC, decimals as JSON numbers."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -320,6 +331,43 @@ class DynamicsConnector(PartnerSideFromFields):
             ]
         if stream == LEAD and self.config.close_opportunities and not self.is_partner:
             self._close_opportunities(items, results)
+        return results
+
+    # -- partner accounts (``AccountWriter``) -------------------------------------------------
+    @property
+    def performance(self) -> PerformanceSection | None:
+        return self.fields.mapping.performance
+
+    def write_accounts(self, items: Sequence[WriteItem]) -> list[WriteResult]:
+        """Update partner accounts by id in ``$batch``es (``PATCH accounts(id)`` with ``If-Match: *``,
+        so an unknown id is a 404 for that item, never a new account)."""
+        obj = self.performance.object if self.performance else "account"
+        entity_set = ENTITY_SETS.get(obj.lower(), obj.lower() + "s")
+        results: list[WriteResult] = []
+        for chunk in chunks(items, self.config.batch_size):
+            parts = [
+                BatchPart(
+                    "PATCH",
+                    f"{entity_set}({item.external_id})",
+                    {k: _wire(v) for k, v in item.fields.items()},
+                    {"If-Match": "*"},
+                )
+                for item in chunk
+            ]
+            for item, answer in zip(chunk, self.client.batch(parts), strict=True):
+                if answer.status < 300:
+                    results.append(WriteResult(item.key, True, item.external_id))
+                    continue
+                code, message = error_of(answer.body)
+                results.append(
+                    WriteResult(
+                        item.key,
+                        False,
+                        item.external_id,
+                        error=f"{answer.status} {code or ''}: {message}".strip(),
+                        action=item_rule(answer.status, answer.body).action,
+                    )
+                )
         return results
 
     def _part(self, stream: str, item: WriteItem) -> BatchPart:

@@ -53,6 +53,7 @@ KIND = Kind(
             Capability.DESCRIBE,
             Capability.CREATE_FIELDS,
             Capability.HOME,
+            Capability.ACCOUNTS,
             Capability.PARTNER,
         }
     ),

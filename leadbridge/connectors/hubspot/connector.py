@@ -35,6 +35,7 @@ from leadbridge.core.writeback import LeadStatusRecord
 from leadbridge.mappings.apply import RecordError
 from leadbridge.mappings.check import check_mapping
 from leadbridge.mappings.fix import field_specs
+from leadbridge.mappings.performance import check_performance, performance_specs
 from leadbridge.ports import (
     Action,
     Change,
@@ -51,6 +52,7 @@ from leadbridge.ports import (
     format_stamp,
     parse_stamp,
 )
+from leadbridge.ports.accounts import PerformanceSection
 from leadbridge.ports.connector import PartnerSideFromFields
 
 BATCH_LIMIT = 100
@@ -188,7 +190,12 @@ class HubSpotConnector(PartnerSideFromFields):
         """Create the properties the mapping needs and the portal lacks (what ``mappings check --fix``
         does); returns their names."""
         _, _, findings = self._missing()
-        return list(self.create_fields(self.object, field_specs(findings)).created)
+        created = list(self.create_fields(self.object, field_specs(findings)).created)
+        section = self.performance
+        if section is not None:  # the partner figures' company properties, when the mapping writes them
+            found = check_performance(section, self.describe(section.object))
+            created += self.create_fields(section.object, performance_specs(found)).created
+        return created
 
     # -- describing (``mappings check`` / ``preview``) -----------------------------------------
     def describe(self, object_name: str) -> RemoteObject:
@@ -296,6 +303,19 @@ class HubSpotConnector(PartnerSideFromFields):
         results: list[WriteResult] = []
         for chunk in chunks(items, BATCH_LIMIT):
             results += write_chunk(self.client, self.object, chunk, upsert=stream == self.upsert_stream)
+        return results
+
+    # -- partner accounts (``AccountWriter``) -------------------------------------------------
+    @property
+    def performance(self) -> PerformanceSection | None:
+        return self.fields.mapping.performance
+
+    def write_accounts(self, items: Sequence[WriteItem]) -> list[WriteResult]:
+        """Update partner companies by id (``batch/update``, 100 per call; values as HubSpot's text)."""
+        obj = self.performance.object if self.performance else "companies"
+        results: list[WriteResult] = []
+        for chunk in chunks(items, BATCH_LIMIT):
+            results += write_chunk(self.client, obj, chunk, upsert=False)
         return results
 
     def _archive(self, items: Sequence[WriteItem]) -> list[WriteResult]:

@@ -34,7 +34,14 @@ KIND = Kind(
     config=SalesforceConfig,
     factory=_factory,
     capabilities=frozenset(
-        {Capability.SYNCED, Capability.POLLED, Capability.DESCRIBE, Capability.HOME, Capability.PARTNER}
+        {
+            Capability.SYNCED,
+            Capability.POLLED,
+            Capability.DESCRIBE,
+            Capability.HOME,
+            Capability.ACCOUNTS,
+            Capability.PARTNER,
+        }
     ),
     default_object=DEFAULT_OBJECT,
     summary="a Salesforce org through simple-salesforce (polled; fields are created in Setup)",

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from leadbridge.connectors.salesforce import fields as F
@@ -42,6 +43,7 @@ from leadbridge.ports import (
     format_stamp,
     parse_stamp,
 )
+from leadbridge.ports.accounts import PerformanceSection
 from leadbridge.ports.connector import PartnerSideFromFields
 
 COLLECTION_LIMIT = 200
@@ -49,6 +51,7 @@ PAGE_SIZE = 2000
 LOOKBACK = timedelta(seconds=5)
 LEAD = "Lead"
 TASK = "Task"
+ACCOUNT = "Account"
 ALREADY_GONE = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND"})
 
 
@@ -210,6 +213,35 @@ class SalesforceConnector(PartnerSideFromFields):
         )
         return [self._result(item, outcome) for item, outcome in zip(items, answer or [], strict=True)]
 
+    # -- partner accounts (``AccountWriter``) -------------------------------------------------
+    @property
+    def performance(self) -> PerformanceSection | None:
+        return self.fields.mapping.performance
+
+    def write_accounts(self, items: Sequence[WriteItem]) -> list[WriteResult]:
+        """Update partner accounts by id in collections of 200 (``PATCH composite/sobjects``)."""
+        obj = self.performance.object if self.performance else ACCOUNT
+        results: list[WriteResult] = []
+        for chunk in chunks(items, COLLECTION_LIMIT):
+            records = [
+                {
+                    "attributes": {"type": obj},
+                    "id": item.external_id,
+                    **{k: _wire(v) for k, v in item.fields.items()},
+                }
+                for item in chunk
+            ]
+            answer = self.client.restful(
+                f"collections {obj}",
+                "composite/sobjects",
+                method="PATCH",
+                json={"allOrNone": False, "records": records},
+            )
+            results += [
+                self._result(item, outcome) for item, outcome in zip(chunk, answer or [], strict=True)
+            ]
+        return results
+
     @staticmethod
     def _result(item: WriteItem, outcome: Mapping[str, Any]) -> WriteResult:
         if outcome.get("success"):
@@ -251,6 +283,15 @@ class SalesforceConnector(PartnerSideFromFields):
             "Description": description,
             "Status": "Completed",
         }
+
+
+def _wire(value: Any) -> Any:
+    """A figure as Salesforce's JSON takes it (date-times in its stamp format, decimals as numbers)."""
+    if isinstance(value, datetime):
+        return format_stamp(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
 
 
 def retryable(result: WriteResult) -> bool:

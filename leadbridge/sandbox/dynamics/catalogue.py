@@ -188,6 +188,18 @@ def account_table() -> Table:
     table.add(
         _s("name", 160), _s("accountnumber", 20), _s("address1_city", 80), _s("address1_postalcode", 20)
     )
+    # partner figures leadbridge writes (a mapping's partner_performance section); custom columns
+    table.add(
+        Column("new_lb_offers", "Integer"),
+        Column("new_lb_won", "Integer"),
+        Column("new_lb_acceptancerate", "Decimal"),
+        Column("new_lb_medianaccepthours", "Decimal"),
+        Column("new_lb_conversion", "Decimal"),
+        Column("new_lb_revenuewon", "Money"),
+        Column("new_lb_slacompliance", "Decimal"),
+        Column("new_lb_averagerating", "Decimal"),
+        Column("new_lb_performanceupdated", "DateTime"),
+    )
     _statuses(table, ((0, "Active"), (1, "Inactive")), {0: ((1, "Active"),), 1: ((2, "Inactive"),)})
     return table
 

@@ -104,6 +104,27 @@ LEADBRIDGE_FIELDS: list[FieldDef] = [
     typed("LeadBridge_Next_Follow_Up__c", "date", label="LeadBridge Next Follow-Up"),
 ]
 
+# Partner figures leadbridge writes onto the partner's Account (a mapping's partner_performance section).
+PERFORMANCE_FIELDS: list[FieldDef] = [
+    typed("LeadBridge_Offers__c", "double", precision=18, scale=0, label="LeadBridge Offers"),
+    typed("LeadBridge_Won__c", "double", precision=18, scale=0, label="LeadBridge Won"),
+    typed(
+        "LeadBridge_Acceptance_Rate__c", "percent", precision=5, scale=2, label="LeadBridge Acceptance Rate"
+    ),
+    typed(
+        "LeadBridge_Median_Accept_Hours__c",
+        "double",
+        precision=10,
+        scale=2,
+        label="LeadBridge Median Accept Hours",
+    ),
+    typed("LeadBridge_Conversion__c", "percent", precision=5, scale=2, label="LeadBridge Conversion"),
+    typed("LeadBridge_Revenue_Won__c", "currency", precision=16, scale=2, label="LeadBridge Revenue Won"),
+    typed("LeadBridge_SLA_Compliance__c", "percent", precision=5, scale=2, label="LeadBridge SLA Compliance"),
+    typed("LeadBridge_Average_Rating__c", "double", precision=3, scale=2, label="LeadBridge Average Rating"),
+    typed("LeadBridge_Performance_Updated__c", "datetime", label="LeadBridge Performance Updated"),
+]
+
 # The manufacturer's own custom lead fields the seeded data fills (qualification, products, consent).
 MARKETING_FIELDS: list[FieldDef] = [
     pick("Lifecycle_Stage__c", "Lead|MQL|SQL", default="Lead", label="Lifecycle Stage"),
@@ -196,6 +217,7 @@ def standard_objects() -> dict[str, tuple[str, list[FieldDef]]]:
                 typed("Description", "textarea"),
                 _OWNER,
                 *LEADBRIDGE_FIELDS[:1],
+                *PERFORMANCE_FIELDS,
             ],
         ),
         "Task": (
