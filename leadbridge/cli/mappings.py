@@ -17,6 +17,7 @@ from leadbridge.mappings.apply import Plan, RecordError
 from leadbridge.mappings.check import Finding, check_mapping
 from leadbridge.mappings.fix import field_specs, manual_steps, missing_fields
 from leadbridge.mappings.loader import MappingError, default_mapping_paths, load_mapping, mapping_for
+from leadbridge.mappings.performance import as_findings, check_performance, performance_specs
 from leadbridge.mappings.schema import Mapping
 from leadbridge.ports import Capability, Connector
 
@@ -91,6 +92,24 @@ def _apply_fix(connector: Connector, mapping: Mapping, findings: list[Finding]) 
     return {"created": list(fixed.created), "instructions": steps}
 
 
+def _performance_findings(
+    connector: Connector, mapping: Mapping, fix: bool, fixed: dict[str, Any]
+) -> list[Finding]:
+    """The ``partner_performance`` section against its account object (``--fix`` creates what the
+    CRM's API can, like the lead fields)."""
+    section = mapping.performance
+    if section is None:
+        return []
+    found = check_performance(section, connector.describe(section.object))
+    if fix and any(f.kind == "missing" for f in found):
+        made = connector.create_fields(section.object, performance_specs(found))
+        fixed["created"] = [*fixed["created"], *made.created]
+        fixed["instructions"] = [*fixed["instructions"], *made.instructions]
+        if made.created:
+            found = check_performance(section, connector.describe(section.object))
+    return as_findings(found)
+
+
 @mappings_app.command("check")
 def check_command(
     connection: Annotated[str, typer.Argument(help="connection name from leadbridge.yaml")],
@@ -108,6 +127,7 @@ def check_command(
         fixed = _apply_fix(connector, mapping, findings)
         if fixed["created"]:
             findings = check_mapping(mapping, connector.describe(mapping.object))
+    findings += _performance_findings(connector, mapping, fix, fixed)
     errors = [item for item in findings if item.severity == "error"]
     if as_json:
         print_json(

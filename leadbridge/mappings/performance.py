@@ -29,6 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from leadbridge.mappings.check import Finding
 from leadbridge.ports.accounts import PerformanceSection
 from leadbridge.ports.remote import DATETIME, NUMBER, TEXT, FieldSpec, RemoteObject
 
@@ -136,4 +137,14 @@ def performance_specs(findings: list[PerformanceFinding]) -> list[FieldSpec]:
         )
         for f in findings
         if f.kind == "missing"
+    ]
+
+
+def as_findings(found: list[PerformanceFinding]) -> list[Finding]:
+    """The section's findings in ``mappings check``'s shape (every one an error)."""
+    return [
+        Finding(
+            "error", f.kind, f.field, f"partner_performance: {f.message}", f.line, "out", FIGURES[f.figure][0]
+        )
+        for f in found
     ]
