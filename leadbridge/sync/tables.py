@@ -36,7 +36,7 @@ class SyncLinkRow(Base):
 
 class PerformancePushRow(Base):
     """What leadbridge last queued and wrote of one partner's performance figures into one home CRM
-    (``sync/performance_push.py``, migration ``0014``).
+    (``sync/performance_push.py``, migration ``0015``).
 
     ``digest`` is the hash of the figures last queued: the push step queues a write only when the
     figures it computes hash differently. ``outbox_id`` is that write's outbox row (its status and
