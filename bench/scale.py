@@ -18,15 +18,21 @@ Printed: p50/p95 per page, ``cockpit_leads_p95_ms``, ``timeline_p95_ms``, ``part
 (targets < 200 ms) and ``routing_leads_per_min`` (target >= 20,000).
 
     .venv/bin/python bench/scale.py [--leads 1000000] [--partners 10000] [--samples 40] [--copies 9]
-        [--keep] [--reuse URL]
+        [--keep] [--reuse URL] [--route-only] [--profile FILE]
+
+The routing pass is reported with its CPU seconds beside the wall time: this process's (``getrusage``)
+and the database's (its server processes for this database, from ``/proc``), as the machine is shared.
+``--profile FILE`` runs the pass under cProfile and writes the stats there (``python -m pstats``).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
 import random
+import resource
 import secrets
 import statistics
 import subprocess
@@ -260,6 +266,30 @@ def replicate(database: Database, copies: int) -> int:
     return base * (copies + 1)
 
 
+def cpu_seconds() -> float:
+    """This process's CPU seconds so far (user + system)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def database_cpu_seconds(database: Database) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL server process serving this database (``/proc``; empty
+    when the server runs elsewhere)."""
+    with database.engine.connect() as conn:
+        pids = conn.exec_driver_sql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        ).scalars()
+        ticks = os.sysconf("SC_CLK_TCK")
+        found = {}
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            found[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return found
+
+
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[int(0.95 * (len(ordered) - 1))]
@@ -280,6 +310,132 @@ def measure(client: httpx.Client, label: str, urls: list[str], samples: int) -> 
     return p95(times)
 
 
+def measure_pages(
+    database: Database, url: str, name: str, partners: list[str], sample: list[str], samples: int
+) -> dict[str, float]:
+    """Start ``leadbridge run`` on the database, sign an admin in and time the three pages: p95 each."""
+    project = Path(os.environ.get("TMPDIR", "/tmp")) / f"{name}-{uuid.uuid4().hex[:4]}"
+    project.mkdir()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    (project / "leadbridge.yaml").write_text(
+        f"database_url: {url}\npublic_url: {base}\nsecret_key: {secrets.token_urlsafe(48)}\npolicy: null\n"
+    )
+    with database.transaction() as session:
+        email = f"bench-{uuid.uuid4().hex[:6]}@scale.example"  # one per run (--reuse)
+        admin = create_admin(session, email, secrets.token_urlsafe(16), "Bench")
+        token = start_session(session, "admin", admin.id)
+    leadbridge = Path(sys.executable).with_name("leadbridge")
+    env = {**os.environ, "LEADBRIDGE_CONFIG": str(project / "leadbridge.yaml")}
+    process = subprocess.Popen(
+        [str(leadbridge), "run", "--port", str(port), "--no-background"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        try:
+            wait_until_up(base, process)
+        except SystemExit:
+            assert process.stderr is not None
+            print(process.stderr.read().decode()[-3000:])
+            raise
+        with httpx.Client(base_url=base, cookies={ADMIN_COOKIE: token}, timeout=60) as client:
+            first = client.get("/cockpit/leads", params={"state": "won"})
+            following = (
+                first.text.split('href="/cockpit/leads?', 1)[-1].split('"', 1)[0].replace("&amp;", "&")
+            )
+            filtered = [
+                "/cockpit/leads?state=won&region=DE-8",
+                f"/cockpit/leads?campaign={CAMPAIGNS[1]}",
+                f"/cockpit/leads?partner={partners[7]}",
+                "/cockpit/leads?state=accepted",
+                f"/cockpit/leads?{following}",
+                "/cockpit/leads?region=AT",
+            ]
+            pages = {
+                "cockpit_leads": measure(client, "lead list (filtered)", filtered, samples),
+                "timeline": measure(
+                    client, "lead timeline", [f"/cockpit/leads/{i}" for i in sample], samples
+                ),
+            }
+            partner_pages = ["/cockpit/partners"]
+            for _ in range(4):
+                page = client.get(partner_pages[-1]).text
+                if 'href="/cockpit/partners?' not in page:
+                    break
+                partner_pages.append(
+                    "/cockpit/partners?" + page.split('href="/cockpit/partners?', 1)[1].split('"', 1)[0]
+                )
+            pages["partners"] = measure(client, "partner page", partner_pages, samples)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    return pages
+
+
+def routing_pass(
+    database: Database, places: dict[str, list[Place]], rng: random.Random, profile: str | None
+) -> float:
+    """Take in 1,000 new qualified leads and route them in one pass; leads per minute (wall).
+
+    Each new lead has an e-mail and a phone number of its own (unique per run), as real leads do: the
+    pass's dedup then looks each up among the open leads (by e-mail, and by phone in its postal
+    region) instead of skipping leads with nothing to compare."""
+    run = uuid.uuid4().hex[:8]
+    dial = random.Random(run)  # this run's phone numbers (the leads themselves repeat from ``rng``)
+    fresh = [
+        Incoming(
+            lead.model_copy(
+                update={
+                    "id": new_id("L"),
+                    "source_connection": "bench",
+                    "external_id": f"NEW-{run}-{n}",
+                    "stage": Stage.SQL,
+                    "email": f"new{n}.{run}@kunde{n % 700}.example",
+                    "phone": f"+49 {dial.randrange(30, 990)} {dial.randrange(10**6, 10**8)}",
+                }
+            )
+        )
+        for n, lead in enumerate(make_leads(1000, places, rng))
+    ]
+    with database.transaction() as session:
+        take_in_chunk(session, fresh, actor="bench")
+    policy = router.default_policy()
+    started = time.perf_counter()
+    with database.transaction() as session:  # as bench/routing.py: the cold load, reported apart
+        partner_index_cache.partners_and_index(session, policy, datetime.now(UTC))
+    print(f"  partner index cold load: {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()  # likewise the stats aggregation (routing_stats_max_age_s)
+    with database.transaction() as session:
+        stats = load_stats(session, policy.performance, now=datetime.now(UTC))
+    key = database.engine.url.render_as_string(hide_password=True)
+    stats_cache.keep(key, policy.performance, datetime.now(UTC).date(), stats, aggregated_at=time.monotonic())
+    print(f"  partner stats aggregation: {time.perf_counter() - started:.1f} s")
+    server_before = database_cpu_seconds(database)
+    cpu_before = cpu_seconds()
+    profiler = cProfile.Profile() if profile else None
+    started = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
+    summary = router.route_pending(database, policy=policy, stats_max_age=600)
+    if profiler is not None:
+        profiler.disable()
+    elapsed = time.perf_counter() - started
+    cpu = cpu_seconds() - cpu_before
+    server_after = database_cpu_seconds(database)
+    server = sum(after - server_before.get(pid, 0.0) for pid, after in server_after.items())
+    if profiler is not None and profile:
+        profiler.dump_stats(profile)
+        print(f"  profile written to {profile}")
+    print(f"  routing pass: {summary.routed} routed, {summary.offers} offers in {elapsed:.1f} s")
+    print(f"  routing pass CPU: {cpu:.2f} s this process, {server:.2f} s PostgreSQL")
+    print(f"routing_cpu_s: {cpu:.2f}")
+    print(f"routing_db_cpu_s: {server:.2f}")
+    return summary.routed / elapsed * 60
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=1_000_000)
@@ -293,6 +449,8 @@ def main() -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
     parser.add_argument("--reuse", metavar="URL", help="measure a database kept by an earlier --keep run")
+    parser.add_argument("--route-only", action="store_true", help="only the routing pass (no pages)")
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the routing pass into FILE")
     args = parser.parse_args()
     admin_engine = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
     if args.reuse:
@@ -305,7 +463,6 @@ def main() -> None:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
         url = sa.engine.make_url(_pg_admin_url()).set(database=name).render_as_string(hide_password=False)
     database = Database(url)
-    process = None
     try:
         database.upgrade()
         rng = random.Random(11)
@@ -332,104 +489,14 @@ def main() -> None:
             maintain(database.engine)  # VACUUM (ANALYZE): what autovacuum does after a fill
             took = time.perf_counter() - started
             print(f"seeded {args.leads:,} leads, {args.partners:,} partners in {took:.0f} s")
-
-        project = Path(os.environ.get("TMPDIR", "/tmp")) / f"{name}-{uuid.uuid4().hex[:4]}"
-        project.mkdir()
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        (project / "leadbridge.yaml").write_text(
-            f"database_url: {url}\npublic_url: {base}\n"
-            f"secret_key: {secrets.token_urlsafe(48)}\npolicy: null\n"
-        )
-        with database.transaction() as session:
-            email = f"bench-{uuid.uuid4().hex[:6]}@scale.example"  # one per run (--reuse)
-            admin = create_admin(session, email, secrets.token_urlsafe(16), "Bench")
-            token = start_session(session, "admin", admin.id)
-        leadbridge = Path(sys.executable).with_name("leadbridge")
-        env = {**os.environ, "LEADBRIDGE_CONFIG": str(project / "leadbridge.yaml")}
-        process = subprocess.Popen(
-            [str(leadbridge), "run", "--port", str(port), "--no-background"],
-            cwd=project,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        try:
-            wait_until_up(base, process)
-        except SystemExit:
-            assert process.stderr is not None
-            print(process.stderr.read().decode()[-3000:])
-            raise
-        with httpx.Client(base_url=base, cookies={ADMIN_COOKIE: token}, timeout=60) as client:
-            first = client.get("/cockpit/leads", params={"state": "won"})
-            following = (
-                first.text.split('href="/cockpit/leads?', 1)[-1].split('"', 1)[0].replace("&amp;", "&")
-            )
-            filtered = [
-                "/cockpit/leads?state=won&region=DE-8",
-                f"/cockpit/leads?campaign={CAMPAIGNS[1]}",
-                f"/cockpit/leads?partner={partners[7]}",
-                "/cockpit/leads?state=accepted",
-                f"/cockpit/leads?{following}",
-                "/cockpit/leads?region=AT",
-            ]
-            pages = {
-                "cockpit_leads": measure(client, "lead list (filtered)", filtered, args.samples),
-                "timeline": measure(
-                    client, "lead timeline", [f"/cockpit/leads/{i}" for i in sample], args.samples
-                ),
-            }
-            partner_pages = ["/cockpit/partners"]
-            for _ in range(4):
-                page = client.get(partner_pages[-1]).text
-                if 'href="/cockpit/partners?' not in page:
-                    break
-                partner_pages.append(
-                    "/cockpit/partners?" + page.split('href="/cockpit/partners?', 1)[1].split('"', 1)[0]
-                )
-            pages["partners"] = measure(client, "partner page", partner_pages, args.samples)
-
-        fresh = [
-            Incoming(
-                lead.model_copy(
-                    update={
-                        "id": new_id("L"),
-                        "source_connection": "bench",
-                        "external_id": f"NEW-{uuid.uuid4().hex[:8]}-{n}",
-                        "stage": Stage.SQL,
-                    }
-                )
-            )
-            for n, lead in enumerate(make_leads(1000, places, rng))
-        ]
-        with database.transaction() as session:
-            take_in_chunk(session, fresh, actor="bench")
-        policy = router.default_policy()
-        started = time.perf_counter()
-        with database.transaction() as session:  # as bench/routing.py: the cold load, reported apart
-            partner_index_cache.partners_and_index(session, policy, datetime.now(UTC))
-        print(f"  partner index cold load: {time.perf_counter() - started:.1f} s")
-        started = time.perf_counter()  # likewise the stats aggregation (routing_stats_max_age_s)
-        with database.transaction() as session:
-            stats = load_stats(session, policy.performance, now=datetime.now(UTC))
-        key = database.engine.url.render_as_string(hide_password=True)
-        stats_cache.keep(
-            key, policy.performance, datetime.now(UTC).date(), stats, aggregated_at=time.monotonic()
-        )
-        print(f"  partner stats aggregation: {time.perf_counter() - started:.1f} s")
-        started = time.perf_counter()
-        summary = router.route_pending(database, policy=policy, stats_max_age=600)
-        elapsed = time.perf_counter() - started
-        print(f"  routing pass: {summary.routed} routed, {summary.offers} offers in {elapsed:.1f} s")
+        pages = {} if args.route_only else measure_pages(database, url, name, partners, sample, args.samples)
+        per_min = routing_pass(database, places, rng, args.profile)
         load = os.getloadavg()[0]
         print(f"host load average (1 min): {load:.1f}")
         for label, value in pages.items():
             print(f"{label}_p95_ms: {value:.0f}")
-        print(f"routing_leads_per_min: {summary.routed / elapsed * 60:.0f}")
+        print(f"routing_leads_per_min: {per_min:.0f}")
     finally:
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=20)
         database.engine.dispose()
         if args.keep:
             print(f"kept: {url}")

@@ -29,14 +29,17 @@ from __future__ import annotations
 
 import difflib
 import functools
+import itertools
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import or_, select
+from sqlalchemy import Select, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from leadbridge.core.errors import ConflictError
@@ -144,37 +147,176 @@ def find_duplicate(
     return None
 
 
+@dataclass(frozen=True)
+class _Seen:
+    """A lead as dedup compares it: its order (created, then id) and the compared columns."""
+
+    id: str
+    created_at: datetime
+    email: str | None
+    country: str | None
+    postal_code: str | None
+    company: str | None
+    phone: str | None
+
+    def before(self, other: _Seen) -> bool:
+        """``find_duplicate``'s order: the first lead of a person stays the lead."""
+        return (self.created_at, self.id) < (other.created_at, other.id)
+
+
+_SEEN = (
+    LeadRow.id, LeadRow.created_at, LeadRow.email, LeadRow.country, LeadRow.postal_code, LeadRow.company,
+    LeadRow.data["phone"].as_string().label("phone"),
+)  # fmt: skip
+_IN_LIST = 1000  # bounded IN lists
+NEAR = 200  # neighbours compared per lead (``find_duplicate``'s limit)
+
+
 def settle_duplicates(session: Session, lead_ids: Sequence[str], rules: Dedup, now: datetime) -> list[str]:
     """Reject the qualified leads among ``lead_ids`` that duplicate another (module rules); the ids
-    left to route."""
+    left to route.
+
+    The same decisions as ``find_duplicate`` asked lead by lead, oldest first (each rejection is
+    seen by the leads after it), from a few queries for the whole pass: the open leads with the
+    pass's e-mails, and the first open leads of each of the pass's postal regions — enough of them
+    that every lead still has ``find_duplicate``'s first ``NEAR`` neighbours after leaving out
+    itself, the leads rejected before it and the originals it was split from."""
     if not rules.enabled or not lead_ids:
         return list(lead_ids)
-    rows = session.execute(
-        select(LeadRow)
-        .where(LeadRow.id.in_(list(lead_ids)), LeadRow.state == LeadState.QUALIFIED.value)
-        .order_by(LeadRow.created_at, LeadRow.id)
-    ).scalars()
+    qualified: list[_Seen] = []
+    for part in _parts(list(lead_ids)):
+        qualified += [
+            _Seen(*row)
+            for row in session.execute(
+                select(*_SEEN).where(LeadRow.id.in_(part), LeadRow.state == LeadState.QUALIFIED.value)
+            ).all()
+        ]
+    qualified.sort(key=lambda seen: (seen.created_at, seen.id))
+    splits = _splits_of(session, [seen.id for seen in qualified])  # one query for the whole pass
+    by_email = _open_by_email(session, qualified) if rules.email else {}
+    phones = {s.id: normal_phone(s.phone, s.country) if rules.phone else None for s in qualified}
+    regions: Counter[tuple[str, str]] = Counter(
+        (s.country, s.postal_code)
+        for s in qualified
+        if s.postal_code and s.country and (phones[s.id] is not None or rules.company_postal)
+    )
+    most_splits = max((len(found) for found in splits.values()), default=0)
+    near = _open_by_region(session, regions, most_splits)
     service = LeadService(session, lambda: now)
     rejected: set[str] = set()
-    qualified = list(rows)
-    splits = _splits_of(session, [row.id for row in qualified])  # one query for the whole pass
-    for row in qualified:
-        found = find_duplicate(session, row, rules, splits.get(row.id, []))
-        if found is None or found.original in rejected:
+    for seen in qualified:
+        split = set(splits.get(seen.id, ()))
+        found = _duplicate_among(seen, rules, phones[seen.id], by_email, near, split, rejected)
+        if found is None:
             continue
         payload = {"reason_code": "duplicate", "duplicate_of": found.original, "match": found.match}
         service.apply(
-            row.id, EventKind.REJECT, actor="dedup", idempotency_key=f"duplicate:{row.id}", payload=payload
+            seen.id, EventKind.REJECT, actor="dedup", idempotency_key=f"duplicate:{seen.id}", payload=payload
         )
         service.apply(
             found.original,
             EventKind.NOTE,
             actor="dedup",
-            idempotency_key=f"duplicate-of:{found.original}:{row.id}",
-            payload={"duplicate": row.id, "match": found.match},
+            idempotency_key=f"duplicate-of:{found.original}:{seen.id}",
+            payload={"duplicate": seen.id, "match": found.match},
         )
-        rejected.add(row.id)
+        rejected.add(seen.id)
     return [lead_id for lead_id in lead_ids if lead_id not in rejected]
+
+
+def _parts(items: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(items), _IN_LIST):
+        yield items[start : start + _IN_LIST]
+
+
+def _open(session: Session, query: Select[Any]) -> list[_Seen]:
+    return [_Seen(*row) for row in session.execute(query).all()]
+
+
+def _open_by_email(session: Session, leads: Sequence[_Seen]) -> dict[str, list[_Seen]]:
+    """E-mail → the open or held leads with it, oldest first (index ``ix_leads_email``)."""
+    found: dict[str, list[_Seen]] = {}
+    emails = sorted({seen.email for seen in leads if seen.email})
+    for part in _parts(emails):
+        query = select(*_SEEN).where(LeadRow.email.in_(part), LeadRow.state.in_([s.value for s in ACTIVE]))
+        for seen in _open(session, query):
+            assert seen.email is not None
+            found.setdefault(seen.email, []).append(seen)
+    for same in found.values():
+        same.sort(key=lambda seen: (seen.created_at, seen.id))
+    return found
+
+
+def _open_by_region(
+    session: Session, regions: Counter[tuple[str, str]], most_splits: int
+) -> dict[tuple[str, str], list[_Seen]]:
+    """(country, postal code) → its first open or held leads, oldest first: ``NEAR`` plus one per
+    pass lead there and the most splits any lead has (those may be left out for a lead), ranked by
+    the database (index ``ix_leads_region``)."""
+    found: dict[tuple[str, str], list[_Seen]] = {}
+    keys = sorted(regions)
+    for start in range(0, len(keys), _IN_LIST // 2):
+        part = keys[start : start + _IN_LIST // 2]
+        enough = NEAR + most_splits + max(regions[key] for key in part)
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=(LeadRow.country, LeadRow.postal_code), order_by=(LeadRow.created_at, LeadRow.id)
+            )
+            .label("rank")
+        )
+        ranked = (
+            select(*_SEEN, rank)
+            .where(
+                tuple_(LeadRow.country, LeadRow.postal_code).in_(part),
+                LeadRow.state.in_([s.value for s in ACTIVE]),
+            )
+            .subquery()
+        )
+        query = select(*(column for column in ranked.c if column.key != "rank")).where(
+            ranked.c.rank <= enough
+        )
+        for seen in _open(session, query):
+            assert seen.country is not None and seen.postal_code is not None  # the IN list's
+            found.setdefault((seen.country, seen.postal_code), []).append(seen)
+    for same in found.values():
+        same.sort(key=lambda seen: (seen.created_at, seen.id))
+    return found
+
+
+def _duplicate_among(
+    seen: _Seen,
+    rules: Dedup,
+    phone: str | None,
+    by_email: dict[str, list[_Seen]],
+    near: dict[tuple[str, str], list[_Seen]],
+    split: set[str],
+    rejected: set[str],
+) -> Match | None:
+    """``find_duplicate`` for ``seen`` over leads read before: the same rules, in the same order
+    (``rejected``: the leads this pass rejected before it, no longer open)."""
+
+    def earlier(others: Sequence[_Seen]) -> Iterator[_Seen]:
+        return (o for o in others if o.before(seen) and o.id not in rejected and o.id not in split)
+
+    if rules.email and seen.email:
+        first = next(earlier(by_email.get(seen.email, ())), None)
+        if first is not None:
+            return Match(first.id, "email")
+    if not (seen.postal_code and seen.country) or not (rules.phone or rules.company_postal):
+        return None
+    if phone is None and not rules.company_postal:
+        return None
+    company = company_key(seen.company)
+    for other in itertools.islice(earlier(near.get((seen.country, seen.postal_code), ())), NEAR):
+        if phone and normal_phone(other.phone, other.country) == phone:
+            return Match(other.id, "phone")
+        if not rules.company_postal:
+            continue
+        alike = _alike(company, company_key(other.company))
+        if alike and alike >= rules.company_similarity:
+            return Match(other.id, "company")
+    return None
 
 
 def split_duplicate(session: Session, lead_id: str, *, actor: str, now: datetime) -> str:

@@ -14,6 +14,7 @@ Rules (each lead in its own transaction, with its row locked, so two workers nev
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import time
@@ -64,6 +65,7 @@ ROUTE_CHUNK = 100
 # the full explanation on demand.
 EXPLAIN_ALL_UP_TO = 500
 Clock = Callable[[], datetime]
+_MATCHED = frozenset({LeadState.QUALIFIED.value, LeadState.ROUTING.value})  # ``advance`` routes these
 
 
 def policy_from_settings(settings: Settings) -> Policy:
@@ -149,6 +151,7 @@ class Router:
         self.leads = LeadService(session, clock)
         self.offers = OfferService(session, clock)
         self._offers = offers
+        self._ahead: dict[str, tuple[Lead, Decision]] = {}  # decided with the leads before them
 
     def _offers_of(self, lead_id: str) -> list[Offer]:
         if self._offers is not None:
@@ -156,6 +159,35 @@ class Router:
         return self.offers.for_lead(lead_id)
 
     # -- entry points ----------------------------------------------------------------------
+    def advance_all(self, rows: Sequence[LeadRow], summary: RouteSummary) -> None:
+        """``advance`` each of ``rows`` in order (the caller holds them locked).
+
+        Each run of leads waiting to be matched (qualified, routing) is decided by one
+        ``route_batch`` before the first of them is executed: the same decisions as matching them
+        one by one, since executing a match changes nothing a later match reads but the running
+        stats, which the batch carries from lead to lead in the same order (and with the same rng)."""
+        for at, row in enumerate(rows):
+            if row.id not in self._ahead and row.state in _MATCHED:
+                run = list(itertools.takewhile(lambda r: r.state in _MATCHED, rows[at:]))
+                self._decide(run)
+            self.advance(row.id, summary)
+
+    def _decide(self, rows: Sequence[LeadRow]) -> None:
+        leads = [lead_from_row(row) for row in rows]
+        batch = route_batch(
+            leads,
+            self.ctx.index,
+            self.ctx.policy,
+            self.ctx.stats,
+            now=self.ctx.now,
+            rng=self.ctx.rng,
+            histories={lead.id: history_from_offers(self._offers_of(lead.id)) for lead in leads},
+            explain=len(self.ctx.partners) <= EXPLAIN_ALL_UP_TO,
+        )
+        self.ctx.stats = batch.stats
+        for lead, decision in zip(leads, batch.decisions, strict=True):
+            self._ahead[lead.id] = (lead, decision)
+
     def advance(self, lead_id: str, summary: RouteSummary) -> None:
         """Move one lead on from wherever it waits (no-op when it waits for nobody)."""
         row = self.leads.get_row(lead_id, for_update=True)
@@ -176,21 +208,9 @@ class Router:
             self.leads.apply(
                 row.id, EventKind.ROUTE, actor=ACTOR, idempotency_key=f"route:{row.id}:{since}", row=row
             )
-        lead = lead_from_row(row)
-        offers = self._offers_of(row.id)
-        # a batch of one: route_batch counts the offers it decides toward the pass's running stats
-        batch = route_batch(
-            [lead],
-            self.ctx.index,
-            self.ctx.policy,
-            self.ctx.stats,
-            now=self.ctx.now,
-            rng=self.ctx.rng,
-            histories={lead.id: history_from_offers(offers)},
-            explain=len(self.ctx.partners) <= EXPLAIN_ALL_UP_TO,
-        )
-        decision = batch.decisions[0]
-        self.ctx.stats = batch.stats
+        if row.id not in self._ahead:  # a batch of one (its offers counted toward the running stats)
+            self._decide([row])
+        lead, decision = self._ahead.pop(row.id)
         plan = plan_round(decision, lead, self.ctx.policy, self.ctx.partners, now=self.ctx.now)
         self._execute(row, lead, decision, plan, summary)
         return decision
@@ -402,9 +422,7 @@ def _route_chunk(
             rows = lock_leads(session, lead_ids)
             offers = OfferService(session, clock).for_leads([r.id for r in rows])
             with event_batch(session, rows):
-                router = Router(session, context, clock, offers=offers)
-                for row in rows:
-                    router.advance(row.id, part)
+                Router(session, context, clock, offers=offers).advance_all(rows, part)
     except Exception as error:  # whatever one lead breaks, the others are redone one by one
         context.stats = stats_before  # the redo counts its own assignments
         log.info("routing %d leads at once failed (%s); routing them one by one", len(lead_ids), error)

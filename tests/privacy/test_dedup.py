@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 
-from leadbridge.core.dedup import Dedup, normal_phone, settle_duplicates, split_duplicate
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadbridge.core.dedup import Dedup, find_duplicate, normal_phone, settle_duplicates, split_duplicate
 from leadbridge.core.intake import take_in
 from leadbridge.core.leads import LeadService
 from leadbridge.core.lifecycle import EventKind
@@ -12,6 +17,7 @@ from leadbridge.core.offers import OfferService
 from leadbridge.core.policy import default_policy
 from leadbridge.core.router import route_pending
 from leadbridge.core.store.database import Database
+from leadbridge.core.store.tables import LeadRow
 from tests.builders import a_lead, a_partner
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -112,3 +118,59 @@ def test_possible_duplicates_are_looser_than_the_rules_and_skip_erased_leads(dat
     assert found == [
         Match(closed_same_mail, "email"), Match(same_phone, "phone"), Match(alike_company, "company"),
     ]  # fmt: skip
+
+
+def _one_by_one(session: Session, ids: list[str], rules: Dedup) -> dict[str, tuple[str, str]]:
+    """The rule asked lead by lead (``find_duplicate`` against the database, each rejection stored
+    before the next lead is asked): duplicate id → (original, match)."""
+    service = LeadService(session, lambda: NOW)
+    rows = session.execute(
+        select(LeadRow).where(LeadRow.id.in_(ids), LeadRow.state == "qualified").order_by(LeadRow.created_at)
+    ).scalars()
+    found: dict[str, tuple[str, str]] = {}
+    for row in list(rows):
+        match = find_duplicate(session, row, rules)
+        if match is not None:
+            service.apply(row.id, EventKind.REJECT, actor="t", idempotency_key=f"ref:{row.id}")
+            found[row.id] = (match.original, match.match)
+    return found
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_pass_rejects_the_same_duplicates_as_asking_lead_by_lead(database: Database, seed: int) -> None:
+    """Shared e-mails, phones written differently and alike companies over three postal codes,
+    some leads closed: the pass's few queries find what ``find_duplicate`` finds for each lead in
+    turn, the leads rejected earlier in the pass no longer counting."""
+    rng = random.Random(seed)
+    phones = ["089 1234567", "+49 89 1234567", "030 555123", "+43 1 5551234", "0171 2345678", None]
+    companies = ["Muster Bau GmbH", "Muster-Bau", "Sonne Solar AG", "Sonne Solar 2 AG", "Kälte KG"]
+    ids = []
+    for n in range(45):
+        postal, country = rng.choice([("80331", "DE"), ("10115", "DE"), ("1010", "AT")])
+        ids.append(
+            _in(
+                database,
+                email=rng.choice([f"p{rng.randrange(8)}@same.example", f"only{n}@x.example"]),
+                phone=rng.choice(phones),
+                company=rng.choice(companies),
+                address={"postal_code": postal, "country": country},
+            )
+        )
+    with database.transaction() as session:
+        for lead_id in rng.sample(ids, 10):  # closed: no longer anybody's duplicate
+            LeadService(session).apply(lead_id, EventKind.REJECT, actor="t", idempotency_key=f"x:{lead_id}")
+    for rules in (Dedup(), Dedup(company_postal=True), Dedup(email=False), Dedup(phone=False)):
+        with database.transaction() as session:
+            reference = session.begin_nested()
+            expected = _one_by_one(session, ids, rules)
+            reference.rollback()
+            left = settle_duplicates(session, ids, rules, NOW)
+            service = LeadService(session)
+            got = {
+                i: (str(e.payload["duplicate_of"]), str(e.payload["match"]))
+                for i in ids
+                if i not in left
+                for e in service.events(i)[-1:]
+            }
+            assert got == expected and expected  # some duplicates each way
+            session.rollback()

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy.orm import Session
 
 from leadbridge.core import router
 from leadbridge.core.intake import take_in
@@ -214,3 +215,40 @@ def test_given_a_hand_assigned_offer_is_declined_then_the_lead_routes_on_and_oth
         p != partners[0] for p, status, _ in offers if status == "pending"
     ), offers
     assert state_of(database, other.id)[0] == "offered"  # the other lead was routed in the same pass
+
+
+@pytest.mark.parametrize("mode", ["assign", "round_robin", "offer_n"])
+def test_a_chunk_decided_at_once_routes_as_lead_by_lead(database: Database, mode: str) -> None:
+    """``advance_all`` decides a chunk's waiting leads with one ``route_batch``: the same offers and
+    stored decisions as matching each lead after the one before was executed (caps fill up within
+    the pass, the rng is drawn in the same order)."""
+    with database.transaction() as session:
+        for n in range(5):
+            a_partner(session, name=f"Cap {n}", capacity={"per_day": 2})
+        leads = [a_lead() for _ in range(12)]
+        for lead in leads:
+            take_in(session, lead)
+    chosen = policy(distribution={"mode": mode, "offer_n": 2}, fallback="nurture")
+
+    def routed(session: Session, by_chunk: bool) -> list[tuple[str, str, object]]:
+        context = router.RoutingContext.load(session, chosen, now=NOW, rng=random.Random(5))
+        rows = sorted((LeadService(session).get_row(lead.id) for lead in leads), key=lambda r: r.id)
+        summary = router.RouteSummary()
+        routing = router.Router(session, context, clock)
+        if by_chunk:
+            routing.advance_all(rows, summary)
+        else:
+            for row in rows:
+                routing.advance(row.id, summary)
+        offers = OfferService(session)
+        made = [(lead.id, o.partner_id, o.decision) for lead in leads for o in offers.for_lead(lead.id)]
+        return sorted(made, key=lambda offer: offer[:2])  # one lead's offers share an instant: by partner
+
+    with database.transaction() as session:
+        one_by_one = session.begin_nested()
+        expected = routed(session, by_chunk=False)
+        one_by_one.rollback()
+        got = routed(session, by_chunk=True)
+        session.rollback()
+    assert got == expected
+    assert 8 <= len(expected) < 24  # caps bind: some leads got no offer
