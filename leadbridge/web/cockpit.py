@@ -141,8 +141,8 @@ def partners(request: Request, admin: CurrentAdmin, db: Db, after: str | None = 
     with db.transaction() as session:
         stats, cursor = queries.partner_stats(session, after=_cursor(after))
         if admin.scope.regional:  # a channel manager sees the partners of its regions only
-            repository = PartnerRepository(session)
-            stats = [s for s in stats if admin.scope.covers_partner(repository.get(s.partner_id))]
+            partners = queries.partners_by_id(session, [s.partner_id for s in stats])
+            stats = [s for s in stats if admin.scope.covers_partner(partners[s.partner_id])]
     next_page = urlencode({"after": cursor.encode()}) if cursor else None
     return Page(request).render(
         "cockpit/partners.html", {"admin": admin, "stats": stats, "next_page": next_page}

@@ -23,6 +23,8 @@ from leadbridge.core.event_text import describe
 from leadbridge.core.leads import LeadService
 from leadbridge.core.model import LeadEvent, Offer, utcnow
 from leadbridge.core.offers import OfferService
+from leadbridge.core.partner import Partner
+from leadbridge.core.partners import partner_from_row
 from leadbridge.core.policy import POOL_MODES
 from leadbridge.core.store.keyset import Cursor, keyset, split
 from leadbridge.core.store.tables import LeadEventRow, LeadRow, OfferRow, OutboxRow, PartnerRow
@@ -110,6 +112,16 @@ def partner_names(session: Session, ids: Iterable[str | None]) -> dict[str, str]
     return dict(
         session.execute(select(PartnerRow.id, PartnerRow.name).where(PartnerRow.id.in_(wanted))).all()
     )
+
+
+def partners_by_id(session: Session, ids: Iterable[str]) -> dict[str, Partner]:
+    """These partners by id, in one query (a page's partners, e.g. to check a channel manager's
+    regions — one query for the page, not one per partner)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = session.execute(select(PartnerRow).where(PartnerRow.id.in_(wanted))).scalars()
+    return {row.id: partner_from_row(row) for row in rows}
 
 
 @dataclass
