@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -334,19 +334,21 @@ def _latest_decision(offers: Sequence[Offer]) -> Decision | None:
 
 
 def waiting_lead_ids(session: Session, limit: int | None = None) -> list[str]:
-    """Leads the router must move on: qualified, routing, returned, or offered with every offer refused."""
+    """Leads the router must move on: qualified, routing, returned, or offered with every offer
+    refused — oldest first. Two parts joined (not one OR), so each is read from its index alone
+    (``ix_leads_state_created``; the offered leads' open offers from ``ix_offers_lead_status``)."""
     open_offer = exists().where(
         OfferRow.lead_id == LeadRow.id,
         OfferRow.status.in_([OfferStatus.PENDING.value, OfferStatus.ACCEPTED.value]),
     )
-    query = (
-        select(LeadRow.id)
-        .where(
-            LeadRow.state.in_([LeadState.QUALIFIED.value, LeadState.ROUTING.value, LeadState.RETURNED.value])
-            | ((LeadRow.state == LeadState.OFFERED.value) & ~open_offer)
-        )
-        .order_by(LeadRow.created_at, LeadRow.id)
+    waiting = select(LeadRow.id, LeadRow.created_at).where(
+        LeadRow.state.in_([LeadState.QUALIFIED.value, LeadState.ROUTING.value, LeadState.RETURNED.value])
     )
+    refused = select(LeadRow.id, LeadRow.created_at).where(
+        LeadRow.state == LeadState.OFFERED.value, ~open_offer
+    )
+    both = union_all(waiting, refused).subquery()
+    query = select(both.c.id).order_by(both.c.created_at, both.c.id)
     if limit:
         query = query.limit(limit)
     return list(session.execute(query).scalars())

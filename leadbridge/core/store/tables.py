@@ -34,6 +34,7 @@ class LeadRow(Base):
         Index("ix_leads_email", "email"),  # duplicate detection by person
         Index("ix_leads_partner_state", "partner_id", "state"),  # a partner's leads, counted by state
         Index("ix_leads_state_changed", "state", "state_changed_at"),  # the reconcile loop's grace
+        Index("ix_leads_state_created", "state", "created_at", "id"),  # the router's waiting leads
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -104,7 +105,7 @@ class PartnerRow(Base):
 class OfferRow(Base):
     __tablename__ = "offers"
     __table_args__ = (
-        Index("ix_offers_lead", "lead_id"),
+        Index("ix_offers_lead_status", "lead_id", "status"),  # a lead's offers; open ones (router)
         # a partner's offers by status, with the times its accept waits are read from (index only)
         Index("ix_offers_partner_waits", "partner_id", "status", "offered_at", "decided_at"),
         Index("ix_offers_status_deadline", "status", "deadline"),
