@@ -5,14 +5,16 @@ Rules:
 - a *cube* is a set of dimensions (``CUBES``); a cell is one combination of their values in one
   period; the dimensions a cube leaves out are stored as NULL;
 - grains: ``d`` (a UTC day) only in the cube ``all`` (every dimension); ``m`` (a calendar month)
-  and ``y`` (a year) in every cube. A month cell is the sum of its month's day cells, a year cell
-  the sum of its month cells (``rollup.py`` keeps them so), which is what lets a reader add and
-  subtract them (``read.py``);
+  and ``y`` (a year) in the other cubes (``COARSE``). A month cell is the sum of its month's day
+  cells, a year cell the sum of its month cells (``rollup.py`` keeps them so), which is what lets a
+  reader add and subtract them (``read.py``);
 - a cell holds every count of the fact vocabulary as a column, the summed amounts (revenue,
   ratings), the time-to-accept and time-to-contact histograms (``hours.Hist``, bytes) and the lost
   and return reasons (``{code: n}`` as JSON); the lost and returned totals are the sums of their
   reasons;
-- a report reads the smallest cube that holds every dimension it groups or filters by (``cube_for``).
+- a report reads the smallest cube that holds every dimension it groups or filters by (``cube_for``);
+  a combination no cube holds (a partner and a product, a campaign and a country with partners)
+  is read from the day cells alone — exact, but slower over long ranges.
 """
 
 from __future__ import annotations
@@ -36,10 +38,10 @@ CUBES: dict[str, tuple[str, ...]] = {
     "ckx": ("campaign", "country", "products"),
     "pk": ("partner_id", "country"),
     "pc": ("partner_id", "campaign"),
-    "pck": ("partner_id", "campaign", "country"),
     "all": DIMENSIONS,
 }
 DAY_CUBE = "all"
+COARSE = tuple(cube for cube in CUBES if cube != DAY_CUBE)  # the cubes with month and year cells
 COUNTS = (
     "leads",
     "offers",
@@ -175,7 +177,8 @@ def rows_of(cube: str, grain: str, period: date, cells: Cells) -> Iterator[dict[
         yield {"cube": cube, "grain": grain, "period": period, **row, **cell.values()}
 
 
-def cube_for(dimensions: Sequence[str]) -> str:
-    """The smallest cube holding every one of ``dimensions`` (module rules)."""
+def cube_for(dimensions: Sequence[str]) -> str | None:
+    """The smallest cube with month and year cells holding every one of ``dimensions`` (module
+    rules); None when only the day cells hold them."""
     wanted = set(dimensions)
-    return next(name for name, dims in CUBES.items() if wanted <= set(dims))
+    return next((name for name in COARSE if wanted <= set(CUBES[name])), None)

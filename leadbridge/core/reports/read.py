@@ -68,9 +68,10 @@ def _unit(grain: str, day: date) -> tuple[date, date]:
     return start, (date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1))
 
 
-def cover(first: date, last: date, rolled: date) -> dict[Period, int]:
+def cover(first: date, last: date, rolled: date, grains: str = "ym") -> dict[Period, int]:
     """Stored periods, each with a sign (+1 or −1), whose signed sum is the days ``[first, last)``
-    (all before ``rolled``; a stored year or month holds its days before ``rolled``)."""
+    (all before ``rolled``; a stored year or month holds its days before ``rolled``); ``grains``:
+    the coarser grains there are to use ("" for days only)."""
     out: dict[Period, int] = defaultdict(int)
 
     def days(start: date, end: date, sign: int) -> None:
@@ -103,7 +104,7 @@ def cover(first: date, last: date, rolled: date) -> dict[Period, int]:
                 walk(at, part_end, sign, finer)
             at = unit_end
 
-    walk(first, last, 1, "ym")
+    walk(first, last, 1, grains)
     return {period: sign for period, sign in out.items() if sign}
 
 
@@ -122,12 +123,13 @@ def report_facts(
         first = _first_whole_day(flt.since) if flt.since else _first_stored(session)
         last = min(day_of(flt.until), rolled.rolled_until) if flt.until else rolled.rolled_until
         if first is not None and first < last:
-            periods = cover(first, last, rolled.rolled_until)
+            cube = cube_for(_wanted(by, flt))
+            periods = cover(first, last, rolled.rolled_until, "ym" if cube else "")
             dirty = sorted(d for d in dirty_days(session, rolled.watermark) if first <= d < last)
             for day in dirty:
                 periods[("d", day)] = periods.get(("d", day), 0) - 1
             periods = {p: sign for p, sign in periods.items() if sign}
-            _summed(session, facts, flt, periods, measures)
+            _summed(session, facts, flt, periods, measures, cube)
             raw = _windows(dirty)
             if flt.since is None or start_of(first) > flt.since:  # before the first stored day too
                 raw.append((flt.since, start_of(first)))
@@ -139,14 +141,20 @@ def report_facts(
     return facts
 
 
+def _wanted(by: Sequence[str], flt: ReportFilter) -> list[str]:
+    """The dimensions a report groups and filters by."""
+    filtered = (("campaign", flt.campaign), ("country", flt.country), ("partner_id", flt.partner_id))
+    return [*by, *(name for name, value in filtered if value is not None)]
+
+
 def _first_stored(session: Session) -> date | None:
     table = ReportCellRow
     return session.execute(
-        select(func.min(table.period)).where(table.cube == DAY_CUBE, table.grain == "y")
+        select(func.min(table.period)).where(table.cube == DAY_CUBE, table.grain == "d")
     ).scalar()
 
 
-def _signed(periods: dict[Period, int], cube: str) -> tuple[ColumnElement[bool], Any]:
+def _signed(periods: dict[Period, int], cube: str | None) -> tuple[ColumnElement[bool], Any]:
     """The condition selecting ``periods``' cells (years and months of ``cube``, days of the day
     cube) and each cell's sign."""
     table = ReportCellRow
@@ -166,14 +174,14 @@ def _signed(periods: dict[Period, int], cube: str) -> tuple[ColumnElement[bool],
 
 
 def _summed(
-    session: Session, facts: Facts, flt: ReportFilter, periods: dict[Period, int], measures: Sequence[str]
+    session: Session,
+    facts: Facts,
+    flt: ReportFilter,
+    periods: dict[Period, int],
+    measures: Sequence[str],
+    cube: str | None,
 ) -> None:
     table = ReportCellRow
-    wanted = [*facts.by]
-    for name, value in (("campaign", flt.campaign), ("country", flt.country), ("partner_id", flt.partner_id)):
-        if value is not None:
-            wanted.append(name)
-    cube = cube_for(wanted)
     chosen, sign = _signed(periods, cube)
     filters: list[ColumnElement[bool]] = [chosen]
     if flt.campaign is not None:

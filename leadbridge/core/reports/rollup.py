@@ -5,7 +5,7 @@ Rules:
 - ``report_cells`` holds the facts (``facts.py``) of whole UTC days before ``rolled_until``
   (``report_rollup``, one row): a day's cells are replaced as a whole, from the raw rows; then
   each month with a replaced day is summed again from its day cells, and each such year from its
-  month cells (in every cube) — so a month or year cell is always the sum of the cells below it;
+  month cells (in every cube that has them) — so a month or year cell is always the sum of the cells below it;
 - a day is *dirty* when a lead changed since the last refresh (``updated_at`` at or after
   ``watermark − OVERLAP``; every event and offer decision bumps its lead): the day it was created,
   and the days of each of its offers and events. The overlap covers transactions that committed
@@ -28,7 +28,7 @@ from sqlalchemy import Date, Integer, delete, func, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from leadbridge.core.model import utcnow
-from leadbridge.core.reports.cells import CUBES, DAY_CUBE, Cell, Cells, ReportCellRow, project, rows_of
+from leadbridge.core.reports.cells import COARSE, DAY_CUBE, Cell, Cells, ReportCellRow, project, rows_of
 from leadbridge.core.reports.facts import DIMENSIONS, raw_facts
 from leadbridge.core.store.tables import Base, LeadEventRow, LeadRow, OfferRow
 
@@ -98,6 +98,16 @@ def _stored(session: Session, *where: Any) -> Iterator[tuple[tuple[Any, ...], Ce
 
 
 def _insert(session: Session, rows: Iterable[dict[str, Any]]) -> int:
+    """Store cells; on PostgreSQL by COPY (a first fill writes millions)."""
+    if session.get_bind().dialect.name == "postgresql":
+        columns = [c.name for c in ReportCellRow.__table__.c if c.name != "id"]
+        count = 0
+        cursor = session.connection().connection.cursor()
+        with cursor.copy(f"COPY report_cells ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+                count += 1
+        return count
     batch: list[dict[str, Any]] = []
     count = 0
     for row in rows:
@@ -148,11 +158,8 @@ def replace_months(session: Session, months: Iterable[date]) -> None:
             )
         )
         whole = project(days, DAY_CUBE)
-        for cube in CUBES:
-            _insert(
-                session,
-                rows_of(cube, "m", month, whole if cube == DAY_CUBE else project(whole.items(), cube)),
-            )
+        for cube in COARSE:
+            _insert(session, rows_of(cube, "m", month, project(whole.items(), cube)))
 
 
 def replace_years(session: Session, years: Iterable[int]) -> None:
@@ -161,7 +168,7 @@ def replace_years(session: Session, years: Iterable[int]) -> None:
     for year in sorted(set(years)):
         first = date(year, 1, 1)
         session.execute(delete(table).where(table.grain == "y", table.period == first))
-        for cube in CUBES:
+        for cube in COARSE:
             months = _stored(
                 session,
                 table.cube == cube,
