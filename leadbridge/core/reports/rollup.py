@@ -22,9 +22,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import Date, Integer, delete, func, insert, select
+from sqlalchemy import Date, Integer, delete, func, insert, select, true
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from leadbridge.core.model import utcnow
@@ -122,16 +123,16 @@ def _insert(session: Session, rows: Iterable[dict[str, Any]]) -> int:
     return count
 
 
-def replace_days(session: Session, days: Iterable[date]) -> int:
-    """Recompute the day cells of ``days`` from the raw rows; the number of cells stored."""
-    table, stored = ReportCellRow, 0
+def replace_days(session: Session, days: Iterable[date]) -> dict[date, Cells]:
+    """Recompute and store the day cells of ``days`` from the raw rows; the cells by day."""
+    table = ReportCellRow
+    by_day: dict[date, Cells] = defaultdict(dict)
     for start, end in _runs(days):
         session.execute(
             delete(table).where(
                 table.cube == DAY_CUBE, table.grain == "d", table.period >= start, table.period < end
             )
         )
-        by_day: dict[date, Cells] = defaultdict(dict)
         for fact in raw_facts(session, [(start_of(start), start_of(end))], by_day=True):
             assert fact.day is not None
             key = (fact.partner_id, fact.campaign, fact.country, fact.products)
@@ -140,26 +141,26 @@ def replace_days(session: Session, days: Iterable[date]) -> int:
             if cell is None:
                 cell = cells[key] = Cell()
             cell.add_fact(fact)
-        stored += _insert(
-            session, (row for day, cells in by_day.items() for row in rows_of(DAY_CUBE, "d", day, cells))
-        )
-    return stored
+    _insert(session, (row for day, cells in by_day.items() for row in rows_of(DAY_CUBE, "d", day, cells)))
+    return by_day
 
 
-def replace_months(session: Session, months: Iterable[date]) -> None:
-    """Recompute each month's cells, in every cube, as the sum of its day cells."""
+def replace_month(session: Session, month: date, fresh: dict[date, Cells]) -> None:
+    """Recompute a month's cells, in every cube that has them, as the sum of its day cells —
+    ``fresh`` (just recomputed) and the stored ones of its other days."""
     table = ReportCellRow
-    for month in sorted(set(months)):
-        end = _next_month(month)
-        session.execute(delete(table).where(table.grain == "m", table.period == month))
-        days = list(
-            _stored(
-                session, table.cube == DAY_CUBE, table.grain == "d", table.period >= month, table.period < end
-            )
-        )
-        whole = project(days, DAY_CUBE)
-        for cube in COARSE:
-            _insert(session, rows_of(cube, "m", month, project(whole.items(), cube)))
+    session.execute(delete(table).where(table.grain == "m", table.period == month))
+    stored = _stored(
+        session,
+        table.cube == DAY_CUBE,
+        table.grain == "d",
+        table.period >= month,
+        table.period < _next_month(month),
+        table.period.not_in(list(fresh)) if fresh else true(),
+    )
+    whole = project(chain(stored, (item for cells in fresh.values() for item in cells.items())), DAY_CUBE)
+    for cube in COARSE:
+        _insert(session, rows_of(cube, "m", month, project(whole.items(), cube)))
 
 
 def replace_years(session: Session, years: Iterable[int]) -> None:
@@ -202,9 +203,11 @@ def refresh(session: Session, *, now: datetime | None = None, max_days: int = MA
     while day < end:
         days.add(day)
         day += timedelta(days=1)
-    replace_days(session, days)
-    months = {d.replace(day=1) for d in days}
-    replace_months(session, months)
+    months: dict[date, list[date]] = defaultdict(list)
+    for day in days:
+        months[day.replace(day=1)].append(day)
+    for month, month_days in sorted(months.items()):  # a month at a time: memory stays bounded
+        replace_month(session, month, replace_days(session, month_days))
     replace_years(session, {m.year for m in months})
     row.rolled_until = max(end, row.rolled_until or end)
     row.watermark = now
