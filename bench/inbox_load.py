@@ -183,6 +183,23 @@ def partner_session(base: str, token: str, rounds: int, think: float, seed_value
             rec.request(client, "GET", lead_path)
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) spent so far by ``pid`` and its live descendants (Linux ``/proc``;
+    0 elsewhere). Read before and after the load: the servers' share of the machine, per request."""
+    total, pending = 0.0, [pid]
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def wait_until_up(base: str, process: subprocess.Popen[bytes], timeout: float = 240) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -270,10 +287,13 @@ def run_load(args: argparse.Namespace, url: str, backend: str) -> None:
             wait_until_up(base, process)
             rec = Recorder()
             started = time.perf_counter()
+            server_cpu, client_cpu = tree_cpu_s(process.pid), time.process_time()
             with ThreadPoolExecutor(max_workers=args.sessions) as pool:
                 for index, token in enumerate(tokens):
                     pool.submit(partner_session, base, token, args.rounds, args.think, index, rec)
             wall = time.perf_counter() - started
+            server_cpu = tree_cpu_s(process.pid) - server_cpu
+            client_cpu = time.process_time() - client_cpu
         finally:
             process.terminate()
             process.wait(timeout=20)
@@ -292,6 +312,11 @@ def run_load(args: argparse.Namespace, url: str, backend: str) -> None:
     print(
         f"database: {backend}  workers: {args.workers}  scheduler: {'off' if args.no_scheduler else 'on'}  "
         f"host load average (1 min): {load:.1f}"
+    )
+    served = max(len(latencies), 1)
+    print(
+        f"cpu_s: server {server_cpu:.1f} (all server processes and the scheduler), client {client_cpu:.1f}; "
+        f"per request: server {1000 * server_cpu / served:.1f} ms, client {1000 * client_cpu / served:.1f} ms"
     )
     if latencies:
         print(f"p50_ms: {statistics.median(latencies):.1f}  max_ms: {latencies[-1]:.1f}")

@@ -34,6 +34,7 @@ users_app = typer.Typer(help="Admins of the cockpit and users of the partner inb
 keys_app = typer.Typer(help="API keys for partner systems and admin tools.", no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 RoleOption = Annotated[str, typer.Option(help="admin, channel_manager (needs --region) or read_only")]
+WORKER_HEALTHCHECK_S = 120
 RegionOption = Annotated[
     list[str] | None, typer.Option("--region", help="a channel manager's region: DE, DE-8 (repeatable)")
 ]
@@ -110,6 +111,10 @@ def _serve_workers(
             workers=workers,
             log_level="warning",
             access_log=False,
+            # A spawned server imports the whole app before it answers the supervisor's ping; on a
+            # busy host that takes longer than uvicorn's 5 s default, and the supervisor then kills
+            # and respawns it forever (measured: a restart loop at load average 10).
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         )
     finally:
         if scheduler is not None:

@@ -27,13 +27,16 @@ from leadbridge.web.accounts import AdminPrincipal, PartnerPrincipal, api_key_fo
 from leadbridge.web.limits import ApiKeyInfo
 from leadbridge.web.role_guard import enforce
 from leadbridge.web.security import csrf_token, csrf_valid, new_token
-from leadbridge.web.sessions import partner_of_session, session_user
+from leadbridge.web.session_cache import PartnerSessionCache
+from leadbridge.web.sessions import cached_partner, partner_of_session, session_user
 
 PARTNER_COOKIE = "lb_session"
 ADMIN_COOKIE = "lb_admin"
 ANON_COOKIE = "lb_csrf"
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+# Templates ship with the package: no file-modification check (a stat per template) on every page.
+templates.env.auto_reload = False
 
 
 class NotSignedIn(Exception):
@@ -62,8 +65,18 @@ def get_database(request: Request) -> Database:
     return database
 
 
-AppSettings = Annotated[Settings, Depends(get_settings)]
-Db = Annotated[Database, Depends(get_database)]
+# The dependencies are ``async``: a plain read of the app state is not worth the hop to the thread
+# pool that FastAPI makes for every sync dependency (two per request, measured).
+async def _settings_dependency(request: Request) -> Settings:
+    return get_settings(request)
+
+
+async def _database_dependency(request: Request) -> Database:
+    return get_database(request)
+
+
+AppSettings = Annotated[Settings, Depends(_settings_dependency)]
+Db = Annotated[Database, Depends(_database_dependency)]
 
 
 def _bearer(request: Request) -> str | None:
@@ -83,9 +96,16 @@ def _api_key(request: Request, session: Session) -> ApiKeyInfo | None:
 
 
 def current_partner(request: Request, db: Db) -> PartnerPrincipal:
-    """The partner acting in this request (see the module docstring); raises ``NotSignedIn``."""
+    """The partner acting in this request (see the module docstring); raises ``NotSignedIn``.
+
+    A session cookie seen in the last seconds is answered from the app's ``PartnerSessionCache``
+    (``web/session_cache.py``) without a transaction."""
+    cache: PartnerSessionCache = request.app.state.session_cache
+    is_api = request.url.path.startswith("/api/")
+    if not is_api and (hit := cached_partner(cache, request.cookies.get(PARTNER_COOKIE))) is not None:
+        return hit
     with db.transaction() as session:
-        if request.url.path.startswith("/api/"):
+        if is_api:
             key = _api_key(request, session)
             if key is None:
                 raise NotSignedIn("api")
@@ -95,7 +115,7 @@ def current_partner(request: Request, db: Db) -> PartnerPrincipal:
             if partner is None or not partner.active:
                 raise NotSignedIn("api")
             return PartnerPrincipal(partner.id, partner.name, None, key.id, "en")
-        principal = partner_of_session(session, request.cookies.get(PARTNER_COOKIE))
+        principal = partner_of_session(session, request.cookies.get(PARTNER_COOKIE), cache)
         if principal is None:
             raise NotSignedIn("inbox")
         return principal

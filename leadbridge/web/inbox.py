@@ -108,7 +108,7 @@ def lead(
 ) -> Response:
     with db.transaction() as session:
         detail = held_lead_detail(session, lead_id, partner.partner_id, partner.actor)
-        audit_view(session, actor=partner.actor, channel="inbox", lead_id=lead_id)
+        audit_view(session, actor=partner.actor, channel="inbox", lead_id=lead_id, state=detail.state)
     context = {
         "partner": partner,
         "detail": detail,

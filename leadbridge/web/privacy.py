@@ -75,10 +75,13 @@ def audit_list_view(
     audit.record_views(session, actor=actor, channel=channel, lead_ids=ids, at=utcnow(), via=via)
 
 
-def audit_view(session: Session, *, actor: str, channel: str, lead_id: str) -> None:
-    """Log that ``actor`` was shown lead ``lead_id`` with its identity (not for an erased lead)."""
-    row = session.get(LeadRow, lead_id)
-    if row is not None and row.state != LeadState.ERASED.value:
+def audit_view(session: Session, *, actor: str, channel: str, lead_id: str, state: str | None = None) -> None:
+    """Log that ``actor`` was shown lead ``lead_id`` with its identity (not for an erased lead).
+    A caller that read the lead's ``state`` already passes it (one query fewer)."""
+    if state is None:
+        row = session.get(LeadRow, lead_id)
+        state = row.state if row is not None else LeadState.ERASED.value
+    if state != LeadState.ERASED.value:
         audit.record(session, actor=actor, channel=channel, action="view_lead", at=utcnow(), lead_id=lead_id)
 
 

@@ -31,6 +31,7 @@ from leadbridge.core.store.types import UtcDateTime
 from leadbridge.core.store.web_tables import MagicLinkRow, PartnerUserRow, RateLimitHitRow, WebSessionRow
 from leadbridge.web.accounts import PartnerPrincipal, active_partner_user
 from leadbridge.web.security import new_token, token_hash
+from leadbridge.web.session_cache import PartnerSessionCache
 
 SESSION_TTL = {"partner": timedelta(hours=12), "admin": timedelta(hours=8)}
 MAGIC_LINK_TTL = timedelta(minutes=15)
@@ -79,7 +80,13 @@ def session_user(session: Session, raw: str | None, kind: str) -> str | None:
 
 # Built once: statement construction costs more than running it on every inbox request.
 _PARTNER_OF_SESSION = (
-    select(PartnerUserRow.id, PartnerUserRow.partner_id, PartnerRow.name, PartnerUserRow.language)
+    select(
+        PartnerUserRow.id,
+        PartnerUserRow.partner_id,
+        PartnerRow.name,
+        PartnerUserRow.language,
+        WebSessionRow.expires_at,
+    )
     .select_from(WebSessionRow)
     .join(PartnerUserRow, PartnerUserRow.id == WebSessionRow.user_id)
     .join(PartnerRow, PartnerRow.id == PartnerUserRow.partner_id)
@@ -93,16 +100,27 @@ _PARTNER_OF_SESSION = (
 )
 
 
-def partner_of_session(session: Session, raw: str | None) -> PartnerPrincipal | None:
+def partner_of_session(
+    session: Session, raw: str | None, cache: PartnerSessionCache | None = None
+) -> PartnerPrincipal | None:
     """The principal of a live partner session whose user is not revoked and whose partner is
-    active — one query, since every inbox request asks it."""
+    active — one query, since every inbox request asks it; remembered in ``cache`` when given."""
     if not raw:
         return None
-    row = session.execute(_PARTNER_OF_SESSION, {"token": token_hash(raw), "now": utcnow()}).first()
+    digest = token_hash(raw)
+    row = session.execute(_PARTNER_OF_SESSION, {"token": digest, "now": utcnow()}).first()
     if row is None:
         return None
-    user_id, partner_id, name, language = row
-    return PartnerPrincipal(partner_id, name, user_id, None, language)
+    user_id, partner_id, name, language, expires_at = row
+    principal = PartnerPrincipal(partner_id, name, user_id, None, language)
+    if cache is not None:
+        cache.put(digest, principal, expires_at)
+    return principal
+
+
+def cached_partner(cache: PartnerSessionCache, raw: str | None) -> PartnerPrincipal | None:
+    """The principal ``cache`` holds for the session token ``raw``, if any (no database access)."""
+    return cache.get(token_hash(raw)) if raw else None
 
 
 def end_session(session: Session, raw: str | None) -> None:
