@@ -9,8 +9,9 @@ Rules:
 - *when*: level-triggered. The home connection's ``performance:<connection>`` timer makes the
   ``push_performance`` step due (the reconcile loop publishes it, ``sync/reconcile.py``); the step
   moves the timer on by ``every_hours`` before it computes, so a crash is retried one interval
-  later. ``leadbridge partners performance push`` runs the same step at once (a kick never is the
-  only way);
+  later. ``leadbridge partners performance push`` runs the same computation at once, and linking a
+  partner to its account in the cockpit kicks the step for that partner alone (``kick_partner``,
+  the schedule untouched) — kicks only make it sooner, never are the only way;
 - *idempotent*: a partner's figures are queued only when their digest (account, field mapping and
   figures, not the computation time) differs from what was last queued for that connection; the
   ``performance_pushes`` row keeps digest, figures, the outbox row and when a write landed;
@@ -37,19 +38,23 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadbridge.connectors.registry import default_registry
 from leadbridge.core.errors import LeadbridgeError, QuotaExhausted, RetriableError, SessionExpired
 from leadbridge.core.partner import Partner
 from leadbridge.core.reports.scorecard import ScorecardRow, partner_scorecard
 from leadbridge.core.reports.window import ReportFilter
+from leadbridge.core.settings import CrmConnection, Settings
 from leadbridge.core.store.database import Database
 from leadbridge.core.store.tables import OutboxRow, PartnerRow
 from leadbridge.mappings.performance import FIGURES, check_performance
-from leadbridge.ports import Action, WriteItem, WriteResult, parse_stamp
+from leadbridge.ports import Action, Capability, WriteItem, WriteResult, parse_stamp
 from leadbridge.ports.accounts import PerformanceSection
 from leadbridge.ports.connector import AccountWriter
 from leadbridge.ports.remote import DATETIME
 from leadbridge.sync import outbox, timers
 from leadbridge.sync.deliver import GroupKey, Planned, Writer
+from leadbridge.sync.dispatch import dispatch_after_commit
+from leadbridge.sync.steps import PUSH_PERFORMANCE
 from leadbridge.sync.tables import PerformancePushRow
 
 log = logging.getLogger(__name__)
@@ -372,6 +377,23 @@ def push_status(session: Session, partner_id: str) -> PushStatus | None:
     status = row.status if row is not None else "sent"
     error = row.last_error if row is not None and row.status != outbox.OutboxStatus.SENT.value else None
     return PushStatus(state.target, state.account_id, state.queued_at, state.written_at, status, error)
+
+
+def kick_partner(session: Session, settings: Settings, partner_id: str) -> list[str]:
+    """After ``session`` commits, compute and queue ``partner_id``'s figures on every home connection
+    that writes accounts (a partner just linked to its account need not wait for the schedule); the
+    connections kicked. Only an accelerator: the next scheduled run covers the partner anyway."""
+    kinds = default_registry()
+    homes = [
+        name
+        for name, conn in sorted(settings.connections.items())
+        if isinstance(conn, CrmConnection)
+        and conn.role == "manufacturer"
+        and kinds.can(conn, Capability.ACCOUNTS)
+    ]
+    for name in homes:
+        dispatch_after_commit(session, PUSH_PERFORMANCE, name, partner_id)
+    return homes
 
 
 def due_targets(names: Iterable[str], session: Session, now: datetime) -> dict[str, datetime]:

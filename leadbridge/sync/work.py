@@ -230,15 +230,19 @@ def flush_outbox(ctx: JobContext, target: str) -> list[Followup]:
                 return [Followup(steps.FLUSH_OUTBOX, (target,))]
 
 
-def push_performance(ctx: JobContext, target: str) -> list[Followup]:
-    """Queue the partner figures that changed for the home connection ``target``
-    (``sync/performance_push.py``); one run per connection at a time; the flush follows."""
+def push_performance(ctx: JobContext, target: str, *partner_ids: str) -> list[Followup]:
+    """Queue the partner figures that changed for the home connection ``target`` — every partner
+    (the schedule) or only ``partner_ids`` (a kick); ``sync/performance_push.py``. One run per
+    connection at a time; the flush follows."""
     from leadbridge.sync.performance_push import push
 
     with lease(ctx.database, f"performance:{target}") as held:
         if not held:
+            if partner_ids:  # the running pass may have read the partner before its change
+                raise steps.Busy(f"performance of {target} is being computed", retry_after=1.0)
             return []  # another worker is computing this connection's figures right now
-        summary = push(ctx.database, target, connector(ctx, target), now=utcnow())
+        wanted = list(partner_ids) or None
+        summary = push(ctx.database, target, connector(ctx, target), now=utcnow(), partner_ids=wanted)
     if summary is None or not summary.queued:
         return []
     log.info("performance: %d partner(s) with changed figures queued for %s", len(summary.queued), target)

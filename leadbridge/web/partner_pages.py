@@ -24,9 +24,9 @@ from leadbridge.core.partner import Tier
 from leadbridge.core.partner_form import FormError, form_from_partner, partner_from_form, paused_until_from
 from leadbridge.core.partners import PartnerRepository
 from leadbridge.core.store.database import Database
-from leadbridge.sync.performance_push import push_status
+from leadbridge.sync.performance_push import kick_partner, push_status
 from leadbridge.web.accounts import AdminPrincipal
-from leadbridge.web.deps import CsrfChecked, CurrentAdmin, Db, Page
+from leadbridge.web.deps import AppSettings, CsrfChecked, CurrentAdmin, Db, Page
 from leadbridge.web.partner_users import invite_user, remove_user, users_of
 from leadbridge.web.privacy import audit_action
 
@@ -118,7 +118,7 @@ def edit_partner(
 
 @router.post("/{partner_id}/edit", dependencies=[CsrfChecked])
 def save_partner(
-    request: Request, partner_id: str, admin: CurrentAdmin, db: Db, form: PartnerForm
+    request: Request, partner_id: str, admin: CurrentAdmin, db: Db, settings: AppSettings, form: PartnerForm
 ) -> Response:
     try:
         # A FormError raised inside the transaction rolls it back: nothing of a bad form is stored.
@@ -131,7 +131,10 @@ def save_partner(
                     [f"external id: {partner.external_id} belongs to partner {other.id} ({other.name})"]
                 )
             # ``upsert`` finds a partner by external id first; the check above keeps that this one.
+            before = repository.get(partner_id).home_account_id
             repository.upsert(partner.model_copy(update={"id": partner_id}))
+            if partner.home_account_id and partner.home_account_id != before:
+                kick_partner(session, settings, partner_id)  # its figures reach the new account soon
             audit_action(
                 session, actor=admin.actor, channel="cockpit", action="save_partner",
                 detail={"partner_id": partner_id},

@@ -197,6 +197,16 @@ def test_given_no_kick_then_the_reconcile_sweep_publishes_the_step_and_it_runs_d
         assert PUSH_PERFORMANCE not in {d.step for d in later}
         assert PUSH_PERFORMANCE in {d.step for d in next_day}
 
+        # a kick for one partner (its account changed): only that partner, the schedule untouched
+        moved = next(iter(accounts))
+        _link(database, {moved: org.create("Account", {"Name": "moved"})})
+        assert ctx.steps.resolve(PUSH_PERFORMANCE)(ctx, "home", moved) == [Followup(FLUSH_OUTBOX, ("home",))]
+        with database.transaction() as session:
+            queued = session.execute(select(OutboxRow).where(OutboxRow.status == "pending")).scalars().all()
+            still_later = due_work(session, utcnow() + timedelta(hours=1), settings)
+        assert [row.payload["partner_id"] for row in queued] == [moved]
+        assert PUSH_PERFORMANCE not in {d.step for d in still_later}
+
 
 @pytest.mark.parametrize("kind", ["hubspot", "dynamics"])
 def test_given_hubspot_or_dynamics_home_when_pushed_then_the_account_records_carry_the_figures(
