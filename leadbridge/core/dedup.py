@@ -39,7 +39,7 @@ from typing import Any
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Select, func, or_, select, tuple_
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from leadbridge.core.errors import ConflictError
@@ -252,33 +252,35 @@ def _open_by_region(
 ) -> dict[tuple[str, str], list[_Seen]]:
     """(country, postal code) → its first open or held leads, oldest first: ``NEAR`` plus one per
     pass lead there and the most splits any lead has (those may be left out for a lead), ranked by
-    the database (index ``ix_leads_region``)."""
+    the database. Asked per country with a list of postal codes (``ix_leads_region`` walked for
+    each; a list of (country, postal code) pairs made PostgreSQL scan every open lead)."""
     found: dict[tuple[str, str], list[_Seen]] = {}
-    keys = sorted(regions)
-    for start in range(0, len(keys), _IN_LIST // 2):
-        part = keys[start : start + _IN_LIST // 2]
-        enough = NEAR + most_splits + max(regions[key] for key in part)
-        rank = (
-            func.row_number()
-            .over(
-                partition_by=(LeadRow.country, LeadRow.postal_code), order_by=(LeadRow.created_at, LeadRow.id)
+    by_country: dict[str, list[str]] = {}
+    for country, postal in sorted(regions):
+        by_country.setdefault(country, []).append(postal)
+    for country, postals in by_country.items():
+        for part in _parts(postals):
+            enough = NEAR + most_splits + max(regions[(country, postal)] for postal in part)
+            rank = (
+                func.row_number()
+                .over(partition_by=LeadRow.postal_code, order_by=(LeadRow.created_at, LeadRow.id))
+                .label("rank")
             )
-            .label("rank")
-        )
-        ranked = (
-            select(*_SEEN, rank)
-            .where(
-                tuple_(LeadRow.country, LeadRow.postal_code).in_(part),
-                LeadRow.state.in_([s.value for s in ACTIVE]),
+            ranked = (
+                select(*_SEEN, rank)
+                .where(
+                    LeadRow.country == country,
+                    LeadRow.postal_code.in_(part),
+                    LeadRow.state.in_([s.value for s in ACTIVE]),
+                )
+                .subquery()
             )
-            .subquery()
-        )
-        query = select(*(column for column in ranked.c if column.key != "rank")).where(
-            ranked.c.rank <= enough
-        )
-        for seen in _open(session, query):
-            assert seen.country is not None and seen.postal_code is not None  # the IN list's
-            found.setdefault((seen.country, seen.postal_code), []).append(seen)
+            query = select(*(column for column in ranked.c if column.key != "rank")).where(
+                ranked.c.rank <= enough
+            )
+            for seen in _open(session, query):
+                assert seen.postal_code is not None  # the IN list's
+                found.setdefault((country, seen.postal_code), []).append(seen)
     for same in found.values():
         same.sort(key=lambda seen: (seen.created_at, seen.id))
     return found
