@@ -37,7 +37,7 @@ from scale import CAMPAIGNS, replicate, seed_leads, seed_partners
 
 from leadbridge.core.geo import Place, shipped_places
 from leadbridge.core.reports.cells import ReportCellRow
-from leadbridge.core.reports.rollup import refresh
+from leadbridge.core.reports.rollup import refresh, state
 from leadbridge.core.reports.tables import REPORTS
 from leadbridge.core.reports.window import ReportFilter
 from leadbridge.core.store.database import Database
@@ -134,8 +134,22 @@ def main() -> None:
         if args.fill_only:
             return
         started, cpu = time.perf_counter(), time.process_time()
+        days: list[object] = []
+        while not args.no_rollup:  # in slices, as the rollup_reports step fills a long history
+            with database.transaction() as session:
+                done = refresh(session, max_days=120)
+                rolled = state(session)
+            days += done
+            print(
+                f"  rolled up to {rolled.rolled_until if rolled else None} ({len(days):,} days)", flush=True
+            )
+            if (
+                rolled is None
+                or rolled.rolled_until is None
+                or rolled.rolled_until >= datetime.now(UTC).date()
+            ):
+                break
         with database.transaction() as session:
-            days = [] if args.no_rollup else refresh(session, max_days=100_000)
             cells = session.execute(sa.select(sa.func.count()).select_from(ReportCellRow)).scalar()
         maintain(database.engine, analyze_only=True)
         took, cpu = time.perf_counter() - started, time.process_time() - cpu
