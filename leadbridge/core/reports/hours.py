@@ -13,7 +13,7 @@ Rules:
   exact percentile.
 
 Why 2 % and not finer: a stored histogram is a dense run of counts from its lowest to its highest
-bucket; at 2 % a span of one minute to a month is 380 buckets, and a report over all time merges
+bucket; at 2 % a span of one minute to a month is 267 buckets, and a report over all time merges
 one histogram per partner and year.
 """
 
