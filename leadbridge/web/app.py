@@ -99,7 +99,7 @@ def create_app(rt: Runtime, *, background: Sequence[BackgroundStarter] = ()) -> 
     app.state.database = rt.db
     app.state.mailer = rt.mailer
     app.state.session_cache = PartnerSessionCache(clock=lambda: app.state.runtime.clock())
-    app.state.session_cache.watch(rt.db.sessionmaker)
+    app.state.session_cache.watch(rt.db.engine)
     # Innermost first: the key gate runs inside the body limit, the headers wrap every answer.
     app.add_middleware(ApiKeyGate, database=app.state.database)
     app.add_middleware(BodyLimitMiddleware, settings=settings)

@@ -6,29 +6,27 @@ Rules:
 - an entry is keyed by the hash of its session token, so one browser's entry never answers for
   another's, and holds only the principal that token's own lookup found;
 - an entry lives at most ``SESSION_CACHE_TTL`` (5 s) and never past the session's own expiry;
-- in this process, every statement that could end or change a partner session — deleting web
-  sessions (sign-out, a revoked user, a deactivated partner), changing a partner user (revocation,
-  language) or a partner's name or active flag — empties the cache when it runs and again when its
-  transaction commits, so a lookup racing the change cannot keep its stale answer past the commit;
-- another server process (``run --workers N``) or a CLI command learns of such a change within
-  ``SESSION_CACHE_TTL``: a user revoked there may see this process's pages for at most 5 s more;
+- in this process, every statement that could end or change a partner session — deleting or
+  changing web sessions (sign-out, a revoked user, a deactivated partner, expiry), changing a partner
+  user (revocation, language) or a partner's name or active flag — empties the cache when it runs
+  and again when its transaction commits, so a lookup racing the change cannot keep its stale
+  answer past the commit (watched on the engine, whoever in the process sends the statement);
+- another process (another server of ``run --workers N``, a CLI command in a shell) is not seen:
+  a user revoked there may see this process's pages for at most ``SESSION_CACHE_TTL`` more;
 - the cache holds at most ``SESSION_CACHE_SIZE`` entries; when full it starts again empty.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from itertools import chain
 from typing import Any
 
-from sqlalchemy import event, inspect
-from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+from sqlalchemy import Connection, Engine, event
 
 from leadbridge.core.model import utcnow
-from leadbridge.core.store.tables import PartnerRow
-from leadbridge.core.store.web_tables import PartnerUserRow, WebSessionRow
 from leadbridge.web.accounts import PartnerPrincipal
 
 SESSION_CACHE_TTL = timedelta(seconds=5)
@@ -36,6 +34,8 @@ SESSION_CACHE_SIZE = 10_000
 # Tables whose changes may end or alter a partner session (``partners``: name and active flag).
 _WATCHED_TABLES = frozenset({"web_sessions", "partner_users", "partners"})
 _DIRTY = "leadbridge.session_cache.dirty"
+_WRITE = re.compile(r'\s*(?:UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
+_PARTNER_FIELDS = re.compile(r'\b(?:active|name)"?\s*=', re.IGNORECASE)
 
 
 class PartnerSessionCache:
@@ -67,43 +67,29 @@ class PartnerSessionCache:
         with self._lock:
             self._entries.clear()
 
-    def watch(self, factory: sessionmaker[Session]) -> None:
-        """Empty the cache on every change to sessions, partner users or partners made through
-        sessions of ``factory`` (at the statement and again at its commit)."""
-        event.listen(factory, "do_orm_execute", self._on_execute)
-        event.listen(factory, "before_flush", self._on_flush)
-        event.listen(factory, "after_commit", self._on_commit)
-        event.listen(factory, "after_rollback", self._on_rollback)
+    def watch(self, engine: Engine) -> None:
+        """Empty the cache on every statement through ``engine`` that changes sessions, partner users
+        or a partner's name or active flag — at the statement and again at its commit. The engine is
+        shared per database URL in the process, so changes by a CLI command or a job run in this
+        process count too."""
+        event.listen(engine, "before_cursor_execute", self._on_statement)
+        event.listen(engine, "commit", self._on_commit)
+        event.listen(engine, "rollback", self._on_rollback)
 
-    def _changed(self, session: Session) -> None:
-        session.info[_DIRTY] = True
+    def _on_statement(
+        self, conn: Connection, cursor: Any, statement: str, params: Any, context: Any, many: bool
+    ) -> None:
+        found = _WRITE.match(statement)
+        if found is None or found.group(1).lower() not in _WATCHED_TABLES:
+            return
+        if found.group(1).lower() == "partners" and not _PARTNER_FIELDS.search(statement):
+            return  # a partner's other columns (stats, settings) do not touch its sessions
+        conn.info[_DIRTY] = True
         self.clear()
 
-    def _on_execute(self, state: ORMExecuteState) -> None:
-        if state.is_update or state.is_delete:
-            table = getattr(state.statement, "table", None)
-            if getattr(table, "name", None) in _WATCHED_TABLES:
-                self._changed(state.session)
-
-    def _on_flush(self, session: Session, context: Any, instances: Any) -> None:
-        for obj in chain(session.dirty, session.deleted):
-            if isinstance(obj, WebSessionRow) and obj in session.deleted:
-                self._changed(session)
-                return
-            if isinstance(obj, PartnerUserRow):
-                self._changed(session)
-                return
-            if isinstance(obj, PartnerRow):
-                attrs = inspect(obj).attrs
-                if obj in session.deleted or any(
-                    attrs[name].history.has_changes() for name in ("active", "name")
-                ):
-                    self._changed(session)
-                    return
-
-    def _on_commit(self, session: Session) -> None:
-        if session.info.pop(_DIRTY, False):
+    def _on_commit(self, conn: Connection) -> None:
+        if conn.info.pop(_DIRTY, False):
             self.clear()
 
-    def _on_rollback(self, session: Session) -> None:
-        session.info.pop(_DIRTY, None)
+    def _on_rollback(self, conn: Connection) -> None:
+        conn.info.pop(_DIRTY, None)

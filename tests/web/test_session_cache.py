@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import create_engine, delete, update
 
 from leadbridge.core.model import utcnow
 from leadbridge.core.store.database import Database
+from leadbridge.core.store.tables import PartnerRow
 from leadbridge.core.store.web_tables import WebSessionRow
 from leadbridge.web.accounts import revoke_partner_user
 from leadbridge.web.session_cache import SESSION_CACHE_TTL
@@ -57,13 +58,39 @@ def test_a_session_ended_by_another_process_stops_working_within_the_cache_lifet
     world.app.state.runtime.clock = lambda: now
     client = world.partner_client(world.user_a)
     assert client.get("/inbox").status_code == 200
-    # Another server process (or a CLI command) revokes the user: its own Database, no hooks here.
-    elsewhere = Database(world.database.url)
-    with elsewhere.transaction() as session:
-        revoke_partner_user(session, "anna@alpha.example")
+    # Another process ends the session: its own engine, so nothing in this process hears of it.
+    other_process = create_engine(world.database.engine.url)
+    try:
+        with other_process.begin() as conn:
+            conn.execute(delete(WebSessionRow).where(WebSessionRow.user_id == world.user_a))
+    finally:
+        other_process.dispose()
     assert client.get("/inbox").status_code == 200  # the documented bound: up to the cache lifetime
     world.app.state.runtime.clock = lambda: now + SESSION_CACHE_TTL + timedelta(milliseconds=1)
     assert client.get("/inbox").status_code == 303
+
+
+def test_a_user_revoked_by_a_command_in_this_process_is_signed_out_at_once(world: World) -> None:
+    client = world.partner_client(world.user_a)
+    assert client.get("/inbox").status_code == 200
+    with Database(world.database.url).transaction() as session:  # the CLI's own Database
+        revoke_partner_user(session, "anna@alpha.example")
+    assert client.get("/inbox").status_code == 303
+
+
+def test_a_partner_change_beyond_name_and_active_keeps_the_cache(world: World) -> None:
+    client = world.partner_client(world.user_a)
+    assert client.get("/inbox").status_code == 200
+    with world.database.transaction() as session:
+        session.execute(
+            update(PartnerRow).where(PartnerRow.id == world.partner_a).values(updated_at=utcnow())
+        )
+    with _counting(world) as statements:
+        assert client.get("/inbox").status_code == 200
+    assert _session_lookups(statements) == 0
+    with world.database.transaction() as session:
+        session.execute(update(PartnerRow).where(PartnerRow.id == world.partner_a).values(name="Alpha Wärme"))
+    assert "Alpha Wärme" in client.get("/inbox").text
 
 
 def test_deleting_sessions_in_this_process_ends_cached_ones_at_once(world: World) -> None:
