@@ -45,12 +45,13 @@ from sqlalchemy.orm import Session
 from leadbridge.core.errors import ConflictError
 from leadbridge.core.leads import LeadService, lead_from_row
 from leadbridge.core.lifecycle import CLAIMED_STATES, EventKind, LeadState
-from leadbridge.core.store.tables import LeadEventRow, LeadRow
+from leadbridge.core.store.tables import OPEN_STATE_NAMES, OPEN_STATES, LeadEventRow, LeadRow
 
 ACTIVE = frozenset({LeadState.QUALIFIED, LeadState.ROUTING, LeadState.OFFERED} | set(CLAIMED_STATES)) - {
     LeadState.WON,
     LeadState.LOST,
 }
+assert {s.value for s in ACTIVE} == set(OPEN_STATE_NAMES), "ix_leads_open_region covers the open states"
 _LEGAL_FORMS = re.compile(r"\b(gmbh|mbh|ag|kg|ohg|ug|se|ltd|limited|inc|llc|plc|sa|sas|srl|bv|nv|co)\b")
 _NOT_WORD = re.compile(r"[^\w]+")
 
@@ -271,7 +272,7 @@ def _open_by_region(
                 .where(
                     LeadRow.country == country,
                     LeadRow.postal_code.in_(part),
-                    LeadRow.state.in_([s.value for s in ACTIVE]),
+                    OPEN_STATES,  # literal, so the partial index ``ix_leads_open_region`` matches
                 )
                 .subquery()
             )

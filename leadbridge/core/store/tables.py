@@ -10,10 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from leadbridge.core.store.types import JsonType, UtcDateTime
+
+# The open or held states (dedup compares new leads with these), as literal SQL: a partial index
+# is used only when the query states the same condition the index was built with.
+OPEN_STATE_NAMES = ("accepted", "offered", "qualified", "routing", "working")
+OPEN_STATES = text(f"state IN ({', '.join(repr(name) for name in OPEN_STATE_NAMES)})")
 
 
 class Base(DeclarativeBase):
@@ -35,6 +40,16 @@ class LeadRow(Base):
         Index("ix_leads_partner_state", "partner_id", "state"),  # a partner's leads, counted by state
         Index("ix_leads_state_changed", "state", "state_changed_at"),  # the reconcile loop's grace
         Index("ix_leads_state_created", "state", "created_at", "id"),  # the router's waiting leads
+        # dedup: a postal region's open leads, oldest first (``core/dedup.py``'s ACTIVE states)
+        Index(
+            "ix_leads_open_region",
+            "country",
+            "postal_code",
+            "created_at",
+            "id",
+            postgresql_where=OPEN_STATES,
+            sqlite_where=OPEN_STATES,
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
