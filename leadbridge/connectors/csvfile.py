@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -21,7 +22,7 @@ from pydantic import ValidationError
 from leadbridge.connectors.csvstream import CsvFileError as CsvFileError  # re-exported: callers catch it here
 from leadbridge.connectors.csvstream import CsvStream, KeyLedger, RowError
 from leadbridge.core.history import History
-from leadbridge.core.model import Address, Consent, Lead
+from leadbridge.core.model import Lead
 from leadbridge.core.partner import (
     Capacity,
     Certification,
@@ -148,40 +149,89 @@ def read_rows(path: Path, encoding: str = "utf-8-sig") -> Iterator[tuple[int, di
 
 
 def lead_from_csv(row: dict[str, str | None], connection: str) -> Lead:
-    """Build a canonical lead from one CSV row (columns in ``LEAD_COLUMNS``); e-mail is required."""
+    """Build a canonical lead from one CSV row (columns in ``LEAD_COLUMNS``); e-mail is required.
+
+    One validation of the whole lead (its address and consent nested): a row is validated once.
+    A bad address is reported as before, by the address's own fields and alone (``LeadRowError``).
+    """
     if not row.get("email"):
         raise ValueError("email is required")
-    get = row.get
-    known = {key: get(key) for key in LEAD_COLUMNS}
-    address = Address.model_validate({key: known[key] for key in _ADDRESS_COLUMNS})
-    custom = {key: value for key, value in row.items() if key not in _NOT_CUSTOM and value is not None}
-    return Lead.model_validate(
-        {
-            "source_connection": connection,
-            "external_id": known["external_id"] or known["email"],
-            "first_name": known["first_name"],
-            "last_name": known["last_name"],
-            "email": known["email"],
-            "phone": known["phone"],
-            "title": known["title"],
-            "company": known["company"],
-            "website": known["website"],
-            "industry": known["industry"],
-            "employees": known["employees"],
-            "annual_revenue": known["annual_revenue"],
-            "address": address,
-            "product_interests": _split(known["product_interests"]),
-            "language": known["language"],
-            "score": known["score"],
-            "stage": (known["stage"] or "mql").lower(),
-            "campaign": known["campaign"],
-            "source": known["source"],
-            "consent": Consent(
-                share_with_partners=_bool(known["consent_share"]), marketing=_bool(known["consent_marketing"])
-            ),
-            "custom": custom,
+    known = _NO_LEAD_COLUMNS | row  # every lead column present, None where the file has none
+    custom = {key: row[key] for key in _custom_columns(tuple(row)) if row[key] is not None}
+    consent_error: ValueError | None = None
+    try:  # checked in the order the parts were once validated in: address, consent, the rest
+        consent = {
+            "share_with_partners": _bool(known["consent_share"]),
+            "marketing": _bool(known["consent_marketing"]),
         }
-    )
+    except ValueError as error:
+        consent_error, consent = error, {}
+    try:
+        lead = Lead.model_validate(
+            {
+                "source_connection": connection,
+                "external_id": known["external_id"] or known["email"],
+                "first_name": known["first_name"],
+                "last_name": known["last_name"],
+                "email": known["email"],
+                "phone": known["phone"],
+                "title": known["title"],
+                "company": known["company"],
+                "website": known["website"],
+                "industry": known["industry"],
+                "employees": known["employees"],
+                "annual_revenue": known["annual_revenue"],
+                "address": {key: known[key] for key in _ADDRESS_COLUMNS},
+                "product_interests": _split(known["product_interests"]),
+                "language": known["language"],
+                "score": known["score"],
+                "stage": (known["stage"] or "mql").lower(),
+                "campaign": known["campaign"],
+                "source": known["source"],
+                "consent": consent,
+                "custom": custom,
+            }
+        )
+    except ValidationError as error:
+        raise LeadRowError(_lead_errors(error, consent_error)) from None
+    if consent_error is not None:
+        raise consent_error
+    return lead
+
+
+class LeadRowError(ValueError):
+    """A lead row's validation errors, described as the row reports them."""
+
+
+def _lead_errors(error: ValidationError, consent_error: ValueError | None) -> str:
+    """The errors of a lead validated in one piece, worded as when its address, then its consent,
+    then the rest were validated one after the other: a bad address alone, by its own field
+    names; else a bad consent cell; else the lead's errors."""
+    items = error.errors()
+    address = [(item["loc"][1:], item["msg"]) for item in items if item["loc"][:1] == ("address",)]
+    if address:
+        return _joined(address)
+    if consent_error is not None:
+        return str(consent_error)
+    return _joined([(item["loc"], item["msg"]) for item in items])
+
+
+def _joined(items: list[tuple[tuple[int | str, ...], str]]) -> str:
+    parts = []
+    for loc, msg in items:
+        where = ".".join(str(p) for p in loc if p != "__root__")
+        message = str(msg).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
+
+
+_NO_LEAD_COLUMNS: dict[str, str | None] = dict.fromkeys(LEAD_COLUMNS)
+
+
+@lru_cache(maxsize=64)
+def _custom_columns(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns of a header that are custom fields (every row of a file has the same ones)."""
+    return tuple(column for column in columns if column not in _NOT_CUSTOM)
 
 
 @dataclass(frozen=True)
@@ -294,12 +344,7 @@ def partner_from_csv(row: dict[str, str | None]) -> Partner:
 
 def _describe(error: Exception) -> str:
     if isinstance(error, ValidationError):
-        parts = []
-        for item in error.errors():
-            where = ".".join(str(p) for p in item["loc"] if p != "__root__")
-            message = str(item["msg"]).removeprefix("Value error, ")
-            parts.append(f"{where}: {message}" if where else message)
-        return "; ".join(parts)
+        return _joined([(item["loc"], item["msg"]) for item in error.errors()])
     return str(error)
 
 

@@ -229,6 +229,17 @@ def insert_new(session: Session, new: list[NewLead], *, actor: str, clock: Clock
     events: list[dict[str, Any]] = []
     intakes: list[dict[str, Any]] = []
     offers: list[dict[str, Any]] = []
+    # the enum values once, not per lead (Enum.value is a Python-level descriptor)
+    received, qualified, nurture = (
+        LeadState.RECEIVED.value,
+        LeadState.QUALIFIED.value,
+        LeadState.NURTURE.value,
+    )
+    receive, qualify_kind, nurture_kind = (
+        EventKind.RECEIVE.value,
+        EventKind.QUALIFY.value,
+        EventKind.NURTURE.value,
+    )
     for item in new:
         past = item.history if item.partner_id is not None else None
         now = past.started_at if past is not None else chunk_now
@@ -237,14 +248,15 @@ def insert_new(session: Session, new: list[NewLead], *, actor: str, clock: Clock
         data = lead.model_dump(mode="json") if place else item.data
         connection = lead.source_connection
         assert lead.external_id is not None
-        qualify = EventKind.QUALIFY if lead.is_qualified else EventKind.NURTURE
-        state = LeadState.QUALIFIED if lead.is_qualified else LeadState.NURTURE
+        is_qualified = lead.is_qualified
+        qualify = qualify_kind if is_qualified else nurture_kind
+        state = qualified if is_qualified else nurture
         leads.append(
             {
                 "id": lead.id,
                 "source_connection": connection,
                 "external_id": lead.external_id,
-                "state": state.value,
+                "state": state,
                 "partner_id": None,
                 "round": 0,
                 "data": data,
@@ -267,9 +279,9 @@ def insert_new(session: Session, new: list[NewLead], *, actor: str, clock: Clock
             | {
                 "id": new_id("E"),
                 "seq": 1,
-                "kind": EventKind.RECEIVE.value,
+                "kind": receive,
                 "from_state": None,
-                "to_state": LeadState.RECEIVED.value,
+                "to_state": received,
                 "source_system": connection,
                 "idempotency_key": f"intake:{connection}:{lead.external_id}:{item.stamp}",
                 "payload": ({"geocoded": place.describe()} if place else {}) | marks,
@@ -280,16 +292,18 @@ def insert_new(session: Session, new: list[NewLead], *, actor: str, clock: Clock
             | {
                 "id": new_id("E"),
                 "seq": 2,
-                "kind": qualify.value,
-                "from_state": LeadState.RECEIVED.value,
-                "to_state": state.value,
+                "kind": qualify,
+                "from_state": received,
+                "to_state": state,
                 "source_system": "leadbridge",
-                "idempotency_key": f"{qualify.value}:{lead.id}",
+                "idempotency_key": f"{qualify}:{lead.id}",
                 "payload": {"stage": lead.stage.value, **marks},
             }
         )
         if past is not None and item.partner_id is not None:
-            done, offer, closed = history_rows(lead.id, connection, state, past, item.partner_id, seq=2)
+            done, offer, closed = history_rows(
+                lead.id, connection, LeadState(state), past, item.partner_id, seq=2
+            )
             events += done
             offers.append(offer)
             leads[-1].update(closed)

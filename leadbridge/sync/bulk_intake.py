@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -84,18 +84,23 @@ class Known:
     versions: set[tuple[str, str]]
 
 
+# One statement each, cached compiled; the chunk's ids are bound as one expanding parameter instead
+# of thousands of literals coerced one by one each time the query is built.
+_KNOWN_LEADS = select(LeadRow.external_id, LeadRow.id, LeadRow.state).where(
+    LeadRow.source_connection == bindparam("connection"),
+    LeadRow.external_id.in_(bindparam("external_ids", expanding=True)),
+)
+_KNOWN_VERSIONS = select(IntakeRow.external_id, IntakeRow.stamp).where(
+    IntakeRow.connection == bindparam("connection"),
+    IntakeRow.external_id.in_(bindparam("external_ids", expanding=True)),
+)
+
+
 def known_leads(session: Session, connection: str, external_ids: Sequence[str]) -> Known:
     """The chunk's known leads and versions of ``connection`` (two queries)."""
-    leads = session.execute(
-        select(LeadRow.external_id, LeadRow.id, LeadRow.state).where(
-            LeadRow.source_connection == connection, LeadRow.external_id.in_(external_ids)
-        )
-    ).all()
-    versions = session.execute(
-        select(IntakeRow.external_id, IntakeRow.stamp).where(
-            IntakeRow.connection == connection, IntakeRow.external_id.in_(external_ids)
-        )
-    ).all()
+    params = {"connection": connection, "external_ids": list(external_ids)}
+    leads = session.execute(_KNOWN_LEADS, params).all()
+    versions = session.execute(_KNOWN_VERSIONS, params).all()
     return Known(
         {e: (lead_id, state) for e, lead_id, state in leads if e is not None}, {(e, s) for e, s in versions}
     )

@@ -25,7 +25,8 @@ import copy
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
+from itertools import compress
 from typing import Any
 
 from pydantic import BaseModel
@@ -71,13 +72,18 @@ class LeadUpdate:
 def update_from_row(
     incoming: Incoming, row: dict[str, str | None], *, clear_empty: bool = False
 ) -> LeadUpdate:
-    """The row's lead and the fields it sets (module rules)."""
-    paths = {
-        column_path(column)
-        for column, value in row.items()
-        if column not in _HISTORY and (clear_empty or (value and value.strip()))
-    }
-    return LeadUpdate(incoming, frozenset(paths | _ALWAYS))
+    """The row's lead and the fields it sets (module rules). ``row`` as ``CsvStream`` reads it:
+    cells stripped, empty ones ``None`` — so a filled cell is simply a true value."""
+    # the filled columns in C (``compress``); which of them are history columns is cached per pattern
+    columns = tuple(row) if clear_empty else tuple(compress(row, row.values()))
+    return LeadUpdate(incoming, _paths_of(columns))
+
+
+@lru_cache(maxsize=1024)
+def _paths_of(columns: tuple[str, ...]) -> frozenset[Path]:
+    """The fields the given filled columns set; a file's rows share a few patterns of filled
+    columns, so each pattern is worked out once (a million rows)."""
+    return frozenset({column_path(column) for column in columns if column not in _HISTORY} | _ALWAYS)
 
 
 def update_from_model(incoming: Incoming) -> LeadUpdate:
@@ -149,8 +155,11 @@ def merge_known(
         if found is None or found[1] == LeadState.ERASED.value:
             result.append(incoming)
             continue
-        fresh = incoming.lead.model_dump(mode="json")
-        stamp = stamp_of_dump(fresh)
+        if incoming.data is not None and incoming.stamp is not None:  # made when the row was built
+            fresh, stamp = incoming.data, incoming.stamp
+        else:
+            fresh = incoming.lead.model_dump(mode="json")
+            stamp = stamp_of_dump(fresh)
         if (*key, stamp) in seen:  # this very row was taken in before
             result.append(dataclasses.replace(incoming, data=fresh, stamp=stamp))
             continue

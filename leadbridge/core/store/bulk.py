@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert
@@ -44,23 +45,29 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
     dialect = connection.dialect
     sql, order, positional = _statement(table, tuple(rows[0]), dialect)
     processors = _processors(table, order, dialect)
-    columns = list(zip(order, processors, strict=True))
     copying = dialect.name == "postgresql" and dialect.driver == "psycopg"
-    last_in: list[Any] = [object()] * len(columns)
-    last_out: list[Any] = [None] * len(columns)
+    # a row's values in parameter order are taken in C (itemgetter); only the columns whose type
+    # has a bind processor are touched in Python
+    take = itemgetter(*order) if len(order) > 1 else lambda row: (row[order[0]],)
+    processed = [(index, process) for index, process in enumerate(processors) if process is not None]
+    last_in: list[Any] = [object()] * len(processed)
+    last_out: list[Any] = [None] * len(processed)
     bound: list[Any] = []
     for row in rows:
-        values = []
-        for index, (key, process) in enumerate(columns):
-            value = row[key]
-            if process is not None and value is not None:
-                if value is last_in[index]:
-                    value = last_out[index]
+        values = take(row)
+        if processed:
+            values = list(values)
+            for slot, (index, process) in enumerate(processed):
+                value = values[index]
+                if value is None:
+                    continue
+                if value is last_in[slot]:
+                    values[index] = last_out[slot]
                 else:
-                    last_in[index], value = value, process(value)
-                    last_out[index] = value
-            values.append(value)
-        bound.append(tuple(values) if positional or copying else dict(zip(order, values, strict=True)))
+                    last_in[slot] = value
+                    values[index] = last_out[slot] = process(value)
+            values = tuple(values)
+        bound.append(values if positional or copying else dict(zip(order, values, strict=True)))
     if copying:
         _copy(connection, table, order, bound)
     else:
