@@ -6,6 +6,10 @@ from __future__ import annotations
 class LeadbridgeError(Exception):
     """Base of every error leadbridge raises on purpose; its message is meant for a person."""
 
+    # The vendor's HTTP status when a connector call failed (set by ``ErrorTable.error_for``), so
+    # callers decide on the status, never on the wording of the message.
+    status: int | None = None
+
 
 class ConfigError(LeadbridgeError):
     """The configuration (files, settings, mappings, policy) is wrong: fix it and run again."""

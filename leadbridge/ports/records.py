@@ -79,7 +79,13 @@ class ErrorTable:
         # Only the parts that are known: "Pipedrive 401: …", never "Pipedrive 401 : …".
         head = " ".join(str(part) for part in (self.vendor, status or None, code) if part)
         text = f"{head}: {rule.message} ({detail})"
-        match rule.action:
+        error = self._error_of(rule.action, text, retry_after)
+        error.status = status
+        return error
+
+    @staticmethod
+    def _error_of(action: Action, text: str, retry_after: float | None) -> LeadbridgeError:
+        match action:
             case Action.RETRY:
                 return RetriableError(text, retry_after=retry_after)
             case Action.REFRESH_SESSION:

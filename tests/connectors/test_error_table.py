@@ -27,4 +27,5 @@ def test_the_message_names_only_the_parts_that_are_known(
 
 def test_an_unknown_server_error_is_retried_and_an_unknown_refusal_skips_the_record() -> None:
     assert isinstance(TABLE.error_for(503, None, "x"), RetriableError)
+    assert TABLE.error_for(404, None, "x").status == 404  # callers decide on it, not on the wording
     assert isinstance(TABLE.error_for(422, None, "x"), SkipRecord)
