@@ -101,3 +101,16 @@ def test_clear_empty_from_the_cli_clears_the_empty_cells_only(project: Database,
     assert cleared.exit_code == 0 and json.loads(cleared.output)["updated"] == 1, cleared.output
     lead, _ = _lead(project)
     assert lead.company is None and lead.phone == "+49 89 333" and lead.first_name == "Erika"
+
+
+def test_parallel_from_the_cli_imports_through_the_child_process_with_the_same_result(
+    project: Database, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    piped = runner.invoke(
+        app, ["leads", "import", str(_write(tmp_path, "full.csv", FULL)), "--parallel", "--json"]
+    )
+    assert piped.exit_code == 0, piped.output
+    assert json.loads(piped.output)["created"] == 1
+    lead, _ = _lead(project)
+    assert (lead.company, lead.phone, lead.first_name) == ("Muster GmbH", "+49 89 111", "Erika")
