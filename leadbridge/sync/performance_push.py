@@ -379,18 +379,23 @@ def push_status(session: Session, partner_id: str) -> PushStatus | None:
     return PushStatus(state.target, state.account_id, state.queued_at, state.written_at, status, error)
 
 
-def kick_partner(session: Session, settings: Settings, partner_id: str) -> list[str]:
-    """After ``session`` commits, compute and queue ``partner_id``'s figures on every home connection
-    that writes accounts (a partner just linked to its account need not wait for the schedule); the
-    connections kicked. Only an accelerator: the next scheduled run covers the partner anyway."""
+def account_homes(settings: Settings) -> list[str]:
+    """The home (manufacturer) connections whose kind writes partner accounts, by name."""
     kinds = default_registry()
-    homes = [
+    return [
         name
         for name, conn in sorted(settings.connections.items())
         if isinstance(conn, CrmConnection)
         and conn.role == "manufacturer"
         and kinds.can(conn, Capability.ACCOUNTS)
     ]
+
+
+def kick_partner(session: Session, settings: Settings, partner_id: str) -> list[str]:
+    """After ``session`` commits, compute and queue ``partner_id``'s figures on every home connection
+    that writes accounts (a partner just linked to its account need not wait for the schedule); the
+    connections kicked. Only an accelerator: the next scheduled run covers the partner anyway."""
+    homes = account_homes(settings)
     for name in homes:
         dispatch_after_commit(session, PUSH_PERFORMANCE, name, partner_id)
     return homes

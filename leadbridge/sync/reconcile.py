@@ -50,7 +50,7 @@ from leadbridge.notify.dead_letters import MAIL_TARGET
 from leadbridge.ports import Capability, ConnectorRegistry
 from leadbridge.sync import timers
 from leadbridge.sync.leases import lease
-from leadbridge.sync.performance_push import due_targets
+from leadbridge.sync.performance_push import account_homes, due_targets
 from leadbridge.sync.retention import due_since
 from leadbridge.sync.steps import (
     FLUSH_OUTBOX,
@@ -198,15 +198,7 @@ def due_rollup(session: Session, now: datetime, _settings: Settings) -> Iterable
 
 def due_performance(session: Session, now: datetime, settings: Settings) -> Iterable[Due]:
     """Home connections whose partner figures are due to be computed (a new one: at once)."""
-    kinds = default_registry()
-    homes = [
-        name
-        for name, conn in sorted(settings.connections.items())
-        if isinstance(conn, CrmConnection)
-        and conn.role == "manufacturer"
-        and kinds.can(conn, Capability.ACCOUNTS)
-    ]
-    for name, since in due_targets(homes, session, now).items():
+    for name, since in due_targets(account_homes(settings), session, now).items():
         yield Due(PUSH_PERFORMANCE, (name,), since)
 
 
