@@ -239,20 +239,7 @@ def raw_facts(
     for row in session.execute(hours):
         day, (partner, campaign, country, raw, value) = unpack(row)
         buckets[(day, partner, campaign, country, product_key(raw), bucket_of(float(value)))] += 1
-    for (day, partner, campaign, country, key, code), total in buckets.items():
-        facts.append(
-            Fact(
-                partner,
-                campaign,
-                country,
-                key,
-                "accept_hours",
-                str(code),
-                total,
-                Decimal("0.00"),
-                _as_date(day),
-            )
-        )
+    facts.extend(_bucket_facts(buckets, "accept_hours"))
 
     note_type = LeadEventRow.payload["type"].as_string()
     contact = (
@@ -275,20 +262,7 @@ def raw_facts(
         if contacted_at is not None:
             code = bucket_of(_hours_between(accepted_at, contacted_at))
             buckets[(day, partner, campaign, country, product_key(raw), code)] += 1
-    for (day, partner, campaign, country, key, code), total in buckets.items():
-        facts.append(
-            Fact(
-                partner,
-                campaign,
-                country,
-                key,
-                "contact_hours",
-                str(code),
-                total,
-                Decimal("0.00"),
-                _as_date(day),
-            )
-        )
+    facts.extend(_bucket_facts(buckets, "contact_hours"))
 
     event_day = days(LeadEventRow.occurred_at)
 
@@ -319,3 +293,11 @@ def raw_facts(
         day, (partner, campaign, country, raw, total, summed) = unpack(row)
         fact(day, partner, campaign, country, raw, "rating", "", total, summed)
     return facts
+
+
+def _bucket_facts(buckets: dict[Key, int], measure: str) -> list[Fact]:
+    """One fact per (day, partner, campaign, country, products, bucket) counted in ``buckets``."""
+    return [
+        Fact(partner, campaign, country, key, measure, str(code), total, Decimal("0.00"), _as_date(day))
+        for (day, partner, campaign, country, key, code), total in buckets.items()
+    ]
