@@ -208,9 +208,13 @@ class SalesforceConnector(PartnerSideFromFields):
             path, method = "composite/sobjects", "POST"
         else:
             raise ValueError(f"{self.name}: cannot write stream {stream!r}")
-        answer = self.client.restful(
-            f"collections {stream}", path, method=method, json={"allOrNone": False, "records": records}
-        )
+        return self._collection(f"collections {stream}", path, method, items, records)
+
+    def _collection(
+        self, what: str, path: str, method: str, items: Sequence[WriteItem], records: list[dict[str, Any]]
+    ) -> list[WriteResult]:
+        """One sObject Collections call (``allOrNone`` false): one result per item, in order."""
+        answer = self.client.restful(what, path, method=method, json={"allOrNone": False, "records": records})
         return [self._result(item, outcome) for item, outcome in zip(items, answer or [], strict=True)]
 
     # -- partner accounts (``AccountWriter``) -------------------------------------------------
@@ -231,15 +235,7 @@ class SalesforceConnector(PartnerSideFromFields):
                 }
                 for item in chunk
             ]
-            answer = self.client.restful(
-                f"collections {obj}",
-                "composite/sobjects",
-                method="PATCH",
-                json={"allOrNone": False, "records": records},
-            )
-            results += [
-                self._result(item, outcome) for item, outcome in zip(chunk, answer or [], strict=True)
-            ]
+            results += self._collection(f"collections {obj}", "composite/sobjects", "PATCH", chunk, records)
         return results
 
     @staticmethod
